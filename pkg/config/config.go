@@ -1,0 +1,149 @@
+// Package config loads, expands and validates the guestpass YAML file.
+//
+// The shape is the admins' interface (PRODUCT.md "Config shape"): keys are
+// extended, never renamed.
+package config
+
+import "time"
+
+// Config is the whole file.
+type Config struct {
+	BaseURL string   `yaml:"baseURL"`
+	Listen  string   `yaml:"listen"`
+	Log     Log      `yaml:"log"`
+	Store   Store    `yaml:"store"`
+	Secrets Secrets  `yaml:"secrets"`
+	Mail    Mail     `yaml:"mail"`
+	Tenants []Tenant `yaml:"tenants"`
+
+	// Dev is true when the file opts into development mode (dev: true):
+	// missing secrets are generated at start (and lost on restart) instead
+	// of refusing to start.
+	Dev bool `yaml:"dev"`
+
+	// Path is the file the config was read from (for messages and reloads).
+	Path string `yaml:"-"`
+}
+
+// Log selects the zap logger.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // console | json
+}
+
+// Store selects where state lives.
+type Store struct {
+	Type  string `yaml:"type"` // memory | redis
+	Redis Redis  `yaml:"redis"`
+}
+
+// Redis is go-redis's universal client shape: one addr = single node,
+// several = Cluster, masterName set = Sentinel.
+type Redis struct {
+	Addrs      []string `yaml:"addrs"`
+	MasterName string   `yaml:"masterName"`
+	Username   string   `yaml:"username"`
+	Password   string   `yaml:"password"`
+	DB         int      `yaml:"db"`
+	KeyPrefix  string   `yaml:"keyPrefix"`
+}
+
+// Secrets are base64 strings in the file; the decoded bytes are filled in
+// by Load.
+type Secrets struct {
+	CookieHashKey  string `yaml:"cookieHashKey"`
+	CookieBlockKey string `yaml:"cookieBlockKey"`
+	CodeKey        string `yaml:"codeKey"`
+
+	// Decoded values (not YAML).
+	CookieHash  []byte `yaml:"-"`
+	CookieBlock []byte `yaml:"-"`
+	Code        []byte `yaml:"-"`
+}
+
+// Mail configures outgoing mail.
+type Mail struct {
+	From   string `yaml:"from"`
+	Driver string `yaml:"driver"` // smtp | log
+	SMTP   SMTP   `yaml:"smtp"`
+	// TemplatesDir optionally replaces the embedded mail templates.
+	TemplatesDir string `yaml:"templatesDir"`
+}
+
+// SMTP is the outgoing mail server.
+type SMTP struct {
+	Addr     string `yaml:"addr"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	TLS      string `yaml:"tls"` // none | starttls | tls
+	PoolSize int    `yaml:"poolSize"`
+}
+
+// Tenant is one OpenID issuer at {baseURL}/{id}.
+type Tenant struct {
+	ID                string      `yaml:"id"`
+	DisplayName       string      `yaml:"displayName"`
+	Domains           []string    `yaml:"domains"`
+	Branding          Branding    `yaml:"branding"`
+	SelfServiceSignUp bool        `yaml:"selfServiceSignUp"`
+	EmailOTP          EmailOTP    `yaml:"emailOTP"`
+	Session           Session     `yaml:"session"`
+	Connectors        []Connector `yaml:"connectors"`
+	Clients           []Client    `yaml:"clients"`
+}
+
+// Branding is shown on the tenant's pages and mails.
+type Branding struct {
+	LogoURL     string `yaml:"logoURL"`
+	AccentColor string `yaml:"accentColor"`
+}
+
+// EmailOTP is the passcode policy of a tenant (PRODUCT.md B3, B5).
+type EmailOTP struct {
+	Enabled         bool          `yaml:"enabled"`
+	CodeTTL         time.Duration `yaml:"codeTTL"`
+	MaxAttempts     int           `yaml:"maxAttempts"`
+	ResendCooldown  time.Duration `yaml:"resendCooldown"`
+	MaxCodesPerHour int           `yaml:"maxCodesPerHour"`
+	// MaxFailuresPerHour is the per-address failure budget across codes.
+	MaxFailuresPerHour int `yaml:"maxFailuresPerHour"`
+}
+
+// Session is the tenant's sign-in session policy (PRODUCT.md B4).
+type Session struct {
+	Lifetime time.Duration `yaml:"lifetime"`
+}
+
+// Connector is one upstream way to authenticate (PRODUCT.md B2). Fields
+// apply per type; validation says which are required.
+type Connector struct {
+	Type         string          `yaml:"type"` // directory | microsoft | google | oidc
+	ID           string          `yaml:"id"`
+	Name         string          `yaml:"name"`
+	Domains      []string        `yaml:"domains"`
+	Users        []DirectoryUser `yaml:"users"`
+	Issuer       string          `yaml:"issuer"`
+	ClientID     string          `yaml:"clientID"`
+	ClientSecret string          `yaml:"clientSecret"`
+}
+
+// DirectoryUser is a static organisational account.
+type DirectoryUser struct {
+	Email        string `yaml:"email"`
+	Name         string `yaml:"name"`
+	PasswordHash string `yaml:"passwordHash"`
+}
+
+// Client is a relying-party app of a tenant.
+type Client struct {
+	ID                     string   `yaml:"id"`
+	Name                   string   `yaml:"name"`
+	Secret                 string   `yaml:"secret"` // empty: public client, PKCE S256 required
+	RedirectURIs           []string `yaml:"redirectURIs"`
+	PostLogoutRedirectURIs []string `yaml:"postLogoutRedirectURIs"`
+	HomeURL                string   `yaml:"homeURL"`
+	Admin                  bool     `yaml:"admin"`
+	// AllowedOrigins lists the browser origins allowed by CORS for this
+	// client's token and userinfo calls. Empty: no CORS.
+	AllowedOrigins []string `yaml:"allowedOrigins"`
+}

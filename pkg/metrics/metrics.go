@@ -1,0 +1,73 @@
+// Package metrics holds the Prometheus collectors of one guestpass process.
+//
+// A Metrics value is created once per process (or per test) and passed to
+// the parts that count; nothing here is package-level state.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the product's counters and histograms (PRODUCT.md B8).
+type Metrics struct {
+	reg *prometheus.Registry
+
+	// CodesSent counts passcode mails handed to the mail server.
+	CodesSent prometheus.Counter
+	// MailFailures counts mails given up after all retries, by kind.
+	MailFailures *prometheus.CounterVec
+	// Verifications counts passcode checks by outcome
+	// (success, invalid, void, locked, error).
+	Verifications *prometheus.CounterVec
+	// SignIns counts completed sign-ins by source (otp, directory:..., ...).
+	SignIns *prometheus.CounterVec
+	// Lockouts counts addresses that ran out of their failure budget.
+	Lockouts prometheus.Counter
+	// RateLimited counts refused code requests (cooldown, hourly cap).
+	RateLimited *prometheus.CounterVec
+	// HTTPDuration is request latency by route group and status class.
+	HTTPDuration *prometheus.HistogramVec
+}
+
+// New builds the collectors on a fresh registry (so tests can build many).
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		CodesSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "guestpass_codes_sent_total", Help: "Passcode mails accepted by the mail server.",
+		}),
+		MailFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "guestpass_mail_failures_total", Help: "Mails given up after retries.",
+		}, []string{"kind"}),
+		Verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "guestpass_code_verifications_total", Help: "Passcode verifications by outcome.",
+		}, []string{"outcome"}),
+		SignIns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "guestpass_sign_ins_total", Help: "Completed sign-ins by source.",
+		}, []string{"source"}),
+		Lockouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "guestpass_lockouts_total", Help: "Addresses locked after exhausting their failure budget.",
+		}),
+		RateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "guestpass_code_requests_limited_total", Help: "Refused code requests by reason.",
+		}, []string{"reason"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "guestpass_http_request_duration_seconds", Help: "HTTP latency.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "code"}),
+	}
+	reg.MustRegister(m.CodesSent, m.MailFailures, m.Verifications, m.SignIns, m.Lockouts,
+		m.RateLimited, m.HTTPDuration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,83 @@
+// Package store defines the storage the product needs and nothing more.
+//
+// Two implementations live below it: memory (the embedded default) and
+// redis (production). Both pass the conformance suite in storetest.
+//
+// Keys are opaque strings built by callers with Key, which puts the tenant
+// in a Redis Cluster hash tag ("{tenant}:kind:id") so that every key of a
+// tenant lands in one slot and multi-key scripts stay Cluster-safe. The
+// Redis implementation prepends the configured key prefix.
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// ErrNotFound is returned when a key (or hash field) does not exist or has
+// expired.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrUnavailable wraps every failure to reach the backing service, so that
+// HTTP layers can answer 503 without knowing the backend.
+var ErrUnavailable = errors.New("store: unavailable")
+
+// Store is everything guestpass keeps. A ttl of 0 means "no expiry".
+type Store interface {
+	// Get returns the value of key, or ErrNotFound.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Set stores value under key, replacing any earlier value.
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// SetNX stores value only when key is absent; it reports whether it did.
+	SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+	// Delete removes keys; missing keys are not an error.
+	Delete(ctx context.Context, keys ...string) error
+	// Take atomically returns and deletes key (single use). Of several
+	// concurrent callers exactly one gets the value; the others ErrNotFound.
+	Take(ctx context.Context, key string) ([]byte, error)
+	// CompareAndSwap replaces the value of key with next only when its
+	// current value equals prev (prev nil: only when key is absent; next
+	// nil: delete the key). It reports whether it swapped; of several
+	// concurrent callers with the same prev at most one succeeds. ttl
+	// applies to the new value.
+	CompareAndSwap(ctx context.Context, key string, prev, next []byte, ttl time.Duration) (bool, error)
+	// Incr adds delta to the integer counter at key and returns the new
+	// value. When the counter is created, it expires after ttl (a fixed
+	// window); later increments do not extend it.
+	Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
+	// TTL returns the remaining lifetime of key: ErrNotFound when absent,
+	// 0 when it has no expiry.
+	TTL(ctx context.Context, key string) (time.Duration, error)
+
+	// HGet returns one field of the hash at key, or ErrNotFound.
+	HGet(ctx context.Context, key, field string) ([]byte, error)
+	// HSet sets one field of the hash at key (hashes have no TTL).
+	HSet(ctx context.Context, key, field string, value []byte) error
+	// HSetNX sets the field only when it is absent and reports whether it did.
+	HSetNX(ctx context.Context, key, field string, value []byte) (bool, error)
+	// HDel removes fields; missing ones are not an error.
+	HDel(ctx context.Context, key string, fields ...string) error
+	// HGetAll lists the whole hash (an empty map when absent).
+	HGetAll(ctx context.Context, key string) (map[string][]byte, error)
+
+	// Ping reports whether the store is reachable (readiness).
+	Ping(ctx context.Context) error
+	// Close releases connections.
+	Close() error
+}
+
+// Key builds a tenant-scoped key: "{tenant}:part:part...". The braces are a
+// Redis Cluster hash tag.
+func Key(tenant string, parts ...string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	b.WriteString(tenant)
+	b.WriteByte('}')
+	for _, p := range parts {
+		b.WriteByte(':')
+		b.WriteString(p)
+	}
+	return b.String()
+}
