@@ -23,6 +23,20 @@ type Config struct {
 
 	// Path is the file the config was read from (for messages and reloads).
 	Path string `yaml:"-"`
+
+	// GeneratedSecrets is true when dev mode generated missing secrets at
+	// load time: serve should log that sessions and codes will not survive
+	// a restart.
+	GeneratedSecrets bool `yaml:"-"`
+
+	// Warnings are problems that do not stop the service but that an admin
+	// should see (e.g. a referenced environment variable that is unset where
+	// an empty value is allowed). check-config and serve log them.
+	Warnings []string `yaml:"-"`
+
+	// Lookup indexes, built once by Parse so per-request lookups are O(1).
+	tenantsByID     map[string]*Tenant
+	tenantsByDomain map[string]*Tenant
 }
 
 // Log selects the zap logger.
@@ -90,6 +104,9 @@ type Tenant struct {
 	Session           Session     `yaml:"session"`
 	Connectors        []Connector `yaml:"connectors"`
 	Clients           []Client    `yaml:"clients"`
+
+	// clientsByID is built by Parse.
+	clientsByID map[string]*Client
 }
 
 // Branding is shown on the tenant's pages and mails.

@@ -1,0 +1,158 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Defaults for keys that are absent from the file. An explicit value is
+// never replaced, so "maxAttempts: 0" is reported instead of silently
+// becoming 5.
+const (
+	DefaultListen      = "127.0.0.1:8080"
+	DefaultLogLevel    = "info"
+	DefaultLogFormat   = "console"
+	DefaultStoreType   = "memory"
+	DefaultKeyPrefix   = "guestpass:"
+	DefaultSMTPTLS     = "none"
+	DefaultSMTPPool    = 4
+	DefaultAccentColor = "#0b5cad"
+
+	// MicrosoftIssuer is the issuer of Microsoft consumer accounts (the
+	// "consumers" tenant of the Microsoft identity platform).
+	MicrosoftIssuer = "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+	GoogleIssuer    = "https://accounts.google.com"
+)
+
+// MicrosoftDomains are the consumer-account domains the microsoft preset
+// claims. A function, not a variable, so callers cannot change the preset.
+func MicrosoftDomains() []string {
+	return []string{"outlook.com", "hotmail.com", "live.com", "msn.com"}
+}
+
+// GoogleDomains are the only domains a google connector may claim.
+func GoogleDomains() []string { return []string{"gmail.com", "googlemail.com"} }
+
+// DefaultEmailOTP is the passcode policy of a tenant that sets nothing
+// (PRODUCT.md B3). Handy for configs built in tests.
+func DefaultEmailOTP() EmailOTP {
+	return EmailOTP{
+		Enabled:            true,
+		CodeTTL:            30 * time.Minute,
+		MaxAttempts:        5,
+		ResendCooldown:     60 * time.Second,
+		MaxCodesPerHour:    10,
+		MaxFailuresPerHour: 20,
+	}
+}
+
+// DefaultSession is the session policy of a tenant that sets nothing.
+func DefaultSession() Session { return Session{Lifetime: 24 * time.Hour} }
+
+func defaultConnectorName(typ string) string {
+	switch typ {
+	case "directory":
+		return "Organisation account"
+	case "microsoft":
+		return "Microsoft account"
+	case "google":
+		return "Google"
+	case "oidc":
+		return "Single sign-on"
+	}
+	return typ
+}
+
+// applyDefaults fills absent keys. Strings also default when empty, so
+// "listen: ${LISTEN}" with LISTEN unset falls back to the default.
+func (v *validator) applyDefaults(c *Config) {
+	has := func(k string) bool { return v.tree.present[k] }
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = DefaultLogLevel
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = DefaultLogFormat
+	}
+	if c.Store.Type == "" {
+		c.Store.Type = DefaultStoreType
+	}
+	if !has("store.redis.keyPrefix") {
+		c.Store.Redis.KeyPrefix = DefaultKeyPrefix
+	}
+	if c.Mail.Driver == "" && c.Dev {
+		c.Mail.Driver = "log"
+	}
+	if c.Mail.SMTP.TLS == "" {
+		c.Mail.SMTP.TLS = DefaultSMTPTLS
+	}
+	if !has("mail.smtp.poolSize") {
+		c.Mail.SMTP.PoolSize = DefaultSMTPPool
+	}
+	def := DefaultEmailOTP()
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		p := fmt.Sprintf("tenants[%d]", i)
+		if t.DisplayName == "" {
+			t.DisplayName = t.ID
+		}
+		if t.Branding.AccentColor == "" {
+			t.Branding.AccentColor = DefaultAccentColor
+		}
+		o := p + ".emailOTP."
+		if !has(o + "enabled") {
+			t.EmailOTP.Enabled = def.Enabled
+		}
+		if !has(o + "codeTTL") {
+			t.EmailOTP.CodeTTL = def.CodeTTL
+		}
+		if !has(o + "maxAttempts") {
+			t.EmailOTP.MaxAttempts = def.MaxAttempts
+		}
+		if !has(o + "resendCooldown") {
+			t.EmailOTP.ResendCooldown = def.ResendCooldown
+		}
+		if !has(o + "maxCodesPerHour") {
+			t.EmailOTP.MaxCodesPerHour = def.MaxCodesPerHour
+		}
+		if !has(o + "maxFailuresPerHour") {
+			t.EmailOTP.MaxFailuresPerHour = def.MaxFailuresPerHour
+		}
+		if !has(p + ".session.lifetime") {
+			t.Session = DefaultSession()
+		}
+		for j := range t.Connectors {
+			cn := &t.Connectors[j]
+			cp := fmt.Sprintf("%s.connectors[%d]", p, j)
+			if cn.ID == "" {
+				cn.ID = cn.Type
+			}
+			if cn.Name == "" {
+				cn.Name = defaultConnectorName(cn.Type)
+			}
+			switch cn.Type {
+			case "microsoft":
+				if cn.Issuer == "" {
+					cn.Issuer = MicrosoftIssuer
+				}
+				if !has(cp + ".domains") {
+					cn.Domains = MicrosoftDomains()
+				}
+			case "google":
+				if cn.Issuer == "" {
+					cn.Issuer = GoogleIssuer
+				}
+				if !has(cp + ".domains") {
+					cn.Domains = GoogleDomains()
+				}
+			}
+		}
+		for j := range t.Clients {
+			if t.Clients[j].Name == "" {
+				t.Clients[j].Name = t.Clients[j].ID
+			}
+		}
+	}
+}

@@ -1,0 +1,645 @@
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/net/idna"
+)
+
+// validator collects every problem of a decoded config.
+type validator struct {
+	tree  *tree
+	unset map[string][]string // key path -> unset variables it referenced
+	probs []Problem
+}
+
+// add records a problem at key. msg should read "what is wrong; how to fix
+// it". When the key referenced an unset environment variable, the message
+// says so, since that is the likely cause.
+func (v *validator) add(key, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if names := v.unset[key]; len(names) > 0 {
+		msg += " (" + varList(names) + " not set in the environment)"
+	}
+	v.probs = append(v.probs, Problem{Key: key, Line: v.tree.lineOf(key), Message: msg})
+}
+
+var (
+	slugRE   = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+	guidRE   = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	labelRE  = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+	colorRE  = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+	bcryptRE = regexp.MustCompile(`^\$2[aby]\$`)
+)
+
+func (v *validator) validate(c *Config) {
+	v.baseURL(c.BaseURL)
+	v.hostPort("listen", c.Listen, "127.0.0.1:8080")
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "console", "json")
+	v.store(&c.Store)
+	v.secrets(c)
+	v.mail(c)
+	v.tenants(c)
+}
+
+func (v *validator) oneOf(key, got string, allowed ...string) bool {
+	for _, a := range allowed {
+		if got == a {
+			return true
+		}
+	}
+	if got == "" {
+		v.add(key, "is required; set one of %s", strings.Join(allowed, ", "))
+		return false
+	}
+	v.add(key, "%q is not allowed; use one of %s", got, strings.Join(allowed, ", "))
+	return false
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (v *validator) baseURL(s string) {
+	const key = "baseURL"
+	if s == "" {
+		v.add(key, "is required; set the public URL guestpass is reached at, e.g. https://id.example.com")
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		v.add(key, "%q is not an absolute http(s) URL; use e.g. https://id.example.com", s)
+		return
+	}
+	if u.User != nil {
+		v.add(key, "%q contains a user name; remove the part before @", s)
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
+		v.add(key, "%q has a query or fragment; remove everything from ? or #", s)
+		return
+	}
+	if strings.HasSuffix(s, "/") {
+		v.add(key, "%q ends with a slash; write %q (issuers are {baseURL}/{tenant})", s, strings.TrimRight(s, "/"))
+	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		v.add(key, "%q uses http on a public host; use https (http is only allowed for localhost, 127.0.0.1 and ::1)", s)
+	}
+}
+
+// hostPort checks "host:port" with a numeric port 1..65535; the host may be
+// empty (all interfaces).
+func (v *validator) hostPort(key, s, example string) {
+	if s == "" {
+		v.add(key, "is required; write host:port, e.g. %s", example)
+		return
+	}
+	if strings.ContainsAny(s, "/ \t") {
+		v.add(key, "%q is not host:port; write it without scheme or path, e.g. %s", s, example)
+		return
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		v.add(key, "%q is not host:port; write e.g. %s (IPv6: [::1]:8080)", s, example)
+		return
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		v.add(key, "%q has port %q; use a port number from 1 to 65535", s, port)
+	}
+}
+
+func (v *validator) store(s *Store) {
+	if !v.oneOf("store.type", s.Type, "memory", "redis") || s.Type != "redis" {
+		return
+	}
+	if len(s.Redis.Addrs) == 0 {
+		v.add("store.redis.addrs", "is required when store.type is redis; list one or more host:port, e.g. [\"127.0.0.1:6379\"]")
+	}
+	for i, a := range s.Redis.Addrs {
+		v.hostPort(fmt.Sprintf("store.redis.addrs[%d]", i), a, "127.0.0.1:6379")
+	}
+	if s.Redis.DB < 0 {
+		v.add("store.redis.db", "%d is negative; use a database number from 0 (the default)", s.Redis.DB)
+	}
+	if s.Redis.DB != 0 && len(s.Redis.Addrs) > 1 && s.Redis.MasterName == "" {
+		v.add("store.redis.db", "a Redis Cluster has only database 0; remove db or set it to 0")
+	}
+	if strings.ContainsAny(s.Redis.KeyPrefix, "{}") {
+		v.add("store.redis.keyPrefix", "%q contains { or }, which would break the Cluster hash tags of the keys; remove them", s.Redis.KeyPrefix)
+	}
+}
+
+func (v *validator) mail(c *Config) {
+	m := &c.Mail
+	if m.From == "" {
+		v.add("mail.from", "is required; write the sender, e.g. \"guestpass <no-reply@example.com>\"")
+	} else if strings.ContainsAny(m.From, "\r\n\x00") {
+		v.add("mail.from", "contains a line break or NUL; write the sender on one line, e.g. \"guestpass <no-reply@example.com>\"")
+	} else if a, err := mail.ParseAddress(m.From); err != nil || !strings.Contains(a.Address, "@") {
+		v.add("mail.from", "%q is not a mail address; write e.g. \"guestpass <no-reply@example.com>\"", m.From)
+	}
+	if !v.oneOf("mail.driver", m.Driver, "smtp", "log") {
+		return
+	}
+	if m.Driver == "log" && !c.Dev {
+		v.add("mail.driver", "\"log\" writes passcodes into the log and is for development only; use smtp, or set dev: true on a development machine")
+	}
+	if m.Driver != "smtp" {
+		return
+	}
+	s := &m.SMTP
+	v.hostPort("mail.smtp.addr", s.Addr, "127.0.0.1:1025")
+	v.oneOf("mail.smtp.tls", s.TLS, "none", "starttls", "tls")
+	if s.PoolSize < 1 || s.PoolSize > 64 {
+		v.add("mail.smtp.poolSize", "%d is out of range; use 1 to 64 connections (default 4)", s.PoolSize)
+	}
+	if s.Username != "" && s.TLS == "none" {
+		if host, _, err := net.SplitHostPort(s.Addr); err == nil && !isLoopbackHost(host) {
+			v.add("mail.smtp.tls", "is none but a username is set, so the password would cross the network in clear; use starttls or tls")
+		}
+	}
+}
+
+// decodeSecret accepts standard or URL-safe base64, padded or not, because
+// admins paste keys from different tools.
+func decodeSecret(s string) ([]byte, bool) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{
+		base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding,
+	} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, true
+		}
+	}
+	return nil, false
+}
+
+func (v *validator) secrets(c *Config) {
+	type spec struct {
+		key   string
+		value *string
+		out   *[]byte
+		sizes []int // allowed sizes; a single negative entry -n means "at least n"
+		gen   int
+		env   string
+		want  string
+	}
+	specs := []spec{
+		{"secrets.cookieHashKey", &c.Secrets.CookieHashKey, &c.Secrets.CookieHash, []int{32, 64}, 64, "GUESTPASS_COOKIE_HASH_KEY", "32 or 64 bytes"},
+		{"secrets.cookieBlockKey", &c.Secrets.CookieBlockKey, &c.Secrets.CookieBlock, []int{16, 24, 32}, 32, "GUESTPASS_COOKIE_BLOCK_KEY", "16, 24 or 32 bytes (an AES key)"},
+		{"secrets.codeKey", &c.Secrets.CodeKey, &c.Secrets.Code, []int{-32}, 32, "GUESTPASS_CODE_KEY", "at least 32 bytes"},
+	}
+	for _, s := range specs {
+		if *s.value == "" {
+			if c.Dev {
+				b, err := randomBytes(s.gen)
+				if err != nil {
+					v.add(s.key, "could not be generated: %v; set it explicitly", err)
+					continue
+				}
+				*s.out = b
+				*s.value = base64.StdEncoding.EncodeToString(b)
+				c.GeneratedSecrets = true
+				continue
+			}
+			v.add(s.key, "is required; run `guestpass gen-secrets` and set %s (or set dev: true on a development machine)", s.env)
+			continue
+		}
+		b, ok := decodeSecret(*s.value)
+		if !ok {
+			v.add(s.key, "is not base64; use the value printed by `guestpass gen-secrets`")
+			continue
+		}
+		if !sizeOK(len(b), s.sizes) {
+			v.add(s.key, "decodes to %d bytes but must be %s; use the value printed by `guestpass gen-secrets`", len(b), s.want)
+			continue
+		}
+		*s.out = b
+	}
+}
+
+func sizeOK(n int, sizes []int) bool {
+	for _, s := range sizes {
+		if n == s || (s < 0 && n >= -s) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) tenants(c *Config) {
+	if len(c.Tenants) == 0 {
+		v.add("tenants", "no tenant is configured; add at least one under tenants: (see config/example.yaml)")
+		return
+	}
+	ids := map[string]string{}     // id -> key of first use
+	domains := map[string]string{} // domain -> key of first use
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		p := fmt.Sprintf("tenants[%d]", i)
+		if v.tenantID(p+".id", t.ID) {
+			if first, dup := ids[t.ID]; dup {
+				v.add(p+".id", "%q is already the id of %s; tenant ids must be unique", t.ID, parentKey(first))
+			} else {
+				ids[t.ID] = p + ".id"
+			}
+		}
+	}
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		p := fmt.Sprintf("tenants[%d]", i)
+		v.tenant(c, t, p, ids, domains)
+	}
+}
+
+func (v *validator) tenantID(key, id string) bool {
+	switch {
+	case id == "":
+		v.add(key, "is required; use a lowercase slug such as fabrikam, or a GUID")
+	case IsReservedTenantID(id):
+		v.add(key, "%q is reserved for a route of the server; choose another id, e.g. %s-org", id, strings.ToLower(id))
+	case slugRE.MatchString(strings.ToLower(id)) && id != strings.ToLower(id):
+		v.add(key, "%q has upper-case letters; write %q (tenant ids are lowercase)", id, strings.ToLower(id))
+	case !slugRE.MatchString(id) && !guidRE.MatchString(id):
+		v.add(key, "%q is not a valid tenant id; use 1-63 lowercase letters, digits and inner hyphens (e.g. fabrikam), or a lowercase GUID", id)
+	default:
+		return true
+	}
+	return false
+}
+
+func (v *validator) tenant(c *Config, t *Tenant, p string, ids, domains map[string]string) {
+	if hasControl(t.DisplayName) {
+		v.add(p+".displayName", "contains a control character (e.g. a line break); write the name on one line")
+	} else if len(t.DisplayName) > 100 {
+		v.add(p+".displayName", "is %d bytes long; shorten it to at most 100", len(t.DisplayName))
+	}
+	for j, d := range t.Domains {
+		k := fmt.Sprintf("%s.domains[%d]", p, j)
+		if !v.dnsName(k, d) {
+			continue
+		}
+		switch first, dup := domains[d]; {
+		case dup && parentKey(first) == p+".domains":
+			v.add(k, "%q is listed twice; remove the duplicate", d)
+		case dup:
+			v.add(k, "%q is already a domain of %s; a domain belongs to one tenant only", d, parentKey(parentKey(first)))
+		case ids[d] != "":
+			v.add(k, "%q is also a tenant id; choose domains that are not tenant ids", d)
+		case IsReservedTenantID(d):
+			v.add(k, "%q is a reserved path of the server; remove it", d)
+		default:
+			domains[d] = k
+		}
+	}
+	if u := t.Branding.LogoURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || pu.Scheme != "https" || pu.Host == "" || pu.User != nil {
+			v.add(p+".branding.logoURL", "%q is not an absolute https URL; use e.g. https://cdn.example/logo.svg, or leave it empty", u)
+		}
+	}
+	if !colorRE.MatchString(t.Branding.AccentColor) {
+		v.add(p+".branding.accentColor", "%q is not a colour; write #rgb or #rrggbb, e.g. #0b5cad", t.Branding.AccentColor)
+	}
+	o := p + ".emailOTP."
+	e := &t.EmailOTP
+	v.durRange(o+"codeTTL", e.CodeTTL, time.Minute, 24*time.Hour, "30m")
+	v.intRange(o+"maxAttempts", e.MaxAttempts, 1, 10, 5)
+	v.durRange(o+"resendCooldown", e.ResendCooldown, 0, time.Hour, "60s")
+	v.intRange(o+"maxCodesPerHour", e.MaxCodesPerHour, 1, 1000, 10)
+	v.intRange(o+"maxFailuresPerHour", e.MaxFailuresPerHour, 1, 10000, 20)
+	v.durRange(p+".session.lifetime", t.Session.Lifetime, time.Minute, 30*24*time.Hour, "24h")
+
+	v.connectors(t, p)
+	v.clients(c, t, p)
+}
+
+func (v *validator) durRange(key string, d, lo, hi time.Duration, def string) {
+	if d < lo || d > hi {
+		v.add(key, "%s is out of range; use a value from %s to %s (default %s)", d, fmtDur(lo), fmtDur(hi), def)
+	}
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0s"
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd (%s)", d/(24*time.Hour), strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m"))
+	case d%time.Hour == 0:
+		return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+	case d%time.Minute == 0:
+		return strings.TrimSuffix(d.String(), "0s")
+	}
+	return d.String()
+}
+
+func (v *validator) intRange(key string, n, lo, hi, def int) {
+	if n < lo || n > hi {
+		v.add(key, "%d is out of range; use a value from %d to %d (default %d)", n, lo, hi, def)
+	}
+}
+
+// dnsName checks a lowercase ASCII DNS name with at least two labels.
+func (v *validator) dnsName(key, d string) bool {
+	if d == "" {
+		v.add(key, "is empty; write a domain name such as fabrikam.example")
+		return false
+	}
+	if strings.HasSuffix(d, ".") {
+		v.add(key, "%q ends with a dot; write %q", d, strings.TrimSuffix(d, "."))
+		return false
+	}
+	for _, r := range d {
+		if r > unicode.MaxASCII {
+			if a, err := idna.Lookup.ToASCII(d); err == nil {
+				v.add(key, "%q is not in ASCII form; write %q", d, a)
+			} else {
+				v.add(key, "%q is not a valid domain name; write its ASCII (punycode) form", d)
+			}
+			return false
+		}
+	}
+	if l := strings.ToLower(d); l != d {
+		v.add(key, "%q has upper-case letters; write %q", d, l)
+		return false
+	}
+	labels := strings.Split(d, ".")
+	ok := len(d) <= 253 && len(labels) >= 2
+	for _, l := range labels {
+		ok = ok && labelRE.MatchString(l)
+	}
+	last := labels[len(labels)-1]
+	if _, err := strconv.Atoi(last); err == nil {
+		ok = false // an IP address, not a name
+	}
+	if !ok {
+		v.add(key, "%q is not a valid domain name; write e.g. fabrikam.example (letters, digits, inner hyphens, at least one dot)", d)
+	}
+	return ok
+}
+
+func (v *validator) connectors(t *Tenant, p string) {
+	ids := map[string]string{}
+	claimed := map[string]string{} // domain -> connector key
+	for j := range t.Connectors {
+		cn := &t.Connectors[j]
+		cp := fmt.Sprintf("%s.connectors[%d]", p, j)
+		if !v.oneOf(cp+".type", cn.Type, "directory", "microsoft", "google", "oidc") {
+			continue
+		}
+		if !slugRE.MatchString(cn.ID) {
+			v.add(cp+".id", "%q is not a valid connector id; use lowercase letters, digits and inner hyphens, e.g. staff", cn.ID)
+		} else if first, dup := ids[cn.ID]; dup {
+			v.add(cp+".id", "%q is already used by %s; connector ids must be unique in a tenant (the id defaults to the type)", cn.ID, first)
+		} else {
+			ids[cn.ID] = cp
+		}
+		if hasControl(cn.Name) {
+			v.add(cp+".name", "contains a control character; write the name on one line")
+		}
+		if len(cn.Domains) == 0 {
+			v.add(cp+".domains", "is empty; list the email domains this connector signs in, e.g. [%s]", exampleDomain(cn.Type))
+		}
+		for k, d := range cn.Domains {
+			dk := fmt.Sprintf("%s.domains[%d]", cp, k)
+			if !v.dnsName(dk, d) {
+				continue
+			}
+			if cn.Type == "google" && d != "gmail.com" && d != "googlemail.com" {
+				v.add(dk, "%q: Google federation only covers gmail.com and googlemail.com; use an oidc connector for other domains", d)
+				continue
+			}
+			if first, dup := claimed[d]; dup {
+				v.add(dk, "%q is already claimed by %s; connectors are tried in order, so this one would never be used for it; remove one", d, first)
+				continue
+			}
+			claimed[d] = cp
+		}
+		if cn.Type == "directory" {
+			v.directory(cn, cp)
+			continue
+		}
+		if len(cn.Users) > 0 {
+			v.add(cp+".users", "only directory connectors have users; remove them or change the type")
+		}
+		v.issuer(cp+".issuer", cn.Issuer)
+		if cn.ClientID == "" {
+			v.add(cp+".clientID", "is required; copy the client id registered at the upstream provider")
+		}
+	}
+}
+
+func exampleDomain(typ string) string {
+	switch typ {
+	case "google":
+		return "gmail.com"
+	case "microsoft":
+		return "outlook.com"
+	}
+	return "contoso.example"
+}
+
+func (v *validator) issuer(key, s string) {
+	if s == "" {
+		v.add(key, "is required; write the upstream issuer URL, e.g. https://idp.contoso.example")
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		v.add(key, "%q is not an absolute https URL; write the issuer exactly as its discovery document states it", s)
+		return
+	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		v.add(key, "%q uses http; use https (http is only allowed for localhost)", s)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		v.add(key, "%q has a user name, query or fragment; an issuer has none of these", s)
+	}
+}
+
+func (v *validator) directory(cn *Connector, cp string) {
+	if cn.Issuer != "" || cn.ClientID != "" || cn.ClientSecret != "" {
+		v.add(cp, "issuer, clientID and clientSecret do not apply to a directory connector; remove them")
+	}
+	if len(cn.Users) == 0 {
+		v.add(cp+".users", "is empty; list the organisation's accounts (email, name, passwordHash)")
+	}
+	emails := map[string]string{}
+	for k, u := range cn.Users {
+		up := fmt.Sprintf("%s.users[%d]", cp, k)
+		switch a, err := mail.ParseAddress(u.Email); {
+		case u.Email == "":
+			v.add(up+".email", "is required; write the account's address, e.g. ada@%s", firstOr(cn.Domains, "fabrikam.example"))
+		case strings.ContainsAny(u.Email, "\r\n\x00") || err != nil || a.Address != u.Email || a.Name != "":
+			v.add(up+".email", "%q is not a plain mail address; write only the address, e.g. ada@%s", u.Email, firstOr(cn.Domains, "fabrikam.example"))
+		case len(u.Email) > 254:
+			v.add(up+".email", "is longer than 254 bytes; shorten it")
+		default:
+			at := strings.LastIndexByte(u.Email, '@')
+			dom := u.Email[at+1:]
+			if dom != strings.ToLower(dom) {
+				v.add(up+".email", "%q has an upper-case domain; write %q", u.Email, u.Email[:at+1]+strings.ToLower(dom))
+				break
+			}
+			if !contains(cn.Domains, dom) {
+				v.add(up+".email", "%q is outside this connector's domains (%s); add %s to domains or move the user", u.Email, strings.Join(cn.Domains, ", "), dom)
+			}
+			// Local parts compare case-insensitively (ASCII only, PRODUCT.md B10).
+			fold := asciiLower(u.Email)
+			if first, dup := emails[fold]; dup {
+				v.add(up+".email", "%q is already listed at %s; remove the duplicate", u.Email, first)
+			}
+			emails[fold] = up
+		}
+		if hasControl(u.Name) {
+			v.add(up+".name", "contains a control character; write the name on one line")
+		}
+		switch {
+		case u.PasswordHash == "":
+			v.add(up+".passwordHash", "is required; write a bcrypt hash ($2a$, $2b$ or $2y$), e.g. from `htpasswd -nbBC 10 '' PASSWORD | cut -d: -f2`")
+		case !bcryptRE.MatchString(u.PasswordHash):
+			v.add(up+".passwordHash", "is not a bcrypt hash (it must start with $2a$, $2b$ or $2y$); store only bcrypt hashes, never passwords. If the file has the hash, a $ may have been read as a variable: write $$ for each $")
+		default:
+			if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil || len(u.PasswordHash) != 60 {
+				v.add(up+".passwordHash", "is not a complete bcrypt hash (expected 60 characters like $2a$10$...); if a $ was read as a variable, write $$ for each $")
+			}
+		}
+	}
+}
+
+func (v *validator) clients(c *Config, t *Tenant, p string) {
+	ids := map[string]string{}
+	for j := range t.Clients {
+		cl := &t.Clients[j]
+		cp := fmt.Sprintf("%s.clients[%d]", p, j)
+		switch {
+		case cl.ID == "":
+			v.add(cp+".id", "is required; choose the id the app will send as client_id, e.g. portal")
+		case len(cl.ID) > 255 || strings.IndexFunc(cl.ID, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:
+			v.add(cp+".id", "%q must be printable ASCII without spaces, at most 255 bytes; choose e.g. portal", cl.ID)
+		default:
+			if first, dup := ids[cl.ID]; dup {
+				v.add(cp+".id", "%q is already used by %s; client ids must be unique in a tenant", cl.ID, first)
+			}
+			ids[cl.ID] = cp
+		}
+		if hasControl(cl.Name) {
+			v.add(cp+".name", "contains a control character; write the name on one line")
+		}
+		if cl.Admin && cl.Secret == "" {
+			v.add(cp+".secret", "is required for an admin client (admin: true), which authenticates with client credentials; set a long random secret")
+		}
+		if len(cl.RedirectURIs) == 0 && !cl.Admin {
+			v.add(cp+".redirectURIs", "is empty; list the app's callback URL, e.g. [\"https://app.example/callback\"]")
+		}
+		v.redirects(cp+".redirectURIs", cl.RedirectURIs)
+		v.redirects(cp+".postLogoutRedirectURIs", cl.PostLogoutRedirectURIs)
+		if cl.HomeURL != "" {
+			u, err := url.Parse(cl.HomeURL)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+				v.add(cp+".homeURL", "%q is not an absolute http(s) URL without a user name; use e.g. https://app.example/", cl.HomeURL)
+			}
+		}
+		for k, o := range cl.AllowedOrigins {
+			v.origin(fmt.Sprintf("%s.allowedOrigins[%d]", cp, k), o)
+		}
+	}
+}
+
+// redirects applies PRODUCT.md B10 to redirect URIs: absolute, https (http
+// only on loopback), no fragment, no user info (https://trusted@evil).
+func (v *validator) redirects(key string, uris []string) {
+	seen := map[string]bool{}
+	for i, s := range uris {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		u, err := url.Parse(s)
+		switch {
+		case s == "":
+			v.add(k, "is empty; write the full URL, e.g. https://app.example/callback")
+		case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+			v.add(k, "%q is not an absolute URL; use the full URL, e.g. https://app.example/callback", s)
+		case u.Scheme != "https" && u.Scheme != "http":
+			v.add(k, "%q uses scheme %q; use https (or http for localhost)", s, u.Scheme)
+		case u.User != nil:
+			v.add(k, "%q contains a user name before @, which makes it point somewhere else than it seems; remove it", s)
+		case u.Fragment != "" || strings.Contains(s, "#"):
+			v.add(k, "%q has a fragment; remove everything from #", s)
+		case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+			v.add(k, "%q uses http on a non-loopback host; use https (http only for localhost, 127.0.0.1, ::1)", s)
+		case seen[s]:
+			v.add(k, "%q is listed twice; remove the duplicate", s)
+		}
+		seen[s] = true
+	}
+}
+
+// origin checks a CORS origin: exactly scheme://host[:port], lowercase, as
+// browsers send it in the Origin header (matching is exact).
+func (v *validator) origin(key, s string) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.User != nil || u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" ||
+		u.Scheme+"://"+u.Host != s {
+		v.add(key, "%q is not an origin; write exactly scheme://host[:port] with no path or trailing slash, e.g. https://app.example", s)
+		return
+	}
+	if l := strings.ToLower(s); l != s {
+		v.add(key, "%q has upper-case letters; write %q (browsers send origins in lowercase)", s, l)
+		return
+	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		v.add(key, "%q uses http on a non-loopback host; use https", s)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func firstOr(list []string, def string) string {
+	if len(list) > 0 {
+		return list[0]
+	}
+	return def
+}
+
+// asciiLower folds only A-Z, so the Kelvin sign stays itself (B10).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
