@@ -1,0 +1,417 @@
+// Package guests keeps the guest records of each tenant (PRODUCT.md B2, B5):
+// who was invited, how they redeemed (their sticky source) and when they last
+// signed in.
+//
+// Layout in the store (all without TTL; guests rely on store persistence):
+//
+//   - store.Key(tenant, "guest", canonical) — the authoritative record of one
+//     guest, JSON. Every change goes through CompareAndSwap on this key, so
+//     concurrent sign-ins of the same address serialise on it: of N callers
+//     creating a missing guest exactly one CAS(nil → record) wins and the
+//     others re-read and update that record. That is what guarantees "never
+//     two guests for one address". The Store has no compare-and-swap on a
+//     hash field, which is why the record is not kept in a hash.
+//   - store.Key(tenant, "guests") — a hash used only as an index for List:
+//     field = canonical address, value = guest id.
+//   - store.Key(tenant, "guest-ids") — a hash used only as an index for
+//     GetByID: field = guest id, value = canonical address.
+//
+// The indexes are written after the record and are not atomic with it, so
+// readers treat them as hints: an index entry whose record is missing, or
+// whose record carries another id (the guest was deleted and re-created),
+// is ignored. Every successful write re-asserts the index entries, so an
+// index entry lost to a crash between the two writes heals on the next
+// change of that guest.
+package guests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/guestpass/guestpass/pkg/store"
+)
+
+// State is where a guest is in the invitation lifecycle.
+type State string
+
+// The two states of PRODUCT.md B5.
+const (
+	PendingAcceptance State = "PendingAcceptance"
+	Accepted          State = "Accepted"
+)
+
+// Source values with no connector id. Connector-backed sources are
+// "directory:<id>" and "oidc:<id>".
+const (
+	SourceOTP       = "otp"
+	SourceGoogle    = "google"
+	SourceMicrosoft = "microsoft"
+)
+
+// Guest is one person from outside, per tenant.
+type Guest struct {
+	// ID is a random UUID (v4); it is the sub claim and survives resets.
+	ID string `json:"id"`
+	// Email is the stored address, where mail goes (B10: never the typed one).
+	Email string `json:"email"`
+	// Canonical is the canonical form of the address (the record's key).
+	Canonical   string `json:"canonical"`
+	DisplayName string `json:"displayName,omitempty"`
+	State       State  `json:"state"`
+	// Source is "" until the first redemption, then sticky (B2).
+	Source string `json:"source,omitempty"`
+	// Zero when not yet.
+	InvitedAt    time.Time `json:"invitedAt,omitzero"`
+	RedeemedAt   time.Time `json:"redeemedAt,omitzero"`
+	LastSignInAt time.Time `json:"lastSignInAt,omitzero"`
+}
+
+// Filter narrows List.
+type Filter struct {
+	// Source, when not empty, keeps only guests with exactly this source.
+	Source string
+}
+
+var (
+	// ErrNotFound: no such guest in this tenant.
+	ErrNotFound = errors.New("guests: not found")
+	// ErrSourceMismatch: the guest already redeemed with another source;
+	// sources are sticky and only an admin changes them (B2, B5).
+	ErrSourceMismatch = errors.New("guests: guest is bound to another sign-in method")
+)
+
+// errInvalid is returned for arguments no caller should pass (empty tenant,
+// address or source); it is a programming error, not a user error.
+var errInvalid = errors.New("guests: invalid argument")
+
+// maxCASAttempts bounds the optimistic retry loops. Every lost round means
+// another writer succeeded, so the bound is only reached under pathological
+// contention; it keeps a bug from spinning forever.
+const maxCASAttempts = 1000
+
+// Repo reads and writes guest records.
+type Repo struct {
+	st    store.Store
+	clock func() time.Time
+}
+
+// NewRepo builds a Repo on st; clock gives the time stamps (time.Now when nil).
+func NewRepo(st store.Store, clock func() time.Time) *Repo {
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Repo{st: st, clock: clock}
+}
+
+func recordKey(tenant, canonical string) string { return store.Key(tenant, "guest", canonical) }
+func listKey(tenant string) string              { return store.Key(tenant, "guests") }
+func idsKey(tenant string) string               { return store.Key(tenant, "guest-ids") }
+
+func (r *Repo) now() time.Time { return r.clock().UTC() }
+
+// load returns the record of canonical and its raw bytes (the CAS "prev").
+func (r *Repo) load(ctx context.Context, tenant, canonical string) (*Guest, []byte, error) {
+	raw, err := r.st.Get(ctx, recordKey(tenant, canonical))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("guests: read %s: %w", tenant, err)
+	}
+	var g Guest
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return nil, nil, fmt.Errorf("guests: decode record in %s: %w", tenant, err)
+	}
+	return &g, raw, nil
+}
+
+// index (re)writes both index entries of g; idempotent.
+func (r *Repo) index(ctx context.Context, tenant string, g *Guest) error {
+	if err := r.st.HSet(ctx, listKey(tenant), g.Canonical, []byte(g.ID)); err != nil {
+		return fmt.Errorf("guests: index %s: %w", tenant, err)
+	}
+	if err := r.st.HSet(ctx, idsKey(tenant), g.ID, []byte(g.Canonical)); err != nil {
+		return fmt.Errorf("guests: index %s: %w", tenant, err)
+	}
+	return nil
+}
+
+// update runs one optimistic read-modify-write of the record at canonical.
+// mutate gets the current guest (nil when missing) and returns the new one,
+// or nil to leave the record untouched (the current guest is then
+// returned), or an error to stop. mutate must not call the store (Dex #5017:
+// no store calls inside an updater).
+func (r *Repo) update(ctx context.Context, tenant, canonical string, mutate func(cur *Guest) (*Guest, error)) (*Guest, bool, error) {
+	for range maxCASAttempts {
+		if err := ctx.Err(); err != nil {
+			return nil, false, fmt.Errorf("guests: %w", err)
+		}
+		cur, prev, err := r.load(ctx, tenant, canonical)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, false, err
+		}
+		next, err := mutate(cur)
+		if err != nil {
+			return cur, false, err
+		}
+		if next == nil {
+			if cur == nil {
+				return nil, false, nil
+			}
+			// Unchanged, but re-assert the indexes so one lost to a crash
+			// between record and index writes heals here too.
+			return cur, false, r.index(ctx, tenant, cur)
+		}
+		raw, err := json.Marshal(next)
+		if err != nil {
+			return nil, false, fmt.Errorf("guests: encode record: %w", err)
+		}
+		if cur != nil && bytes.Equal(raw, prev) {
+			return next, false, r.index(ctx, tenant, next)
+		}
+		ok, err := r.st.CompareAndSwap(ctx, recordKey(tenant, canonical), prev, raw, 0)
+		if err != nil {
+			return nil, false, fmt.Errorf("guests: write %s: %w", tenant, err)
+		}
+		if !ok {
+			continue // another writer won this round; re-read and re-apply
+		}
+		if err := r.index(ctx, tenant, next); err != nil {
+			return nil, false, err
+		}
+		return next, true, nil
+	}
+	return nil, false, fmt.Errorf("guests: too much contention on one guest of %s", tenant)
+}
+
+// Get returns the guest with this canonical address, or ErrNotFound.
+func (r *Repo) Get(ctx context.Context, tenant, canonical string) (*Guest, error) {
+	if tenant == "" || canonical == "" {
+		return nil, ErrNotFound
+	}
+	g, _, err := r.load(ctx, tenant, canonical)
+	return g, err
+}
+
+// GetByID returns the guest with this id, or ErrNotFound.
+func (r *Repo) GetByID(ctx context.Context, tenant, id string) (*Guest, error) {
+	if tenant == "" || id == "" {
+		return nil, ErrNotFound
+	}
+	canonical, err := r.st.HGet(ctx, idsKey(tenant), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("guests: read index %s: %w", tenant, err)
+	}
+	g, _, err := r.load(ctx, tenant, string(canonical))
+	if err != nil {
+		return nil, err
+	}
+	if g.ID != id {
+		// A stale index entry: the guest was deleted and the address
+		// re-created with a new id.
+		return nil, ErrNotFound
+	}
+	return g, nil
+}
+
+// Invite creates a PendingAcceptance guest for canonical, delivering mail to
+// email. It is idempotent: when the guest exists it is returned unchanged
+// with created == false.
+func (r *Repo) Invite(ctx context.Context, tenant, canonical, email, displayName string) (*Guest, bool, error) {
+	if tenant == "" || canonical == "" || email == "" {
+		return nil, false, fmt.Errorf("%w: tenant, address and email are required", errInvalid)
+	}
+	now := r.now()
+	g, created, err := r.update(ctx, tenant, canonical, func(cur *Guest) (*Guest, error) {
+		if cur != nil {
+			return nil, nil
+		}
+		return &Guest{
+			ID:          uuid.NewString(),
+			Email:       email,
+			Canonical:   canonical,
+			DisplayName: displayName,
+			State:       PendingAcceptance,
+			InvitedAt:   now,
+		}, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return g, created, nil
+}
+
+// RecordSignIn records a completed sign-in of canonical through source.
+//
+// It creates the guest when missing (self-service sign-up, directory
+// members), records source on the first redemption and refuses a different
+// one afterwards with ErrSourceMismatch (the existing guest is returned with
+// that error so the caller can name the bound method). It sets the state to
+// Accepted, RedeemedAt on the first redemption and LastSignInAt always.
+//
+// An existing guest keeps its stored Email (mail goes to the stored
+// address); displayName only fills an empty DisplayName, so a name the admin
+// gave at invitation is not overwritten by whatever an upstream returns.
+func (r *Repo) RecordSignIn(ctx context.Context, tenant, canonical, email, source, displayName string) (*Guest, error) {
+	if tenant == "" || canonical == "" || email == "" || source == "" {
+		return nil, fmt.Errorf("%w: tenant, address, email and source are required", errInvalid)
+	}
+	now := r.now()
+	g, _, err := r.update(ctx, tenant, canonical, func(cur *Guest) (*Guest, error) {
+		if cur == nil {
+			return &Guest{
+				ID:           uuid.NewString(),
+				Email:        email,
+				Canonical:    canonical,
+				DisplayName:  displayName,
+				State:        Accepted,
+				Source:       source,
+				RedeemedAt:   now,
+				LastSignInAt: now,
+			}, nil
+		}
+		if cur.Source != "" && cur.Source != source {
+			return nil, ErrSourceMismatch
+		}
+		next := *cur
+		if next.Source == "" {
+			next.Source = source
+			next.RedeemedAt = now
+		}
+		if next.RedeemedAt.IsZero() {
+			next.RedeemedAt = now
+		}
+		next.State = Accepted
+		next.LastSignInAt = now
+		if next.Email == "" {
+			next.Email = email
+		}
+		if next.DisplayName == "" {
+			next.DisplayName = displayName
+		}
+		return &next, nil
+	})
+	if errors.Is(err, ErrSourceMismatch) {
+		return g, fmt.Errorf("%w (bound to %q)", ErrSourceMismatch, g.Source)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// List returns the guests of tenant that pass f, sorted by email (then id,
+// for a stable order).
+func (r *Repo) List(ctx context.Context, tenant string, f Filter) ([]*Guest, error) {
+	if tenant == "" {
+		return nil, fmt.Errorf("%w: tenant is required", errInvalid)
+	}
+	idx, err := r.st.HGetAll(ctx, listKey(tenant))
+	if err != nil {
+		return nil, fmt.Errorf("guests: read index %s: %w", tenant, err)
+	}
+	out := make([]*Guest, 0, len(idx))
+	for canonical := range idx {
+		g, _, err := r.load(ctx, tenant, canonical)
+		if errors.Is(err, ErrNotFound) {
+			continue // stale index entry of a deleted guest
+		}
+		if err != nil {
+			return nil, err
+		}
+		if f.Source != "" && g.Source != f.Source {
+			continue
+		}
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b *Guest) int {
+		if c := strings.Compare(a.Email, b.Email); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// Delete removes the guest with this id. The address can then be invited
+// again and gets a new id (a new sub), choosing a method afresh (B5).
+func (r *Repo) Delete(ctx context.Context, tenant, id string) error {
+	g, err := r.GetByID(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	for range maxCASAttempts {
+		cur, prev, err := r.load(ctx, tenant, g.Canonical)
+		if errors.Is(err, ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if cur.ID != id {
+			// Deleted and re-created meanwhile: the guest asked for is gone,
+			// and the new one must not be touched.
+			break
+		}
+		// CAS rather than Delete so a concurrent re-creation is never removed.
+		ok, err := r.st.CompareAndSwap(ctx, recordKey(tenant, g.Canonical), prev, nil, 0)
+		if err != nil {
+			return fmt.Errorf("guests: delete in %s: %w", tenant, err)
+		}
+		if ok {
+			break
+		}
+	}
+	if err := r.st.HDel(ctx, idsKey(tenant), id); err != nil {
+		return fmt.Errorf("guests: unindex %s: %w", tenant, err)
+	}
+	// The list entry may already point at a re-created guest; only remove
+	// it when it still names this id.
+	cur, err := r.st.HGet(ctx, listKey(tenant), g.Canonical)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("guests: unindex %s: %w", tenant, err)
+	case string(cur) == id:
+		if err := r.st.HDel(ctx, listKey(tenant), g.Canonical); err != nil {
+			return fmt.Errorf("guests: unindex %s: %w", tenant, err)
+		}
+	}
+	return nil
+}
+
+// ResetRedemption clears the guest's source so the next sign-in picks a
+// method afresh (B5). The id (sub) is kept; the state goes back to
+// PendingAcceptance and RedeemedAt is cleared so the next sign-in counts as
+// a first redemption. LastSignInAt and InvitedAt are history and are kept.
+func (r *Repo) ResetRedemption(ctx context.Context, tenant, id string) (*Guest, error) {
+	g, err := r.GetByID(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	out, _, err := r.update(ctx, tenant, g.Canonical, func(cur *Guest) (*Guest, error) {
+		if cur == nil || cur.ID != id {
+			return nil, ErrNotFound
+		}
+		next := *cur
+		next.Source = ""
+		next.State = PendingAcceptance
+		next.RedeemedAt = time.Time{}
+		return &next, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,397 @@
+package guests_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/guestpass/guestpass/pkg/guests"
+	"github.com/guestpass/guestpass/pkg/store"
+)
+
+func TestRecordSignInConcurrentOneGuest(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+		ctx := context.Background()
+		repo := guests.NewRepo(st, clock.Now)
+		const n = 50
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			ids   = make([]string, n)
+			errs  = make([]error, n)
+		)
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				g, err := repo.RecordSignIn(ctx, "fabrikam", "new@example.com", "New@Example.com", "otp", "")
+				errs[i] = err
+				if g != nil {
+					ids[i] = g.ID
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("caller %d: %v", i, errs[i])
+			}
+			if ids[i] != ids[0] {
+				t.Fatalf("caller %d got id %q, caller 0 got %q: two guests for one address", i, ids[i], ids[0])
+			}
+		}
+		list, err := repo.List(ctx, "fabrikam", guests.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 1 || list[0].ID != ids[0] {
+			t.Fatalf("List = %+v, want exactly the one guest %s", list, ids[0])
+		}
+		idx, err := st.HGetAll(ctx, store.Key("fabrikam", "guest-ids"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(idx) != 1 {
+			t.Fatalf("id index has %d entries, want 1: %v", len(idx), idx)
+		}
+		g := list[0]
+		if g.State != guests.Accepted || g.Source != "otp" || g.Email != "New@Example.com" {
+			t.Fatalf("guest = %+v", g)
+		}
+		if _, err := uuid.Parse(g.ID); err != nil || uuid.MustParse(g.ID).Version() != 4 {
+			t.Fatalf("id %q is not a UUID v4", g.ID)
+		}
+	})
+}
+
+func TestInviteConcurrentCreatesOnce(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+		ctx := context.Background()
+		repo := guests.NewRepo(st, clock.Now)
+		const n = 20
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			created int
+			ids     = map[string]bool{}
+		)
+		for range n {
+			wg.Go(func() {
+				g, c, err := repo.Invite(ctx, "fabrikam", "a@example.com", "a@example.com", "A")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				ids[g.ID] = true
+				if c {
+					created++
+				}
+			})
+		}
+		wg.Wait()
+		if created != 1 || len(ids) != 1 {
+			t.Fatalf("created %d times, %d ids; want 1 and 1", created, len(ids))
+		}
+	})
+}
+
+func TestInviteThenRedeem(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+		ctx := context.Background()
+		repo := guests.NewRepo(st, clock.Now)
+		invitedAt := clock.Now()
+		g, created, err := repo.Invite(ctx, "fabrikam", "ann@example.com", "Ann@Example.com", "Ann")
+		if err != nil || !created {
+			t.Fatalf("Invite: %v created=%v", err, created)
+		}
+		if g.State != guests.PendingAcceptance || g.Source != "" || !g.InvitedAt.Equal(invitedAt) ||
+			!g.RedeemedAt.IsZero() || !g.LastSignInAt.IsZero() || g.Canonical != "ann@example.com" {
+			t.Fatalf("invited guest = %+v", g)
+		}
+		again, created, err := repo.Invite(ctx, "fabrikam", "ann@example.com", "other@example.com", "Other")
+		if err != nil || created || *again != *g {
+			t.Fatalf("second Invite = %+v created=%v err=%v; want the first guest unchanged", again, created, err)
+		}
+
+		clock.Advance(time.Hour)
+		first := clock.Now()
+		// The typed address differs in case; mail must keep going to the
+		// stored one, and the admin's display name is kept.
+		r, err := repo.RecordSignIn(ctx, "fabrikam", "ann@example.com", "ANN@example.com", "otp", "Upstream Name")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ID != g.ID || r.State != guests.Accepted || r.Source != "otp" || r.Email != "Ann@Example.com" ||
+			r.DisplayName != "Ann" || !r.InvitedAt.Equal(invitedAt) || !r.RedeemedAt.Equal(first) || !r.LastSignInAt.Equal(first) {
+			t.Fatalf("redeemed guest = %+v", r)
+		}
+
+		clock.Advance(time.Hour)
+		r2, err := repo.RecordSignIn(ctx, "fabrikam", "ann@example.com", "ann@example.com", "otp", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r2.RedeemedAt.Equal(first) || !r2.LastSignInAt.Equal(clock.Now()) {
+			t.Fatalf("second sign-in: RedeemedAt %v (want %v), LastSignInAt %v (want %v)",
+				r2.RedeemedAt, first, r2.LastSignInAt, clock.Now())
+		}
+		got, err := repo.Get(ctx, "fabrikam", "ann@example.com")
+		if err != nil || *got != *r2 {
+			t.Fatalf("Get = %+v, %v; want %+v", got, err, r2)
+		}
+		byID, err := repo.GetByID(ctx, "fabrikam", g.ID)
+		if err != nil || *byID != *r2 {
+			t.Fatalf("GetByID = %+v, %v; want %+v", byID, err, r2)
+		}
+	})
+}
+
+func TestSourceIsSticky(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+		ctx := context.Background()
+		repo := guests.NewRepo(st, clock.Now)
+		g, err := repo.RecordSignIn(ctx, "fabrikam", "bob@gmail.com", "bob@gmail.com", "otp", "Bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute)
+		for _, other := range []string{"google", "microsoft", "directory:staff", "oidc:contoso"} {
+			bound, err := repo.RecordSignIn(ctx, "fabrikam", "bob@gmail.com", "bob@gmail.com", other, "")
+			if !errors.Is(err, guests.ErrSourceMismatch) {
+				t.Fatalf("%s: err = %v, want ErrSourceMismatch", other, err)
+			}
+			if bound == nil || bound.Source != "otp" {
+				t.Fatalf("%s: returned guest %+v, want the one bound to otp", other, bound)
+			}
+		}
+		got, err := repo.Get(ctx, "fabrikam", "bob@gmail.com")
+		if err != nil || *got != *g {
+			t.Fatalf("refused sign-ins changed the record: %+v, want %+v", got, g)
+		}
+	})
+}
+
+func TestResetRedemption(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+		ctx := context.Background()
+		repo := guests.NewRepo(st, clock.Now)
+		g, err := repo.RecordSignIn(ctx, "fabrikam", "bob@gmail.com", "bob@gmail.com", "otp", "Bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := repo.ResetRedemption(ctx, "fabrikam", g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ID != g.ID || r.Source != "" || r.State != guests.PendingAcceptance || !r.RedeemedAt.IsZero() ||
+			!r.LastSignInAt.Equal(g.LastSignInAt) {
+			t.Fatalf("reset guest = %+v", r)
+		}
+		clock.Advance(time.Hour)
+		again, err := repo.RecordSignIn(ctx, "fabrikam", "bob@gmail.com", "bob@gmail.com", "google", "")
+		if err != nil {
+			t.Fatalf("sign-in with a new method after reset: %v", err)
+		}
+		if again.ID != g.ID || again.Source != "google" || again.State != guests.Accepted || !again.RedeemedAt.Equal(clock.Now()) {
+			t.Fatalf("after reset and sign-in: %+v", again)
+		}
+		if _, err := repo.ResetRedemption(ctx, "fabrikam", uuid.NewString()); !errors.Is(err, guests.ErrNotFound) {
+			t.Fatalf("reset of an unknown id: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestDeleteThenReinviteGivesNewID(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+		ctx := context.Background()
+		repo := guests.NewRepo(st, clock.Now)
+		g, _, err := repo.Invite(ctx, "fabrikam", "c@example.com", "c@example.com", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := repo.RecordSignIn(ctx, "fabrikam", "c@example.com", "c@example.com", "otp", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := repo.Delete(ctx, "fabrikam", g.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := repo.Get(ctx, "fabrikam", "c@example.com"); !errors.Is(err, guests.ErrNotFound) {
+			t.Fatalf("Get after Delete: %v", err)
+		}
+		if _, err := repo.GetByID(ctx, "fabrikam", g.ID); !errors.Is(err, guests.ErrNotFound) {
+			t.Fatalf("GetByID after Delete: %v", err)
+		}
+		if err := repo.Delete(ctx, "fabrikam", g.ID); !errors.Is(err, guests.ErrNotFound) {
+			t.Fatalf("second Delete: %v, want ErrNotFound", err)
+		}
+		if list, _ := repo.List(ctx, "fabrikam", guests.Filter{}); len(list) != 0 {
+			t.Fatalf("List after Delete = %+v", list)
+		}
+
+		n, created, err := repo.Invite(ctx, "fabrikam", "c@example.com", "c@example.com", "")
+		if err != nil || !created {
+			t.Fatalf("re-invite: %v created=%v", err, created)
+		}
+		if n.ID == g.ID || n.Source != "" || n.State != guests.PendingAcceptance {
+			t.Fatalf("re-invited guest = %+v (old id %s)", n, g.ID)
+		}
+		// The new guest may pick another method.
+		if _, err := repo.RecordSignIn(ctx, "fabrikam", "c@example.com", "c@example.com", "google", ""); err != nil {
+			t.Fatal(err)
+		}
+		// A late Delete of the old id must not touch the new guest.
+		if err := repo.Delete(ctx, "fabrikam", g.ID); !errors.Is(err, guests.ErrNotFound) {
+			t.Fatalf("Delete of the old id: %v", err)
+		}
+		if got, err := repo.GetByID(ctx, "fabrikam", n.ID); err != nil || got.Source != "google" {
+			t.Fatalf("new guest after stale Delete: %+v, %v", got, err)
+		}
+	})
+}
+
+func TestStaleIndexEntriesAreIgnored(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+		ctx := context.Background()
+		repo := guests.NewRepo(st, clock.Now)
+		old, _, err := repo.Invite(ctx, "fabrikam", "d@example.com", "d@example.com", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Simulate a crash half-way through a Delete and a re-creation:
+		// the record replaced, the old id still indexed.
+		if err := st.Delete(ctx, store.Key("fabrikam", "guest", "d@example.com")); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.HSet(ctx, store.Key("fabrikam", "guests"), "gone@example.com", []byte(uuid.NewString())); err != nil {
+			t.Fatal(err)
+		}
+		n, created, err := repo.Invite(ctx, "fabrikam", "d@example.com", "d@example.com", "")
+		if err != nil || !created {
+			t.Fatal(err, created)
+		}
+		if _, err := repo.GetByID(ctx, "fabrikam", old.ID); !errors.Is(err, guests.ErrNotFound) {
+			t.Fatalf("GetByID(stale id) = %v, want ErrNotFound", err)
+		}
+		list, err := repo.List(ctx, "fabrikam", guests.Filter{})
+		if err != nil || len(list) != 1 || list[0].ID != n.ID {
+			t.Fatalf("List = %+v, %v; want only %s", list, err, n.ID)
+		}
+	})
+}
+
+func TestListFilterAndOrder(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+		ctx := context.Background()
+		repo := guests.NewRepo(st, clock.Now)
+		for _, s := range []struct{ addr, source string }{
+			{"zoe@example.com", "otp"},
+			{"amy@example.com", "otp"},
+			{"max@outlook.com", "microsoft"},
+			{"ada@fabrikam.example", "directory:staff"},
+			{"kim@example.com", "otp"},
+		} {
+			if _, err := repo.RecordSignIn(ctx, "fabrikam", s.addr, s.addr, s.source, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := repo.Invite(ctx, "fabrikam", "pending@example.com", "pending@example.com", ""); err != nil {
+			t.Fatal(err)
+		}
+		emails := func(gs []*guests.Guest) []string {
+			var out []string
+			for _, g := range gs {
+				out = append(out, g.Email)
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			source string
+			want   []string
+		}{
+			{"", []string{"ada@fabrikam.example", "amy@example.com", "kim@example.com", "max@outlook.com", "pending@example.com", "zoe@example.com"}},
+			{"otp", []string{"amy@example.com", "kim@example.com", "zoe@example.com"}},
+			{"microsoft", []string{"max@outlook.com"}},
+			{"directory:staff", []string{"ada@fabrikam.example"}},
+			{"google", nil},
+		} {
+			got, err := repo.List(ctx, "fabrikam", guests.Filter{Source: tc.source})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := emails(got); !equal(g, tc.want) {
+				t.Errorf("List(source=%q) = %v, want %v", tc.source, g, tc.want)
+			}
+		}
+	})
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestTenantIsolation(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+		ctx := context.Background()
+		repo := guests.NewRepo(st, clock.Now)
+		a, err := repo.RecordSignIn(ctx, "tenant-a", "same@example.com", "same@example.com", "otp", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := repo.Get(ctx, "tenant-b", "same@example.com"); !errors.Is(err, guests.ErrNotFound) {
+			t.Fatalf("Get at B: %v", err)
+		}
+		if _, err := repo.GetByID(ctx, "tenant-b", a.ID); !errors.Is(err, guests.ErrNotFound) {
+			t.Fatalf("GetByID at B: %v", err)
+		}
+		if err := repo.Delete(ctx, "tenant-b", a.ID); !errors.Is(err, guests.ErrNotFound) {
+			t.Fatalf("Delete at B: %v", err)
+		}
+		if _, err := repo.ResetRedemption(ctx, "tenant-b", a.ID); !errors.Is(err, guests.ErrNotFound) {
+			t.Fatalf("Reset at B: %v", err)
+		}
+		if list, err := repo.List(ctx, "tenant-b", guests.Filter{}); err != nil || len(list) != 0 {
+			t.Fatalf("List at B = %+v, %v", list, err)
+		}
+		// The same address at B is a different guest with its own source.
+		b, err := repo.RecordSignIn(ctx, "tenant-b", "same@example.com", "same@example.com", "google", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.ID == a.ID {
+			t.Fatal("one id across tenants")
+		}
+		if got, _ := repo.Get(ctx, "tenant-a", "same@example.com"); got.Source != "otp" {
+			t.Fatalf("A's guest changed: %+v", got)
+		}
+	})
+}
+
+func TestInvalidArguments(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+		ctx := context.Background()
+		repo := guests.NewRepo(st, clock.Now)
+		if _, err := repo.RecordSignIn(ctx, "fabrikam", "x@example.com", "x@example.com", "", ""); err == nil {
+			t.Error("RecordSignIn with an empty source succeeded")
+		}
+		if _, _, err := repo.Invite(ctx, "fabrikam", "", "x@example.com", ""); err == nil {
+			t.Error("Invite with an empty address succeeded")
+		}
+		if _, err := repo.Get(ctx, "fabrikam", "x@example.com"); !errors.Is(err, guests.ErrNotFound) {
+			t.Errorf("refused calls left a record: %v", err)
+		}
+	})
+}

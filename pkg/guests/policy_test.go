@@ -1,0 +1,58 @@
+package guests_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/guestpass/guestpass/pkg/guests"
+	"github.com/guestpass/guestpass/pkg/store"
+)
+
+func TestPolicyOverride(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, _ *fakeClock) {
+		ctx := context.Background()
+		// Two replicas sharing one store.
+		p1, p2 := guests.NewPolicies(st), guests.NewPolicies(st)
+		check := func(p *guests.Policies, tenant string, dflt, want bool) {
+			t.Helper()
+			got, err := p.EmailOTPEnabled(ctx, tenant, dflt)
+			if err != nil || got != want {
+				t.Fatalf("EmailOTPEnabled(%s, default %v) = %v, %v; want %v", tenant, dflt, got, err, want)
+			}
+		}
+		// No override: the YAML default.
+		check(p1, "fabrikam", true, true)
+		check(p1, "fabrikam", false, false)
+
+		// Off through one replica: the other sees it at once, whatever its default.
+		if err := p1.SetEmailOTP(ctx, "fabrikam", false); err != nil {
+			t.Fatal(err)
+		}
+		check(p2, "fabrikam", true, false)
+		check(p2, "fabrikam", false, false)
+		if on, set, err := p2.EmailOTPOverride(ctx, "fabrikam"); err != nil || !set || on {
+			t.Fatalf("EmailOTPOverride = %v %v %v", on, set, err)
+		}
+		// Other tenants are untouched.
+		check(p2, "contoso", true, true)
+
+		// Back on.
+		if err := p2.SetEmailOTP(ctx, "fabrikam", true); err != nil {
+			t.Fatal(err)
+		}
+		check(p1, "fabrikam", false, true)
+
+		// Cleared: the default again.
+		if err := p1.ClearEmailOTP(ctx, "fabrikam"); err != nil {
+			t.Fatal(err)
+		}
+		check(p2, "fabrikam", false, false)
+		if _, set, err := p2.EmailOTPOverride(ctx, "fabrikam"); err != nil || set {
+			t.Fatalf("override still set after Clear: %v %v", set, err)
+		}
+		// Clearing twice is fine.
+		if err := p1.ClearEmailOTP(ctx, "fabrikam"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
