@@ -1,0 +1,370 @@
+// Package redisstore implements store.Store on Redis through go-redis's
+// universal client: one node, Sentinel (MasterName) or Cluster (several
+// addresses).
+//
+// Every method is one round trip: atomic read-modify-write operations are
+// GETDEL, SET NX or Lua scripts, never WATCH/MULTI loops. The scripts are
+// loaded on every new connection, so EVALSHA does not fall back to EVAL
+// (a second round trip) after a Redis restart.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/guestpass/guestpass/pkg/store"
+)
+
+// Options configures the connection. Addrs, MasterName, Username,
+// Password, DB and KeyPrefix mirror the `store.redis` config block; the
+// timeouts default to short values so that an outage yields a quick error
+// (and a 503) instead of a hung request.
+type Options struct {
+	Addrs      []string
+	MasterName string
+	Username   string
+	Password   string
+	DB         int
+	// KeyPrefix is prepended to every key (e.g. "guestpass:"). It must not
+	// contain '{' or '}': the first braces of a key are its Cluster hash
+	// tag, and callers already put the tenant there.
+	KeyPrefix string
+
+	// Optional tuning; zero means the default noted.
+	DialTimeout  time.Duration // 1s
+	ReadTimeout  time.Duration // 1s
+	WriteTimeout time.Duration // 1s
+	PoolTimeout  time.Duration // 2s: waiting for a free connection
+	PoolSize     int           // go-redis default (10 per CPU)
+	MaxRetries   int           // 1; negative disables retries
+}
+
+// Store is a store.Store backed by Redis. It is safe for concurrent use.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Scripts run atomically on the server; each touches the single key it
+// is given, so they are Cluster-safe.
+var (
+	// KEYS[1]; ARGV: prevIsNil("1"/"0"), prev, nextIsNil("1"/"0"), next, ttlMillis.
+	casScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if cur then return 0 end
+else
+  if (not cur) or cur ~= ARGV[2] then return 0 end
+end
+if ARGV[3] == '1' then
+  redis.call('DEL', KEYS[1])
+else
+  local ttl = tonumber(ARGV[5])
+  if ttl > 0 then
+    redis.call('SET', KEYS[1], ARGV[4], 'PX', ttl)
+  else
+    redis.call('SET', KEYS[1], ARGV[4])
+  end
+end
+return 1
+`)
+	// KEYS[1]; ARGV: delta, ttlMillis. The window starts when the counter
+	// is created and later increments leave its expiry alone.
+	incrScript = redis.NewScript(`
+local existed = redis.call('EXISTS', KEYS[1])
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = tonumber(ARGV[2])
+if existed == 0 and ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return v
+`)
+)
+
+// New builds a Store. It does not contact Redis: a Redis that is down at
+// start makes Ping (readiness) and requests fail until it comes back,
+// rather than keeping the process from starting.
+func New(opts Options) (*Store, error) {
+	if len(opts.Addrs) == 0 {
+		return nil, errors.New("redisstore: no addresses")
+	}
+	if strings.ContainsAny(opts.KeyPrefix, "{}") {
+		return nil, fmt.Errorf("redisstore: key prefix %q must not contain '{' or '}' (they would become the Cluster hash tag)", opts.KeyPrefix)
+	}
+	def := func(d, v time.Duration) time.Duration {
+		if v == 0 {
+			return d
+		}
+		return v
+	}
+	maxRetries := opts.MaxRetries
+	if maxRetries == 0 {
+		maxRetries = 1
+	}
+	client := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:      opts.Addrs,
+		MasterName: opts.MasterName,
+		Username:   opts.Username,
+		Password:   opts.Password,
+		DB:         opts.DB,
+
+		DialTimeout:  def(time.Second, opts.DialTimeout),
+		ReadTimeout:  def(time.Second, opts.ReadTimeout),
+		WriteTimeout: def(time.Second, opts.WriteTimeout),
+		PoolTimeout:  def(2*time.Second, opts.PoolTimeout),
+		PoolSize:     opts.PoolSize,
+		MaxRetries:   maxRetries,
+		// One dial attempt per command attempt: the pool already backs off
+		// on repeated dial errors, and retries here only delay the 503.
+		DialerRetries: 1,
+		// A caller's deadline must bound the whole call.
+		ContextTimeoutEnabled: true,
+		OnConnect:             loadScripts,
+	})
+	return &Store{client: client, prefix: opts.KeyPrefix}, nil
+}
+
+// loadScripts caches the scripts on each new connection's server, so that
+// EVALSHA finds them even right after a restart or failover. It costs one
+// round trip per connection, not per call. A refusal by the server (a
+// Sentinel, an ACL without SCRIPT) is not fatal: Run then falls back to
+// EVAL; only a broken connection fails the connect.
+func loadScripts(ctx context.Context, cn *redis.Conn) error {
+	for _, s := range []*redis.Script{casScript, incrScript} {
+		err := s.Load(ctx, cn).Err()
+		var refused redis.Error
+		if err != nil && !errors.As(err, &refused) {
+			return fmt.Errorf("load script: %w", err)
+		}
+	}
+	return nil
+}
+
+// Client exposes the underlying client (tests add hooks to it).
+func (s *Store) Client() redis.UniversalClient { return s.client }
+
+func (s *Store) key(k string) string { return s.prefix + k }
+
+// fail wraps an error from Redis so callers can answer 503 without
+// knowing the backend, keeping the original in the chain.
+func fail(op string, err error) error {
+	return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrUnavailable, err)
+}
+
+// ttlArg converts ttl to whole milliseconds for PX, rounding up so that a
+// sub-millisecond ttl does not turn into "no expiry" (or a Redis error).
+func ttlArg(ttl time.Duration) (time.Duration, error) {
+	if ttl < 0 {
+		// go-redis reads a negative expiration as KEEPTTL; refuse it.
+		return 0, fmt.Errorf("redisstore: negative ttl %v", ttl)
+	}
+	if r := ttl % time.Millisecond; r != 0 {
+		ttl += time.Millisecond - r
+	}
+	return ttl, nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.client.Get(ctx, s.key(key)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fail("get", err)
+	}
+	return v, nil
+}
+
+// Set implements store.Store.
+func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	ttl, err := ttlArg(ttl)
+	if err != nil {
+		return err
+	}
+	if err := s.client.Set(ctx, s.key(key), value, ttl).Err(); err != nil {
+		return fail("set", err)
+	}
+	return nil
+}
+
+// SetNX implements store.Store.
+func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	ttl, err := ttlArg(ttl)
+	if err != nil {
+		return false, err
+	}
+	ok, err := s.client.SetNX(ctx, s.key(key), value, ttl).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fail("setnx", err)
+	}
+	return ok, nil
+}
+
+// Delete implements store.Store. On a Cluster all keys must share a hash
+// tag (one tenant), as multi-key DEL cannot span slots.
+func (s *Store) Delete(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = s.key(k)
+	}
+	if err := s.client.Del(ctx, full...).Err(); err != nil {
+		return fail("delete", err)
+	}
+	return nil
+}
+
+// Take implements store.Store with GETDEL (Redis ≥ 6.2).
+func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.client.GetDel(ctx, s.key(key)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fail("take", err)
+	}
+	return v, nil
+}
+
+// CompareAndSwap implements store.Store.
+func (s *Store) CompareAndSwap(ctx context.Context, key string, prev, next []byte, ttl time.Duration) (bool, error) {
+	ttl, err := ttlArg(ttl)
+	if err != nil {
+		return false, err
+	}
+	flag := func(b []byte) string {
+		if b == nil {
+			return "1"
+		}
+		return "0"
+	}
+	// Empty slices are sent for nil ones: go-redis cannot send a nil arg,
+	// and the flags carry the distinction.
+	n, err := casScript.Run(ctx, s.client, []string{s.key(key)},
+		flag(prev), nonNil(prev), flag(next), nonNil(next), ttl.Milliseconds()).Int64()
+	if err != nil {
+		return false, fail("compare-and-swap", err)
+	}
+	return n == 1, nil
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// Incr implements store.Store.
+func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	ttl, err := ttlArg(ttl)
+	if err != nil {
+		return 0, err
+	}
+	n, err := incrScript.Run(ctx, s.client, []string{s.key(key)}, delta, ttl.Milliseconds()).Int64()
+	if err != nil {
+		return 0, fail("incr", err)
+	}
+	return n, nil
+}
+
+// TTL implements store.Store.
+func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
+	d, err := s.client.PTTL(ctx, s.key(key)).Result()
+	if err != nil {
+		return 0, fail("ttl", err)
+	}
+	// go-redis passes PTTL's sentinels through unscaled.
+	switch {
+	case d == -2:
+		return 0, store.ErrNotFound
+	case d == -1:
+		return 0, nil
+	case d <= 0:
+		// Alive but due within a millisecond; 0 would mean "no expiry".
+		return time.Nanosecond, nil
+	}
+	return d, nil
+}
+
+// HGet implements store.Store.
+func (s *Store) HGet(ctx context.Context, key, field string) ([]byte, error) {
+	v, err := s.client.HGet(ctx, s.key(key), field).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fail("hget", err)
+	}
+	return v, nil
+}
+
+// HSet implements store.Store.
+func (s *Store) HSet(ctx context.Context, key, field string, value []byte) error {
+	if err := s.client.HSet(ctx, s.key(key), field, value).Err(); err != nil {
+		return fail("hset", err)
+	}
+	return nil
+}
+
+// HSetNX implements store.Store.
+func (s *Store) HSetNX(ctx context.Context, key, field string, value []byte) (bool, error) {
+	ok, err := s.client.HSetNX(ctx, s.key(key), field, value).Result()
+	if err != nil {
+		return false, fail("hsetnx", err)
+	}
+	return ok, nil
+}
+
+// HDel implements store.Store.
+func (s *Store) HDel(ctx context.Context, key string, fields ...string) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	if err := s.client.HDel(ctx, s.key(key), fields...).Err(); err != nil {
+		return fail("hdel", err)
+	}
+	return nil
+}
+
+// HGetAll implements store.Store.
+func (s *Store) HGetAll(ctx context.Context, key string) (map[string][]byte, error) {
+	m, err := s.client.HGetAll(ctx, s.key(key)).Result()
+	if err != nil {
+		return nil, fail("hgetall", err)
+	}
+	out := make(map[string][]byte, len(m))
+	for f, v := range m {
+		out[f] = []byte(v)
+	}
+	return out, nil
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fail("ping", err)
+	}
+	return nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	if err := s.client.Close(); err != nil {
+		return fmt.Errorf("redisstore: close: %w", err)
+	}
+	return nil
+}

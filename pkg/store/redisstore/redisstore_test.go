@@ -1,0 +1,320 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/redisstore"
+	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
+)
+
+// shared is the package's redis-server (or $REDIS_URL), started once in
+// TestMain; every test isolates itself with its own key prefix.
+var shared *redistest.Server
+
+// quietLog drops go-redis's own log lines (one per failed dial), which
+// the outage tests would otherwise spray over the output.
+type quietLog struct{}
+
+func (quietLog) Printf(context.Context, string, ...any) {}
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietLog{})
+	srv, err := redistest.Launch()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	shared = srv
+	code := m.Run()
+	srv.Close()
+	os.Exit(code)
+}
+
+func options(srv *redistest.Server, prefix string) redisstore.Options {
+	return redisstore.Options{
+		Addrs:     []string{srv.Addr},
+		Username:  srv.Username,
+		Password:  srv.Password,
+		DB:        srv.DB,
+		KeyPrefix: prefix,
+	}
+}
+
+// newStore returns a Store on the shared server with a fresh prefix; its
+// keys are removed afterwards so a shared $REDIS_URL stays clean.
+func newStore(tb testing.TB) *redisstore.Store {
+	tb.Helper()
+	s, _ := newStorePrefix(tb)
+	return s
+}
+
+func newStorePrefix(tb testing.TB) (*redisstore.Store, string) {
+	tb.Helper()
+	prefix := redistest.KeyPrefix(tb)
+	s, err := redisstore.New(options(shared, prefix))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c := s.Client()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		_ = s.Close()
+	})
+	return s, prefix
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
+}
+
+func TestKeysCarryPrefix(t *testing.T) {
+	s, prefix := newStorePrefix(t)
+	ctx := context.Background()
+	if err := s.Set(ctx, store.Key("acme", "x"), []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	// Look with a plain client: the key is stored under the prefix, with
+	// the tenant's hash tag intact.
+	raw := redis.NewClient(&redis.Options{Addr: shared.Addr, Username: shared.Username, Password: shared.Password, DB: shared.DB})
+	defer raw.Close()
+	if v, err := raw.Get(ctx, prefix+"{acme}:x").Result(); err != nil || v != "v" {
+		t.Fatalf("raw GET of the prefixed key = %q, %v", v, err)
+	}
+	if n, err := raw.Exists(ctx, "{acme}:x").Result(); err != nil || n != 0 {
+		t.Fatalf("unprefixed key exists: %d, %v", n, err)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	for _, o := range []redisstore.Options{
+		{},
+		{Addrs: []string{"127.0.0.1:1"}, KeyPrefix: "gp:{x}:"},
+	} {
+		if _, err := redisstore.New(o); err == nil {
+			t.Errorf("New(%+v) succeeded", o)
+		}
+	}
+}
+
+// roundTrips counts commands sent through the client (each is one round
+// trip; a pipeline counts as one).
+type roundTrips struct {
+	mu   sync.Mutex
+	cmds []string
+}
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.mu.Lock()
+		r.cmds = append(r.cmds, cmd.Name())
+		r.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.mu.Lock()
+		r.cmds = append(r.cmds, "pipeline")
+		r.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+func (r *roundTrips) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.cmds
+	r.cmds = nil
+	return c
+}
+
+func TestEveryMethodIsOneRoundTrip(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	// Warm the single connection first: its handshake and script loading
+	// are per connection, not per call.
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rt := &roundTrips{}
+	s.Client().AddHook(rt)
+	k, h := store.Key("t", "k"), store.Key("t", "h")
+
+	calls := []struct {
+		name string
+		fn   func() error
+	}{
+		{"Set", func() error { return s.Set(ctx, k, []byte("1"), time.Minute) }},
+		{"Get", func() error { _, err := s.Get(ctx, k); return err }},
+		{"SetNX", func() error { _, err := s.SetNX(ctx, k, []byte("1"), time.Minute); return err }},
+		{"SetNX no ttl", func() error { _, err := s.SetNX(ctx, k+"2", []byte("1"), 0); return err }},
+		{"TTL", func() error { _, err := s.TTL(ctx, k); return err }},
+		{"CompareAndSwap", func() error { _, err := s.CompareAndSwap(ctx, k, []byte("1"), []byte("2"), time.Minute); return err }},
+		{"CompareAndSwap create", func() error { _, err := s.CompareAndSwap(ctx, k+"3", nil, []byte("2"), 0); return err }},
+		{"Take", func() error { _, err := s.Take(ctx, k); return err }},
+		{"Incr create", func() error { _, err := s.Incr(ctx, k, 1, time.Minute); return err }},
+		{"Incr", func() error { _, err := s.Incr(ctx, k, 1, time.Minute); return err }},
+		{"Delete", func() error { return s.Delete(ctx, k, k+"2", k+"3") }},
+		{"HSet", func() error { return s.HSet(ctx, h, "f", []byte("1")) }},
+		{"HSetNX", func() error { _, err := s.HSetNX(ctx, h, "g", []byte("1")); return err }},
+		{"HGet", func() error { _, err := s.HGet(ctx, h, "f"); return err }},
+		{"HGetAll", func() error { _, err := s.HGetAll(ctx, h); return err }},
+		{"HDel", func() error { return s.HDel(ctx, h, "f", "g") }},
+		{"Ping", func() error { return s.Ping(ctx) }},
+	}
+	rt.take()
+	for _, c := range calls {
+		if err := c.fn(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if cmds := rt.take(); len(cmds) != 1 {
+			t.Errorf("%s took %d round trips %v, want 1", c.name, len(cmds), cmds)
+		}
+	}
+}
+
+func TestScriptsSurviveScriptFlush(t *testing.T) {
+	// After SCRIPT FLUSH (or on a server that lost its cache) the scripts
+	// still work: EVALSHA falls back to EVAL.
+	if shared.External() {
+		t.Skip("would flush the script cache of a shared $REDIS_URL server")
+	}
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.Client().ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Incr(ctx, store.Key("t", "n"), 1, 0); err != nil || n != 1 {
+		t.Fatalf("Incr after SCRIPT FLUSH = %d, %v", n, err)
+	}
+	if ok, err := s.CompareAndSwap(ctx, store.Key("t", "c"), nil, []byte("x"), 0); err != nil || !ok {
+		t.Fatalf("CAS after SCRIPT FLUSH = %v, %v", ok, err)
+	}
+}
+
+// unavailable checks that err is a wrapped outage, not a hang or a panic.
+func unavailable(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("%s: %v; want errors.Is(err, store.ErrUnavailable)", what, err)
+	}
+}
+
+func TestNewWhileRedisIsDown(t *testing.T) {
+	// A port nothing listens on: New must still succeed (readiness and
+	// 503s deal with the outage), but every call fails as unavailable.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	s, err := redisstore.New(redisstore.Options{Addrs: []string{addr}})
+	if err != nil {
+		t.Fatalf("New with Redis down: %v", err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	unavailable(t, "Ping", s.Ping(ctx))
+	_, err = s.Get(ctx, store.Key("t", "k"))
+	unavailable(t, "Get", err)
+	unavailable(t, "Set", s.Set(ctx, store.Key("t", "k"), []byte("v"), 0))
+	_, err = s.Incr(ctx, store.Key("t", "k"), 1, 0)
+	unavailable(t, "Incr", err)
+}
+
+func TestOutageAndRecovery(t *testing.T) {
+	srv := redistest.Start(t) // private: this test kills it
+	if srv.External() {
+		t.Skip("needs a private redis-server; $REDIS_URL is set")
+	}
+	s, err := redisstore.New(options(srv, redistest.KeyPrefix(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	k := store.Key("t", "k")
+	bg := context.Background()
+
+	// Fill the pool with live connections, so the outage hits them too.
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Set(bg, k+strconv.Itoa(i), []byte("v"), 0); err != nil {
+				t.Errorf("Set before outage: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+
+	srv.Stop()
+
+	// Bounded by a context so a hang fails the test instead of stalling
+	// it; the bound is generous and says nothing about speed.
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	for i := range 3 { // stale pooled connections and fresh dials alike
+		_, err := s.Get(ctx, k+strconv.Itoa(i))
+		unavailable(t, "Get during outage", err)
+		unavailable(t, "Set during outage", s.Set(ctx, k, []byte("v"), time.Minute))
+		_, err = s.Take(ctx, k)
+		unavailable(t, "Take during outage", err)
+		_, err = s.CompareAndSwap(ctx, k, nil, []byte("v"), 0)
+		unavailable(t, "CompareAndSwap during outage", err)
+		unavailable(t, "Ping during outage", s.Ping(ctx))
+	}
+	if ctx.Err() != nil {
+		t.Fatal("calls during the outage ran into the context bound")
+	}
+
+	srv.Restart()
+
+	// The same Store recovers by itself; allow the pool time to notice.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := s.Set(bg, k, []byte("back"), time.Minute)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("store did not recover after restart: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if v, err := s.Get(bg, k); err != nil || string(v) != "back" {
+		t.Fatalf("Get after recovery = %q, %v", v, err)
+	}
+	if n, err := s.Incr(bg, store.Key("t", "n"), 1, time.Minute); err != nil || n != 1 {
+		t.Fatalf("Incr (a script) after restart = %d, %v", n, err)
+	}
+	if err := s.Ping(bg); err != nil {
+		t.Fatalf("Ping after recovery: %v", err)
+	}
+}
+
+func BenchmarkTake(b *testing.B) { storetest.BenchTake(b, newStore(b)) }
+func BenchmarkIncr(b *testing.B) { storetest.BenchIncr(b, newStore(b)) }

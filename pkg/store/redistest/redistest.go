@@ -1,0 +1,287 @@
+// Package redistest gives tests a real Redis: a private redis-server on a
+// free 127.0.0.1 port that a test may kill (an outage) and start again, or
+// the server named by $REDIS_URL when one is provided.
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// EnvURL names the environment variable that points tests at an existing
+// Redis instead of a private one.
+const EnvURL = "REDIS_URL"
+
+// startTimeout bounds how long we wait for a fresh redis-server to answer
+// PING; generous because a loaded 2-core CI box can be slow to fork.
+const startTimeout = 20 * time.Second
+
+// Server is a Redis reachable at Addr. Private servers can be stopped and
+// restarted; an external one ($REDIS_URL) cannot.
+type Server struct {
+	// Addr is host:port.
+	Addr string
+	// DB, Username and Password come from $REDIS_URL (zero for a private
+	// server).
+	DB       int
+	Username string
+	Password string
+
+	tb       testing.TB // for Skip on an external server; nil from Launch
+	external bool
+	dir      string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd     // nil while stopped
+	done chan struct{} // closed when cmd has exited
+}
+
+// Start returns a Redis for the test: $REDIS_URL when set, otherwise a
+// private redis-server (from PATH) that is stopped in t.Cleanup.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	if u := os.Getenv(EnvURL); u != "" {
+		s, err := external(u)
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		s.tb = t
+		return s
+	}
+	s, err := launch(t.TempDir())
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	s.tb = t
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Launch is Start for TestMain, where there is no testing.TB: the caller
+// must call Close. Stop and Restart panic on an external server obtained
+// this way (there is no test to skip).
+func Launch() (*Server, error) {
+	if u := os.Getenv(EnvURL); u != "" {
+		return external(u)
+	}
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	s, err := launch(dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	s.dir = dir
+	return s, nil
+}
+
+// External reports whether the server came from $REDIS_URL.
+func (s *Server) External() bool { return s.external }
+
+func external(rawURL string) (*Server, error) {
+	o, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse $%s: %w", EnvURL, err)
+	}
+	return &Server{Addr: o.Addr, DB: o.DB, Username: o.Username, Password: o.Password, external: true}, nil
+}
+
+func launch(dir string) (*Server, error) {
+	s := &Server{}
+	var lastErr error
+	// A free port found by listening and closing can be taken by someone
+	// else before redis binds it; a few fresh ports make that harmless.
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if lastErr = s.run(dir); lastErr == nil {
+			s.dir = dir
+			return s, nil
+		}
+	}
+	return nil, lastErr
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// run starts redis-server on s.Addr with dir as its working directory and
+// waits until it answers PING.
+func (s *Server) run(dir string) error {
+	_, port, _ := net.SplitHostPort(s.Addr)
+	logPath := filepath.Join(dir, "redis-"+port+".log")
+	cmd := exec.Command("redis-server",
+		"--bind", "127.0.0.1",
+		"--port", port,
+		"--dir", dir,
+		"--save", "",
+		"--appendonly", "no",
+		"--daemonize", "no",
+		"--logfile", logPath,
+	)
+	setProcAttr(cmd)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server (is it on PATH?): %w", err)
+	}
+	// done is closed once the process has been reaped, so kill can wait
+	// until the port is really free before a restart.
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+
+	if err := waitPing(s.Addr, done); err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		logText, _ := os.ReadFile(logPath)
+		return fmt.Errorf("redis-server on %s: %w; log:\n%s", s.Addr, err, logText)
+	}
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+	return nil
+}
+
+func waitPing(addr string, exited <-chan struct{}) error {
+	c := redis.NewClient(&redis.Options{
+		Addr:        addr,
+		DialTimeout: 500 * time.Millisecond,
+		ReadTimeout: 500 * time.Millisecond,
+		MaxRetries:  -1,
+		PoolSize:    1,
+		// Quiet the per-connection handshake; this client only pings.
+		DisableIdentity: true,
+	})
+	defer c.Close()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case <-exited:
+			return errors.New("exited before answering PING")
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no answer to PING within %v: %w", startTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills the server (SIGKILL: an outage, not a clean shutdown) and
+// waits until it has exited. On an external server it skips the test, so
+// call it from the test goroutine.
+func (s *Server) Stop() {
+	s.mustBePrivate("Stop")
+	s.kill()
+}
+
+// Restart starts the server again on the same address, empty. On an
+// external server it skips the test.
+func (s *Server) Restart() {
+	s.mustBePrivate("Restart")
+	s.kill()
+	var err error
+	// The port was ours a moment ago; redis sets SO_REUSEADDR, but retry
+	// briefly in case the kernel has not let go yet.
+	for range 10 {
+		if err = s.run(s.dir); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s.tb != nil {
+		s.tb.Fatalf("redistest: restart: %v", err)
+	}
+	panic(fmt.Sprintf("redistest: restart: %v", err))
+}
+
+// Close stops a private server for good (and removes the directory made
+// by Launch). It is a no-op for an external server.
+func (s *Server) Close() {
+	if s.external {
+		return
+	}
+	s.kill()
+	if s.tb == nil && s.dir != "" {
+		_ = os.RemoveAll(s.dir)
+	}
+}
+
+func (s *Server) mustBePrivate(op string) {
+	if !s.external {
+		return
+	}
+	msg := fmt.Sprintf("redistest: %s needs a private redis-server; $%s is set", op, EnvURL)
+	if s.tb != nil {
+		s.tb.Skip(msg)
+	}
+	panic(msg)
+}
+
+func (s *Server) kill() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd, s.done = nil, nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+// KeyPrefix returns a key prefix unique to this test (and this run), so
+// tests sharing one Redis never see each other's keys. It contains only
+// [a-z0-9_:-], hence no hash-tag braces and no glob characters.
+func KeyPrefix(t testing.TB) string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("redistest: random prefix: %v", err)
+	}
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		default:
+			return '_'
+		}
+	}, t.Name())
+	if len(name) > 60 {
+		name = name[len(name)-60:]
+	}
+	return "t:" + hex.EncodeToString(b[:]) + ":" + name + ":"
+}
