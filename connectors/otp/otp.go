@@ -1,0 +1,475 @@
+// Package otp is the email one-time passcode engine (PRODUCT.md B3): it
+// issues 8-digit codes, keeps only an HMAC of them in the store, and
+// verifies them under per-code attempt limits, a per-address failure
+// budget, a resend cooldown and an hourly cap.
+//
+// It neither sends mail nor renders pages; callers hand the code returned
+// by Issue to the mailer and never log it.
+//
+// Keys (all tenant-scoped with store.Key, so one Redis Cluster slot per
+// tenant):
+//
+//	{t}:otp:code:<id(challenge,email)>  the code record (TTL CodeTTL+margin)
+//	{t}:otp:try:<nonce>                 attempts on one issued code
+//	{t}:otp:fail:<id(email)>            failures of an address (1 h window)
+//	{t}:otp:cool:<id(email)>            resend cooldown of an address
+//	{t}:otp:sent:<id(email)>            codes sent to an address (1 h window)
+//
+// Ids are keyed hashes (HMAC under the code key), so the store never shows
+// which addresses are signing in.
+package otp
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/pkg/store"
+)
+
+// Defaults of PRODUCT.md B3, used for policy fields left at zero.
+const (
+	DefaultCodeTTL            = 30 * time.Minute
+	DefaultMaxAttempts        = 5
+	DefaultResendCooldown     = 60 * time.Second
+	DefaultMaxCodesPerHour    = 10
+	DefaultMaxFailuresPerHour = 20
+)
+
+// CodeLen is the number of digits of a code.
+const CodeLen = 8
+
+// storeMargin keeps records and attempt counters in the store a little
+// longer than the code lives: validity is judged against the injected clock
+// (so tests can cross the expiry line), and an attempt counter must outlive
+// its record so a voided code can never become guessable again.
+const storeMargin = time.Minute
+
+// window is the length of the hourly counters (codes sent, failures).
+const window = time.Hour
+
+// minKeyLen is the shortest code key accepted. Shorter keys would make the
+// HMAC at rest the weak point.
+const minKeyLen = 16
+
+// Errors returned by Issue and Verify. Store failures are returned wrapped
+// and stay errors.Is(err, store.ErrUnavailable); they are never one of
+// these.
+var (
+	// ErrCooldown: a code was sent to this address too recently. The error
+	// is a *CooldownError carrying the wait.
+	ErrCooldown = errors.New("otp: resend cooldown")
+	// ErrTooManyCodes: the hourly cap of codes for this address is reached.
+	ErrTooManyCodes = errors.New("otp: too many codes requested")
+	// ErrInvalid: wrong, expired, replaced, used, voided or malformed code.
+	// One error for all of them, so a page can show one message.
+	ErrInvalid = errors.New("otp: invalid code")
+	// ErrLocked: the address spent its failure budget; verification is
+	// refused until the window ends.
+	ErrLocked = errors.New("otp: too many failed attempts")
+	// ErrNoKey: the issuer was built with a missing or short key.
+	ErrNoKey = errors.New("otp: code key missing or shorter than 16 bytes")
+)
+
+// CooldownError is returned by Issue during the resend cooldown. It is
+// errors.Is ErrCooldown.
+type CooldownError struct {
+	// RetryAfter is how long until a new code may be requested.
+	RetryAfter time.Duration
+}
+
+func (e *CooldownError) Error() string {
+	return fmt.Sprintf("otp: resend cooldown, retry after %s", e.RetryAfter.Round(time.Second))
+}
+
+// Is makes errors.Is(err, ErrCooldown) true.
+func (e *CooldownError) Is(target error) bool { return target == ErrCooldown }
+
+// RetryAfter returns the wait carried by a cooldown error.
+func RetryAfter(err error) (time.Duration, bool) {
+	var ce *CooldownError
+	if errors.As(err, &ce) {
+		return ce.RetryAfter, true
+	}
+	return 0, false
+}
+
+// voidError is ErrInvalid for a code whose attempts are used up. Pages show
+// the same message; only Outcome (metrics) tells it apart.
+type voidError struct{}
+
+func (voidError) Error() string        { return ErrInvalid.Error() }
+func (voidError) Is(target error) bool { return target == ErrInvalid }
+
+// Outcome names the result of Verify for metrics (the Verifications
+// counter's outcome label): success, invalid, void, locked or error.
+func Outcome(err error) string {
+	var v voidError
+	switch {
+	case err == nil:
+		return "success"
+	case errors.As(err, &v):
+		return "void"
+	case errors.Is(err, ErrInvalid):
+		return "invalid"
+	case errors.Is(err, ErrLocked):
+		return "locked"
+	default:
+		return "error"
+	}
+}
+
+// Policy is a tenant's passcode policy. Zero fields take the defaults of
+// PRODUCT.md B3, except ResendCooldown: zero (or negative) means no
+// cooldown.
+type Policy struct {
+	CodeTTL            time.Duration
+	MaxAttempts        int
+	ResendCooldown     time.Duration
+	MaxCodesPerHour    int
+	MaxFailuresPerHour int
+}
+
+// DefaultPolicy is PRODUCT.md B3's policy.
+func DefaultPolicy() Policy {
+	return Policy{
+		CodeTTL:            DefaultCodeTTL,
+		MaxAttempts:        DefaultMaxAttempts,
+		ResendCooldown:     DefaultResendCooldown,
+		MaxCodesPerHour:    DefaultMaxCodesPerHour,
+		MaxFailuresPerHour: DefaultMaxFailuresPerHour,
+	}
+}
+
+// PolicyFrom converts a tenant's emailOTP config. The config loader is
+// expected to fill defaults; zero fields left there still get them here
+// (ResendCooldown excepted, see Policy).
+func PolicyFrom(c config.EmailOTP) Policy {
+	return Policy{
+		CodeTTL:            c.CodeTTL,
+		MaxAttempts:        c.MaxAttempts,
+		ResendCooldown:     c.ResendCooldown,
+		MaxCodesPerHour:    c.MaxCodesPerHour,
+		MaxFailuresPerHour: c.MaxFailuresPerHour,
+	}.withDefaults()
+}
+
+// withDefaults fills zero limits with safe defaults: a zero limit must
+// never mean "unlimited guesses".
+func (p Policy) withDefaults() Policy {
+	if p.CodeTTL <= 0 {
+		p.CodeTTL = DefaultCodeTTL
+	}
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultMaxAttempts
+	}
+	if p.MaxCodesPerHour <= 0 {
+		p.MaxCodesPerHour = DefaultMaxCodesPerHour
+	}
+	if p.MaxFailuresPerHour <= 0 {
+		p.MaxFailuresPerHour = DefaultMaxFailuresPerHour
+	}
+	return p
+}
+
+// Issuer issues and verifies codes. It is safe for concurrent use and keeps
+// no state of its own: several replicas sharing one store act as one.
+type Issuer struct {
+	st    store.Store
+	key   []byte
+	clock func() time.Time
+}
+
+// NewIssuer returns an Issuer keeping records in st, with key (the decoded
+// secrets.codeKey, at least 16 bytes) for the HMACs, and clock for
+// validity. A nil clock means time.Now. A short key is reported by Issue
+// and Verify as ErrNoKey rather than panicking here.
+func NewIssuer(st store.Store, key []byte, clock func() time.Time) *Issuer {
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Issuer{st: st, key: append([]byte(nil), key...), clock: clock}
+}
+
+// Issue makes a new code for one sign-in flow (challenge) of one address in
+// one tenant, replacing that flow's earlier code. The address must already
+// be canonical. It refuses with a *CooldownError (errors.Is ErrCooldown)
+// during the resend cooldown and with ErrTooManyCodes past the hourly cap.
+// Replacing a code starts a fresh per-code attempt count but leaves the
+// address's failure budget alone.
+func (i *Issuer) Issue(ctx context.Context, p Policy, tenant, challenge, email string) (string, error) {
+	if err := i.check(tenant, challenge, email); err != nil {
+		return "", err
+	}
+	p = p.withDefaults()
+	addr := i.addrID(tenant, email)
+
+	// Cooldown first: a request refused by the cooldown must not eat into
+	// the hourly cap.
+	if p.ResendCooldown > 0 {
+		coolKey := store.Key(tenant, "otp", "cool", addr)
+		ok, err := i.st.SetNX(ctx, coolKey, []byte{'1'}, p.ResendCooldown)
+		if err != nil {
+			return "", fmt.Errorf("otp: issue: cooldown: %w", err)
+		}
+		if !ok {
+			left, err := i.st.TTL(ctx, coolKey)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && left <= 0) {
+				// It expired between the two calls; asking again at once
+				// is fine, but say "a moment" rather than zero.
+				left = time.Second
+			} else if err != nil {
+				return "", fmt.Errorf("otp: issue: cooldown ttl: %w", err)
+			}
+			return "", &CooldownError{RetryAfter: left}
+		}
+	}
+
+	n, err := i.st.Incr(ctx, store.Key(tenant, "otp", "sent", addr), 1, window)
+	if err != nil {
+		return "", fmt.Errorf("otp: issue: hourly cap: %w", err)
+	}
+	if n > int64(p.MaxCodesPerHour) {
+		return "", ErrTooManyCodes
+	}
+
+	code, err := newCode()
+	if err != nil {
+		return "", err
+	}
+	var r record
+	if _, err := rand.Read(r.nonce[:]); err != nil {
+		return "", fmt.Errorf("otp: nonce: %w", err)
+	}
+	r.expiresAt = i.clock().Add(p.CodeTTL)
+	copy(r.mac[:], i.codeMAC(tenant, challenge, email, r.nonce[:], code))
+
+	// Set replaces the flow's earlier record; its attempt counter is keyed
+	// by the old nonce and so no longer applies to anything.
+	codeKey := store.Key(tenant, "otp", "code", i.flowID(tenant, challenge, email))
+	if err := i.st.Set(ctx, codeKey, r.marshal(), p.CodeTTL+storeMargin); err != nil {
+		return "", fmt.Errorf("otp: issue: save: %w", err)
+	}
+	return code, nil
+}
+
+// Verify checks a code typed for (tenant, challenge, email). The code must
+// already be normalised (spaces stripped) and is refused unless it is
+// exactly 8 ASCII digits. nil means success, and the code is consumed: of
+// several concurrent right submissions exactly one gets nil.
+//
+// Wrong, expired, used, replaced and voided codes all give ErrInvalid;
+// an address out of failure budget gets ErrLocked; store failures come back
+// wrapped (errors.Is store.ErrUnavailable), never as ErrInvalid.
+func (i *Issuer) Verify(ctx context.Context, p Policy, tenant, challenge, email, code string) error {
+	if err := i.check(tenant, challenge, email); err != nil {
+		return err
+	}
+	if !validCode(code) {
+		return ErrInvalid
+	}
+	p = p.withDefaults()
+	addr := i.addrID(tenant, email)
+	failKey := store.Key(tenant, "otp", "fail", addr)
+	codeKey := store.Key(tenant, "otp", "code", i.flowID(tenant, challenge, email))
+
+	raw, err := i.st.Get(ctx, codeKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrInvalid
+	}
+	if err != nil {
+		return fmt.Errorf("otp: verify: load: %w", err)
+	}
+	r, err := unmarshalRecord(raw)
+	if err != nil {
+		return fmt.Errorf("otp: verify: %w", err)
+	}
+	// An expired code can never succeed, so checking it reveals nothing
+	// and costs no attempt.
+	if !i.clock().Before(r.expiresAt) {
+		return ErrInvalid
+	}
+
+	// Count the attempt before comparing, atomically, so parallel guesses
+	// cannot slip past the limit. The counter is keyed by this issue's
+	// nonce: a resend starts a new count, and a lost race against a
+	// resend never touches the new code's count.
+	tryKey := store.Key(tenant, "otp", "try", hex.EncodeToString(r.nonce[:]))
+	tries, err := i.st.Incr(ctx, tryKey, 1, p.CodeTTL+storeMargin)
+	if err != nil {
+		return fmt.Errorf("otp: verify: attempts: %w", err)
+	}
+	if tries > int64(p.MaxAttempts) {
+		// The code is void: the counter (which outlives the record) refuses
+		// every later submission. The record is not deleted here: an
+		// in-budget right submission may still be on its way to the
+		// CompareAndSwap, and a late excess submission must not beat it.
+		if tries == int64(p.MaxAttempts)+1 {
+			// Charge the address once per voided code.
+			if _, err := i.st.Incr(ctx, failKey, 1, window); err != nil {
+				return fmt.Errorf("otp: verify: failures: %w", err)
+			}
+		}
+		return voidError{}
+	}
+
+	// Charge the failure budget before comparing, too, so that guesses
+	// spread over many codes and connections at once still stop at the
+	// budget; a right code gets its charge back below.
+	fails, err := i.st.Incr(ctx, failKey, 1, window)
+	if err != nil {
+		return fmt.Errorf("otp: verify: failures: %w", err)
+	}
+	if fails > int64(p.MaxFailuresPerHour) {
+		return ErrLocked
+	}
+
+	want := i.codeMAC(tenant, challenge, email, r.nonce[:], code)
+	if !hmac.Equal(want, r.mac[:]) {
+		return ErrInvalid
+	}
+
+	// Consume exactly the record we checked: if the flow's code was
+	// replaced meanwhile the bytes differ (new nonce) and the swap fails,
+	// so an old code can never consume the new one.
+	won, err := i.st.CompareAndSwap(ctx, codeKey, raw, nil, 0)
+	// The submission was right (not a guess), so refund its charge whether
+	// it won or lost the race. A failed refund only errs on the safe side
+	// (one failure too many), so it is not reported.
+	_, _ = i.st.Incr(ctx, failKey, -1, window)
+	if err != nil {
+		return fmt.Errorf("otp: verify: consume: %w", err)
+	}
+	if !won {
+		return ErrInvalid
+	}
+	return nil
+}
+
+// Locked reports whether the address has spent its failure budget, so a
+// page can say so before asking for a code.
+func (i *Issuer) Locked(ctx context.Context, p Policy, tenant, email string) (bool, error) {
+	if len(i.key) < minKeyLen {
+		return false, ErrNoKey
+	}
+	p = p.withDefaults()
+	raw, err := i.st.Get(ctx, store.Key(tenant, "otp", "fail", i.addrID(tenant, email)))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("otp: locked: %w", err)
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("otp: locked: counter %q: %w", raw, err)
+	}
+	return n >= int64(p.MaxFailuresPerHour), nil
+}
+
+func (i *Issuer) check(tenant, challenge, email string) error {
+	if len(i.key) < minKeyLen {
+		return ErrNoKey
+	}
+	if tenant == "" || challenge == "" || email == "" {
+		return errors.New("otp: tenant, challenge and email are required")
+	}
+	return nil
+}
+
+// validCode accepts exactly CodeLen ASCII digits: no spaces, signs or
+// other scripts' digits (full-width digits are refused, PRODUCT.md B3).
+func validCode(s string) bool {
+	if len(s) != CodeLen {
+		return false
+	}
+	for j := 0; j < len(s); j++ {
+		if s[j] < '0' || s[j] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+var codeSpace = big.NewInt(100_000_000) // 10^CodeLen
+
+// newCode draws a uniform code in [0, 10^8) from crypto/rand (rand.Int
+// rejects out-of-range draws, so there is no modulo bias), zero-padded.
+func newCode() (string, error) {
+	n, err := rand.Int(rand.Reader, codeSpace)
+	if err != nil {
+		return "", fmt.Errorf("otp: code: %w", err)
+	}
+	return fmt.Sprintf("%0*d", CodeLen, n.Int64()), nil
+}
+
+// mac is HMAC-SHA256 under the code key over a label and length-prefixed
+// fields, so no field can be shifted into its neighbour.
+func (i *Issuer) mac(label string, fields ...[]byte) []byte {
+	h := hmac.New(sha256.New, i.key)
+	var n [4]byte
+	for _, f := range append([][]byte{[]byte(label)}, fields...) {
+		binary.BigEndian.PutUint32(n[:], uint32(len(f)))
+		h.Write(n[:])
+		h.Write(f)
+	}
+	return h.Sum(nil)
+}
+
+// codeMAC binds the code to tenant, flow, address and this issue's nonce.
+// The nonce makes every stored MAC unique, so equal codes issued twice do
+// not look alike at rest.
+func (i *Issuer) codeMAC(tenant, challenge, email string, nonce []byte, code string) []byte {
+	return i.mac("guestpass/otp/code/v1", []byte(tenant), []byte(challenge), []byte(email), nonce, []byte(code))
+}
+
+// flowID names the record of one flow of one address.
+func (i *Issuer) flowID(tenant, challenge, email string) string {
+	return hex.EncodeToString(i.mac("guestpass/otp/flow/v1", []byte(tenant), []byte(challenge), []byte(email))[:16])
+}
+
+// addrID names an address's counters.
+func (i *Issuer) addrID(tenant, email string) string {
+	return hex.EncodeToString(i.mac("guestpass/otp/addr/v1", []byte(tenant), []byte(email))[:16])
+}
+
+// record is what the store holds for one issued code: a version byte, the
+// nonce, the expiry (Unix nanoseconds) and the MAC. Binary, so the stored
+// bytes never carry the code's digits.
+type record struct {
+	nonce     [16]byte
+	expiresAt time.Time
+	mac       [32]byte
+}
+
+const recordVersion = 1
+const recordLen = 1 + 16 + 8 + 32
+
+func (r record) marshal() []byte {
+	b := make([]byte, 0, recordLen)
+	b = append(b, recordVersion)
+	b = append(b, r.nonce[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(r.expiresAt.UnixNano()))
+	b = append(b, r.mac[:]...)
+	return b
+}
+
+func unmarshalRecord(b []byte) (record, error) {
+	var r record
+	if len(b) != recordLen || b[0] != recordVersion {
+		return r, errors.New("malformed code record")
+	}
+	copy(r.nonce[:], b[1:17])
+	r.expiresAt = time.Unix(0, int64(binary.BigEndian.Uint64(b[17:25])))
+	copy(r.mac[:], b[25:])
+	return r, nil
+}
