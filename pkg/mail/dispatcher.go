@@ -1,0 +1,236 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"regexp"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/guestpass/guestpass/pkg/canon"
+	"github.com/guestpass/guestpass/pkg/metrics"
+)
+
+// ErrQueueFull is returned by Enqueue when the queue has no room; the
+// mail is dropped (and counted) rather than making a page wait.
+var ErrQueueFull = errors.New("mail: queue full")
+
+// ErrDispatcherClosed is returned by Enqueue after Close.
+var ErrDispatcherClosed = errors.New("mail: dispatcher closed")
+
+// DispatcherOptions tune asynchronous delivery. Zero values get defaults.
+type DispatcherOptions struct {
+	// Workers is the number of concurrent deliveries (default 4). With an
+	// SMTP transport, more workers than PoolSize only wait for a slot.
+	Workers int
+	// QueueSize is how many mails may wait (default 1000).
+	QueueSize int
+	// Retries is how many times a failed delivery is retried (default 3;
+	// negative: none).
+	Retries int
+	// Backoff is the wait before the first retry (default 2s), doubled
+	// for each further retry, with jitter (between half and all of it).
+	Backoff time.Duration
+	// SendTimeout bounds one delivery attempt (default 60s).
+	SendTimeout time.Duration
+	Logger      *zap.Logger
+	// Metrics is optional.
+	Metrics *metrics.Metrics
+}
+
+// Dispatcher delivers mails in the background so that the request that
+// asked for a mail never waits for the mail server (B3: page timing must
+// not depend on it, nor reveal whether a mail was sent).
+type Dispatcher struct {
+	t    Transport
+	from string
+	opt  DispatcherOptions
+	log  *zap.Logger
+
+	// ctx is cancelled when Close gives up waiting: retries stop and the
+	// remaining mails fail fast.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.RWMutex // guards closed and the close of queue
+	closed bool
+	queue  chan Message
+	wg     sync.WaitGroup
+}
+
+// NewDispatcher starts the workers.
+func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher {
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 1000
+	}
+	if opts.Retries == 0 {
+		opts.Retries = 3
+	}
+	if opts.Retries < 0 {
+		opts.Retries = 0
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = 2 * time.Second
+	}
+	if opts.SendTimeout <= 0 {
+		opts.SendTimeout = 60 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &Dispatcher{
+		t: t, from: from, opt: opts, log: opts.Logger.Named("mail"),
+		ctx: ctx, cancel: cancel,
+		queue: make(chan Message, opts.QueueSize),
+	}
+	d.wg.Add(opts.Workers)
+	for range opts.Workers {
+		go d.work()
+	}
+	return d
+}
+
+// Enqueue hands m to the workers. It never blocks: a full queue or a
+// closed dispatcher is an error, and the mail is counted as failed.
+func (d *Dispatcher) Enqueue(m Message) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return ErrDispatcherClosed
+	}
+	select {
+	case d.queue <- m:
+		return nil
+	default:
+	}
+	d.failed(m, 0, ErrQueueFull)
+	return ErrQueueFull
+}
+
+// Close stops accepting mails, delivers what is queued (with retries) and
+// stops the workers. If ctx ends first, pending retries are abandoned, the
+// rest of the queue is counted as failed, and ctx's error is returned.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	d.mu.Lock()
+	if !d.closed {
+		d.closed = true
+		close(d.queue)
+	}
+	d.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		d.cancel()
+		return nil
+	case <-ctx.Done():
+		d.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (d *Dispatcher) work() {
+	defer d.wg.Done()
+	for m := range d.queue {
+		d.deliver(m)
+	}
+}
+
+func (d *Dispatcher) deliver(m Message) {
+	var err error
+	attempts := 0
+	for attempt := 0; attempt <= d.opt.Retries; attempt++ {
+		if attempt > 0 {
+			if !d.sleep(d.backoff(attempt)) {
+				break
+			}
+		}
+		if d.ctx.Err() != nil {
+			err = d.ctx.Err()
+			break
+		}
+		attempts++
+		ctx, cancel := context.WithTimeout(d.ctx, d.opt.SendTimeout)
+		err = d.t.Send(ctx, d.from, m)
+		cancel()
+		if err == nil {
+			if m.Kind == KindCode && d.opt.Metrics != nil {
+				d.opt.Metrics.CodesSent.Inc()
+			}
+			d.log.Debug("mail sent", zap.String("kind", m.Kind), zap.String("to", maskedTo(m)), zap.Int("attempts", attempts))
+			return
+		}
+		if Permanent(err) {
+			break
+		}
+		if attempt < d.opt.Retries {
+			d.log.Info("mail delivery failed, will retry", zap.String("kind", m.Kind),
+				zap.String("to", maskedTo(m)), zap.Int("attempt", attempts), zap.String("error", scrub(err, m)))
+		}
+	}
+	if err == nil {
+		err = d.ctx.Err()
+	}
+	d.failed(m, attempts, err)
+}
+
+// failed counts and logs a mail given up. Never the body or the code: the
+// log has the kind, the masked recipient and a scrubbed error.
+func (d *Dispatcher) failed(m Message, attempts int, err error) {
+	if d.opt.Metrics != nil {
+		d.opt.Metrics.MailFailures.WithLabelValues(m.Kind).Inc()
+	}
+	d.log.Warn("mail not delivered", zap.String("kind", m.Kind), zap.String("to", maskedTo(m)),
+		zap.Int("attempts", attempts), zap.String("error", scrub(err, m)))
+}
+
+// backoff is Backoff·2^(retry-1), with "equal jitter": between half and
+// all of it, so that many failed mails do not retry in lockstep.
+func (d *Dispatcher) backoff(retry int) time.Duration {
+	b := d.opt.Backoff << (retry - 1)
+	if b <= 0 || b > time.Hour {
+		b = time.Hour
+	}
+	half := b / 2
+	return half + rand.N(half+1)
+}
+
+// sleep waits d, or returns false when the dispatcher is being abandoned.
+func (d *Dispatcher) sleep(wait time.Duration) bool {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-d.ctx.Done():
+		return false
+	}
+}
+
+var digitRun = regexp.MustCompile(`[0-9]{8,}`)
+
+// scrub makes an error safe to log: a server's reply may echo the
+// recipient, and nothing may ever print something shaped like a code.
+func scrub(err error, m Message) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if m.To != "" {
+		to := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(m.To))
+		s = to.ReplaceAllLiteralString(s, canon.MaskEmail(m.To))
+	}
+	return digitRun.ReplaceAllString(s, "[redacted]")
+}
