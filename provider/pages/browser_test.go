@@ -178,8 +178,8 @@ func TestBrowserFlow(t *testing.T) {
 	mu.Unlock()
 
 	// Every page, also with a field error, loads without a CSP report.
-	// Screenshots are kept when GUESTPASS_SCREENSHOTS names a directory.
-	shots := os.Getenv("GUESTPASS_SCREENSHOTS")
+	// Screenshots are kept when GUESTPASS_PAGES_SCREENSHOT_DIR names a directory.
+	shots := os.Getenv("GUESTPASS_PAGES_SCREENSHOT_DIR")
 	for _, p := range requiredPages {
 		for _, q := range []string{"", "?err=1"} {
 			if err := chromedp.Do(ctx,

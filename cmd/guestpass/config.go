@@ -1,0 +1,28 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/guestpass/guestpass/pkg/config"
+)
+
+func checkConfig(path string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d tenants, store %s)\n", path, len(cfg.Tenants), cfg.Store.Type)
+	return 0
+}
+
+func genSecrets(stdout, stderr io.Writer) int {
+	s, err := config.GenerateSecrets()
+	if err != nil {
+		fmt.Fprintln(stderr, "guestpass:", err)
+		return 1
+	}
+	fmt.Fprint(stdout, s)
+	return 0
+}

@@ -1,0 +1,67 @@
+// Command guestpass is the one binary: the server (serve), its config
+// tools (check-config, gen-secrets) and, later, the admin CLI.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: guestpass <command> [flags]
+
+commands:
+  serve --config FILE     run the server (config/dev.yaml: memory store, mail to the log)
+  check-config FILE       validate a config file and exit
+  gen-secrets             print a fresh set of secrets as shell exports
+  version                 print the version
+`)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		path := fs.String("config", "config/dev.yaml", "config file")
+		if err := fs.Parse(args[1:]); err != nil {
+			return 2
+		}
+		if err := serve(ctx, *path, stderr); err != nil {
+			fmt.Fprintln(stderr, "guestpass:", err)
+			return 1
+		}
+		return 0
+	case "check-config":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: guestpass check-config FILE")
+			return 2
+		}
+		return checkConfig(args[1], stdout, stderr)
+	case "gen-secrets":
+		return genSecrets(stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "guestpass", version)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "guestpass: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/pkg/mail"
+	"github.com/guestpass/guestpass/pkg/metrics"
+	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/memory"
+	"github.com/guestpass/guestpass/pkg/store/redisstore"
+	"github.com/guestpass/guestpass/provider/server"
+)
+
+// newLogger builds the zap logger the config asks for.
+func newLogger(c config.Log, out io.Writer) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	var enc zapcore.Encoder
+	if c.Format == "json" {
+		ec := zap.NewProductionEncoderConfig()
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
+	} else {
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewConsoleEncoder(ec)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(out), lvl)), nil
+}
+
+// openStore connects the configured store.
+func openStore(c config.Store, log *zap.Logger) (store.Store, error) {
+	switch c.Type {
+	case "redis":
+		return redisstore.New(redisstore.Options{
+			Addrs: c.Redis.Addrs, MasterName: c.Redis.MasterName, Username: c.Redis.Username,
+			Password: c.Redis.Password, DB: c.Redis.DB, KeyPrefix: c.Redis.KeyPrefix,
+		})
+	default:
+		log.Warn("store.type is memory: every code, session, guest and signing key is lost on restart")
+		return memory.New(nil), nil
+	}
+}
+
+// openMail builds the transport and the asynchronous dispatcher.
+func openMail(c config.Mail, log *zap.Logger, m *metrics.Metrics) (*mail.Dispatcher, io.Closer, error) {
+	var t mail.Transport
+	var closer io.Closer = io.NopCloser(nil)
+	if c.Driver == "smtp" {
+		s, err := mail.NewSMTP(c.SMTP, c.From)
+		if err != nil {
+			return nil, nil, err
+		}
+		t, closer = s, s
+	} else {
+		log.Warn("mail.driver is log: mails (and their codes) are printed to this log; development only")
+		t = &mail.LogTransport{Logger: log.Named("mail")}
+	}
+	d := mail.NewDispatcher(t, c.From, mail.DispatcherOptions{
+		Workers: max(c.SMTP.PoolSize, 1), QueueSize: 1024, Retries: 4, Backoff: time.Second,
+		Logger: log.Named("mail"), Metrics: m,
+	})
+	return d, closer, nil
+}
+
+// swapHandler lets SIGHUP replace the whole handler atomically.
+type swapHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
+}
+func (s *swapHandler) set(h http.Handler) { s.h.Store(&h) }
+
+func serve(ctx context.Context, path string, stderr io.Writer) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	if cfg.GeneratedSecrets {
+		log.Warn("dev mode: secrets were generated for this run; sessions and codes do not survive a restart")
+	}
+	st, err := openStore(cfg.Store, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	m := metrics.New()
+	disp, mailCloser, err := openMail(cfg.Mail, log, m)
+	if err != nil {
+		return err
+	}
+	defer mailCloser.Close()
+
+	deps := server.Deps{Config: cfg, Store: st, Mailer: disp, Logger: log, Metrics: m}
+	h, err := server.Build(deps)
+	if err != nil {
+		return err
+	}
+	var root swapHandler
+	root.set(h)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           &root,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	log.Info("guestpass listening", zap.String("addr", ln.Addr().String()), zap.String("baseURL", cfg.BaseURL),
+		zap.Int("tenants", len(cfg.Tenants)), zap.String("store", cfg.Store.Type), zap.String("version", version))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			return shutdown(srv, disp, log)
+		case s := <-sigs:
+			if s != syscall.SIGHUP {
+				log.Info("shutting down", zap.String("signal", s.String()))
+				return shutdown(srv, disp, log)
+			}
+			if next := reload(path, cfg, deps, &root, log); next != nil {
+				cfg = next
+			}
+		}
+	}
+}
+
+// reload applies a changed config; a bad one keeps the old config running.
+// The store, listener and mail settings stay as they were at start.
+func reload(path string, old *config.Config, deps server.Deps, root *swapHandler, log *zap.Logger) *config.Config {
+	cfg, err := config.Load(path)
+	if err != nil {
+		log.Error("reload refused: keeping the running config", zap.Error(err))
+		return nil
+	}
+	if cfg.Listen != old.Listen || cfg.Store.Type != old.Store.Type || cfg.Mail.Driver != old.Mail.Driver {
+		log.Warn("reload: listen, store and mail driver changes need a restart")
+	}
+	if cfg.GeneratedSecrets {
+		// Dev mode generated fresh secrets: keep the running ones so
+		// sessions and codes stay valid across the reload.
+		cfg.Secrets = old.Secrets
+	}
+	deps.Config = cfg
+	h, err := server.Build(deps)
+	if err != nil {
+		log.Error("reload refused: keeping the running config", zap.Error(err))
+		return nil
+	}
+	root.set(h)
+	log.Info("config reloaded", zap.Int("tenants", len(cfg.Tenants)))
+	return cfg
+}
+
+func shutdown(srv *http.Server, disp *mail.Dispatcher, log *zap.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if derr := disp.Close(ctx); derr != nil {
+		log.Warn("mail queue not drained", zap.Error(derr))
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

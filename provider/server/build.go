@@ -1,0 +1,107 @@
+package server
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/guestpass/guestpass/connectors"
+	"github.com/guestpass/guestpass/connectors/otp"
+	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/pkg/guests"
+	"github.com/guestpass/guestpass/pkg/mail"
+	"github.com/guestpass/guestpass/pkg/metrics"
+	"github.com/guestpass/guestpass/pkg/session"
+	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/provider/login"
+	"github.com/guestpass/guestpass/provider/oidc"
+	"github.com/guestpass/guestpass/provider/pages"
+	"github.com/guestpass/guestpass/templates"
+)
+
+// Deps are the long-lived parts a handler is built on. They outlive a
+// config reload; everything else is rebuilt from the config.
+type Deps struct {
+	Config  *config.Config
+	Store   store.Store
+	Mailer  login.Mailer
+	Logger  *zap.Logger
+	Metrics *metrics.Metrics
+	Clock   func() time.Time
+}
+
+// Build wires a complete guestpass handler for a config.
+func Build(d Deps) (http.Handler, error) {
+	cfg := d.Config
+	if d.Clock == nil {
+		d.Clock = time.Now
+	}
+	st := store.Observed(d.Store)
+	pg, err := pages.New(templates.FS)
+	if err != nil {
+		return nil, fmt.Errorf("pages: %w", err)
+	}
+	var mailFS fs.FS = templates.FS
+	if cfg.Mail.TemplatesDir != "" {
+		mailFS = os.DirFS(cfg.Mail.TemplatesDir)
+	}
+	mr, err := mail.NewRenderer(mailFS)
+	if err != nil {
+		return nil, fmt.Errorf("mail templates: %w", err)
+	}
+	cookieOpts := session.Options{
+		HashKey:  cfg.Secrets.CookieHash,
+		BlockKey: cfg.Secrets.CookieBlock,
+		Secure:   strings.HasPrefix(cfg.BaseURL, "https://"),
+		Clock:    d.Clock,
+	}
+	if err := cookieOpts.Validate(); err != nil {
+		return nil, err
+	}
+	sessions := session.NewManager(st, cookieOpts)
+	flows := session.NewFlows(cookieOpts)
+	gr := guests.NewRepo(st, d.Clock)
+	pol := guests.NewPolicies(st)
+	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)
+	opLog := slog.New(zapHandler{d.Logger.Named("op")})
+
+	tenants := make(map[string]http.Handler, len(cfg.Tenants))
+	for _, t := range cfg.Tenants {
+		op, err := oidc.New(oidc.Options{
+			BaseURL: cfg.BaseURL, Tenant: t, Store: st, Secret: cfg.Secrets.Code,
+			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog,
+			ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key string) {
+				pg.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Tenant: pages.Branding{
+					TenantID: t.ID, DisplayName: t.DisplayName, LogoURL: t.Branding.LogoURL, AccentColor: t.Branding.AccentColor}})
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		lh := login.New(login.Deps{
+			Tenant: t, OP: op, Store: st, Guests: gr, Policies: pol, Sessions: sessions, Flows: flows,
+			OTP: issuer, Chain: connectors.NewChain(), Mail: mr, Mailer: d.Mailer, Pages: pg,
+			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
+		})
+		tenants[t.ID] = tenantMux(op, lh)
+	}
+	return NewRouter(cfg, tenants, st, pg, d.Logger, d.Metrics), nil
+}
+
+// tenantMux sends the sign-in pages to login and the rest to the OP.
+func tenantMux(op, lh http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p == "/login" || strings.HasPrefix(p, "/login/") || p == "/logged-out" {
+			lh.ServeHTTP(w, r)
+			return
+		}
+		op.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,222 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/guestpass/guestpass/pkg/guests"
+	"github.com/guestpass/guestpass/pkg/mail/mailtest"
+	"github.com/guestpass/guestpass/pkg/store/redistest"
+)
+
+// rp is an independent relying party: coreos/go-oidc and x/oauth2.
+type rp struct {
+	prov     *gooidc.Provider
+	oauth    oauth2.Config
+	verifier string
+	state    string
+	nonce    string
+}
+
+func newRP(t testing.TB, e *env, tenant, clientID, secret string) *rp {
+	t.Helper()
+	prov, err := gooidc.NewProvider(context.Background(), e.issuer(tenant))
+	if err != nil {
+		t.Fatalf("discovery of %s: %v", tenant, err)
+	}
+	v, _ := pkce()
+	return &rp{prov: prov, verifier: v, state: secret32(), nonce: secret32(), oauth: oauth2.Config{
+		ClientID: clientID, ClientSecret: secret, Endpoint: prov.Endpoint(), RedirectURL: rpCallback,
+		Scopes: []string{gooidc.ScopeOpenID, "email", "profile", gooidc.ScopeOfflineAccess},
+	}}
+}
+
+func secret32() string {
+	return strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(secret(24)), "=")
+}
+
+func (r *rp) authURL(extra ...oauth2.AuthCodeOption) string {
+	opts := append([]oauth2.AuthCodeOption{gooidc.Nonce(r.nonce), oauth2.S256ChallengeOption(r.verifier)}, extra...)
+	return r.oauth.AuthCodeURL(r.state, opts...)
+}
+
+// callback checks the authorization response and exchanges its code.
+func (r *rp) callback(t testing.TB, e *env, tenant string, p page) (*oauth2.Token, *gooidc.IDToken) {
+	t.Helper()
+	if !strings.HasPrefix(p.url, rpCallback) {
+		t.Fatalf("expected a redirect to the app, got %d %s:\n%s", p.status, p.url, p.body)
+	}
+	q := mustURL(t, p.url).Query()
+	if q.Get("state") != r.state {
+		t.Fatalf("state = %q", q.Get("state"))
+	}
+	if q.Get("iss") != e.issuer(tenant) {
+		t.Fatalf("iss = %q, want %q (RFC 9207)", q.Get("iss"), e.issuer(tenant))
+	}
+	tok, err := r.oauth.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(r.verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := r.prov.Verifier(&gooidc.Config{ClientID: r.oauth.ClientID}).Verify(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("id token: %v", err)
+	}
+	if idt.Nonce != r.nonce {
+		t.Fatalf("nonce = %q", idt.Nonce)
+	}
+	return tok, idt
+}
+
+// signIn walks the passcode pages for email, reading the code from the
+// mail, and returns the redirect to the app.
+func signIn(t testing.TB, e *env, b *browser, authURL, email string) page {
+	t.Helper()
+	p := b.get(authURL)
+	if p.status != http.StatusOK || !strings.Contains(p.body, `name="email"`) {
+		t.Fatalf("expected the email page, got %d %s:\n%s", p.status, p.url, p.body)
+	}
+	action, csrf := p.form(t, 0)
+	p = b.post(action, url.Values{"csrf": {csrf}, "email": {email}})
+	return sendAndEnter(t, e, b, p, email)
+}
+
+func sendAndEnter(t testing.TB, e *env, b *browser, p page, email string) page {
+	t.Helper()
+	if p.status != http.StatusOK || !strings.Contains(p.body, "/login/send") {
+		t.Fatalf("expected the send page, got %d %s:\n%s", p.status, p.url, p.body)
+	}
+	action, csrf := p.form(t, 0)
+	p = b.post(action, url.Values{"csrf": {csrf}})
+	if p.status != http.StatusOK || !strings.Contains(p.body, `autocomplete="one-time-code"`) {
+		t.Fatalf("expected the code page, got %d %s:\n%s", p.status, p.url, p.body)
+	}
+	code := waitCode(t, e.smtp, email)
+	action, csrf = p.form(t, 0)
+	return b.post(action, url.Values{"csrf": {csrf}, "code": {code}})
+}
+
+// waitCode waits for the next unread passcode mail to an address.
+func waitCode(t testing.TB, s *mailtest.Server, email string) string {
+	t.Helper()
+	m, err := s.WaitFor(email, 10*time.Second)
+	if err != nil {
+		t.Fatalf("no mail to %s: %v", email, err)
+	}
+	code := mailtest.CodeIn(m.Text)
+	if code == "" {
+		t.Fatalf("no code in mail:\n%s", m.Text)
+	}
+	return code
+}
+
+func invite(t testing.TB, e *env, tenant, email, name string) *guests.Guest {
+	t.Helper()
+	g, _, err := guests.NewRepo(e.store, e.clock.Now).Invite(context.Background(), tenant, strings.ToLower(email), email, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestSignInEndToEndRedis(t *testing.T) {
+	testSignIn(t, newEnv(t, envOptions{redis: redistest.Start(t)}))
+}
+
+func TestSignInEndToEndMemory(t *testing.T) {
+	testSignIn(t, newEnv(t, envOptions{}))
+}
+
+func testSignIn(t *testing.T, e *env) {
+	ctx := context.Background()
+	g := invite(t, e, "fabrikam", "ada@guest.example", "Ada Lovelace")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	b := newBrowser(t)
+	tok, idt := r.callback(t, e, "fabrikam", signIn(t, e, b, r.authURL(), "ada@guest.example"))
+
+	var claims struct {
+		Sub           string   `json:"sub"`
+		Email         string   `json:"email"`
+		EmailVerified bool     `json:"email_verified"`
+		Name          string   `json:"name"`
+		TID           string   `json:"tid"`
+		IDP           string   `json:"idp"`
+		AMR           []string `json:"amr"`
+		AuthTime      int64    `json:"auth_time"`
+		SID           string   `json:"sid"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if claims.Sub != g.ID || claims.Email != "ada@guest.example" || !claims.EmailVerified || claims.Name != "Ada Lovelace" ||
+		claims.TID != "fabrikam" || claims.IDP != "otp" || len(claims.AMR) == 0 || claims.AuthTime == 0 || claims.SID == "" {
+		t.Fatalf("claims = %+v", claims)
+	}
+
+	ui, err := r.prov.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatalf("userinfo: %v", err)
+	}
+	if ui.Subject != g.ID || ui.Email != "ada@guest.example" {
+		t.Fatalf("userinfo = %+v", ui)
+	}
+
+	// Refresh rotates; replaying the old refresh token fails and revokes
+	// the family, so the newest one dies with it.
+	old := &oauth2.Token{RefreshToken: tok.RefreshToken}
+	next, err := r.oauth.TokenSource(ctx, old).Token()
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if next.RefreshToken == "" || next.RefreshToken == tok.RefreshToken {
+		t.Fatalf("refresh token not rotated")
+	}
+	if _, err := r.oauth.TokenSource(ctx, old).Token(); err == nil {
+		t.Fatalf("reused refresh token accepted")
+	}
+	if _, err := r.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token(); err == nil {
+		t.Fatalf("family survived a reuse")
+	}
+
+	// Single sign-on: a second authorize completes without pages.
+	r2 := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	p := b.get(r2.authURL())
+	_, idt2 := r2.callback(t, e, "fabrikam", p)
+	if idt2.Subject != g.ID {
+		t.Fatalf("sso subject = %q", idt2.Subject)
+	}
+	if n := len(e.smtp.Messages()); n != 1 {
+		t.Fatalf("%d mails sent, want 1 (SSO must not send)", n)
+	}
+}
+
+// A completed sign-in is bound to the browser that did it: another browser
+// that knows (or planted) the auth request id gets no code.
+func TestCallbackBoundToBrowser(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	invite(t, e, "fabrikam", "bound@guest.example", "Bound")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	victim := newBrowser(t)
+	p := toCodePage(t, victim, r.authURL(), "bound@guest.example")
+	action, csrf := p.form(t, 0)
+	res := victim.raw(http.MethodPost, action, url.Values{"csrf": {csrf}, "code": {waitCode(t, e.smtp, "bound@guest.example")}})
+	if res.status != http.StatusSeeOther || !strings.Contains(res.header.Get("Location"), "/authorize/callback?id=") {
+		t.Fatalf("verify: %d %s", res.status, res.header.Get("Location"))
+	}
+	callback := e.base + res.header.Get("Location")
+
+	attacker := newBrowser(t)
+	got := attacker.raw(http.MethodGet, callback, nil)
+	if got.status < 400 || got.header.Get("Location") != "" {
+		t.Fatalf("another browser collected the sign-in: %d %s", got.status, got.header.Get("Location"))
+	}
+	// The guest's own browser still completes.
+	r.callback(t, e, "fabrikam", victim.get(callback))
+}

@@ -1,0 +1,251 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/guestpass/guestpass/pkg/store/redistest"
+)
+
+func TestDiscoveryPerTenant(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, tenant := range []string{"fabrikam", "contoso"} {
+		p, err := gooidc.NewProvider(context.Background(), e.issuer(tenant))
+		if err != nil {
+			t.Fatalf("%s: %v", tenant, err)
+		}
+		var d struct {
+			Issuer        string   `json:"issuer"`
+			Authorization string   `json:"authorization_endpoint"`
+			Token         string   `json:"token_endpoint"`
+			JWKS          string   `json:"jwks_uri"`
+			Userinfo      string   `json:"userinfo_endpoint"`
+			EndSession    string   `json:"end_session_endpoint"`
+			Introspection string   `json:"introspection_endpoint"`
+			Revocation    string   `json:"revocation_endpoint"`
+			Methods       []string `json:"code_challenge_methods_supported"`
+			IssParam      bool     `json:"authorization_response_iss_parameter_supported"`
+		}
+		if err := p.Claims(&d); err != nil {
+			t.Fatal(err)
+		}
+		iss := e.issuer(tenant)
+		if d.Issuer != iss {
+			t.Fatalf("issuer = %q, want %q", d.Issuer, iss)
+		}
+		for _, ep := range []string{d.Authorization, d.Token, d.JWKS, d.Userinfo, d.EndSession, d.Introspection, d.Revocation} {
+			if !strings.HasPrefix(ep, iss+"/") {
+				t.Fatalf("%s endpoint %q is not under its issuer", tenant, ep)
+			}
+		}
+		if !d.IssParam {
+			t.Fatal("discovery does not advertise authorization_response_iss_parameter_supported")
+		}
+		if len(d.Methods) != 1 || d.Methods[0] != "S256" {
+			t.Fatalf("code_challenge_methods_supported = %v, want only S256", d.Methods)
+		}
+		resp, err := http.Get(d.JWKS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var set jose.JSONWebKeySet
+		err = json.NewDecoder(resp.Body).Decode(&set)
+		resp.Body.Close()
+		if err != nil || len(set.Keys) == 0 {
+			t.Fatalf("jwks: %v, %d keys", err, len(set.Keys))
+		}
+		for _, k := range set.Keys {
+			if !k.IsPublic() || k.Algorithm != "ES256" || k.KeyID == "" {
+				t.Fatalf("jwks key %+v: want public ES256 with kid", k)
+			}
+		}
+	}
+}
+
+func clientCredentials(t *testing.T, e *env, tenant, id, secret string) string {
+	t.Helper()
+	cc := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: e.issuer(tenant) + "/oauth/token"}
+	tok, err := cc.Token(context.Background())
+	if err != nil {
+		t.Fatalf("client credentials at %s: %v", tenant, err)
+	}
+	return tok.AccessToken
+}
+
+func TestClientCredentialsTokenIsBoundToItsTenant(t *testing.T) {
+	e := newEnv(t, envOptions{redis: redistest.Start(t)})
+	ctx := context.Background()
+	tokA := clientCredentials(t, e, "fabrikam", "admin", "admin-secret")
+
+	pa, err := gooidc.NewProvider(ctx, e.issuer("fabrikam"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := gooidc.NewProvider(ctx, e.issuer("contoso"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pa.VerifierContext(ctx, &gooidc.Config{SkipClientIDCheck: true}).Verify(ctx, tokA); err != nil {
+		t.Fatalf("A's token does not verify against A: %v", err)
+	}
+	// Against B's keys (and issuer): must fail.
+	if _, err := pb.VerifierContext(ctx, &gooidc.Config{SkipClientIDCheck: true}).Verify(ctx, tokA); err == nil {
+		t.Fatal("A's token verified against B")
+	}
+	keysB := gooidc.NewRemoteKeySet(ctx, e.issuer("contoso")+"/keys")
+	if _, err := gooidc.NewVerifier(e.issuer("fabrikam"), keysB, &gooidc.Config{SkipClientIDCheck: true}).Verify(ctx, tokA); err == nil {
+		t.Fatal("A's token verified with B's keys")
+	}
+
+	// Introspection at A: active; at B (by B's own admin client): inactive.
+	if !introspect(t, e, "fabrikam", "admin", "admin-secret", tokA) {
+		t.Fatal("A's token inactive at A")
+	}
+	if introspect(t, e, "contoso", "admin", "contoso-admin-secret", tokA) {
+		t.Fatal("A's token active at B")
+	}
+	// Userinfo of B refuses it.
+	req, _ := http.NewRequest(http.MethodGet, e.issuer("contoso")+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tokA)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("userinfo at B with A's token: %d", resp.StatusCode)
+	}
+	// A non-admin client gets no client-credentials token.
+	cc := clientcredentials.Config{ClientID: "portal", ClientSecret: "portal-secret", TokenURL: e.issuer("fabrikam") + "/oauth/token"}
+	if _, err := cc.Token(ctx); err == nil {
+		t.Fatal("client_credentials granted to a non-admin client")
+	}
+	// Nor does an admin client with the wrong secret.
+	cc = clientcredentials.Config{ClientID: "admin", ClientSecret: "wrong", TokenURL: e.issuer("fabrikam") + "/oauth/token"}
+	if _, err := cc.Token(ctx); err == nil {
+		t.Fatal("client_credentials granted with a wrong secret")
+	}
+}
+
+func introspect(t *testing.T, e *env, tenant, id, secret, token string) bool {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.issuer(tenant)+"/oauth/introspect",
+		strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req.SetBasicAuth(id, secret)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("introspect at %s: %d %s", tenant, resp.StatusCode, b)
+	}
+	var r struct {
+		Active bool `json:"active"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	return r.Active
+}
+
+func TestTenantContext(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	const html, js = "text/html", "application/json"
+	cases := []struct {
+		name, path, accept string
+		status             int
+		ctype              string // prefix
+		location           string
+	}{
+		{"authorize without tenant, browser", "/authorize?client_id=portal", html, 400, html, ""},
+		{"authorize without tenant, program", "/authorize?client_id=portal", js, 400, js, ""},
+		{"discovery without tenant", "/.well-known/openid-configuration", js, 400, js, ""},
+		{"apps without tenant, browser", "/apps", html, 400, html, ""},
+		{"token without tenant", "/oauth/token", js, 400, js, ""},
+		{"root", "/", html, 400, html, ""},
+		{"unknown tenant, browser", "/nosuch/authorize?x=1", html, 404, html, ""},
+		{"unknown tenant, program", "/nosuch/.well-known/openid-configuration", js, 404, js, ""},
+		{"domain alias redirects, query kept", "/fabrikam.example/authorize?client_id=portal&state=s%20t", html, 302, "", "/fabrikam/authorize?client_id=portal&state=s%20t"},
+		{"domain alias, case-insensitive", "/Fabrikam.Example/apps", html, 302, "", "/fabrikam/apps"},
+		{"tenantid query redirects", "/authorize?tenantid=fabrikam&client_id=portal", html, 302, "", "/fabrikam/authorize?client_id=portal"},
+		{"tenantid by domain", "/apps?tenantid=fabrikam.example", html, 302, "", "/fabrikam/apps"},
+		{"tenantid unknown", "/authorize?tenantid=nosuch", html, 400, html, ""},
+		{"health", "/healthz", js, 200, "text/plain", ""},
+		{"ready", "/readyz", js, 200, js, ""},
+		{"metrics", "/metrics", js, 200, "text/plain", ""},
+		{"odd path", "/%2e%2e/%2e%2e/etc/passwd", html, 404, html, ""},
+		{"deep unknown path under a tenant", "/fabrikam/no/such/thing", js, 404, "", ""},
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, e.base+tc.path, nil)
+			req.Header.Set("Accept", tc.accept)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status = %d, want %d\n%s", resp.StatusCode, tc.status, body)
+			}
+			if tc.ctype != "" && !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.ctype) {
+				t.Fatalf("content type = %q, want %q", resp.Header.Get("Content-Type"), tc.ctype)
+			}
+			if tc.location != "" && resp.Header.Get("Location") != tc.location {
+				t.Fatalf("location = %q, want %q", resp.Header.Get("Location"), tc.location)
+			}
+		})
+	}
+}
+
+// Two replicas sharing one Redis, started at the same moment, publish the
+// same JWKS: exactly one of them created the tenant's key.
+func TestReplicasShareSigningKeys(t *testing.T) {
+	r := redistest.Start(t)
+	prefix := redistest.KeyPrefix(t)
+	a := newEnv(t, envOptions{redis: r, prefix: prefix})
+	b := newEnv(t, envOptions{redis: r, prefix: prefix, secrets: &a.secret, smtp: a.smtp})
+	for _, tenant := range []string{"fabrikam", "contoso"} {
+		var wg sync.WaitGroup
+		got := make([]string, 8)
+		for i := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e := a
+				if i%2 == 1 {
+					e = b
+				}
+				resp, err := http.Get(e.base + "/" + tenant + "/keys")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got[i] = string(body)
+			}()
+		}
+		wg.Wait()
+		for i := range got {
+			if got[i] != got[0] || !strings.Contains(got[0], `"kid"`) {
+				t.Fatalf("%s: replica answers differ:\n%s\n%s", tenant, got[0], got[i])
+			}
+		}
+	}
+}

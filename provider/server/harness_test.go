@@ -1,0 +1,297 @@
+package server_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/pkg/mail"
+	"github.com/guestpass/guestpass/pkg/mail/mailtest"
+	"github.com/guestpass/guestpass/pkg/metrics"
+	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/memory"
+	"github.com/guestpass/guestpass/pkg/store/redisstore"
+	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/guestpass/guestpass/provider/server"
+)
+
+// The relying party's redirect URI: nothing listens there; the test stops
+// at the redirect and reads the code from it, as an RP would.
+const (
+	rpCallback = "http://127.0.0.1:9/callback"
+	rpHome     = "http://127.0.0.1:9/"
+)
+
+// testConfig has two tenants: fabrikam (invitation only) and contoso
+// (self-service sign-up).
+const testConfig = `
+baseURL: %s
+listen: 127.0.0.1:8080
+log: {level: debug, format: json}
+store: {type: memory}
+secrets:
+  cookieHashKey: %s
+  cookieBlockKey: %s
+  codeKey: %s
+mail:
+  from: "guestpass <no-reply@guestpass.example>"
+  driver: smtp
+  smtp: {addr: "%s", tls: none, poolSize: 2}
+tenants:
+  - id: fabrikam
+    displayName: Fabrikam
+    domains: [fabrikam.example]
+    emailOTP: {enabled: true}
+    clients:
+      - id: portal
+        name: Fabrikam Portal
+        secret: portal-secret
+        redirectURIs: ["` + rpCallback + `"]
+        postLogoutRedirectURIs: ["` + rpHome + `"]
+      - id: spa
+        name: Fabrikam SPA
+        redirectURIs: ["` + rpCallback + `"]
+        allowedOrigins: ["http://127.0.0.1:9"]
+      - id: admin
+        name: Fabrikam admin
+        secret: admin-secret
+        redirectURIs: ["` + rpCallback + `"]
+        admin: true
+  - id: contoso
+    displayName: Contoso
+    selfServiceSignUp: true
+    clients:
+      - id: portal
+        name: Contoso Portal
+        secret: contoso-secret
+        redirectURIs: ["` + rpCallback + `"]
+      - id: admin
+        secret: contoso-admin-secret
+        redirectURIs: ["` + rpCallback + `"]
+        admin: true
+`
+
+func secret(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// clock is a settable clock for crossing expiry lines without waiting.
+type clock struct {
+	mu sync.Mutex
+	d  time.Duration
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.d) }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.d += d
+	c.mu.Unlock()
+}
+
+type env struct {
+	t      testing.TB
+	base   string
+	cfg    *config.Config
+	smtp   *mailtest.Server
+	redis  *redistest.Server
+	store  store.Store
+	logs   *observer.ObservedLogs
+	clock  *clock
+	secret [3]string
+}
+
+type envOptions struct {
+	redis *redistest.Server // nil: memory store
+	// prefix shares a Redis keyspace between servers (several replicas).
+	prefix  string
+	secrets *[3]string
+	smtp    *mailtest.Server
+}
+
+func newEnv(t testing.TB, o envOptions) *env {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, base: "http://" + ln.Addr().String(), clock: &clock{}, redis: o.redis}
+	if o.secrets != nil {
+		e.secret = *o.secrets
+	} else {
+		e.secret = [3]string{secret(64), secret(32), secret(32)}
+	}
+	e.smtp = o.smtp
+	if e.smtp == nil {
+		e.smtp = mailtest.Start(t)
+	}
+	yaml := fmt.Sprintf(testConfig, e.base, e.secret[0], e.secret[1], e.secret[2], e.smtp.Addr)
+	cfg, err := config.Parse([]byte(yaml), "test.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cfg = cfg
+	if o.redis != nil {
+		prefix := o.prefix
+		if prefix == "" {
+			prefix = redistest.KeyPrefix(t)
+		}
+		rs, err := redisstore.New(redisstore.Options{Addrs: []string{o.redis.Addr}, KeyPrefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.store = rs
+	} else {
+		e.store = memory.New(e.clock.Now)
+	}
+	t.Cleanup(func() { _ = e.store.Close() })
+
+	core, logs := observer.New(zapcore.DebugLevel)
+	e.logs = logs
+	log := zap.New(core)
+	m := metrics.New()
+	tr, err := mail.NewSMTP(cfg.Mail.SMTP, cfg.Mail.From)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disp := mail.NewDispatcher(tr, cfg.Mail.From, mail.DispatcherOptions{
+		Workers: 2, QueueSize: 100, Retries: 2, Backoff: 10 * time.Millisecond, Logger: log, Metrics: m})
+	h, err := server.Build(server.Deps{Config: cfg, Store: e.store, Mailer: disp, Logger: log, Metrics: m, Clock: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = disp.Close(ctx)
+		_ = tr.Close()
+	})
+	return e
+}
+
+func (e *env) issuer(tenant string) string { return e.base + "/" + tenant }
+
+// browser is a cookie-keeping HTTP client that follows redirects by hand,
+// stopping at the relying party's callback.
+type browser struct {
+	t    testing.TB
+	c    *http.Client
+	lang string
+}
+
+func newBrowser(t testing.TB) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, c: &http.Client{
+		Jar:           jar,
+		Timeout:       15 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type page struct {
+	status int
+	url    string
+	header http.Header
+	body   string
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	if b.lang != "" {
+		req.Header.Set("Accept-Language", b.lang)
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return page{status: resp.StatusCode, url: req.URL.String(), header: resp.Header, body: string(body)}
+}
+
+func (b *browser) get(u string) page {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	return b.follow(b.do(req))
+}
+
+func (b *browser) post(u string, form url.Values) page {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.follow(b.do(req))
+}
+
+// follow follows redirects until a page, or until the app's callback.
+func (b *browser) follow(p page) page {
+	b.t.Helper()
+	for i := 0; i < 10 && p.status >= 300 && p.status < 400; i++ {
+		loc, err := url.Parse(p.url)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		next := loc.ResolveReference(mustURL(b.t, p.header.Get("Location"))).String()
+		if strings.HasPrefix(next, rpCallback) || strings.HasPrefix(next, rpHome) {
+			return page{status: p.status, url: next, header: p.header}
+		}
+		req, _ := http.NewRequest(http.MethodGet, next, nil)
+		p = b.do(req)
+	}
+	return p
+}
+
+func mustURL(t testing.TB, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+var (
+	formRe = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+	csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+)
+
+// form returns the action of the page's n-th POST form and its CSRF token.
+func (p page) form(t testing.TB, n int) (string, string) {
+	t.Helper()
+	fs := formRe.FindAllStringSubmatch(p.body, -1)
+	cs := csrfRe.FindStringSubmatch(p.body)
+	if len(fs) <= n || cs == nil {
+		t.Fatalf("page %s (%d) has no form %d:\n%s", p.url, p.status, n, p.body)
+	}
+	base := mustURL(t, p.url)
+	return base.ResolveReference(mustURL(t, html.UnescapeString(fs[n][1]))).String(), html.UnescapeString(cs[1])
+}
+
+// pkce returns a verifier and its S256 challenge.
+func pkce() (string, string) {
+	v := secret(32)
+	v = strings.NewReplacer("+", "-", "/", "_", "=", "").Replace(v)
+	s := sha256.Sum256([]byte(v))
+	return v, base64.RawURLEncoding.EncodeToString(s[:])
+}
