@@ -86,7 +86,7 @@ func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Dispatcher{
-		t: t, from: from, opt: opts, log: opts.Logger.Named("mail"),
+		t: t, from: from, opt: opts, log: opts.Logger,
 		ctx: ctx, cancel: cancel,
 		queue: make(chan Message, opts.QueueSize),
 	}
