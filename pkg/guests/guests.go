@@ -184,8 +184,14 @@ func (r *Repo) update(ctx context.Context, tenant, canonical string, mutate func
 		if !ok {
 			continue // another writer won this round; re-read and re-apply
 		}
-		if err := r.index(ctx, tenant, next); err != nil {
-			return nil, false, err
+		// The indexes name the id and address, which only change when the
+		// record is created: a returning guest's sign-in costs no index
+		// writes. (A write that changes nothing still re-asserts them
+		// above, which heals an index lost to a crash at creation.)
+		if cur == nil || cur.ID != next.ID {
+			if err := r.index(ctx, tenant, next); err != nil {
+				return nil, false, err
+			}
 		}
 		return next, true, nil
 	}

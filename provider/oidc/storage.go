@@ -268,9 +268,6 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	if _, err := s.st.SetNX(ctx, s.k("rtf", rt.Family), []byte("1"), ttl); err != nil {
-		return "", "", time.Time{}, fmt.Errorf("save refresh family: %w", err)
-	}
 	if err := s.putJSON(ctx, s.k("rt", hashToken(tok)), rt, ttl); err != nil {
 		return "", "", time.Time{}, fmt.Errorf("save refresh token: %w", err)
 	}
@@ -296,7 +293,7 @@ func (s *storage) markUsed(ctx context.Context, tok string) error {
 	}
 	if !ok {
 		// Someone rotated it between our read and swap: a replay race.
-		_ = s.st.Delete(ctx, s.k("rtf", rt.Family))
+		_ = s.revokeFamily(ctx, &rt)
 		return oidc.ErrInvalidGrant().WithDescription("refresh token reused")
 	}
 	return nil
@@ -317,18 +314,30 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, tok string) (o
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
 	}
 	if rt.Used {
-		if err := s.st.Delete(ctx, s.k("rtf", rt.Family)); err != nil {
+		if err := s.revokeFamily(ctx, &rt); err != nil {
 			return nil, err
 		}
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token reused; the sign-in was revoked")
 	}
-	if _, err := s.st.Get(ctx, s.k("rtf", rt.Family)); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, oidc.ErrInvalidGrant().WithDescription("refresh token revoked")
-		}
+	_, err := s.st.Get(ctx, s.k("rtf-revoked", rt.Family))
+	if err == nil {
+		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token revoked")
+	}
+	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
 	return &rt, nil
+}
+
+// revokeFamily marks every refresh token of one sign-in revoked. A family
+// is alive unless marked, so issuing the first token of a family costs no
+// extra write; the mark lives as long as the family could.
+func (s *storage) revokeFamily(ctx context.Context, rt *refreshToken) error {
+	ttl := rt.Expires.Sub(s.clock())
+	if ttl <= 0 {
+		return nil
+	}
+	return s.st.Set(ctx, s.k("rtf-revoked", rt.Family), []byte("1"), ttl)
 }
 
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error { return nil }
@@ -370,7 +379,10 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 	if rt.ClientID != clientID {
 		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
 	}
-	if err := s.st.Delete(ctx, s.k("rtf", rt.Family), s.k("rt", hashToken(tokenOrID))); err != nil {
+	if err := s.revokeFamily(ctx, &rt); err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	if err := s.st.Delete(ctx, s.k("rt", hashToken(tokenOrID))); err != nil {
 		return oidc.ErrServerError().WithParent(err)
 	}
 	return nil

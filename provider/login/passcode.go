@@ -1,0 +1,218 @@
+package login
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/guestpass/guestpass/connectors"
+	"github.com/guestpass/guestpass/connectors/otp"
+	"github.com/guestpass/guestpass/pkg/canon"
+	"github.com/guestpass/guestpass/pkg/mail"
+	"github.com/guestpass/guestpass/pkg/session"
+	"github.com/guestpass/guestpass/provider/oidc"
+	"github.com/guestpass/guestpass/provider/pages"
+)
+
+// flowPage shows a page of the passcode steps (send, code). It reads only
+// cookies: no store round trip for moving between pages.
+func (h *Handler) flowPage(page string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		authReq := r.URL.Query().Get("authRequestID")
+		flow, err := h.d.Flows.Get(r, h.t.ID)
+		if err != nil {
+			http.Redirect(w, r, h.url("", authReq), http.StatusSeeOther)
+			return
+		}
+		st, ok := h.current(w, r, authReq, flow)
+		if !ok {
+			return
+		}
+		h.render(w, r, page, h.data(authReq, st.ClientID, flow, st.Email))
+	}
+}
+
+func (h *Handler) sendPage(w http.ResponseWriter, r *http.Request) { h.flowPage(pages.PageSend)(w, r) }
+func (h *Handler) codePage(w http.ResponseWriter, r *http.Request) { h.flowPage(pages.PageCode)(w, r) }
+
+// send issues a code (first send and resend). A code is issued for every
+// address, invited or not, so that both cost the same and hit the same
+// limits; only an address that may sign in is mailed.
+func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
+	flow, ok := h.checkPost(w, r)
+	if !ok {
+		return
+	}
+	authReq := r.URL.Query().Get("authRequestID")
+	st, ok := h.current(w, r, authReq, flow)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	on, err := h.otpEnabled(ctx)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !on {
+		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+		return
+	}
+	code, err := h.d.OTP.Issue(ctx, h.policy, h.t.ID, challenge(flow, authReq), st.Canonical)
+	if retry, ok := otp.RetryAfter(err); ok {
+		h.d.Metrics.RateLimited.WithLabelValues("cooldown").Inc()
+		d := h.data(authReq, st.ClientID, flow, st.Email)
+		d.Status, d.Message = http.StatusTooManyRequests, "cooldown"
+		d.Extra["retryAfter"] = strconv.Itoa(int(retry.Round(time.Second).Seconds()))
+		h.render(w, r, pages.PageCode, d)
+		return
+	}
+	if errors.Is(err, otp.ErrTooManyCodes) {
+		h.d.Metrics.RateLimited.WithLabelValues("hourly_cap").Inc()
+		d := h.data(authReq, st.ClientID, flow, st.Email)
+		d.Status, d.Message = http.StatusTooManyRequests, "too_many_codes"
+		h.render(w, r, pages.PageCode, d)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if st.Allowed {
+		h.mailCode(r, st, code)
+	}
+	http.Redirect(w, r, h.url("/code", authReq), http.StatusSeeOther)
+}
+
+// mailCode queues the passcode mail; the page does not wait for it.
+func (h *Handler) mailCode(r *http.Request, st *signin, code string) {
+	m, err := h.d.Mail.Code(mail.CodeMail{
+		Lang:        h.d.Pages.Negotiate(r.Header.Get("Accept-Language")),
+		To:          st.Email,
+		TenantName:  h.t.DisplayName,
+		AppName:     h.d.OP.ClientName(st.ClientID),
+		Code:        code,
+		AccentColor: h.t.Branding.AccentColor,
+		Validity:    h.policy.CodeTTL,
+	})
+	if err == nil {
+		err = h.d.Mailer.Enqueue(m)
+	}
+	if err != nil {
+		// The page stays the same: the guest can resend.
+		h.d.Logger.Warn("passcode mail not queued", zap.String("to", canon.MaskEmail(st.Email)), zap.Error(err))
+	}
+}
+
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	flow, ok := h.checkPost(w, r)
+	if !ok {
+		return
+	}
+	a, ok := h.loadRequest(w, r, true)
+	if !ok {
+		return
+	}
+	st, ok := h.current(w, r, a.ID, flow)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	d := h.data(a.ID, a.ClientID, flow, st.Email)
+	if a.Done() {
+		// A code was already accepted for this request (a replay, or a
+		// submission racing the winning one): the answer of a used code,
+		// never a second trip to the app (B3: exactly one success).
+		d.Status, d.FieldError = http.StatusBadRequest, "code_invalid"
+		h.render(w, r, pages.PageCode, d)
+		return
+	}
+	code, err := canon.Code(r.PostFormValue("code"))
+	if err != nil {
+		d.Status, d.FieldError = http.StatusBadRequest, "code_format"
+		h.render(w, r, pages.PageCode, d)
+		return
+	}
+	on, err := h.otpEnabled(ctx)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !on {
+		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+		return
+	}
+	err = h.d.OTP.Verify(ctx, h.policy, h.t.ID, challenge(flow, a.ID), st.Canonical, code)
+	if err == nil && !st.Allowed {
+		// Unreachable but by a lucky guess: such an address was never
+		// mailed. It gets the answer of a wrong code.
+		err = otp.ErrInvalid
+	}
+	h.d.Metrics.Verifications.WithLabelValues(otp.Outcome(err)).Inc()
+	switch {
+	case errors.Is(err, otp.ErrLocked):
+		h.d.Metrics.Lockouts.Inc()
+		d.Status, d.FieldError = http.StatusTooManyRequests, "locked"
+		h.render(w, r, pages.PageCode, d)
+		return
+	case errors.Is(err, otp.ErrInvalid):
+		d.Status, d.FieldError = http.StatusBadRequest, "code_invalid"
+		h.render(w, r, pages.PageCode, d)
+		return
+	case err != nil:
+		h.fail(w, r, err)
+		return
+	}
+	g, err := h.d.Guests.RecordSignIn(ctx, h.t.ID, st.Canonical, st.Email, connectors.SourceOTP, st.Name)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	// A fresh session id on every sign-in (no fixation); the old session
+	// of this browser, if any, is ended.
+	if old, err := h.d.Sessions.Get(ctx, r, h.t.ID); err == nil && old != nil {
+		_ = h.d.Sessions.DeleteByID(ctx, h.t.ID, old.ID)
+	}
+	sess, err := h.d.Sessions.Create(ctx, w, h.t.ID, session.Session{
+		GuestID: g.ID, Email: g.Email, Name: g.DisplayName, Source: connectors.SourceOTP,
+		AMR: []string{"otp"}, AuthTime: h.d.Clock().UTC(),
+	}, h.t.Session.Lifetime)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.d.Metrics.SignIns.WithLabelValues(connectors.SourceOTP).Inc()
+	h.complete(w, r, a, sess, flow)
+}
+
+// complete hands the identity to the OP and sends the browser on to it.
+func (h *Handler) complete(w http.ResponseWriter, r *http.Request, a *oidc.AuthRequest, s *session.Session, flow string) {
+	err := h.d.OP.Complete(r.Context(), a, oidc.Identity{
+		Subject: s.GuestID, Email: s.Email, Name: s.Name, Source: s.Source,
+		AMR: s.AMR, AuthTime: s.AuthTime, SessionID: PublicSessionID(s.ID),
+	}, flow)
+	if errors.Is(err, oidc.ErrUnknownRequest) {
+		h.errorPage(w, r, http.StatusBadRequest, "expired_request")
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, h.d.OP.CallbackURL(a.ID), http.StatusSeeOther)
+}
+
+// PublicSessionID is the sid claim: derived from the session id, so the
+// app can tell sessions apart without holding the secret id itself.
+func PublicSessionID(id string) string {
+	s := sha256.Sum256([]byte("sid|" + id))
+	return hex.EncodeToString(s[:16])
+}
+
+// challenge binds a passcode to the browser's flow and the auth request.
+func challenge(flow, authReq string) string { return flow + "|" + authReq }

@@ -1,0 +1,196 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/guestpass/guestpass/connectors"
+	"github.com/guestpass/guestpass/pkg/canon"
+	"github.com/guestpass/guestpass/pkg/guests"
+	"github.com/guestpass/guestpass/pkg/session"
+	"github.com/guestpass/guestpass/provider/oidc"
+	"github.com/guestpass/guestpass/provider/pages"
+)
+
+// signin is the state of one flow's sign-in for one auth request: which
+// address the guest chose, and whether that address may sign in. It lives
+// in a cookie sealed to tenant, flow and auth request (session.Flows.SetState).
+type signin struct {
+	ClientID  string `json:"cl"`
+	Canonical string `json:"c"`
+	Email     string `json:"e"` // where mail goes: the stored address
+	Name      string `json:"n,omitempty"`
+	Allowed   bool   `json:"a"`
+}
+
+// start is where the OP sends the browser: single sign-on, prompt
+// handling, login_hint, or the email page.
+func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.loadRequest(w, r, false)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	sess, err := h.d.Sessions.Get(ctx, r, h.t.ID)
+	if err != nil && !errors.Is(err, session.ErrNoSession) {
+		h.fail(w, r, err)
+		return
+	}
+	if sess != nil && h.sessionSatisfies(a, sess) {
+		h.singleSignOn(w, r, a, sess)
+		return
+	}
+	if a.HasPrompt("none") {
+		// No page and no mail: the app asked for a silent answer.
+		h.d.OP.Fail(w, r, a, oidcLoginRequired())
+		return
+	}
+	flow, err := h.d.Flows.Ensure(w, r, h.t.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if a.LoginHint != "" && r.URL.Query().Get("restart") == "" {
+		if addr, err := canon.Email(a.LoginHint); err == nil {
+			// A hinted address skips the email step but still shows the
+			// send page: nothing is sent on a GET.
+			h.chooseAndContinue(w, r, a, flow, addr)
+			return
+		}
+	}
+	h.render(w, r, pages.PageEmail, h.data(a.ID, a.ClientID, flow, ""))
+}
+
+// singleSignOn completes a request from a live session, unless passcodes
+// were turned off for a guest bound to them (B5).
+func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *oidc.AuthRequest, sess *session.Session) {
+	if sess.Source == connectors.SourceOTP {
+		on, err := h.otpEnabled(r.Context())
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if !on {
+			h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+			return
+		}
+	}
+	flow, err := h.d.Flows.Ensure(w, r, h.t.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.complete(w, r, a, sess, flow)
+}
+
+// sessionSatisfies applies prompt=login, max_age and login_hint.
+func (h *Handler) sessionSatisfies(a *oidc.AuthRequest, s *session.Session) bool {
+	if a.HasPrompt("login") || a.HasPrompt("select_account") {
+		return false
+	}
+	if a.MaxAge != nil && h.d.Clock().Sub(s.AuthTime) > time.Duration(*a.MaxAge)*time.Second {
+		return false
+	}
+	if a.LoginHint != "" {
+		if addr, err := canon.Email(a.LoginHint); err == nil {
+			if c, err := canon.Email(s.Email); err == nil && c.Canonical != addr.Canonical {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) {
+	flow, ok := h.checkPost(w, r)
+	if !ok {
+		return
+	}
+	a, ok := h.loadRequest(w, r, false)
+	if !ok {
+		return
+	}
+	typed := r.PostFormValue("email")
+	addr, err := canon.Email(typed)
+	if err != nil {
+		// Give back what was typed (bounded) so the guest can correct it.
+		d := h.data(a.ID, a.ClientID, flow, truncate(typed, 320))
+		d.Status = http.StatusBadRequest
+		d.FieldError = "email_invalid"
+		if typed == "" {
+			d.FieldError = "email_required"
+		}
+		h.render(w, r, pages.PageEmail, d)
+		return
+	}
+	h.chooseAndContinue(w, r, a, flow, addr)
+}
+
+var (
+	errNoMethod    = errors.New("no sign-in method")
+	errOTPDisabled = errors.New("passcodes are disabled")
+)
+
+// chooseAndContinue runs the redemption chain for an address, keeps the
+// choice for this flow and goes on to the send page.
+func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *oidc.AuthRequest, flow string, addr canon.Address) {
+	st, err := h.choose(r.Context(), a, addr)
+	switch {
+	case errors.Is(err, errOTPDisabled):
+		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+		return
+	case errors.Is(err, errNoMethod):
+		h.errorPage(w, r, http.StatusForbidden, "no_method")
+		return
+	case err != nil:
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.d.Flows.SetState(w, h.t.ID, flow, a.ID, st); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, h.url("/send", a.ID), http.StatusSeeOther)
+}
+
+// choose picks the method for an address (B2). Addresses that may not sign
+// in go down the same path as invited ones (no enumeration): only Allowed
+// differs, and it never shows.
+func (h *Handler) choose(ctx context.Context, a *oidc.AuthRequest, addr canon.Address) (*signin, error) {
+	g, err := h.d.Guests.Get(ctx, h.t.ID, addr.Canonical)
+	if err != nil && !errors.Is(err, guests.ErrNotFound) {
+		return nil, err
+	}
+	source := ""
+	st := &signin{ClientID: a.ClientID, Canonical: addr.Canonical, Email: addr.Display, Allowed: h.t.SelfServiceSignUp}
+	if g != nil {
+		source, st.Email, st.Name, st.Allowed = g.Source, g.Email, g.DisplayName, true
+	}
+	on, err := h.otpEnabled(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch h.d.Chain.Resolve(addr.Canonical, source, on).Kind {
+	case connectors.KindOTP:
+		return st, nil
+	case connectors.KindOTPDisabled:
+		return nil, errOTPDisabled
+	default:
+		// Other connector kinds arrive with their own issue; until then
+		// an address they claim has no usable method here.
+		return nil, errNoMethod
+	}
+}
+
+// current reads the flow's chosen address for an auth request; without
+// one the guest starts over at the email page.
+func (h *Handler) current(w http.ResponseWriter, r *http.Request, authReq, flow string) (*signin, bool) {
+	var st signin
+	if err := h.d.Flows.State(r, h.t.ID, flow, authReq, &st); err != nil {
+		http.Redirect(w, r, h.url("", authReq), http.StatusSeeOther)
+		return nil, false
+	}
+	return &st, true
+}
