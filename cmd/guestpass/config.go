@@ -13,6 +13,9 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d tenants, store %s)\n", path, len(cfg.Tenants), cfg.Store.Type)
 	return 0
 }

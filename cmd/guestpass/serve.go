@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -97,6 +98,12 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	// zitadel/oidc logs some request errors through slog's default logger:
+	// send those to the same zap log (main is the one place for this).
+	slog.SetDefault(slog.New(server.NewSlogHandler(log.Named("op"))))
+	for _, w := range cfg.Warnings {
+		log.Warn("config", zap.String("warning", w))
+	}
 	if cfg.GeneratedSecrets {
 		log.Warn("dev mode: secrets were generated for this run; sessions and codes do not survive a restart")
 	}

@@ -69,7 +69,7 @@ func Build(d Deps) (http.Handler, error) {
 	gr := guests.NewRepo(st, d.Clock)
 	pol := guests.NewPolicies(st)
 	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)
-	opLog := slog.New(zapHandler{d.Logger.Named("op")})
+	opLog := slog.New(NewSlogHandler(d.Logger.Named("op")))
 
 	tenants := make(map[string]http.Handler, len(cfg.Tenants))
 	for _, t := range cfg.Tenants {

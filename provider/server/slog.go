@@ -13,6 +13,11 @@ import (
 // as they are; the library logs no secrets in them.
 type zapHandler struct{ l *zap.Logger }
 
+// NewSlogHandler returns a slog.Handler that writes to l. serve makes it
+// the process's default, since zitadel logs some request errors through
+// slog's default logger rather than the one it is given.
+func NewSlogHandler(l *zap.Logger) slog.Handler { return zapHandler{l} }
+
 func (h zapHandler) Enabled(_ context.Context, lvl slog.Level) bool {
 	return h.l.Core().Enabled(zapLevel(lvl))
 }
