@@ -73,15 +73,7 @@ func (f *Flows) Ensure(w http.ResponseWriter, r *http.Request, tenant string) (s
 	if err != nil {
 		return "", fmt.Errorf("session: encode flow cookie: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     FlowCookieName,
-		Value:    value,
-		Path:     cookiePath(tenant),
-		MaxAge:   int(FlowLifetime / time.Second),
-		HttpOnly: true,
-		Secure:   f.secure,
-		SameSite: http.SameSiteLaxMode,
-	})
+	setCookie(w, FlowCookieName, value, tenant, int(FlowLifetime/time.Second), f.secure)
 	return id, nil
 }
 

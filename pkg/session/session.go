@@ -184,15 +184,7 @@ func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, tenant stri
 	if err != nil {
 		return nil, fmt.Errorf("session: encode cookie: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     CookieName,
-		Value:    value,
-		Path:     cookiePath(tenant),
-		MaxAge:   int(lifetime / time.Second),
-		HttpOnly: true,
-		Secure:   m.secure,
-		SameSite: http.SameSiteLaxMode,
-	})
+	setCookie(w, CookieName, value, tenant, int(lifetime/time.Second), m.secure)
 	return &s, nil
 }
 

@@ -53,15 +53,7 @@ func (f *Flows) SetState(w http.ResponseWriter, tenant, flow, key string, v any)
 	if err != nil {
 		return fmt.Errorf("session: encode state cookie: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     stateCookieName(key),
-		Value:    value,
-		Path:     cookiePath(tenant),
-		MaxAge:   int(FlowLifetime / time.Second),
-		HttpOnly: true,
-		Secure:   f.secure,
-		SameSite: http.SameSiteLaxMode,
-	})
+	setCookie(w, stateCookieName(key), value, tenant, int(FlowLifetime/time.Second), f.secure)
 	return nil
 }
 

@@ -153,23 +153,34 @@ func (h *Handler) checkPost(w http.ResponseWriter, r *http.Request) (string, boo
 	return flow, true
 }
 
+// otpEnabled reads the tenant's passcode policy: the stored override (B5:
+// every replica sees a change at once) or the YAML default.
 func (h *Handler) otpEnabled(ctx context.Context) (bool, error) {
 	return h.d.Policies.EmailOTPEnabled(ctx, h.t.ID, h.t.EmailOTP.Enabled)
+}
+
+// requireOTP answers with the otp_disabled page (or a 503) unless
+// passcodes are on; it reports whether the caller may go on.
+func (h *Handler) requireOTP(w http.ResponseWriter, r *http.Request) bool {
+	on, err := h.otpEnabled(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return false
+	}
+	if !on {
+		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+	}
+	return on
 }
 
 func (h *Handler) url(suffix, authReq string) string {
 	return h.base + suffix + "?authRequestID=" + url.QueryEscape(authReq)
 }
 
-func (h *Handler) branding() pages.Branding {
-	return pages.Branding{TenantID: h.t.ID, DisplayName: h.t.DisplayName,
-		LogoURL: h.t.Branding.LogoURL, AccentColor: h.t.Branding.AccentColor}
-}
-
 // data is what every sign-in page shows for auth request authReq.
 func (h *Handler) data(authReq, clientID, flow, email string) pages.Data {
 	return pages.Data{
-		Tenant:  h.branding(),
+		Tenant:  pages.TenantBranding(h.t),
 		AppName: h.d.OP.ClientName(clientID),
 		CSRF:    h.d.Flows.CSRFToken(h.t.ID, flow),
 		Email:   email,
@@ -186,7 +197,7 @@ func (h *Handler) data(authReq, clientID, flow, email string) pages.Data {
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, page string, d pages.Data) {
 	if d.Tenant.TenantID == "" {
-		d.Tenant = h.branding()
+		d.Tenant = pages.TenantBranding(h.t)
 	}
 	h.d.Pages.Render(w, r, page, d)
 }

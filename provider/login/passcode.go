@@ -54,13 +54,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	on, err := h.otpEnabled(ctx)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if !on {
-		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+	if !h.requireOTP(w, r) {
 		return
 	}
 	code, err := h.d.OTP.Issue(ctx, h.policy, h.t.ID, challenge(flow, authReq), st.Canonical)
@@ -138,13 +132,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, pages.PageCode, d)
 		return
 	}
-	on, err := h.otpEnabled(ctx)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if !on {
-		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+	if !h.requireOTP(w, r) {
 		return
 	}
 	err = h.d.OTP.Verify(ctx, h.policy, h.t.ID, challenge(flow, a.ID), st.Canonical, code)

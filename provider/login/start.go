@@ -66,16 +66,8 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 // singleSignOn completes a request from a live session, unless passcodes
 // were turned off for a guest bound to them (B5).
 func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *oidc.AuthRequest, sess *session.Session) {
-	if sess.Source == connectors.SourceOTP {
-		on, err := h.otpEnabled(r.Context())
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		if !on {
-			h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
-			return
-		}
+	if sess.Source == connectors.SourceOTP && !h.requireOTP(w, r) {
+		return
 	}
 	flow, err := h.d.Flows.Ensure(w, r, h.t.ID)
 	if err != nil {

@@ -77,8 +77,7 @@ func Build(d Deps) (http.Handler, error) {
 			BaseURL: cfg.BaseURL, Tenant: t, Store: st, Secret: cfg.Secrets.Code,
 			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog,
 			ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key string) {
-				pg.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Tenant: pages.Branding{
-					TenantID: t.ID, DisplayName: t.DisplayName, LogoURL: t.Branding.LogoURL, AccentColor: t.Branding.AccentColor}})
+				pg.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Tenant: pages.TenantBranding(t)})
 			},
 		})
 		if err != nil {
