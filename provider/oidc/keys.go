@@ -87,21 +87,26 @@ func newKeyRing(st store.Store, tenant string, secret []byte, clock func() time.
 }
 
 // current returns the signing key, loading or creating it when needed.
+// The lock is never held across a store call: with the store down, a
+// queue of requests behind one slow load would be a hung server.
 func (r *keyRing) current(ctx context.Context) (*signingKey, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cur != nil && r.clock().Sub(r.loaded) < keyRefresh {
-		return r.cur, nil
+	cur, loaded := r.cur, r.loaded
+	r.mu.Unlock()
+	if cur != nil && r.clock().Sub(loaded) < keyRefresh {
+		return cur, nil
 	}
 	k, err := r.load(ctx)
 	if err != nil {
-		if r.cur != nil {
+		if cur != nil {
 			// Keep signing with the key we have while the store is away.
-			return r.cur, nil
+			return cur, nil
 		}
 		return nil, err
 	}
+	r.mu.Lock()
 	r.cur, r.loaded = k, r.clock()
+	r.mu.Unlock()
 	return k, nil
 }
 

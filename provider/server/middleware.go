@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/provider/pages"
 )
 
 // requestIDPattern accepts a caller's X-Request-Id only when it is short
@@ -49,7 +50,7 @@ func (rt *Router) middleware(next http.Handler) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		}
-		sw := &statusWriter{ResponseWriter: w, r: r, pages: rt}
+		sw := &statusWriter{ResponseWriter: w, r: r, pages: rt.pages, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
 				rt.log.Error("panic", zap.String("request_id", id), zap.Any("panic", p), zap.Stack("stack"))
@@ -88,7 +89,7 @@ func routeGroup(rest string) string {
 type statusWriter struct {
 	http.ResponseWriter
 	r       *http.Request
-	pages   *Router
+	pages   *pages.Renderer
 	status  int
 	wrote   bool
 	swallow bool
@@ -109,7 +110,7 @@ func (w *statusWriter) WriteHeader(code int) {
 		h.Del("Content-Length")
 		h.Set("Retry-After", "5")
 		if WantsHTML(w.r) {
-			writeError(w.ResponseWriter, w.r, w.pages.pages, http.StatusServiceUnavailable, "unavailable", "", nil)
+			writeError(w.ResponseWriter, w.r, w.pages, http.StatusServiceUnavailable, "unavailable", "", nil)
 			return
 		}
 		// temporarily_unavailable is OAuth's word for it (RFC 6749 §4.1.2.1).
