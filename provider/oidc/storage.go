@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -358,42 +359,78 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSess
 	return "/" + s.tenant + "/logged-out", nil
 }
 
+// refreshIDPrefix marks the token ids GetRefreshTokenInfo hands the
+// library, so RevokeToken can tell them from access token ids (UUIDs).
+const refreshIDPrefix = "rt:"
+
+// RevokeToken (RFC 7009). The library passes an access token's id with its
+// subject, a refresh token's id from GetRefreshTokenInfo, or a raw token it
+// could not identify. Unknown tokens are not an error.
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
-	if userID != "" { // an access token id
-		var at accessToken
-		if err := s.getJSON(ctx, s.k("at", tokenOrID), &at, "access token"); err != nil {
-			return nil // RFC 7009: unknown tokens are not an error
-		}
-		if at.ClientID != clientID {
-			return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
-		}
-		if err := s.st.Delete(ctx, s.k("at", tokenOrID)); err != nil {
-			return oidc.ErrServerError().WithParent(err)
-		}
-		return nil
+	var err error
+	switch {
+	case strings.HasPrefix(tokenOrID, refreshIDPrefix):
+		err = s.revokeRefresh(ctx, strings.TrimPrefix(tokenOrID, refreshIDPrefix), clientID)
+	case userID != "":
+		err = s.revokeAccess(ctx, tokenOrID, clientID)
+	default:
+		err = s.revokeRefresh(ctx, hashToken(tokenOrID), clientID)
 	}
-	var rt refreshToken
-	if err := s.getJSON(ctx, s.k("rt", hashToken(tokenOrID)), &rt, "refresh token"); err != nil {
-		return nil
+	var oe *oidc.Error
+	if errors.As(err, &oe) {
+		return oe
 	}
-	if rt.ClientID != clientID {
-		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
-	}
-	if err := s.revokeFamily(ctx, &rt); err != nil {
-		return oidc.ErrServerError().WithParent(err)
-	}
-	if err := s.st.Delete(ctx, s.k("rt", hashToken(tokenOrID))); err != nil {
+	if err != nil {
 		return oidc.ErrServerError().WithParent(err)
 	}
 	return nil
 }
 
+func (s *storage) revokeAccess(ctx context.Context, id, clientID string) error {
+	var at accessToken
+	if err := s.getJSON(ctx, s.k("at", id), &at, "access token"); err != nil {
+		return ignoreNotFound(err)
+	}
+	if at.ClientID != clientID {
+		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
+	}
+	return s.st.Delete(ctx, s.k("at", id))
+}
+
+// revokeRefresh ends the whole sign-in the refresh token belongs to.
+func (s *storage) revokeRefresh(ctx context.Context, hash, clientID string) error {
+	var rt refreshToken
+	if err := s.getJSON(ctx, s.k("rt", hash), &rt, "refresh token"); err != nil {
+		return ignoreNotFound(err)
+	}
+	if rt.ClientID != clientID {
+		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
+	}
+	if err := s.revokeFamily(ctx, &rt); err != nil {
+		return err
+	}
+	return s.st.Delete(ctx, s.k("rt", hash))
+}
+
+func ignoreNotFound(err error) error {
+	var nf errNotFound
+	if errors.As(err, &nf) {
+		return nil
+	}
+	return err
+}
+
 func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, tok string) (string, string, error) {
 	var rt refreshToken
-	if err := s.getJSON(ctx, s.k("rt", hashToken(tok)), &rt, "refresh token"); err != nil {
+	err := s.getJSON(ctx, s.k("rt", hashToken(tok)), &rt, "refresh token")
+	var nf errNotFound
+	if errors.As(err, &nf) {
 		return "", "", op.ErrInvalidRefreshToken
 	}
-	return rt.Identity.Subject, hashToken(tok), nil
+	if err != nil {
+		return "", "", err
+	}
+	return rt.Identity.Subject, refreshIDPrefix + hashToken(tok), nil
 }
 
 func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {

@@ -220,3 +220,61 @@ func TestCallbackBoundToBrowser(t *testing.T) {
 	// The guest's own browser still completes.
 	r.callback(t, e, "fabrikam", victim.get(callback))
 }
+
+// login_hint skips the email step: the send page names the hinted address
+// (and nothing is sent before the guest presses Send).
+func TestLoginHintSkipsEmailStep(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	invite(t, e, "fabrikam", "hint@guest.example", "Hint")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	b := newBrowser(t)
+	p := b.get(r.authURL(oauth2.SetAuthURLParam("login_hint", "Hint@Guest.Example")))
+	if p.status != http.StatusOK || !strings.Contains(p.url, "/login/send") || !strings.Contains(p.body, "hint@guest.example") {
+		t.Fatalf("expected the send page for the hinted address, got %d %s:\n%s", p.status, p.url, p.body)
+	}
+	if n := len(e.smtp.Messages()); n != 0 {
+		t.Fatalf("%d mails before Send was pressed", n)
+	}
+	r.callback(t, e, "fabrikam", sendAndEnter(t, e, b, p, "hint@guest.example"))
+}
+
+// Revoking a refresh token (RFC 7009) ends its whole family.
+func TestRevokeRefreshToken(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	invite(t, e, "fabrikam", "revoke@guest.example", "Revoke")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	tok, _ := r.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r.authURL(), "revoke@guest.example"))
+	ctx := context.Background()
+	next, err := r.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoke(t, e, next.RefreshToken, "refresh_token")
+	if _, err := r.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token(); err == nil {
+		t.Fatal("revoked refresh token still works")
+	}
+	// An access token is active until revoked.
+	if !introspect(t, e, "fabrikam", "portal", "portal-secret", next.AccessToken) {
+		t.Fatal("fresh access token inactive")
+	}
+	revoke(t, e, next.AccessToken, "access_token")
+	if introspect(t, e, "fabrikam", "portal", "portal-secret", next.AccessToken) {
+		t.Fatal("revoked access token still active")
+	}
+}
+
+func revoke(t *testing.T, e *env, token, hint string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.issuer("fabrikam")+"/revoke",
+		strings.NewReader(url.Values{"token": {token}, "token_type_hint": {hint}}.Encode()))
+	req.SetBasicAuth("portal", "portal-secret")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoke %s: %d", hint, resp.StatusCode)
+	}
+}
