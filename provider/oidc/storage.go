@@ -165,8 +165,10 @@ func (s *storage) authRequest(ctx context.Context, id string) (*AuthRequest, err
 	return &a, nil
 }
 
-// AuthRequestByCode redeems a code: the code record is taken atomically, so
-// of two parallel token requests with one code only one gets this far.
+// AuthRequestByCode redeems a code. The code record and then the auth
+// request itself are taken atomically (GETDEL): of two parallel token
+// requests with one code only one gets this far, and an auth request is
+// redeemed at most once even if several codes were minted for it.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	id, err := s.st.Take(ctx, s.k("code", hashToken(code)))
 	if errors.Is(err, store.ErrNotFound) {
@@ -175,16 +177,30 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if err != nil {
 		return nil, err
 	}
-	return s.authRequest(ctx, string(id))
+	raw, err := s.st.Take(ctx, s.k("authreq", string(id)))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, oidc.ErrInvalidGrant().WithDescription("invalid or used code")
+	}
+	if err != nil {
+		return nil, err
+	}
+	var a AuthRequest
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("decode auth request: %w", err)
+	}
+	if a.Tenant != s.tenant || !a.Done() {
+		return nil, oidc.ErrInvalidGrant().WithDescription("invalid or used code")
+	}
+	return &a, nil
 }
 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	return s.st.Set(ctx, s.k("code", hashToken(code)), []byte(id), authCodeTTL)
 }
 
-func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
-	return s.st.Delete(ctx, s.k("authreq", id))
-}
+// DeleteAuthRequest is called by the library after a code exchange, when
+// AuthRequestByCode has already taken the request out of the store.
+func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
 // completeAuthRequest records who signed in for an auth request, and the
 // browser (flow) it happened in. a is the request as the caller loaded it.
