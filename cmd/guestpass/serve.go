@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -80,6 +81,12 @@ func openMail(c config.Mail, log *zap.Logger, m *metrics.Metrics) (*mail.Dispatc
 	return d, closer, nil
 }
 
+// redisLogger sends go-redis's own messages (failed dials during an
+// outage) to the zap log instead of the standard logger.
+type redisLogger struct{ l *zap.SugaredLogger }
+
+func (r redisLogger) Printf(_ context.Context, format string, v ...any) { r.l.Warnf(format, v...) }
+
 // swapHandler lets SIGHUP replace the whole handler atomically.
 type swapHandler struct{ h atomic.Pointer[http.Handler] }
 
@@ -101,6 +108,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 	// zitadel/oidc logs some request errors through slog's default logger:
 	// send those to the same zap log (main is the one place for this).
 	slog.SetDefault(slog.New(server.NewSlogHandler(log.Named("op"))))
+	redis.SetLogger(redisLogger{log.Named("redis").Sugar()})
 	for _, w := range cfg.Warnings {
 		log.Warn("config", zap.String("warning", w))
 	}
