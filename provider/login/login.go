@@ -65,7 +65,7 @@ type Deps struct {
 	Clock    func() time.Time
 }
 
-// Handler serves "/login..." and "/logged-out" of one tenant (paths are
+// Handler serves "/login...", "/apps" and "/logged-out" of one tenant (paths are
 // tenant-relative).
 type Handler struct {
 	d      Deps
@@ -100,6 +100,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.only(w, r, http.MethodPost, h.verify)
 	case "/login/resend":
 		h.only(w, r, http.MethodPost, h.send)
+	case "/apps":
+		h.only(w, r, http.MethodGet, h.apps)
 	case "/logged-out":
 		h.only(w, r, http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
 			h.render(w, r, pages.PageSignedOut, pages.Data{Message: "signed_out"})
@@ -107,6 +109,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.errorPage(w, r, http.StatusNotFound, "invalid_request")
 	}
+}
+
+// apps lists the tenant's apps that have a home page (B1: an entry point
+// guests can bookmark).
+func (h *Handler) apps(w http.ResponseWriter, r *http.Request) {
+	var list []pages.App
+	for _, c := range h.t.Clients {
+		if c.HomeURL != "" {
+			name := c.Name
+			if name == "" {
+				name = c.ID
+			}
+			list = append(list, pages.App{Name: name, URL: c.HomeURL})
+		}
+	}
+	h.render(w, r, pages.PageApps, pages.Data{Apps: list})
 }
 
 func (h *Handler) only(w http.ResponseWriter, r *http.Request, method string, f http.HandlerFunc) {

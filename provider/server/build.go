@@ -97,7 +97,7 @@ func Build(d Deps) (http.Handler, error) {
 func tenantMux(op, lh http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if p == "/login" || strings.HasPrefix(p, "/login/") || p == "/logged-out" {
+		if p == "/login" || strings.HasPrefix(p, "/login/") || p == "/logged-out" || p == "/apps" {
 			lh.ServeHTTP(w, r)
 			return
 		}

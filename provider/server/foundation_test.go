@@ -188,6 +188,7 @@ func TestTenantContext(t *testing.T) {
 		{"metrics", "/metrics", js, 200, "text/plain", ""},
 		{"odd path", "/%2e%2e/%2e%2e/etc/passwd", html, 404, html, ""},
 		{"deep unknown path under a tenant", "/fabrikam/no/such/thing", js, 404, "", ""},
+		{"apps page", "/fabrikam/apps", html, 200, html, ""},
 	}
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range cases {
@@ -247,5 +248,16 @@ func TestReplicasShareSigningKeys(t *testing.T) {
 				t.Fatalf("%s: replica answers differ:\n%s\n%s", tenant, got[0], got[i])
 			}
 		}
+	}
+}
+
+func TestAppsPage(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	p := newBrowser(t).get(e.base + "/fabrikam.example/apps")
+	if p.status != http.StatusOK || !strings.Contains(p.body, `href="`+rpHome+`"`) || !strings.Contains(p.body, "Fabrikam Portal") {
+		t.Fatalf("apps page: %d %s\n%s", p.status, p.url, p.body)
+	}
+	if strings.Contains(p.body, "Fabrikam SPA") {
+		t.Fatal("an app without a home page is listed")
 	}
 }

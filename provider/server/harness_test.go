@@ -66,6 +66,7 @@ tenants:
         secret: portal-secret
         redirectURIs: ["` + rpCallback + `"]
         postLogoutRedirectURIs: ["` + rpHome + `"]
+        homeURL: "` + rpHome + `"
       - id: spa
         name: Fabrikam SPA
         redirectURIs: ["` + rpCallback + `"]
