@@ -66,8 +66,21 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 // singleSignOn completes a request from a live session, unless passcodes
 // were turned off for a guest bound to them (B5).
 func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *oidc.AuthRequest, sess *session.Session) {
-	if sess.Source == connectors.SourceOTP && !h.requireOTP(w, r) {
-		return
+	if sess.Source == connectors.SourceOTP {
+		if a.HasPrompt("none") {
+			// No page for a silent request: the app hears login_required.
+			on, err := h.otpEnabled(r.Context())
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			if !on {
+				h.d.OP.Fail(w, r, a, oidcLoginRequired())
+				return
+			}
+		} else if !h.requireOTP(w, r) {
+			return
+		}
 	}
 	flow, err := h.d.Flows.Ensure(w, r, h.t.ID)
 	if err != nil {

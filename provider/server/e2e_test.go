@@ -278,3 +278,24 @@ func revoke(t *testing.T, e *env, token, hint string) {
 		t.Fatalf("revoke %s: %d", hint, resp.StatusCode)
 	}
 }
+
+// Turning passcodes off also stops single sign-on of passcode guests: a
+// page names the remedy, and a silent request hears login_required.
+func TestPolicyOffStopsPasscodeSSO(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	invite(t, e, "fabrikam", "sso@guest.example", "SSO")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	b := newBrowser(t)
+	r.callback(t, e, "fabrikam", signIn(t, e, b, r.authURL(), "sso@guest.example"))
+	if err := guests.NewPolicies(e.store).SetEmailOTP(context.Background(), "fabrikam", false); err != nil {
+		t.Fatal(err)
+	}
+	p := b.get(r.authURL())
+	if p.status != http.StatusForbidden || strings.HasPrefix(p.url, rpCallback) {
+		t.Fatalf("SSO with passcodes off: %d %s", p.status, p.url)
+	}
+	p = b.get(r.authURL(oauth2.SetAuthURLParam("prompt", "none")))
+	if !strings.HasPrefix(p.url, rpCallback) || mustURL(t, p.url).Query().Get("error") != "login_required" {
+		t.Fatalf("prompt=none with passcodes off: %d %s\n%s", p.status, p.url, p.body)
+	}
+}
