@@ -130,6 +130,12 @@ func TestSignInEndToEndRedis(t *testing.T) {
 	testSignIn(t, newEnv(t, envOptions{redis: redistest.Start(t)}))
 }
 
+// The same flow against a three-node Redis Cluster: the tenant hash tags
+// keep every key of a sign-in in one slot.
+func TestSignInEndToEndRedisCluster(t *testing.T) {
+	testSignIn(t, newEnv(t, envOptions{cluster: redistest.StartCluster(t)}))
+}
+
 func TestSignInEndToEndMemory(t *testing.T) {
 	testSignIn(t, newEnv(t, envOptions{}))
 }

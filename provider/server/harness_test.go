@@ -122,7 +122,9 @@ type env struct {
 }
 
 type envOptions struct {
-	redis *redistest.Server // nil: memory store
+	redis *redistest.Server // nil: memory store (unless cluster)
+	// cluster, when set, is a Redis Cluster's node addresses.
+	cluster []string
 	// prefix shares a Redis keyspace between servers (several replicas).
 	prefix  string
 	secrets *[3]string
@@ -151,12 +153,16 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.cfg = cfg
-	if o.redis != nil {
+	if o.redis != nil || o.cluster != nil {
 		prefix := o.prefix
 		if prefix == "" {
 			prefix = redistest.KeyPrefix(t)
 		}
-		rs, err := redisstore.New(redisstore.Options{Addrs: []string{o.redis.Addr}, KeyPrefix: prefix})
+		addrs := o.cluster
+		if o.redis != nil {
+			addrs = []string{o.redis.Addr}
+		}
+		rs, err := redisstore.New(redisstore.Options{Addrs: addrs, KeyPrefix: prefix})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,34 @@
+package redisstore_test
+
+import (
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/redisstore"
+	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
+)
+
+// TestClusterConformance runs the store conformance suite against a real
+// Redis Cluster: several addrs select go-redis's cluster client, and the
+// {tenant} hash tags keep each tenant's keys (and so every multi-key
+// command and script) in one slot.
+func TestClusterConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	addrs := redistest.StartCluster(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := redisstore.New(redisstore.Options{Addrs: addrs, KeyPrefix: redistest.KeyPrefix(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		if _, ok := s.Client().(*redis.ClusterClient); !ok {
+			t.Fatalf("several addrs gave a %T, want a cluster client", s.Client())
+		}
+		return s
+	})
+}
