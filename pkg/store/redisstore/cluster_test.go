@@ -32,3 +32,20 @@ func TestClusterConformance(t *testing.T) {
 		return s
 	})
 }
+
+// TestSentinelConformance: addrs of Sentinels plus masterName select
+// go-redis's failover client, which finds the master through Sentinel.
+func TestSentinelConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a master and a sentinel")
+	}
+	sentinel := redistest.StartSentinel(t, "gp-master")
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := redisstore.New(redisstore.Options{Addrs: []string{sentinel}, MasterName: "gp-master", KeyPrefix: redistest.KeyPrefix(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}

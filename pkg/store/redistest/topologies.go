@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,22 +22,10 @@ func StartCluster(t testing.TB) []string {
 	}
 	var addrs []string
 	for i := 0; i < 3; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+		addr := freeAddr(t)
 		dir := t.TempDir()
-		cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--cluster-enabled", "yes", "--cluster-config-file", dir+"/nodes.conf",
-			"--save", "", "--appendonly", "no", "--dir", dir)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		waitClusterNode(t, addr)
+		startNode(t, addr, "--cluster-enabled", "yes", "--cluster-config-file", dir+"/nodes.conf",
+			"--save", "", "--appendonly", "no")
 		addrs = append(addrs, addr)
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
@@ -73,4 +61,47 @@ func waitClusterNode(t testing.TB, addr string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// StartSentinel starts a private master and one Sentinel watching it
+// under masterName, and returns the Sentinel's address.
+func StartSentinel(t testing.TB, masterName string) string {
+	t.Helper()
+	master := freeAddr(t)
+	startNode(t, master, "--save", "", "--appendonly", "no")
+	sentinel := freeAddr(t)
+	dir := t.TempDir()
+	conf := fmt.Sprintf("port %s\nbind 127.0.0.1\nsentinel monitor %s 127.0.0.1 %s 1\n",
+		strings.Split(sentinel, ":")[1], masterName, strings.Split(master, ":")[1])
+	if err := os.WriteFile(dir+"/sentinel.conf", []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("redis-server", dir+"/sentinel.conf", "--sentinel")
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitClusterNode(t, sentinel)
+	return sentinel
+}
+
+func freeAddr(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startNode(t testing.TB, addr string, args ...string) {
+	dir := t.TempDir()
+	all := append([]string{"--port", strings.Split(addr, ":")[1], "--bind", "127.0.0.1", "--dir", dir}, args...)
+	cmd := exec.Command("redis-server", all...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitClusterNode(t, addr)
 }
