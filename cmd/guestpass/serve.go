@@ -149,12 +149,13 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 	}
 	log.Info("guestpass listening", zap.String("addr", ln.Addr().String()), zap.String("baseURL", cfg.BaseURL),
 		zap.Int("tenants", len(cfg.Tenants)), zap.String("store", cfg.Store.Type), zap.String("version", version))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-
+	// Signals are caught before the first request can be served, so a
+	// SIGHUP sent as soon as the server answers never kills the process.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
 	for {
 		select {
 		case err := <-errc:
