@@ -261,3 +261,36 @@ func TestAppsPage(t *testing.T) {
 		t.Fatal("an app without a home page is listed")
 	}
 }
+
+// No path panics or hangs the server: odd paths get a 4xx (or a redirect
+// for a tenant's own routes), never a 5xx.
+func TestOddPathsNeverFail(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{
+		"//", "///fabrikam", "/fabrikam/", "/fabrikam//authorize", "/%00", "/fabrikam/%00", "/fabrikam/../contoso/keys",
+		"/fabrikam/login?authRequestID=" + strings.Repeat("x", 5000), "/fabrikam/login/verify", "/fabrikam/authorize/callback?id=nope",
+		"/FABRIKAM/keys", "/fabrikam.example/oauth/token", "/admin", "/metrics/x", "/fabrikam/login/send?authRequestID=%ff",
+		"/" + strings.Repeat("a", 300), "/fabrikam/.well-known/openid-configuration/extra",
+	} {
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			req, err := http.NewRequest(m, e.base+p, strings.NewReader("x=1"))
+			if err != nil {
+				continue // not even a URL
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", m, p, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode >= 500 {
+				t.Errorf("%s %s: %d", m, p, resp.StatusCode)
+			}
+		}
+	}
+	for _, entry := range e.logs.All() {
+		if entry.Message == "panic" {
+			t.Fatalf("a request panicked: %v", entry.ContextMap())
+		}
+	}
+}
