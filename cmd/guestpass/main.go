@@ -24,6 +24,7 @@ commands:
   serve --config FILE     run the server (config/dev.yaml: memory store, mail to the log)
   check-config FILE       validate a config file and exit
   gen-secrets             print a fresh set of secrets as shell exports
+  probe URL               GET URL; exit 0 on a 2xx (container health checks: /readyz)
   version                 print the version
 `)
 }
@@ -54,6 +55,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return checkConfig(args[1], stdout, stderr)
 	case "gen-secrets":
 		return genSecrets(stdout, stderr)
+	case "probe":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: guestpass probe URL")
+			return 2
+		}
+		return probe(ctx, args[1], stderr)
 	case "version":
 		fmt.Fprintln(stdout, "guestpass", version)
 		return 0

@@ -129,6 +129,12 @@ func TestServeReloadAndShutdown(t *testing.T) {
 
 	base := "http://" + addr
 	eventually(t, "server up", func() bool { return status(base+"/healthz") == 200 })
+	if code := run(ctx, []string{"probe", base + "/readyz"}, logs, logs); code != 0 {
+		t.Fatalf("probe /readyz: exit %d", code)
+	}
+	if code := run(ctx, []string{"probe", base + "/nosuch"}, logs, logs); code != 1 {
+		t.Fatalf("probe of a 404: exit %d", code)
+	}
 	if s := status(base + "/alpha/.well-known/openid-configuration"); s != 200 {
 		t.Fatalf("alpha discovery: %d", s)
 	}
