@@ -28,6 +28,15 @@ const (
 	accessTokenTTL = time.Hour
 )
 
+// Bounds of the authorization request parameters we store.
+const (
+	maxStateLen     = 2048
+	maxNonceLen     = 1024
+	maxLoginHintLen = 320 // an address is at most 254 bytes
+	maxScopes       = 32
+	maxChallengeLen = 128 // S256 challenges are 43 characters
+)
+
 // errNotFound satisfies op.StorageNotFoundError so the library answers
 // "invalid" rather than "server error" for unknown ids.
 type errNotFound struct{ what string }
@@ -111,6 +120,12 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 	}
 	if r.ResponseType != oidc.ResponseTypeCode {
 		return nil, oidc.ErrInvalidRequest().WithDescription("only response_type=code is supported")
+	}
+	// Every /authorize hit is stored for an hour: keep each one small
+	// (Dex #1292), and refuse oversized parameters rather than store them.
+	if len(r.State) > maxStateLen || len(r.Nonce) > maxNonceLen || len(r.LoginHint) > maxLoginHintLen ||
+		len(r.Scopes) > maxScopes || len(r.CodeChallenge) > maxChallengeLen {
+		return nil, oidc.ErrInvalidRequest().WithDescription("a request parameter is too long")
 	}
 	a := &AuthRequest{
 		ID:           uuid.NewString(),

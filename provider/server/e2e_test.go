@@ -305,3 +305,19 @@ func TestPolicyOffStopsPasscodeSSO(t *testing.T) {
 		t.Fatalf("prompt=none with passcodes off: %d %s\n%s", p.status, p.url, p.body)
 	}
 }
+
+// Oversized authorization parameters are refused, not stored.
+func TestOversizedAuthorizeParameters(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	for name, opt := range map[string]oauth2.AuthCodeOption{
+		"nonce":      oauth2.SetAuthURLParam("nonce", strings.Repeat("n", 5000)),
+		"login_hint": oauth2.SetAuthURLParam("login_hint", strings.Repeat("a", 400)+"@guest.example"),
+		"state":      oauth2.SetAuthURLParam("state", strings.Repeat("s", 5000)),
+	} {
+		p := newBrowser(t).get(r.authURL(opt))
+		if !strings.HasPrefix(p.url, rpCallback) || mustURL(t, p.url).Query().Get("error") != "invalid_request" {
+			t.Errorf("%s: %d %s", name, p.status, p.url)
+		}
+	}
+}
