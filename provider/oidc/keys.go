@@ -23,9 +23,18 @@ import (
 	"github.com/guestpass/guestpass/pkg/store"
 )
 
-// keyRefresh is how long a replica trusts its cached key set before
-// re-reading the store (so a key written by another replica is seen).
-const keyRefresh = 5 * time.Minute
+// Key lifetimes (PRODUCT.md B6). A key signs for rotateAfter; once
+// replaced it stays published for retireAfter, well beyond the lifetime
+// of the tokens it signed (an hour) and of cached key sets (5 minutes).
+const (
+	rotateAfter = 30 * 24 * time.Hour
+	retireAfter = 24 * time.Hour
+	// keyRefresh is how long a replica trusts its cached key set before
+	// re-reading the store (so a key written by another replica is seen).
+	keyRefresh = 5 * time.Minute
+	// maxRotationRounds bounds the compare-and-swap loop of a rotation.
+	maxRotationRounds = 5
+)
 
 // derive returns a sub-key of secret for one purpose, so one configured
 // secret never serves two uses directly.
@@ -42,6 +51,13 @@ type storedKey struct {
 	Alg       string    `json:"alg"`
 	Sealed    []byte    `json:"sealed"`
 	CreatedAt time.Time `json:"created"`
+	// RetiredAt is when a newer key replaced this one (zero: current).
+	RetiredAt time.Time `json:"retired,omitzero"`
+}
+
+// storedSet is a tenant's keys, newest (the signing key) first.
+type storedSet struct {
+	Keys []storedKey `json:"keys"`
 }
 
 type signingKey struct {
@@ -61,16 +77,23 @@ func (p publicKey) Algorithm() jose.SignatureAlgorithm { return p.k.alg }
 func (p publicKey) Use() string                        { return "sig" }
 func (p publicKey) Key() any                           { return &p.k.key.PublicKey }
 
-// keyRing holds one tenant's signing keys. The first replica to need a key
-// creates it with SetNX; every other replica reads the winner's, so replicas
-// starting at once publish the same JWKS.
+// keySet is a loaded set: the key that signs and every key to publish.
+type keySet struct {
+	signing   *signingKey
+	published []op.Key
+}
+
+// keyRing holds one tenant's signing keys in the store. Every change is a
+// compare-and-swap of the whole set, so when several replicas start at
+// once, or find a rotation due at once, exactly one of them writes and
+// all of them then use (and publish) what it wrote.
 type keyRing struct {
 	st     store.Store
 	key    string // store key
 	aead   cipher.AEAD
 	clock  func() time.Time
 	mu     sync.Mutex
-	cur    *signingKey
+	cur    *keySet
 	loaded time.Time
 }
 
@@ -83,84 +106,141 @@ func newKeyRing(st store.Store, tenant string, secret []byte, clock func() time.
 	if err != nil {
 		return nil, fmt.Errorf("signing key cipher: %w", err)
 	}
-	return &keyRing{st: st, key: store.Key(tenant, "signing-key"), aead: aead, clock: clock}, nil
+	return &keyRing{st: st, key: store.Key(tenant, "signing-keys"), aead: aead, clock: clock}, nil
 }
 
-// current returns the signing key, loading or creating it when needed.
+// set returns the key set, loading, creating or rotating it when due.
 // The lock is never held across a store call: with the store down, a
 // queue of requests behind one slow load would be a hung server.
-func (r *keyRing) current(ctx context.Context) (*signingKey, error) {
+func (r *keyRing) set(ctx context.Context) (*keySet, error) {
 	r.mu.Lock()
 	cur, loaded := r.cur, r.loaded
 	r.mu.Unlock()
 	if cur != nil && r.clock().Sub(loaded) < keyRefresh {
 		return cur, nil
 	}
-	k, err := r.load(ctx)
+	ks, err := r.load(ctx)
 	if err != nil {
 		if cur != nil {
-			// Keep signing with the key we have while the store is away.
+			// Keep signing with the keys we have while the store is away.
 			return cur, nil
 		}
 		return nil, err
 	}
 	r.mu.Lock()
-	r.cur, r.loaded = k, r.clock()
+	r.cur, r.loaded = ks, r.clock()
 	r.mu.Unlock()
-	return k, nil
+	return ks, nil
 }
 
-func (r *keyRing) load(ctx context.Context) (*signingKey, error) {
-	raw, err := r.st.Get(ctx, r.key)
-	if errors.Is(err, store.ErrNotFound) {
-		fresh, gerr := r.generate()
-		if gerr != nil {
-			return nil, gerr
+// load reads the stored set and, when it is missing or its signing key is
+// due for rotation, writes the next set with a compare-and-swap.
+func (r *keyRing) load(ctx context.Context) (*keySet, error) {
+	for range maxRotationRounds {
+		raw, err := r.st.Get(ctx, r.key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("load signing keys: %w", err)
 		}
-		if _, serr := r.st.SetNX(ctx, r.key, fresh, 0); serr != nil {
-			return nil, fmt.Errorf("store signing key: %w", serr)
+		var set storedSet
+		if raw != nil {
+			if err := json.Unmarshal(raw, &set); err != nil {
+				return nil, fmt.Errorf("decode signing keys: %w", err)
+			}
 		}
-		// Whether we won or not, the stored key is the one to use.
-		raw, err = r.st.Get(ctx, r.key)
+		now := r.clock()
+		if len(set.Keys) > 0 && now.Sub(set.Keys[0].CreatedAt) < rotateAfter {
+			return r.open(set, now)
+		}
+		next, err := r.rotate(set, now)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(next)
+		if err != nil {
+			return nil, fmt.Errorf("encode signing keys: %w", err)
+		}
+		ok, err := r.st.CompareAndSwap(ctx, r.key, raw, b, 0)
+		if err != nil {
+			return nil, fmt.Errorf("store signing keys: %w", err)
+		}
+		if ok {
+			return r.open(next, now)
+		}
+		// Another replica wrote first: read and use its set.
 	}
+	return nil, errors.New("signing keys: too much contention")
+}
+
+// rotate returns set with a new signing key in front, the previous one
+// retired now, and keys retired long enough ago dropped.
+func (r *keyRing) rotate(set storedSet, now time.Time) (storedSet, error) {
+	fresh, err := r.generate(now)
 	if err != nil {
-		return nil, fmt.Errorf("load signing key: %w", err)
+		return storedSet{}, err
 	}
-	return r.open(raw)
+	next := storedSet{Keys: []storedKey{fresh}}
+	for i, k := range set.Keys {
+		if i == 0 && k.RetiredAt.IsZero() {
+			k.RetiredAt = now
+		}
+		if now.Sub(k.RetiredAt) < retireAfter {
+			next.Keys = append(next.Keys, k)
+		}
+	}
+	return next, nil
 }
 
-func (r *keyRing) generate() ([]byte, error) {
+func (r *keyRing) generate(now time.Time) (storedKey, error) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("generate signing key: %w", err)
+		return storedKey{}, fmt.Errorf("generate signing key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return nil, fmt.Errorf("marshal signing key: %w", err)
+		return storedKey{}, fmt.Errorf("marshal signing key: %w", err)
 	}
 	nonce := make([]byte, r.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("nonce: %w", err)
+		return storedKey{}, fmt.Errorf("nonce: %w", err)
 	}
-	sk := storedKey{
-		ID:        uuid.NewString(),
+	id := uuid.NewString()
+	return storedKey{
+		ID:        id,
 		Alg:       string(jose.ES256),
-		Sealed:    r.aead.Seal(nonce, nonce, der, []byte(r.key)),
-		CreatedAt: r.clock().UTC(),
-	}
-	return json.Marshal(sk)
+		Sealed:    r.aead.Seal(nonce, nonce, der, []byte(r.key+"|"+id)),
+		CreatedAt: now.UTC(),
+	}, nil
 }
 
-func (r *keyRing) open(raw []byte) (*signingKey, error) {
-	var sk storedKey
-	if err := json.Unmarshal(raw, &sk); err != nil {
-		return nil, fmt.Errorf("decode signing key: %w", err)
+// open unseals a set: the first key signs; every key not retired for
+// longer than retireAfter is published.
+func (r *keyRing) open(set storedSet, now time.Time) (*keySet, error) {
+	ks := &keySet{}
+	for i, sk := range set.Keys {
+		if i > 0 && now.Sub(sk.RetiredAt) >= retireAfter {
+			continue
+		}
+		k, err := r.unseal(sk)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			ks.signing = k
+		}
+		ks.published = append(ks.published, publicKey{k})
 	}
+	if ks.signing == nil {
+		return nil, errors.New("signing keys: empty set")
+	}
+	return ks, nil
+}
+
+func (r *keyRing) unseal(sk storedKey) (*signingKey, error) {
 	ns := r.aead.NonceSize()
 	if len(sk.Sealed) < ns {
 		return nil, errors.New("signing key record is damaged")
 	}
-	der, err := r.aead.Open(nil, sk.Sealed[:ns], sk.Sealed[ns:], []byte(r.key))
+	der, err := r.aead.Open(nil, sk.Sealed[:ns], sk.Sealed[ns:], []byte(r.key+"|"+sk.ID))
 	if err != nil {
 		return nil, fmt.Errorf("unseal signing key (were the secrets changed?): %w", err)
 	}
@@ -175,11 +255,20 @@ func (r *keyRing) open(raw []byte) (*signingKey, error) {
 	return &signingKey{id: sk.ID, alg: jose.SignatureAlgorithm(sk.Alg), key: priv}, nil
 }
 
-// keySet returns the public keys to publish.
-func (r *keyRing) keySet(ctx context.Context) ([]op.Key, error) {
-	k, err := r.current(ctx)
+// current returns the key that signs now.
+func (r *keyRing) current(ctx context.Context) (*signingKey, error) {
+	ks, err := r.set(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return []op.Key{publicKey{k}}, nil
+	return ks.signing, nil
+}
+
+// keySet returns the public keys to publish.
+func (r *keyRing) keySet(ctx context.Context) ([]op.Key, error) {
+	ks, err := r.set(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ks.published, nil
 }

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -319,5 +321,41 @@ func TestOversizedAuthorizeParameters(t *testing.T) {
 		if !strings.HasPrefix(p.url, rpCallback) || mustURL(t, p.url).Query().Get("error") != "invalid_request" {
 			t.Errorf("%s: %d %s", name, p.status, p.url)
 		}
+	}
+}
+
+// After a signing key rotation, tokens signed with the old key still
+// verify (its public key stays published) and new tokens use the new key.
+func TestSigningKeyRotation(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	invite(t, e, "fabrikam", "rot@guest.example", "Rot")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	tok1, _ := r.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r.authURL(), "rot@guest.example"))
+
+	e.clock.Advance(31 * 24 * time.Hour) // past the 30-day rotation
+	r2 := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	// A fresh relying party (fresh key cache) verifies both tokens.
+	tok2, _ := r2.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r2.authURL(), "rot@guest.example"))
+	kid := func(tok *oauth2.Token) string {
+		raw, _ := tok.Extra("id_token").(string)
+		h, _, _ := strings.Cut(raw, ".")
+		b, err := base64.RawURLEncoding.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hdr struct {
+			KID string `json:"kid"`
+		}
+		if err := json.Unmarshal(b, &hdr); err != nil {
+			t.Fatal(err)
+		}
+		return hdr.KID
+	}
+	if kid(tok1) == kid(tok2) {
+		t.Fatal("no rotation after 31 days")
+	}
+	raw1, _ := tok1.Extra("id_token").(string)
+	if _, err := r2.prov.Verifier(&gooidc.Config{ClientID: "portal"}).Verify(context.Background(), raw1); err != nil {
+		t.Fatalf("a token signed before the rotation no longer verifies: %v", err)
 	}
 }
