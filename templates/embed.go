@@ -1,5 +1,5 @@
 // Package templates embeds the pages and mails into the binary. Admins may
-// replace them from a directory (config mail.templatesDir / pages).
+// replace them from a directory (config templatesDir: its pages/ and mail/).
 package templates
 
 import "embed"

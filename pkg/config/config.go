@@ -16,6 +16,11 @@ type Config struct {
 	Mail    Mail     `yaml:"mail"`
 	Tenants []Tenant `yaml:"tenants"`
 
+	// TemplatesDir optionally replaces the embedded templates (B9): its
+	// pages/ replaces the sign-in pages, its mail/ the mails; either may be
+	// absent.
+	TemplatesDir string `yaml:"templatesDir"`
+
 	// Dev is true when the file opts into development mode (dev: true):
 	// missing secrets are generated at start (and lost on restart) instead
 	// of refusing to start.
@@ -80,8 +85,6 @@ type Mail struct {
 	From   string `yaml:"from"`
 	Driver string `yaml:"driver"` // smtp | log
 	SMTP   SMTP   `yaml:"smtp"`
-	// TemplatesDir optionally replaces the embedded mail templates.
-	TemplatesDir string `yaml:"templatesDir"`
 }
 
 // SMTP is the outgoing mail server.

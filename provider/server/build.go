@@ -43,13 +43,13 @@ func Build(d Deps) (http.Handler, error) {
 		d.Clock = time.Now
 	}
 	st := store.Observed(d.Store)
-	pg, err := pages.New(templates.FS)
+	pageFS, mailFS, err := templateFS(cfg.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := pages.New(pageFS)
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
-	}
-	var mailFS fs.FS = templates.FS
-	if cfg.Mail.TemplatesDir != "" {
-		mailFS = os.DirFS(cfg.Mail.TemplatesDir)
 	}
 	mr, err := mail.NewRenderer(mailFS)
 	if err != nil {
@@ -103,4 +103,24 @@ func tenantMux(op, lh http.Handler) http.Handler {
 		}
 		op.ServeHTTP(w, r)
 	})
+}
+
+// templateFS picks, for pages and for mails, the admin's directory when it
+// has that part (dir/pages, dir/mail) and the embedded templates otherwise.
+func templateFS(dir string) (pagesFS, mailFS fs.FS, err error) {
+	pagesFS, mailFS = templates.FS, templates.FS
+	if dir == "" {
+		return pagesFS, mailFS, nil
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, nil, fmt.Errorf("templatesDir %q is not a readable directory", dir)
+	}
+	admin := os.DirFS(dir)
+	if st, err := fs.Stat(admin, "pages"); err == nil && st.IsDir() {
+		pagesFS = admin
+	}
+	if st, err := fs.Stat(admin, "mail"); err == nil && st.IsDir() {
+		mailFS = admin
+	}
+	return pagesFS, mailFS, nil
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/guestpass/guestpass/templates"
 )
 
 func TestDiscoveryPerTenant(t *testing.T) {
@@ -293,4 +297,41 @@ func TestOddPathsNeverFail(t *testing.T) {
 			t.Fatalf("a request panicked: %v", entry.ContextMap())
 		}
 	}
+}
+
+// An admin's template directory replaces the embedded pages; a part it
+// lacks (here mail/) stays embedded.
+func TestAdminTemplatesDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "pages"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := fs.ReadDir(templates.FS, "pages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range entries {
+		if en.IsDir() {
+			continue
+		}
+		b, err := fs.ReadFile(templates.FS, "pages/"+en.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if en.Name() == "email.html" {
+			b = []byte(strings.Replace(string(b), "<h1>", `<h1 class="custom-email-page">`, 1))
+		}
+		if err := os.WriteFile(filepath.Join(dir, "pages", en.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := newEnv(t, envOptions{templatesDir: dir})
+	r := newRP(t, e, "contoso", "portal", "contoso-secret")
+	b := newBrowser(t)
+	p := b.get(r.authURL())
+	if !strings.Contains(p.body, "custom-email-page") {
+		t.Fatalf("the admin's email page is not used:\n%s", p.body)
+	}
+	// Mail still comes from the embedded templates.
+	r.callback(t, e, "contoso", signIn(t, e, newBrowser(t), r.authURL(), "tpl@guest.example"))
 }

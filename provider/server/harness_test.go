@@ -129,6 +129,8 @@ type envOptions struct {
 	prefix  string
 	secrets *[3]string
 	smtp    *mailtest.Server
+	// templatesDir, when set, replaces the embedded templates.
+	templatesDir string
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -148,6 +150,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 		e.smtp = mailtest.Start(t)
 	}
 	yaml := fmt.Sprintf(testConfig, e.base, e.secret[0], e.secret[1], e.secret[2], e.smtp.Addr)
+	if o.templatesDir != "" {
+		yaml += "templatesDir: " + o.templatesDir + "\n"
+	}
 	cfg, err := config.Parse([]byte(yaml), "test.yaml", func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
