@@ -88,5 +88,16 @@ func (o observed) HGetAll(ctx context.Context, key string) (map[string][]byte, e
 	m, err := o.s.HGetAll(ctx, key)
 	return m, mark(ctx, err)
 }
+func (o observed) Pipeline(ctx context.Context, ops ...*Op) error {
+	err := o.s.Pipeline(ctx, ops...)
+	for _, op := range ops {
+		mark(ctx, op.Err)
+	}
+	return mark(ctx, err)
+}
+func (o observed) Run(ctx context.Context, script *Script, keys []string, args ...string) ([]int64, error) {
+	r, err := o.s.Run(ctx, script, keys, args...)
+	return r, mark(ctx, err)
+}
 func (o observed) Ping(ctx context.Context) error { return mark(ctx, o.s.Ping(ctx)) }
 func (o observed) Close() error                   { return o.s.Close() }

@@ -62,6 +62,18 @@ type Store interface {
 	// HGetAll lists the whole hash (an empty map when absent).
 	HGetAll(ctx context.Context, key string) (map[string][]byte, error)
 
+	// Pipeline runs independent single-key operations in one round trip
+	// (memory: one after the other). Each op is as atomic as its own
+	// method; the batch is not a transaction, and other clients' commands
+	// may run between its ops. Every op gets its results and its own Err
+	// (ErrNotFound included). Pipeline returns the first op error other
+	// than ErrNotFound, or nil.
+	Pipeline(ctx context.Context, ops ...*Op) error
+	// Run runs script atomically over keys, which must all carry one
+	// tenant's hash tag (one Cluster slot). args reach the script as
+	// ARGV (Lua) or args (the Go twin).
+	Run(ctx context.Context, script *Script, keys []string, args ...string) ([]int64, error)
+
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	// Close releases connections.

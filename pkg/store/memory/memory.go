@@ -25,8 +25,9 @@ import (
 const SweepInterval = time.Minute
 
 // shardCount spreads keys over independent locks so that many concurrent
-// requests do not queue on one mutex. Operations touch one key each, so
-// no operation needs two shard locks at once.
+// requests do not queue on one mutex. Operations touch one key each; only
+// Run (a script over several keys) holds several shard locks, taken in
+// index order so two scripts cannot deadlock.
 const shardCount = 32
 
 // ErrWrongType is returned when a plain value is used as a hash or the
@@ -122,8 +123,10 @@ func (s *Store) len() int {
 	return n
 }
 
-func (s *Store) shard(key string) *shard {
-	return &s.shards[maphash.String(s.seed, key)%shardCount]
+func (s *Store) shard(key string) *shard { return &s.shards[s.shardIndex(key)] }
+
+func (s *Store) shardIndex(key string) int {
+	return int(maphash.String(s.seed, key) % shardCount)
 }
 
 // lookup returns the live entry for key, dropping it when expired. The
@@ -178,7 +181,11 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.lookup(key, s.now())
+	return sh.get(key, s.now())
+}
+
+func (sh *shard) get(key string, now time.Time) ([]byte, error) {
+	e := sh.lookup(key, now)
 	if e == nil {
 		return nil, store.ErrNotFound
 	}
@@ -200,8 +207,12 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.m[key] = &entry{value: v, expiresAt: deadline(s.now(), ttl)}
+	sh.set(key, v, ttl, s.now())
 	return nil
+}
+
+func (sh *shard) set(key string, v []byte, ttl time.Duration, now time.Time) {
+	sh.m[key] = &entry{value: v, expiresAt: deadline(now, ttl)}
 }
 
 // SetNX implements store.Store.
@@ -216,12 +227,15 @@ func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Du
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	now := s.now()
+	return sh.setNX(key, v, ttl, s.now()), nil
+}
+
+func (sh *shard) setNX(key string, v []byte, ttl time.Duration, now time.Time) bool {
 	if sh.lookup(key, now) != nil {
-		return false, nil
+		return false
 	}
 	sh.m[key] = &entry{value: v, expiresAt: deadline(now, ttl)}
-	return true, nil
+	return true
 }
 
 // Delete implements store.Store.
@@ -304,7 +318,10 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Dura
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	now := s.now()
+	return sh.incr(key, delta, ttl, s.now())
+}
+
+func (sh *shard) incr(key string, delta int64, ttl time.Duration, now time.Time) (int64, error) {
 	e := sh.lookup(key, now)
 	if e == nil {
 		sh.m[key] = &entry{value: strconv.AppendInt(nil, delta, 10), expiresAt: deadline(now, ttl)}
@@ -335,7 +352,10 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	now := s.now()
+	return sh.ttl(key, s.now())
+}
+
+func (sh *shard) ttl(key string, now time.Time) (time.Duration, error) {
 	e := sh.lookup(key, now)
 	if e == nil {
 		return 0, store.ErrNotFound

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -48,6 +49,9 @@ type Options struct {
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	// scripts holds the callers' scripts (*store.Script → *redis.Script)
+	// seen by Run, so that new connections load them too.
+	scripts sync.Map
 }
 
 var _ store.Store = (*Store)(nil)
@@ -108,7 +112,8 @@ func New(opts Options) (*Store, error) {
 	if maxRetries == 0 {
 		maxRetries = 1
 	}
-	client := redis.NewUniversalClient(&redis.UniversalOptions{
+	s := &Store{prefix: opts.KeyPrefix}
+	s.client = redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:      opts.Addrs,
 		MasterName: opts.MasterName,
 		Username:   opts.Username,
@@ -126,9 +131,14 @@ func New(opts Options) (*Store, error) {
 		DialerRetries: 1,
 		// A caller's deadline must bound the whole call.
 		ContextTimeoutEnabled: true,
-		OnConnect:             loadScripts,
+		OnConnect:             s.loadScripts,
+		// Pipelines (a handful of small commands) share the main pool's
+		// warm connections instead of dialing a dedicated pool, whose
+		// every new connection would cost its own handshake and script
+		// loads.
+		PipelinePoolSize: -1,
 	})
-	return &Store{client: client, prefix: opts.KeyPrefix}, nil
+	return s, nil
 }
 
 // loadScripts caches the scripts on each new connection's server, so that
@@ -136,9 +146,14 @@ func New(opts Options) (*Store, error) {
 // round trip per connection, not per call. A refusal by the server (a
 // Sentinel, an ACL without SCRIPT) is not fatal: Run then falls back to
 // EVAL; only a broken connection fails the connect.
-func loadScripts(ctx context.Context, cn *redis.Conn) error {
-	for _, s := range []*redis.Script{casScript, incrScript} {
-		err := s.Load(ctx, cn).Err()
+func (s *Store) loadScripts(ctx context.Context, cn *redis.Conn) error {
+	scripts := []*redis.Script{casScript, incrScript}
+	s.scripts.Range(func(_, v any) bool {
+		scripts = append(scripts, v.(*redis.Script))
+		return true
+	})
+	for _, sc := range scripts {
+		err := sc.Load(ctx, cn).Err()
 		var refused redis.Error
 		if err != nil && !errors.As(err, &refused) {
 			return fmt.Errorf("load script: %w", err)
@@ -245,12 +260,6 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, prev, next []byt
 	if err != nil {
 		return false, err
 	}
-	flag := func(b []byte) string {
-		if b == nil {
-			return "1"
-		}
-		return "0"
-	}
 	// Empty slices are sent for nil ones: go-redis cannot send a nil arg,
 	// and the flags carry the distinction.
 	n, err := casScript.Run(ctx, s.client, []string{s.key(key)},
@@ -259,6 +268,14 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, prev, next []byt
 		return false, fail("compare-and-swap", err)
 	}
 	return n == 1, nil
+}
+
+// flag tells the CAS script whether prev or next is nil.
+func flag(b []byte) string {
+	if b == nil {
+		return "1"
+	}
+	return "0"
 }
 
 func nonNil(b []byte) []byte {
@@ -287,6 +304,11 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if err != nil {
 		return 0, fail("ttl", err)
 	}
+	return pttl(d)
+}
+
+// pttl converts PTTL's answer to TTL's meaning.
+func pttl(d time.Duration) (time.Duration, error) {
 	// go-redis passes PTTL's sentinels through unscaled.
 	switch {
 	case d == -2:

@@ -65,6 +65,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"HSetNXRace", testHSetNXRace},
 		{"WrongType", testWrongType},
 		{"TenantIsolation", testTenantIsolation},
+		{"Pipeline", testPipeline},
+		{"PipelineErrors", testPipelineErrors},
+		{"PipelineEmpty", testPipelineEmpty},
+		{"Script", testScript},
+		{"ScriptRace", testScriptRace},
+		{"ScriptErrors", testScriptErrors},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,174 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/guestpass/guestpass/pkg/store"
+)
+
+// Pipeline implements store.Store with one go-redis pipeline (one round
+// trip; on a Cluster, go-redis splits it by node, and one tenant's keys
+// share a slot anyway). CompareAndSwap and Incr go as EVALSHA of the
+// scripts every connection loads; should a server have refused to load
+// them, those ops are re-run on their own.
+func (s *Store) Pipeline(ctx context.Context, ops ...*store.Op) error {
+	pipe := s.client.Pipeline()
+	cmds := make([]redis.Cmder, len(ops))
+	for i, op := range ops {
+		cmds[i] = s.queue(ctx, pipe, op)
+	}
+	if pipe.Len() > 0 {
+		// Exec's own error is that of the first failed command (redis.Nil
+		// included); each command's error is read below.
+		_, _ = pipe.Exec(ctx)
+	}
+	for i, op := range ops {
+		if cmds[i] == nil {
+			continue // refused before sending; op.Err is set
+		}
+		if err := cmds[i].Err(); err != nil && isNoScript(err) {
+			store.Apply(ctx, s, op)
+			continue
+		}
+		s.read(op, cmds[i])
+	}
+	return store.FirstError(ops)
+}
+
+func isNoScript(err error) bool {
+	return strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+// queue adds op to pipe and returns its command, or nil (with op.Err set)
+// when op is refused without asking Redis.
+func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op) redis.Cmder {
+	k := s.key(op.Key)
+	switch op.Kind {
+	case store.OpSet, store.OpSetNX, store.OpCompareAndSwap, store.OpIncr:
+		ttl, err := ttlArg(op.TTL)
+		if err != nil {
+			op.Err = err
+			return nil
+		}
+		switch op.Kind {
+		case store.OpSet:
+			return pipe.Set(ctx, k, op.Value, ttl)
+		case store.OpSetNX:
+			return pipe.SetNX(ctx, k, op.Value, ttl)
+		case store.OpCompareAndSwap:
+			return pipe.EvalSha(ctx, casScript.Hash(), []string{k},
+				flag(op.Prev), nonNil(op.Prev), flag(op.Value), nonNil(op.Value), ttl.Milliseconds())
+		default:
+			return pipe.EvalSha(ctx, incrScript.Hash(), []string{k}, op.Delta, ttl.Milliseconds())
+		}
+	case store.OpGet:
+		return pipe.Get(ctx, k)
+	case store.OpDelete:
+		return pipe.Del(ctx, k)
+	case store.OpTake:
+		return pipe.GetDel(ctx, k)
+	case store.OpTTL:
+		return pipe.PTTL(ctx, k)
+	case store.OpHGet:
+		return pipe.HGet(ctx, k, op.Field)
+	case store.OpHSet:
+		return pipe.HSet(ctx, k, op.Field, op.Value)
+	}
+	store.Apply(ctx, s, op) // sets the unknown-kind error
+	return nil
+}
+
+// read records cmd's answer in op with the meaning of op's own method.
+func (s *Store) read(op *store.Op, cmd redis.Cmder) {
+	err := cmd.Err()
+	if errors.Is(err, redis.Nil) {
+		switch op.Kind {
+		case store.OpGet, store.OpTake, store.OpHGet:
+			op.Err = store.ErrNotFound
+		}
+		// SetNX answers nil when the key exists: OK stays false.
+		return
+	}
+	if err != nil {
+		op.Err = fail(opName(op.Kind), err)
+		return
+	}
+	switch c := cmd.(type) {
+	case *redis.StringCmd:
+		op.Val, op.Err = c.Bytes()
+	case *redis.BoolCmd:
+		op.OK = c.Val()
+	case *redis.Cmd:
+		n, err := c.Int64()
+		if err != nil {
+			op.Err = fail(opName(op.Kind), err)
+			return
+		}
+		if op.Kind == store.OpCompareAndSwap {
+			op.OK = n == 1
+		} else {
+			op.N = n
+		}
+	case *redis.DurationCmd:
+		op.Left, op.Err = pttl(c.Val())
+	}
+}
+
+func opName(k store.OpKind) string {
+	switch k {
+	case store.OpGet:
+		return "get"
+	case store.OpSet:
+		return "set"
+	case store.OpSetNX:
+		return "setnx"
+	case store.OpDelete:
+		return "delete"
+	case store.OpTake:
+		return "take"
+	case store.OpCompareAndSwap:
+		return "compare-and-swap"
+	case store.OpIncr:
+		return "incr"
+	case store.OpTTL:
+		return "ttl"
+	case store.OpHGet:
+		return "hget"
+	case store.OpHSet:
+		return "hset"
+	}
+	return "op"
+}
+
+// Run implements store.Store. A script's first run on this Store goes as
+// EVAL, which also caches it on the server; later runs are EVALSHA (EVAL
+// again after a NOSCRIPT), and new connections load it like the store's
+// own scripts, so that a restarted Redis costs no extra round trip.
+func (s *Store) Run(ctx context.Context, script *store.Script, keys []string, args ...string) ([]int64, error) {
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = s.key(k)
+	}
+	argv := make([]any, len(args))
+	for i, a := range args {
+		argv[i] = a
+	}
+	v, loaded := s.scripts.Load(script)
+	var cmd *redis.Cmd
+	if loaded {
+		cmd = v.(*redis.Script).Run(ctx, s.client, full, argv...)
+	} else {
+		rs := redis.NewScript(script.Lua())
+		s.scripts.Store(script, rs)
+		cmd = rs.Eval(ctx, s.client, full, argv...)
+	}
+	res, err := cmd.Int64Slice()
+	if err != nil {
+		return nil, fail("script", err)
+	}
+	return res, nil
+}
