@@ -213,35 +213,6 @@ func (i *Issuer) Issue(ctx context.Context, p Policy, tenant, challenge, email s
 	p = p.withDefaults()
 	addr := i.addrID(tenant, email)
 
-	// Cooldown first: a request refused by the cooldown must not eat into
-	// the hourly cap.
-	if p.ResendCooldown > 0 {
-		coolKey := store.Key(tenant, "otp", "cool", addr)
-		ok, err := i.st.SetNX(ctx, coolKey, []byte{'1'}, p.ResendCooldown)
-		if err != nil {
-			return "", fmt.Errorf("otp: issue: cooldown: %w", err)
-		}
-		if !ok {
-			left, err := i.st.TTL(ctx, coolKey)
-			if errors.Is(err, store.ErrNotFound) || (err == nil && left <= 0) {
-				// It expired between the two calls; asking again at once
-				// is fine, but say "a moment" rather than zero.
-				left = time.Second
-			} else if err != nil {
-				return "", fmt.Errorf("otp: issue: cooldown ttl: %w", err)
-			}
-			return "", &CooldownError{RetryAfter: left}
-		}
-	}
-
-	n, err := i.st.Incr(ctx, store.Key(tenant, "otp", "sent", addr), 1, window)
-	if err != nil {
-		return "", fmt.Errorf("otp: issue: hourly cap: %w", err)
-	}
-	if n > int64(p.MaxCodesPerHour) {
-		return "", ErrTooManyCodes
-	}
-
 	code, err := newCode()
 	if err != nil {
 		return "", err
@@ -253,11 +224,36 @@ func (i *Issuer) Issue(ctx context.Context, p Policy, tenant, challenge, email s
 	r.expiresAt = i.clock().Add(p.CodeTTL)
 	copy(r.mac[:], i.codeMAC(tenant, challenge, email, r.nonce[:], code))
 
-	// Set replaces the flow's earlier record; its attempt counter is keyed
-	// by the old nonce and so no longer applies to anything.
-	codeKey := store.Key(tenant, "otp", "code", i.flowID(tenant, challenge, email))
-	if err := i.st.Set(ctx, codeKey, r.marshal(), p.CodeTTL+storeMargin); err != nil {
-		return "", fmt.Errorf("otp: issue: save: %w", err)
+	// One script, one round trip: cooldown, hourly cap, then the record.
+	// Setting the record replaces the flow's earlier one; its attempt
+	// counter is keyed by the old nonce and so no longer applies to
+	// anything.
+	cool := max(p.ResendCooldown, 0) // zero or less: no cooldown
+	res, err := i.st.Run(ctx, issueScript, []string{
+		store.Key(tenant, "otp", "cool", addr),
+		store.Key(tenant, "otp", "sent", addr),
+		i.codeKey(tenant, challenge, email),
+	}, msArg(cool), strconv.Itoa(p.MaxCodesPerHour), msArg(window), string(r.marshal()), msArg(p.CodeTTL+storeMargin))
+	if err != nil {
+		return "", fmt.Errorf("otp: issue: %w", err)
+	}
+	if len(res) != 2 {
+		return "", fmt.Errorf("otp: issue: %w: %v", errScriptResult, res)
+	}
+	switch res[0] {
+	case issued:
+	case cooling:
+		left := ms(res[1])
+		if left <= 0 {
+			// Due to end this very moment; asking again at once is fine,
+			// but say "a moment" rather than zero.
+			left = time.Second
+		}
+		return "", &CooldownError{RetryAfter: left}
+	case capped:
+		return "", ErrTooManyCodes
+	default:
+		return "", fmt.Errorf("otp: issue: %w: %v", errScriptResult, res)
 	}
 	return code, nil
 }
@@ -280,7 +276,7 @@ func (i *Issuer) Verify(ctx context.Context, p Policy, tenant, challenge, email,
 	p = p.withDefaults()
 	addr := i.addrID(tenant, email)
 	failKey := store.Key(tenant, "otp", "fail", addr)
-	codeKey := store.Key(tenant, "otp", "code", i.flowID(tenant, challenge, email))
+	codeKey := i.codeKey(tenant, challenge, email)
 
 	raw, err := i.st.Get(ctx, codeKey)
 	if errors.Is(err, store.ErrNotFound) {
@@ -299,53 +295,47 @@ func (i *Issuer) Verify(ctx context.Context, p Policy, tenant, challenge, email,
 		return ErrInvalid
 	}
 
-	// Count the attempt before comparing, atomically, so parallel guesses
-	// cannot slip past the limit. The counter is keyed by this issue's
-	// nonce: a resend starts a new count, and a lost race against a
-	// resend never touches the new code's count.
+	// The comparison happens here, in Go and in constant time; its verdict
+	// only counts once the script has charged the attempt. The script
+	// counts the attempt on this issue (keyed by its nonce: a resend
+	// starts a new count, and a lost race against a resend never touches
+	// the new code's count) and charges the address's failure budget,
+	// atomically, so parallel guesses cannot slip past either limit.
+	want := i.codeMAC(tenant, challenge, email, r.nonce[:], code)
+	right := "0"
+	if hmac.Equal(want, r.mac[:]) {
+		right = "1"
+	}
 	tryKey := store.Key(tenant, "otp", "try", hex.EncodeToString(r.nonce[:]))
-	tries, err := i.st.Incr(ctx, tryKey, 1, p.CodeTTL+storeMargin)
+	res, err := i.st.Run(ctx, checkScript, []string{tryKey, failKey},
+		strconv.Itoa(p.MaxAttempts), msArg(p.CodeTTL+storeMargin),
+		strconv.Itoa(p.MaxFailuresPerHour), msArg(window), right)
 	if err != nil {
 		return fmt.Errorf("otp: verify: attempts: %w", err)
 	}
-	if tries > int64(p.MaxAttempts) {
-		// The code is void: the counter (which outlives the record) refuses
-		// every later submission. The record is not deleted here: an
-		// in-budget right submission may still be on its way to the
-		// CompareAndSwap, and a late excess submission must not beat it.
-		if tries == int64(p.MaxAttempts)+1 {
-			// Charge the address once per voided code.
-			if _, err := i.st.Incr(ctx, failKey, 1, window); err != nil {
-				return fmt.Errorf("otp: verify: failures: %w", err)
-			}
-		}
+	if len(res) != 1 {
+		return fmt.Errorf("otp: verify: %w: %v", errScriptResult, res)
+	}
+	switch res[0] {
+	case passed:
+	case voided:
+		// The code is void: the counter (which outlives the record)
+		// refuses every later submission. The record is not deleted
+		// here: an in-budget right submission may still be on its way
+		// to the CompareAndSwap, and a late excess one must not beat it.
 		return voidError{}
-	}
-
-	// Charge the failure budget before comparing, too, so that guesses
-	// spread over many codes and connections at once still stop at the
-	// budget; a right code gets its charge back below.
-	fails, err := i.st.Incr(ctx, failKey, 1, window)
-	if err != nil {
-		return fmt.Errorf("otp: verify: failures: %w", err)
-	}
-	if fails > int64(p.MaxFailuresPerHour) {
+	case locked:
 		return ErrLocked
-	}
-
-	want := i.codeMAC(tenant, challenge, email, r.nonce[:], code)
-	if !hmac.Equal(want, r.mac[:]) {
+	case guessed:
 		return ErrInvalid
+	default:
+		return fmt.Errorf("otp: verify: %w: %v", errScriptResult, res)
 	}
 
 	// Consume exactly the record we checked: if the flow's code was
 	// replaced meanwhile the bytes differ (new nonce) and the swap fails,
 	// so an old code can never consume the new one.
 	won, err := i.st.CompareAndSwap(ctx, codeKey, raw, nil, 0)
-	// The submission was right (not a guess), so refund its charge whether
-	// it won or lost the race. A failed refund only errs on the safe side
-	// (one failure too many), so it is not reported.
-	_, _ = i.st.Incr(ctx, failKey, -1, window)
 	if err != nil {
 		return fmt.Errorf("otp: verify: consume: %w", err)
 	}
@@ -430,6 +420,11 @@ func (i *Issuer) mac(label string, fields ...[]byte) []byte {
 // not look alike at rest.
 func (i *Issuer) codeMAC(tenant, challenge, email string, nonce []byte, code string) []byte {
 	return i.mac("guestpass/otp/code/v1", []byte(tenant), []byte(challenge), []byte(email), nonce, []byte(code))
+}
+
+// codeKey is where the record of one flow of one address lives.
+func (i *Issuer) codeKey(tenant, challenge, email string) string {
+	return store.Key(tenant, "otp", "code", i.flowID(tenant, challenge, email))
 }
 
 // flowID names the record of one flow of one address.

@@ -1,0 +1,169 @@
+package otp
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/guestpass/guestpass/pkg/store"
+)
+
+// The passcode's atomic steps are store scripts: one round trip each, and
+// no other request can run between their reads and writes. Each is
+// written twice, in Lua for Redis and in Go for the memory store; every
+// test of this package runs on both. No secret enters a script: the code
+// is compared in Go (constant time) and only the verdict is passed in.
+
+// luaIncr is Store.Incr in Lua: the window starts when the counter is
+// created, later increments leave its expiry alone.
+const luaIncr = `
+local function incr(key, delta, ttl)
+  local existed = redis.call('EXISTS', key)
+  local v = redis.call('INCRBY', key, delta)
+  if existed == 0 and ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+  return v
+end
+`
+
+// Results of issueScript.
+const (
+	issued  = 0
+	cooling = 1 // second value: the cooldown's remaining milliseconds
+	capped  = 2
+)
+
+// issueScript: KEYS cool, sent, code; ARGV cooldown (ms, 0: none), cap,
+// window (ms), record, record ttl (ms). The cooldown is checked first, so
+// a request it refuses does not eat into the hourly cap; a request past
+// the cap leaves the flow's current code alone.
+var issueScript = store.NewScript(luaIncr+`
+local cool = tonumber(ARGV[1])
+if cool > 0 then
+  if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', cool) then
+    return {1, redis.call('PTTL', KEYS[1])}
+  end
+end
+if incr(KEYS[2], 1, tonumber(ARGV[3])) > tonumber(ARGV[2]) then
+  return {2, 0}
+end
+redis.call('SET', KEYS[3], ARGV[4], 'PX', tonumber(ARGV[5]))
+return {0, 0}
+`, func(tx store.Tx, keys, args []string) ([]int64, error) {
+	n, err := ints(args[0], args[1], args[2], args[4])
+	if err != nil {
+		return nil, err
+	}
+	cool, limit, win, ttl := ms(n[0]), n[1], ms(n[2]), ms(n[3])
+	if cool > 0 {
+		ok, err := tx.SetNX(keys[0], []byte{'1'}, cool)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			left, err := tx.TTL(keys[0])
+			if err != nil {
+				return nil, err
+			}
+			return []int64{cooling, left.Milliseconds()}, nil
+		}
+	}
+	sent, err := tx.Incr(keys[1], 1, win)
+	if err != nil {
+		return nil, err
+	}
+	if sent > limit {
+		return []int64{capped, 0}, nil
+	}
+	if err := tx.Set(keys[2], []byte(args[3]), ttl); err != nil {
+		return nil, err
+	}
+	return []int64{issued, 0}, nil
+})
+
+// Results of checkScript.
+const (
+	passed  = 0 // a right code within every limit: go on and consume it
+	voided  = 1
+	locked  = 2
+	guessed = 3 // a wrong code, counted
+)
+
+// checkScript: KEYS try, fail; ARGV max attempts, try ttl (ms), max
+// failures, window (ms), right ("1"/"0"). It counts the attempt on the
+// issued code, then charges the address's failure budget, before the
+// verdict counts; a right code gets its charge back at once, so it never
+// uses up the budget and never locks out others' guesses in passing.
+var checkScript = store.NewScript(luaIncr+`
+local maxTries = tonumber(ARGV[1])
+local tries = incr(KEYS[1], 1, tonumber(ARGV[2]))
+if tries > maxTries then
+  if tries == maxTries + 1 then incr(KEYS[2], 1, tonumber(ARGV[4])) end
+  return {1}
+end
+if incr(KEYS[2], 1, tonumber(ARGV[4])) > tonumber(ARGV[3]) then
+  return {2}
+end
+if ARGV[5] == '1' then
+  incr(KEYS[2], -1, tonumber(ARGV[4]))
+  return {0}
+end
+return {3}
+`, func(tx store.Tx, keys, args []string) ([]int64, error) {
+	n, err := ints(args[0], args[1], args[2], args[3])
+	if err != nil {
+		return nil, err
+	}
+	maxTries, tryTTL, maxFails, win := n[0], ms(n[1]), n[2], ms(n[3])
+	tries, err := tx.Incr(keys[0], 1, tryTTL)
+	if err != nil {
+		return nil, err
+	}
+	if tries > maxTries {
+		if tries == maxTries+1 {
+			if _, err := tx.Incr(keys[1], 1, win); err != nil {
+				return nil, err
+			}
+		}
+		return []int64{voided}, nil
+	}
+	fails, err := tx.Incr(keys[1], 1, win)
+	if err != nil {
+		return nil, err
+	}
+	if fails > maxFails {
+		return []int64{locked}, nil
+	}
+	if args[4] == "1" {
+		if _, err := tx.Incr(keys[1], -1, win); err != nil {
+			return nil, err
+		}
+		return []int64{passed}, nil
+	}
+	return []int64{guessed}, nil
+})
+
+func ints(ss ...string) ([]int64, error) {
+	out := make([]int64, len(ss))
+	for i, s := range ss {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+
+// msArg renders d as whole milliseconds for a script, rounding up so that
+// a sub-millisecond duration never turns into "no expiry".
+func msArg(d time.Duration) string {
+	m := d.Milliseconds()
+	if d%time.Millisecond != 0 {
+		m++
+	}
+	return strconv.FormatInt(m, 10)
+}
+
+var errScriptResult = errors.New("otp: unexpected script result")
