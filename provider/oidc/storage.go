@@ -248,6 +248,19 @@ func identityOf(r op.TokenRequest) *Identity {
 }
 
 func (s *storage) CreateAccessToken(ctx context.Context, r op.TokenRequest) (string, time.Time, error) {
+	id, op, exp, err := s.newAccessToken(r)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if err := s.st.Set(ctx, op.Key, op.Value, op.TTL); err != nil {
+		return "", time.Time{}, fmt.Errorf("save access token: %w", err)
+	}
+	return id, exp, nil
+}
+
+// newAccessToken makes an access token for r and the store op that saves
+// it, so that a caller saving more can send both in one round trip.
+func (s *storage) newAccessToken(r op.TokenRequest) (string, *store.Op, time.Time, error) {
 	id := uuid.NewString()
 	exp := s.clock().Add(accessTokenTTL).UTC()
 	rec := accessToken{Tenant: s.tenant, Subject: r.GetSubject(), Scopes: r.GetScopes(), Identity: identityOf(r), Expires: exp}
@@ -259,12 +272,13 @@ func (s *storage) CreateAccessToken(ctx context.Context, r op.TokenRequest) (str
 	case *clientCredentialsRequest:
 		rec.ClientID = t.clientID
 	default:
-		return "", time.Time{}, oidc.ErrServerError().WithDescription("unsupported token request")
+		return "", nil, time.Time{}, oidc.ErrServerError().WithDescription("unsupported token request")
 	}
-	if err := s.putJSON(ctx, s.k("at", id), rec, accessTokenTTL); err != nil {
-		return "", time.Time{}, fmt.Errorf("save access token: %w", err)
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return "", nil, time.Time{}, fmt.Errorf("encode access token: %w", err)
 	}
-	return id, exp, nil
+	return id, store.SetOp(s.k("at", id), b, accessTokenTTL), exp, nil
 }
 
 // CreateAccessAndRefreshTokens issues a new refresh token; when one is
@@ -292,7 +306,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	if ttl <= 0 {
 		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("sign-in expired")
 	}
-	accessID, exp, err := s.CreateAccessToken(ctx, r)
+	accessID, saveAccess, exp, err := s.newAccessToken(r)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
@@ -300,8 +314,16 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	if err := s.putJSON(ctx, s.k("rt", hashToken(tok)), rt, ttl); err != nil {
-		return "", "", time.Time{}, fmt.Errorf("save refresh token: %w", err)
+	b, err := json.Marshal(rt)
+	if err != nil {
+		return "", "", time.Time{}, fmt.Errorf("encode refresh token: %w", err)
+	}
+	// Both tokens in one round trip. Should one save fail, the client
+	// gets an error and neither token; a token saved alone is an orphan
+	// nobody holds, and it expires.
+	saveRefresh := store.SetOp(s.k("rt", hashToken(tok)), b, ttl)
+	if err := s.st.Pipeline(ctx, saveAccess, saveRefresh); err != nil {
+		return "", "", time.Time{}, fmt.Errorf("save tokens: %w", err)
 	}
 	return accessID, tok, exp, nil
 }
