@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
@@ -334,4 +335,50 @@ func TestAdminTemplatesDir(t *testing.T) {
 	}
 	// Mail still comes from the embedded templates.
 	r.callback(t, e, "contoso", signIn(t, e, newBrowser(t), r.authURL(), "tpl@guest.example"))
+}
+
+// /metrics counts what B8 names: codes sent, verifications by outcome,
+// sign-ins by source, and latency.
+func TestMetricsAfterSignIn(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	invite(t, e, "fabrikam", "metrics@guest.example", "M")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	b := newBrowser(t)
+	p := toCodePage(t, b, r.authURL(), "metrics@guest.example")
+	code := waitCode(t, e.smtp, "metrics@guest.example")
+	wrong := "00000000"
+	if code == wrong {
+		wrong = "11111111"
+	}
+	p = enter(t, b, p, wrong)
+	r.callback(t, e, "fabrikam", enter(t, b, p, code))
+
+	var body string
+	eventually := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(e.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(raw)
+		// Codes are counted when the SMTP server accepted the mail, which
+		// is asynchronous.
+		if strings.Contains(body, "guestpass_codes_sent_total 1") || time.Now().After(eventually) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []string{
+		"guestpass_codes_sent_total 1",
+		`guestpass_code_verifications_total{outcome="invalid"} 1`,
+		`guestpass_code_verifications_total{outcome="success"} 1`,
+		`guestpass_sign_ins_total{source="otp"} 1`,
+		`guestpass_http_request_duration_seconds_count{code="2xx",route="tenant/login"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
