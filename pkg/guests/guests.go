@@ -112,6 +112,12 @@ func NewRepo(st store.Store, clock func() time.Time) *Repo {
 }
 
 func recordKey(tenant, canonical string) string { return store.Key(tenant, "guest", canonical) }
+
+// ReadOp is the read Get does, for a caller that prefetches a request's
+// reads in one round trip (store.Prefetch).
+func (r *Repo) ReadOp(tenant, canonical string) *store.Op {
+	return store.GetOp(recordKey(tenant, canonical))
+}
 func listKey(tenant string) string              { return store.Key(tenant, "guests") }
 func idsKey(tenant string) string               { return store.Key(tenant, "guest-ids") }
 

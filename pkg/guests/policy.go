@@ -21,6 +21,11 @@ func NewPolicies(st store.Store) *Policies { return &Policies{st: st} }
 
 func policyKey(tenant string) string { return store.Key(tenant, "policy") }
 
+// ReadOp is the read EmailOTPEnabled does, for store.Prefetch.
+func (p *Policies) ReadOp(tenant string) *store.Op {
+	return store.HGetOp(policyKey(tenant), fieldEmailOTP)
+}
+
 const fieldEmailOTP = "emailOTP.enabled"
 
 // EmailOTPEnabled reports whether email one-time passcodes are on for

@@ -38,6 +38,8 @@ type OP interface {
 	// that browser can then collect the code.
 	Complete(ctx context.Context, a *oidc.AuthRequest, ident oidc.Identity, flow string) error
 	CallbackURL(id string) string
+	// AuthRequestReadOp is AuthRequest's read, for store.Prefetch.
+	AuthRequestReadOp(id string) *store.Op
 	Fail(w http.ResponseWriter, r *http.Request, a *oidc.AuthRequest, err error)
 	ClientName(id string) string
 }
@@ -49,8 +51,11 @@ type Mailer interface {
 
 // Deps are the parts the handler is built from.
 type Deps struct {
-	Tenant   config.Tenant
-	OP       OP
+	Tenant config.Tenant
+	OP     OP
+	// Store is the request-observing store the other parts share; the
+	// handler only uses it to prefetch a step's reads (store.Prefetch).
+	Store    store.Store
 	Guests   *guests.Repo
 	Policies *guests.Policies
 	Sessions *session.Manager

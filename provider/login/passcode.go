@@ -15,6 +15,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/canon"
 	"github.com/guestpass/guestpass/pkg/mail"
 	"github.com/guestpass/guestpass/pkg/session"
+	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/oidc"
 	"github.com/guestpass/guestpass/provider/pages"
 )
@@ -108,11 +109,17 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a, ok := h.loadRequest(w, r, true)
+	authReq := r.URL.Query().Get("authRequestID")
+	st, ok := h.current(w, r, authReq, flow)
 	if !ok {
 		return
 	}
-	st, ok := h.current(w, r, a.ID, flow)
+	// Every read of this step (request, policy, passcode, guest) in one
+	// round trip.
+	r = r.WithContext(store.Prefetch(r.Context(), h.d.Store,
+		h.d.OP.AuthRequestReadOp(authReq), h.d.Policies.ReadOp(h.t.ID),
+		h.d.OTP.ReadOp(h.t.ID, challenge(flow, authReq), st.Canonical), h.d.Guests.ReadOp(h.t.ID, st.Canonical)))
+	a, ok := h.loadRequest(w, r, true)
 	if !ok {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/canon"
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/session"
+	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/oidc"
 	"github.com/guestpass/guestpass/provider/pages"
 )
@@ -113,12 +114,18 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	typed := r.PostFormValue("email")
+	addr, err := canon.Email(typed)
+	if err == nil {
+		// Every read of this step (request, guest, policy) in one round trip.
+		r = r.WithContext(store.Prefetch(r.Context(), h.d.Store,
+			h.d.OP.AuthRequestReadOp(r.URL.Query().Get("authRequestID")),
+			h.d.Guests.ReadOp(h.t.ID, addr.Canonical), h.d.Policies.ReadOp(h.t.ID)))
+	}
 	a, ok := h.loadRequest(w, r, false)
 	if !ok {
 		return
 	}
-	typed := r.PostFormValue("email")
-	addr, err := canon.Email(typed)
 	if err != nil {
 		// Give back what was typed (bounded) so the guest can correct it.
 		d := h.data(a.ID, a.ClientID, flow, truncate(typed, 320))

@@ -163,6 +163,11 @@ func (t *Tenant) AuthRequest(ctx context.Context, id string) (*AuthRequest, erro
 // ErrUnknownRequest means the auth request is unknown or expired.
 var ErrUnknownRequest = errors.New("unknown or expired sign-in request")
 
+// AuthRequestReadOp is the read AuthRequest does, for store.Prefetch.
+func (t *Tenant) AuthRequestReadOp(id string) *store.Op {
+	return store.GetOp(t.storage.k("authreq", id))
+}
+
 // Complete records who signed in, bound to the browser's sign-in flow;
 // that browser then goes to CallbackURL.
 func (t *Tenant) Complete(ctx context.Context, a *AuthRequest, ident Identity, flow string) error {

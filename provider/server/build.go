@@ -84,7 +84,7 @@ func Build(d Deps) (http.Handler, error) {
 			return nil, err
 		}
 		lh := login.New(login.Deps{
-			Tenant: t, OP: op, Guests: gr, Policies: pol, Sessions: sessions, Flows: flows,
+			Tenant: t, OP: op, Store: st, Guests: gr, Policies: pol, Sessions: sessions, Flows: flows,
 			OTP: issuer, Chain: connectors.NewChain(), Mail: mr, Mailer: d.Mailer, Pages: pg,
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
 		})
