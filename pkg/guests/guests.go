@@ -118,8 +118,8 @@ func recordKey(tenant, canonical string) string { return store.Key(tenant, "gues
 func (r *Repo) ReadOp(tenant, canonical string) *store.Op {
 	return store.GetOp(recordKey(tenant, canonical))
 }
-func listKey(tenant string) string              { return store.Key(tenant, "guests") }
-func idsKey(tenant string) string               { return store.Key(tenant, "guest-ids") }
+func listKey(tenant string) string { return store.Key(tenant, "guests") }
+func idsKey(tenant string) string  { return store.Key(tenant, "guest-ids") }
 
 func (r *Repo) now() time.Time { return r.clock().UTC() }
 
