@@ -112,14 +112,14 @@ func NewRepo(st store.Store, clock func() time.Time) *Repo {
 }
 
 func recordKey(tenant, canonical string) string { return store.Key(tenant, "guest", canonical) }
+func listKey(tenant string) string              { return store.Key(tenant, "guests") }
+func idsKey(tenant string) string               { return store.Key(tenant, "guest-ids") }
 
 // ReadOp is the read Get does, for a caller that prefetches a request's
 // reads in one round trip (store.Prefetch).
 func (r *Repo) ReadOp(tenant, canonical string) *store.Op {
 	return store.GetOp(recordKey(tenant, canonical))
 }
-func listKey(tenant string) string { return store.Key(tenant, "guests") }
-func idsKey(tenant string) string  { return store.Key(tenant, "guest-ids") }
 
 func (r *Repo) now() time.Time { return r.clock().UTC() }
 
