@@ -134,6 +134,7 @@ func New(o Options) (*Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: provider: %w", t.ID, err)
 	}
+	st.decryptCode = p.Crypto().Decrypt
 	tn := &Tenant{id: t.ID, issuer: issuer, provider: p, storage: st, sessions: o.Sessions, flows: o.Flows,
 		errPage: o.ErrorPage, redirect: redirect}
 	tn.handler = tn.wrap(p)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -54,6 +55,9 @@ type storage struct {
 	clock   func() time.Time
 	// sessionLifetime bounds a refresh token family (absolute).
 	sessionLifetime time.Duration
+	// decryptCode turns an authorization code back into its auth request
+	// id (the provider's crypto; set once the provider exists).
+	decryptCode func(code string) (string, error)
 	// endSession is called with the session id found in the logout
 	// request's context (see sessionIDKey) so logout deletes the session.
 	endSession func(ctx context.Context, sid string) error
@@ -180,37 +184,42 @@ func (s *storage) authRequest(ctx context.Context, id string) (*AuthRequest, err
 	return &a, nil
 }
 
-// AuthRequestByCode redeems a code. The code record and then the auth
-// request itself are taken atomically (GETDEL): of two parallel token
-// requests with one code only one gets this far, and an auth request is
-// redeemed at most once even if several codes were minted for it.
+// AuthRequestByCode redeems a code. The library's code is the encrypted
+// auth request id, so the code record and the auth request itself are
+// both taken (GETDEL) in one pipeline: of two parallel token requests
+// with one code only one gets the request, and a request is redeemed at
+// most once. The stored hash must match the presented code: only the
+// latest code minted for a request is valid, and presenting an older one
+// spends the request (as a replayed code should, RFC 6749 §4.1.2).
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	id, err := s.st.Take(ctx, s.k("code", hashToken(code)))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, oidc.ErrInvalidGrant().WithDescription("invalid or used code")
+	invalid := oidc.ErrInvalidGrant().WithDescription("invalid or used code")
+	if s.decryptCode == nil {
+		return nil, oidc.ErrServerError().WithDescription("code decryption is not wired")
 	}
-	if err != nil {
+	id, err := s.decryptCode(code)
+	if err != nil || id == "" || len(id) > 64 {
+		return nil, invalid
+	}
+	codeOp, reqOp := store.TakeOp(s.k("code", id)), store.TakeOp(s.k("authreq", id))
+	if err := s.st.Pipeline(ctx, codeOp, reqOp); err != nil {
 		return nil, err
 	}
-	raw, err := s.st.Take(ctx, s.k("authreq", string(id)))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, oidc.ErrInvalidGrant().WithDescription("invalid or used code")
-	}
-	if err != nil {
-		return nil, err
+	if codeOp.Err != nil || reqOp.Err != nil || subtle.ConstantTimeCompare(codeOp.Val, []byte(hashToken(code))) != 1 {
+		return nil, invalid
 	}
 	var a AuthRequest
-	if err := json.Unmarshal(raw, &a); err != nil {
+	if err := json.Unmarshal(reqOp.Val, &a); err != nil {
 		return nil, fmt.Errorf("decode auth request: %w", err)
 	}
 	if a.Tenant != s.tenant || !a.Done() {
-		return nil, oidc.ErrInvalidGrant().WithDescription("invalid or used code")
+		return nil, invalid
 	}
 	return &a, nil
 }
 
+// SaveAuthCode keeps the hash of the latest code of an auth request.
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	return s.st.Set(ctx, s.k("code", hashToken(code)), []byte(id), authCodeTTL)
+	return s.st.Set(ctx, s.k("code", id), []byte(hashToken(code)), authCodeTTL)
 }
 
 // DeleteAuthRequest is called by the library after a code exchange, when
