@@ -171,14 +171,10 @@ func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, tenant stri
 	if err != nil {
 		return nil, fmt.Errorf("session: encode: %w", err)
 	}
-	// SetNX: a collision of 256 random bits will not happen, but if it did
-	// it must not hand someone else's session over.
-	ok, err := m.st.SetNX(ctx, recordKey(tenant, id), raw, lifetime)
-	if err != nil {
+	// A plain Set: 256 random bits do not collide, and a Set can be
+	// batched with the handler's other last writes (store.Defer).
+	if err := m.st.Set(ctx, recordKey(tenant, id), raw, lifetime); err != nil {
 		return nil, fmt.Errorf("session: store: %w", err)
-	}
-	if !ok {
-		return nil, errors.New("session: id collision")
 	}
 	value, err := m.codec.Encode(codecName(tenant), []byte(id))
 	if err != nil {

@@ -50,6 +50,9 @@ func (o observed) Get(ctx context.Context, key string) ([]byte, error) {
 }
 func (o observed) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	forget(ctx, key)
+	if queue(ctx, key, value, ttl) {
+		return nil
+	}
 	return mark(ctx, o.s.Set(ctx, key, value, ttl))
 }
 func (o observed) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {

@@ -173,7 +173,10 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	if old, err := h.d.Sessions.Get(ctx, r, h.t.ID); err == nil && old != nil {
 		_ = h.d.Sessions.DeleteByID(ctx, h.t.ID, old.ID)
 	}
-	sess, err := h.d.Sessions.Create(ctx, w, h.t.ID, session.Session{
+	// The new session and the completed request are written together in
+	// complete (store.Defer / store.Flush): one round trip.
+	r = r.WithContext(store.Defer(ctx))
+	sess, err := h.d.Sessions.Create(r.Context(), w, h.t.ID, session.Session{
 		GuestID: g.ID, Email: g.Email, Name: g.DisplayName, Source: connectors.SourceOTP,
 		AMR: []string{"otp"}, AuthTime: h.d.Clock().UTC(),
 	}, h.t.Session.Lifetime)
@@ -191,6 +194,9 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, a *oidc.AuthR
 		Subject: s.GuestID, Email: s.Email, Name: s.Name, Source: s.Source,
 		AMR: s.AMR, AuthTime: s.AuthTime, SessionID: PublicSessionID(s.ID),
 	}, flow)
+	if err == nil {
+		err = store.Flush(r.Context(), h.d.Store)
+	}
 	if errors.Is(err, oidc.ErrUnknownRequest) {
 		h.errorPage(w, r, http.StatusBadRequest, "expired_request")
 		return
