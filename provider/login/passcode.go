@@ -41,16 +41,24 @@ func (h *Handler) flowPage(page string) http.HandlerFunc {
 func (h *Handler) sendPage(w http.ResponseWriter, r *http.Request) { h.flowPage(pages.PageSend)(w, r) }
 func (h *Handler) codePage(w http.ResponseWriter, r *http.Request) { h.flowPage(pages.PageCode)(w, r) }
 
+// postStep checks a POST of the passcode steps (flow cookie, CSRF token)
+// and reads the flow's chosen address; on failure it has answered.
+func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) (authReq, flow string, st *signin, ok bool) {
+	if flow, ok = h.checkPost(w, r); !ok {
+		return "", "", nil, false
+	}
+	authReq = r.URL.Query().Get("authRequestID")
+	if st, ok = h.current(w, r, authReq, flow); !ok {
+		return "", "", nil, false
+	}
+	return authReq, flow, st, true
+}
+
 // send issues a code (first send and resend). A code is issued for every
 // address, invited or not, so that both cost the same and hit the same
 // limits; only an address that may sign in is mailed.
 func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
-	flow, ok := h.checkPost(w, r)
-	if !ok {
-		return
-	}
-	authReq := r.URL.Query().Get("authRequestID")
-	st, ok := h.current(w, r, authReq, flow)
+	authReq, flow, st, ok := h.postStep(w, r)
 	if !ok {
 		return
 	}
@@ -105,12 +113,7 @@ func (h *Handler) mailCode(r *http.Request, st *signin, code string) {
 }
 
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
-	flow, ok := h.checkPost(w, r)
-	if !ok {
-		return
-	}
-	authReq := r.URL.Query().Get("authRequestID")
-	st, ok := h.current(w, r, authReq, flow)
+	authReq, flow, st, ok := h.postStep(w, r)
 	if !ok {
 		return
 	}
