@@ -14,31 +14,17 @@ import (
 	"github.com/guestpass/guestpass/pkg/store/memory"
 	"github.com/guestpass/guestpass/pkg/store/redisstore"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
 // fakeClock is the injected clock: tests move it to cross expiry lines
 // without waiting.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = storetest.Clock
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+	return storetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 }
 
 // env is one Issuer over one backend.

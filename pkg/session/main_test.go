@@ -1,17 +1,15 @@
 package session
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/guestpass/guestpass/pkg/store"
-	"github.com/guestpass/guestpass/pkg/store/memory"
-	"github.com/guestpass/guestpass/pkg/store/redisstore"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
+	"github.com/guestpass/guestpass/pkg/store/teststores"
 )
 
 // sharedRedis is the one Redis this package's tests share; each
@@ -30,69 +28,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// fakeClock is a settable clock for the memory store and the code under
-// test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// fakeClock is the settable clock shared with the memory store.
+type fakeClock = storetest.Clock
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
-}
+var clockStart = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func newFakeClock() *fakeClock { return storetest.NewClock(clockStart) }
 
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// backend builds a fresh, empty store for one test; clock drives the
-// memory store (Redis keeps its own time).
-type backend struct {
-	name string
-	open func(t *testing.T, clock func() time.Time) store.Store
-}
-
-func backends() []backend {
-	return []backend{
-		{"memory", func(t *testing.T, clock func() time.Time) store.Store {
-			st := memory.New(clock)
-			t.Cleanup(func() { _ = st.Close() })
-			return st
-		}},
-		{"redis", func(t *testing.T, _ func() time.Time) store.Store {
-			st, err := redisstore.New(redisstore.Options{
-				Addrs:     []string{sharedRedis.Addr},
-				Username:  sharedRedis.Username,
-				Password:  sharedRedis.Password,
-				DB:        sharedRedis.DB,
-				KeyPrefix: redistest.KeyPrefix(t),
-			})
-			if err != nil {
-				t.Fatalf("redisstore: %v", err)
-			}
-			if err := st.Ping(context.Background()); err != nil {
-				t.Fatalf("redis ping: %v", err)
-			}
-			t.Cleanup(func() { _ = st.Close() })
-			return st
-		}},
-	}
-}
-
-// eachBackend runs f once per store.
+// eachBackend runs f once per store (memory, Redis).
 func eachBackend(t *testing.T, f func(t *testing.T, st store.Store, clock *fakeClock)) {
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) {
-			clock := newFakeClock()
-			f(t, b.open(t, clock.Now), clock)
-		})
-	}
+	teststores.Each(t, sharedRedis, clockStart, f)
 }

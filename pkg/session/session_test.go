@@ -12,6 +12,8 @@ import (
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/pkg/store/redisstore"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
+	"github.com/guestpass/guestpass/pkg/store/teststores"
 )
 
 var (
@@ -183,12 +185,7 @@ func TestAbsoluteLifetime(t *testing.T) {
 	// The memory store follows the injected clock, so this crosses the
 	// 24-hour line both in the store's expiry and in ExpiresAt.
 	clock := newFakeClock()
-	var st store.Store
-	for _, b := range backends() {
-		if b.name == "memory" {
-			st = b.open(t, clock.Now)
-		}
-	}
+	st := teststores.Backends(sharedRedis)[0].Open(t, clock.Now) // memory
 	ctx := context.Background()
 	m := NewManager(st, testOptions(clock.Now, false))
 	rec := httptest.NewRecorder()
@@ -233,8 +230,7 @@ func TestExpiresAtIsCheckedEvenIfTheRecordLingers(t *testing.T) {
 		ctx := context.Background()
 		// The store keeps real time; only the manager's clock moves, as
 		// when a record outlives its ExpiresAt.
-		mclock := newFakeClock()
-		mclock.t = time.Now()
+		mclock := storetest.NewClock(time.Now())
 		m := NewManager(st, testOptions(mclock.Now, false))
 		rec := httptest.NewRecorder()
 		s, err := m.Create(ctx, rec, "fabrikam", newSession(), 24*time.Hour)
@@ -415,7 +411,7 @@ func TestStoreOutageIsNotNoSession(t *testing.T) {
 }
 
 func TestBadKeys(t *testing.T) {
-	st := backends()[0].open(t, nil)
+	st := teststores.Backends(sharedRedis)[0].Open(t, nil) // memory
 	for name, o := range map[string]Options{
 		"no keys":        {},
 		"short hash key": {HashKey: []byte("short"), BlockKey: testBlock},

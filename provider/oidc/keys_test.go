@@ -7,19 +7,8 @@ import (
 	"time"
 
 	"github.com/guestpass/guestpass/pkg/store/memory"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
-
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func kids(t *testing.T, r *keyRing) (string, []string) {
 	t.Helper()
@@ -37,7 +26,7 @@ func kids(t *testing.T, r *keyRing) (string, []string) {
 // Replicas that start, or find a rotation due, at the same moment end up
 // with one key set; a replaced key stays published for retireAfter.
 func TestKeyRotationAcrossReplicas(t *testing.T) {
-	clk := &testClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	st := memory.New(clk.Now)
 	defer st.Close()
 	secret := make([]byte, 32)
@@ -94,7 +83,7 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 // The sealed private key is bound to its id and store key: a key moved to
 // another tenant's set does not open.
 func TestSealedKeyBoundToTenant(t *testing.T) {
-	clk := &testClock{now: time.Now()}
+	clk := storetest.NewClock(time.Now())
 	st := memory.New(clk.Now)
 	defer st.Close()
 	a, _ := newKeyRing(st, "a", make([]byte, 32), clk.Now)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,26 +22,8 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, nil) })
 }
 
-// fakeClock is a clock a test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestExpiryFollowsInjectedClock(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)}
+	clock := storetest.NewClock(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
 	s := newStore(t, clock.Now)
 	ctx := context.Background()
 	code, ctr := store.Key("t", "code"), store.Key("t", "ctr")
@@ -74,7 +55,7 @@ func TestExpiryFollowsInjectedClock(t *testing.T) {
 }
 
 func TestSweepDropsExpiredEntries(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := storetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := newStore(t, clock.Now)
 	ctx := context.Background()
 	for i := range 1000 {
