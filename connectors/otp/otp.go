@@ -296,7 +296,8 @@ func (i *Issuer) Verify(ctx context.Context, p Policy, tenant, challenge, email,
 	}
 
 	// The comparison happens here, in Go and in constant time; its verdict
-	// only counts once the script has charged the attempt. The script
+	// only counts once the script has charged the attempt, and the script
+	// consumes exactly the record compared (see checkScript). The script
 	// counts the attempt on this issue (keyed by its nonce: a resend
 	// starts a new count, and a lost race against a resend never touches
 	// the new code's count) and charges the address's failure budget,
@@ -307,9 +308,9 @@ func (i *Issuer) Verify(ctx context.Context, p Policy, tenant, challenge, email,
 		right = "1"
 	}
 	tryKey := store.Key(tenant, "otp", "try", hex.EncodeToString(r.nonce[:]))
-	res, err := i.st.Run(ctx, checkScript, []string{tryKey, failKey},
+	res, err := i.st.Run(ctx, checkScript, []string{tryKey, failKey, codeKey},
 		strconv.Itoa(p.MaxAttempts), msArg(p.CodeTTL+storeMargin),
-		strconv.Itoa(p.MaxFailuresPerHour), msArg(window), right)
+		strconv.Itoa(p.MaxFailuresPerHour), msArg(window), right, string(raw))
 	if err != nil {
 		return fmt.Errorf("otp: verify: attempts: %w", err)
 	}
@@ -318,31 +319,20 @@ func (i *Issuer) Verify(ctx context.Context, p Policy, tenant, challenge, email,
 	}
 	switch res[0] {
 	case passed:
+		return nil
 	case voided:
 		// The code is void: the counter (which outlives the record)
 		// refuses every later submission. The record is not deleted
-		// here: an in-budget right submission may still be on its way
-		// to the CompareAndSwap, and a late excess one must not beat it.
+		// here: an in-budget right submission may be on its way, and a
+		// late excess one must not beat it.
 		return voidError{}
 	case locked:
 		return ErrLocked
-	case guessed:
+	case guessed, lost:
 		return ErrInvalid
 	default:
 		return fmt.Errorf("otp: verify: %w: %v", errScriptResult, res)
 	}
-
-	// Consume exactly the record we checked: if the flow's code was
-	// replaced meanwhile the bytes differ (new nonce) and the swap fails,
-	// so an old code can never consume the new one.
-	won, err := i.st.CompareAndSwap(ctx, codeKey, raw, nil, 0)
-	if err != nil {
-		return fmt.Errorf("otp: verify: consume: %w", err)
-	}
-	if !won {
-		return ErrInvalid
-	}
-	return nil
 }
 
 // Locked reports whether the address has spent its failure budget, so a

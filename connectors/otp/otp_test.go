@@ -575,16 +575,17 @@ func TestRaceWithReplacementKeepsNewCode(t *testing.T) {
 	})
 }
 
-// replaceBeforeCAS runs before once, just before the first CompareAndSwap.
+// replaceBeforeCAS runs before once, just before the first script runs:
+// between Verify's read of the record and its consumption.
 type replaceBeforeCAS struct {
 	store.Store
 	before func()
 	once   sync.Once
 }
 
-func (r *replaceBeforeCAS) CompareAndSwap(ctx context.Context, key string, prev, next []byte, ttl time.Duration) (bool, error) {
+func (r *replaceBeforeCAS) Run(ctx context.Context, script *store.Script, keys []string, args ...string) ([]int64, error) {
 	r.once.Do(r.before)
-	return r.Store.CompareAndSwap(ctx, key, prev, next, ttl)
+	return r.Store.Run(ctx, script, keys, args...)
 }
 
 func TestMalformedCodesRefusedWithoutCost(t *testing.T) {

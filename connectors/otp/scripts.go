@@ -1,6 +1,7 @@
 package otp
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"time"
@@ -82,17 +83,21 @@ return {0, 0}
 
 // Results of checkScript.
 const (
-	passed  = 0 // a right code within every limit: go on and consume it
+	passed  = 0 // a right code within every limit, and consumed
 	voided  = 1
 	locked  = 2
 	guessed = 3 // a wrong code, counted
+	lost    = 4 // a right code, but the record changed or went first
 )
 
-// checkScript: KEYS try, fail; ARGV max attempts, try ttl (ms), max
-// failures, window (ms), right ("1"/"0"). It counts the attempt on the
-// issued code, then charges the address's failure budget, before the
-// verdict counts; a right code gets its charge back at once, so it never
-// uses up the budget and never locks out others' guesses in passing.
+// checkScript: KEYS try, fail, code; ARGV max attempts, try ttl (ms), max
+// failures, window (ms), right ("1"/"0"), the record as read. It counts
+// the attempt on the issued code, then charges the address's failure
+// budget, before the verdict counts; a right code gets its charge back at
+// once, so it never uses up the budget and never locks out others'
+// guesses in passing, and consumes the record only if it is still exactly
+// the one that was checked: of many right submissions one wins, and a
+// code replaced meanwhile (a resend) is never consumed by the old one.
 var checkScript = store.NewScript(luaIncr+`
 local maxTries = tonumber(ARGV[1])
 local tries = incr(KEYS[1], 1, tonumber(ARGV[2]))
@@ -105,7 +110,11 @@ if incr(KEYS[2], 1, tonumber(ARGV[4])) > tonumber(ARGV[3]) then
 end
 if ARGV[5] == '1' then
   incr(KEYS[2], -1, tonumber(ARGV[4]))
-  return {0}
+  if redis.call('GET', KEYS[3]) == ARGV[6] then
+    redis.call('DEL', KEYS[3])
+    return {0}
+  end
+  return {4}
 end
 return {3}
 `, func(tx store.Tx, keys, args []string) ([]int64, error) {
@@ -135,6 +144,19 @@ return {3}
 	}
 	if args[4] == "1" {
 		if _, err := tx.Incr(keys[1], -1, win); err != nil {
+			return nil, err
+		}
+		cur, err := tx.Get(keys[2])
+		if errors.Is(err, store.ErrNotFound) {
+			return []int64{lost}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(cur, []byte(args[5])) {
+			return []int64{lost}, nil
+		}
+		if err := tx.Delete(keys[2]); err != nil {
 			return nil, err
 		}
 		return []int64{passed}, nil
