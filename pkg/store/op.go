@@ -25,6 +25,7 @@ const (
 	OpTTL
 	OpHGet
 	OpHSet
+	OpRun // Run(Script, Keys, Args): a script, atomic on its own
 )
 
 // Op is one operation of a Pipeline. Build it with the constructors below
@@ -37,12 +38,17 @@ type Op struct {
 	Prev  []byte        // CompareAndSwap
 	TTL   time.Duration // Set, SetNX, CompareAndSwap, Incr
 	Delta int64         // Incr
+	// Run
+	Script *Script
+	Keys   []string
+	Args   []string
 
 	// Results.
 	Val  []byte        // Get, Take, HGet
 	OK   bool          // SetNX, CompareAndSwap
 	N    int64         // Incr
 	Left time.Duration // TTL
+	Ints []int64       // Run
 	Err  error
 }
 
@@ -86,6 +92,11 @@ func HSetOp(key, field string, value []byte) *Op {
 	return &Op{Kind: OpHSet, Key: key, Field: field, Value: value}
 }
 
+// RunOp is Run(script, keys, args...) as an Op.
+func RunOp(script *Script, keys []string, args ...string) *Op {
+	return &Op{Kind: OpRun, Script: script, Keys: keys, Args: args}
+}
+
 // Apply runs op through s's own single-key method and records its
 // results: how a store without a cheaper batch implements Pipeline.
 func Apply(ctx context.Context, s Store, op *Op) {
@@ -110,6 +121,8 @@ func Apply(ctx context.Context, s Store, op *Op) {
 		op.Val, op.Err = s.HGet(ctx, op.Key, op.Field)
 	case OpHSet:
 		op.Err = s.HSet(ctx, op.Key, op.Field, op.Value)
+	case OpRun:
+		op.Ints, op.Err = s.Run(ctx, op.Script, op.Keys, op.Args...)
 	default:
 		op.Err = fmt.Errorf("store: unknown op kind %d", op.Kind)
 	}

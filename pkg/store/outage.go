@@ -109,7 +109,11 @@ func (o observed) HGetAll(ctx context.Context, key string) (map[string][]byte, e
 }
 func (o observed) Pipeline(ctx context.Context, ops ...*Op) error {
 	for _, op := range ops {
-		if op.Kind != OpGet && op.Kind != OpHGet && op.Kind != OpTTL {
+		switch op.Kind {
+		case OpGet, OpHGet, OpTTL:
+		case OpRun:
+			forget(ctx, op.Keys...)
+		default:
 			forget(ctx, op.Key)
 		}
 	}

@@ -77,6 +77,14 @@ func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op) r
 		return pipe.HGet(ctx, k, op.Field)
 	case store.OpHSet:
 		return pipe.HSet(ctx, k, op.Field, op.Value)
+	case store.OpRun:
+		keys, argv := s.scriptArgs(op.Keys, op.Args)
+		if v, ok := s.scripts.Load(op.Script); ok {
+			return v.(*redis.Script).EvalSha(ctx, pipe, keys, argv...)
+		}
+		rs := redis.NewScript(op.Script.Lua())
+		s.scripts.Store(op.Script, rs)
+		return rs.Eval(ctx, pipe, keys, argv...)
 	}
 	store.Apply(ctx, s, op) // sets the unknown-kind error
 	return nil
@@ -103,6 +111,12 @@ func (s *Store) read(op *store.Op, cmd redis.Cmder) {
 	case *redis.BoolCmd:
 		op.OK = c.Val()
 	case *redis.Cmd:
+		if op.Kind == store.OpRun {
+			if op.Ints, err = c.Int64Slice(); err != nil {
+				op.Err = fail("script", err)
+			}
+			return
+		}
 		n, err := c.Int64()
 		if err != nil {
 			op.Err = fail(opName(op.Kind), err)
@@ -116,6 +130,19 @@ func (s *Store) read(op *store.Op, cmd redis.Cmder) {
 	case *redis.DurationCmd:
 		op.Left, op.Err = pttl(c.Val())
 	}
+}
+
+// scriptArgs prefixes a script's keys and boxes its arguments for go-redis.
+func (s *Store) scriptArgs(keys, args []string) ([]string, []any) {
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = s.key(k)
+	}
+	argv := make([]any, len(args))
+	for i, a := range args {
+		argv[i] = a
+	}
+	return full, argv
 }
 
 func opName(k store.OpKind) string {
@@ -140,6 +167,8 @@ func opName(k store.OpKind) string {
 		return "hget"
 	case store.OpHSet:
 		return "hset"
+	case store.OpRun:
+		return "script"
 	}
 	return "op"
 }
@@ -149,14 +178,7 @@ func opName(k store.OpKind) string {
 // again after a NOSCRIPT), and new connections load it like the store's
 // own scripts, so that a restarted Redis costs no extra round trip.
 func (s *Store) Run(ctx context.Context, script *store.Script, keys []string, args ...string) ([]int64, error) {
-	full := make([]string, len(keys))
-	for i, k := range keys {
-		full[i] = s.key(k)
-	}
-	argv := make([]any, len(args))
-	for i, a := range args {
-		argv[i] = a
-	}
+	full, argv := s.scriptArgs(keys, args)
 	v, loaded := s.scripts.Load(script)
 	var cmd *redis.Cmd
 	if loaded {

@@ -294,3 +294,39 @@ func testScriptErrors(t *testing.T, s store.Store) {
 		t.Fatalf("after an error: %v, %v", got, err)
 	}
 }
+
+// testPipelineRun: a script runs inside a pipeline, after the ops before
+// it, and atomically; its results come back in the op.
+func testPipelineRun(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	key := store.Key("t", "pr", "n")
+	for round := int64(1); round <= 2; round++ { // first run EVAL, then EVALSHA
+		set := store.SetOp(store.Key("t", "pr", "before"), []byte("x"), 0)
+		run := store.RunOp(counterScript, []string{key})
+		get := store.GetOp(key)
+		if err := s.Pipeline(ctx, set, run, get); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if run.Err != nil || len(run.Ints) != 1 || run.Ints[0] != round {
+			t.Fatalf("round %d: run = %v, %v", round, run.Ints, run.Err)
+		}
+		if get.Err != nil || string(get.Val) != strconv.FormatInt(round, 10) {
+			t.Fatalf("round %d: get after run = %q, %v", round, get.Val, get.Err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	race(Racers, func(int) {
+		op := store.RunOp(counterScript, []string{store.Key("t", "pr", "race")})
+		if err := s.Pipeline(ctx, op); err != nil || len(op.Ints) != 1 {
+			t.Errorf("pipelined run: %v, %v", op.Ints, err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[op.Ints[0]] {
+			t.Errorf("two pipelined runs both saw %d", op.Ints[0])
+		}
+		seen[op.Ints[0]] = true
+	})
+}

@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Script", testScript},
 		{"ScriptRace", testScriptRace},
 		{"ScriptErrors", testScriptErrors},
+		{"PipelineRun", testPipelineRun},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {
