@@ -207,33 +207,59 @@ func NewIssuer(st store.Store, key []byte, clock func() time.Time) *Issuer {
 // Replacing a code starts a fresh per-code attempt count but leaves the
 // address's failure budget alone.
 func (i *Issuer) Issue(ctx context.Context, p Policy, tenant, challenge, email string) (string, error) {
-	if err := i.check(tenant, challenge, email); err != nil {
-		return "", err
-	}
-	p = p.withDefaults()
-	addr := i.addrID(tenant, email)
-
-	code, err := newCode()
+	pi, err := i.PrepareIssue(p, tenant, challenge, email)
 	if err != nil {
 		return "", err
 	}
+	op := pi.Op()
+	store.Apply(ctx, i.st, op)
+	return pi.Result()
+}
+
+// PendingIssue is an issue prepared as one store op (a script), so that a
+// caller can send it in one pipeline with reads of its own; Result tells
+// what came of it once the op has run.
+type PendingIssue struct {
+	op   *store.Op
+	code string
+}
+
+// PrepareIssue draws the code and builds the op that stores it: cooldown,
+// hourly cap, then the record, in one script. Setting the record replaces
+// the flow's earlier one; its attempt counter is keyed by the old nonce
+// and so no longer applies to anything.
+func (i *Issuer) PrepareIssue(p Policy, tenant, challenge, email string) (*PendingIssue, error) {
+	if err := i.check(tenant, challenge, email); err != nil {
+		return nil, err
+	}
+	p = p.withDefaults()
+	addr := i.addrID(tenant, email)
+	code, err := newCode()
+	if err != nil {
+		return nil, err
+	}
 	var r record
 	if _, err := rand.Read(r.nonce[:]); err != nil {
-		return "", fmt.Errorf("otp: nonce: %w", err)
+		return nil, fmt.Errorf("otp: nonce: %w", err)
 	}
 	r.expiresAt = i.clock().Add(p.CodeTTL)
 	copy(r.mac[:], i.codeMAC(tenant, challenge, email, r.nonce[:], code))
-
-	// One script, one round trip: cooldown, hourly cap, then the record.
-	// Setting the record replaces the flow's earlier one; its attempt
-	// counter is keyed by the old nonce and so no longer applies to
-	// anything.
 	cool := max(p.ResendCooldown, 0) // zero or less: no cooldown
-	res, err := i.st.Run(ctx, issueScript, []string{
+	op := store.RunOp(issueScript, []string{
 		store.Key(tenant, "otp", "cool", addr),
 		store.Key(tenant, "otp", "sent", addr),
 		i.codeKey(tenant, challenge, email),
 	}, msArg(cool), strconv.Itoa(p.MaxCodesPerHour), msArg(window), string(r.marshal()), msArg(p.CodeTTL+storeMargin))
+	return &PendingIssue{op: op, code: code}, nil
+}
+
+// Op is the store op to run (once).
+func (pi *PendingIssue) Op() *store.Op { return pi.op }
+
+// Result is Issue's answer once Op has run: the code, or why none was
+// issued (a cooldown error, ErrTooManyCodes, or the store's error).
+func (pi *PendingIssue) Result() (string, error) {
+	res, err := pi.op.Ints, pi.op.Err
 	if err != nil {
 		return "", fmt.Errorf("otp: issue: %w", err)
 	}
@@ -242,6 +268,7 @@ func (i *Issuer) Issue(ctx context.Context, p Policy, tenant, challenge, email s
 	}
 	switch res[0] {
 	case issued:
+		return pi.code, nil
 	case cooling:
 		left := ms(res[1])
 		if left <= 0 {
@@ -252,10 +279,8 @@ func (i *Issuer) Issue(ctx context.Context, p Policy, tenant, challenge, email s
 		return "", &CooldownError{RetryAfter: left}
 	case capped:
 		return "", ErrTooManyCodes
-	default:
-		return "", fmt.Errorf("otp: issue: %w: %v", errScriptResult, res)
 	}
-	return code, nil
+	return "", fmt.Errorf("otp: issue: %w: %v", errScriptResult, res)
 }
 
 // Verify checks a code typed for (tenant, challenge, email). The code must

@@ -30,25 +30,28 @@ type snapshot struct {
 	vals map[snapKey]snapVal
 }
 
-// Prefetch runs the read ops (GetOp and HGetOp; others are ignored) in one
-// pipeline and returns a context that serves their answers. If the store
-// cannot be reached it returns ctx unchanged: the reads then happen (and
-// fail) where they always did.
+// Prefetch runs ops in one pipeline and returns a context that serves the
+// answers of the reads among them (GetOp, HGetOp); the caller reads the
+// other ops' results itself. If the store cannot be reached it returns
+// ctx unchanged: the reads then happen (and fail) where they always did.
 func Prefetch(ctx context.Context, s Store, ops ...*Op) context.Context {
-	var reads []*Op
+	var run []*Op
 	for _, op := range ops {
-		if op != nil && (op.Kind == OpGet || op.Kind == OpHGet) {
-			reads = append(reads, op)
+		if op != nil {
+			run = append(run, op)
 		}
 	}
-	if len(reads) == 0 {
+	if len(run) == 0 {
 		return ctx
 	}
-	if err := s.Pipeline(ctx, reads...); err != nil {
+	if err := s.Pipeline(ctx, run...); err != nil {
 		return ctx
 	}
-	snap := &snapshot{vals: make(map[snapKey]snapVal, len(reads))}
-	for _, op := range reads {
+	snap := &snapshot{vals: make(map[snapKey]snapVal, len(run))}
+	for _, op := range run {
+		if op.Kind != OpGet && op.Kind != OpHGet {
+			continue
+		}
 		k := snapKey{key: op.Key, field: op.Field, hash: op.Kind == OpHGet}
 		switch {
 		case op.Err == nil:

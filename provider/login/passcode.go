@@ -62,11 +62,19 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx := r.Context()
+	issue, err := h.d.OTP.PrepareIssue(h.policy, h.t.ID, challenge(flow, authReq), st.Canonical)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	// The policy read and the issue travel in one round trip. A code
+	// issued while passcodes are off is never mailed, and could not be
+	// used: verify checks the policy again.
+	r = r.WithContext(store.Prefetch(r.Context(), h.d.Store, h.d.Policies.ReadOp(h.t.ID), issue.Op()))
 	if !h.requireOTP(w, r) {
 		return
 	}
-	code, err := h.d.OTP.Issue(ctx, h.policy, h.t.ID, challenge(flow, authReq), st.Canonical)
+	code, err := issue.Result()
 	if retry, ok := otp.RetryAfter(err); ok {
 		h.d.Metrics.RateLimited.WithLabelValues("cooldown").Inc()
 		d := h.data(authReq, st.ClientID, flow, st.Email)

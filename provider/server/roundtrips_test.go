@@ -13,7 +13,7 @@ import (
 
 // maxSignInRoundTrips is the budget of Redis round trips for one complete
 // passcode sign-in (authorize → pages → code → token); README states it.
-const maxSignInRoundTrips = 13
+const maxSignInRoundTrips = 12
 
 // countHook counts Redis round trips: each command and each pipeline is one.
 type countHook struct{ n atomic.Int64 }
