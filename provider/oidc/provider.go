@@ -74,7 +74,7 @@ func New(o Options) (*Tenant, error) {
 		o.Clock = time.Now
 	}
 	t := o.Tenant
-	issuer := strings.TrimSuffix(o.BaseURL, "/") + "/" + t.ID
+	issuer := t.Issuer(o.BaseURL)
 	keys, err := newKeyRing(o.Store, t.ID, o.Secret, o.Clock)
 	if err != nil {
 		return nil, err
@@ -140,9 +140,6 @@ func New(o Options) (*Tenant, error) {
 	tn.handler = tn.wrap(p)
 	return tn, nil
 }
-
-// Issuer is the tenant's issuer URL.
-func (t *Tenant) Issuer() string { return t.issuer }
 
 // ServeHTTP serves the OP endpoints; the request path is relative to the
 // tenant ("/authorize", "/oauth/token", ...).
@@ -325,8 +322,6 @@ func addIss(loc, issuer string, redirect map[string]bool) string {
 	return u.String()
 }
 
-// HasRedirectURI reports whether u is a registered redirect URI of a client.
-func (t *Tenant) HasRedirectURI(u string) bool { return t.redirect[u] }
 
 // checkCallback lets only the browser that signed in collect the code: a
 // completed auth request is bound to that browser's flow cookie, so a
