@@ -322,7 +322,6 @@ func addIss(loc, issuer string, redirect map[string]bool) string {
 	return u.String()
 }
 
-
 // checkCallback lets only the browser that signed in collect the code: a
 // completed auth request is bound to that browser's flow cookie, so a
 // request id lured out of a guest is worthless elsewhere. The loaded
