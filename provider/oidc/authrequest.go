@@ -97,6 +97,10 @@ type refreshToken struct {
 	Identity Identity  `json:"id_"`
 	Used     bool      `json:"used,omitempty"`
 	Expires  time.Time `json:"exp"`
+
+	// raw is the record as read from the store, the "prev" of rotation's
+	// compare-and-swap.
+	raw []byte
 }
 
 func (r *refreshToken) GetAMR() []string                 { return r.Identity.AMR }

@@ -257,11 +257,11 @@ func identityOf(r op.TokenRequest) *Identity {
 }
 
 func (s *storage) CreateAccessToken(ctx context.Context, r op.TokenRequest) (string, time.Time, error) {
-	id, op, exp, err := s.newAccessToken(r)
+	id, save, exp, err := s.newAccessToken(r)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if err := s.st.Set(ctx, op.Key, op.Value, op.TTL); err != nil {
+	if err := s.st.Set(ctx, save.Key, save.Value, save.TTL); err != nil {
 		return "", time.Time{}, fmt.Errorf("save access token: %w", err)
 	}
 	return id, exp, nil
@@ -303,11 +303,11 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 		rt = refreshToken{Tenant: s.tenant, Family: uuid.NewString(), ClientID: t.ClientID, Scopes: t.Scopes,
 			Identity: *t.Identity, Expires: t.Identity.AuthTime.Add(s.sessionLifetime)}
 	case *refreshToken:
-		if err := s.markUsed(ctx, current); err != nil {
+		if err := s.markUsed(ctx, current, t); err != nil {
 			return "", "", time.Time{}, err
 		}
 		rt = *t
-		rt.Used = false
+		rt.raw = nil
 	default:
 		return "", "", time.Time{}, oidc.ErrServerError().WithDescription("unsupported token request")
 	}
@@ -337,26 +337,23 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	return accessID, tok, exp, nil
 }
 
-func (s *storage) markUsed(ctx context.Context, tok string) error {
-	key := s.k("rt", hashToken(tok))
-	old, err := s.st.Get(ctx, key)
+// markUsed rotates rt out: it swaps the stored token (exactly as
+// TokenRequestByRefreshToken read it, no second read) for a used one. A
+// lost swap means another request rotated it first: a replay race, so the
+// family is revoked.
+func (s *storage) markUsed(ctx context.Context, tok string, rt *refreshToken) error {
+	used := *rt
+	used.Used = true
+	next, err := json.Marshal(used)
 	if err != nil {
-		return oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
+		return fmt.Errorf("encode refresh token: %w", err)
 	}
-	var rt refreshToken
-	if err := json.Unmarshal(old, &rt); err != nil || rt.Used {
-		return oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
-	}
-	rt.Used = true
-	next, _ := json.Marshal(rt)
-	ttl := rt.Expires.Sub(s.clock())
-	ok, err := s.st.CompareAndSwap(ctx, key, old, next, ttl)
+	ok, err := s.st.CompareAndSwap(ctx, s.k("rt", hashToken(tok)), rt.raw, next, rt.Expires.Sub(s.clock()))
 	if err != nil {
 		return err
 	}
 	if !ok {
-		// Someone rotated it between our read and swap: a replay race.
-		_ = s.revokeFamily(ctx, &rt)
+		_ = s.revokeFamily(ctx, rt)
 		return oidc.ErrInvalidGrant().WithDescription("refresh token reused")
 	}
 	return nil
@@ -365,14 +362,18 @@ func (s *storage) markUsed(ctx context.Context, tok string) error {
 // TokenRequestByRefreshToken refuses unknown, expired and revoked tokens;
 // a token already rotated is a replay: its whole family is revoked.
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, tok string) (op.RefreshTokenRequest, error) {
-	var rt refreshToken
-	if err := s.getJSON(ctx, s.k("rt", hashToken(tok)), &rt, "refresh token"); err != nil {
-		var nf errNotFound
-		if errors.As(err, &nf) {
-			return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
-		}
+	raw, err := s.st.Get(ctx, s.k("rt", hashToken(tok)))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
+	}
+	if err != nil {
 		return nil, err
 	}
+	var rt refreshToken
+	if err := json.Unmarshal(raw, &rt); err != nil {
+		return nil, fmt.Errorf("decode refresh token: %w", err)
+	}
+	rt.raw = raw
 	if rt.Tenant != s.tenant {
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
 	}
@@ -382,7 +383,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, tok string) (o
 		}
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token reused; the sign-in was revoked")
 	}
-	_, err := s.st.Get(ctx, s.k("rtf-revoked", rt.Family))
+	_, err = s.st.Get(ctx, s.k("rtf-revoked", rt.Family))
 	if err == nil {
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token revoked")
 	}
@@ -592,12 +593,10 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, r *oidc.Introsp
 	r.Scope = at.Scopes
 	r.Expiration = oidc.FromTime(at.Expires)
 	r.Audience = []string{at.ClientID}
+	r.Claims = map[string]any{"tid": s.tenant}
 	if at.Identity != nil {
 		r.Email = at.Identity.Email
 		r.EmailVerified = true
-	}
-	r.Claims = map[string]any{"tid": s.tenant}
-	if at.Identity != nil {
 		r.Claims["idp"] = at.Identity.Source
 	}
 	return nil
