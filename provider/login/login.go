@@ -98,9 +98,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.send(w, r)
 			return
 		}
-		h.only(w, r, http.MethodGet, h.sendPage)
+		h.only(w, r, http.MethodGet, h.flowPage(pages.PageSend))
 	case "/login/code":
-		h.only(w, r, http.MethodGet, h.codePage)
+		h.only(w, r, http.MethodGet, h.flowPage(pages.PageCode))
 	case "/login/verify":
 		h.only(w, r, http.MethodPost, h.verify)
 	case "/login/resend":
@@ -122,11 +122,7 @@ func (h *Handler) apps(w http.ResponseWriter, r *http.Request) {
 	var list []pages.App
 	for _, c := range h.t.Clients {
 		if c.HomeURL != "" {
-			name := c.Name
-			if name == "" {
-				name = c.ID
-			}
-			list = append(list, pages.App{Name: name, URL: c.HomeURL})
+			list = append(list, pages.App{Name: h.d.OP.ClientName(c.ID), URL: c.HomeURL})
 		}
 	}
 	h.render(w, r, pages.PageApps, pages.Data{Apps: list})

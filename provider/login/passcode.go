@@ -38,9 +38,6 @@ func (h *Handler) flowPage(page string) http.HandlerFunc {
 	}
 }
 
-func (h *Handler) sendPage(w http.ResponseWriter, r *http.Request) { h.flowPage(pages.PageSend)(w, r) }
-func (h *Handler) codePage(w http.ResponseWriter, r *http.Request) { h.flowPage(pages.PageCode)(w, r) }
-
 // postStep checks a POST of the passcode steps (flow cookie, CSRF token)
 // and reads the flow's chosen address; on failure it has answered.
 func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) (authReq, flow string, st *signin, ok bool) {

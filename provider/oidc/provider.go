@@ -191,7 +191,7 @@ func (t *Tenant) CallbackURL(id string) string {
 func (t *Tenant) Fail(w http.ResponseWriter, r *http.Request, a *AuthRequest, err error) {
 	// Through issWriter: this answer leaves from the login pages, not from
 	// /authorize, and RFC 9207 wants iss on error responses too.
-	op.AuthRequestError(&issWriter{ResponseWriter: w, issuer: t.issuer, redirect: t.redirect}, r, a, err, t.provider)
+	op.AuthRequestError(t.withIss(w), r, a, err, t.provider)
 }
 
 // ClientName returns the configured name of a client (for pages and mails).
@@ -229,10 +229,10 @@ func (t *Tenant) wrap(next http.Handler) http.Handler {
 			if !ok {
 				return
 			}
-			next.ServeHTTP(&issWriter{ResponseWriter: w, issuer: t.issuer, redirect: t.redirect}, r)
+			next.ServeHTTP(t.withIss(w), r)
 			return
 		case "/authorize":
-			next.ServeHTTP(&issWriter{ResponseWriter: w, issuer: t.issuer, redirect: t.redirect}, r)
+			next.ServeHTTP(t.withIss(w), r)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -285,6 +285,11 @@ func (w *logoutWriter) Write(b []byte) (int, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// withIss wraps w so that redirects back to an app carry iss.
+func (t *Tenant) withIss(w http.ResponseWriter) http.ResponseWriter {
+	return &issWriter{ResponseWriter: w, issuer: t.issuer, redirect: t.redirect}
 }
 
 // issWriter adds iss (RFC 9207) to redirects that go back to an app.

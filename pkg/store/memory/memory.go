@@ -234,7 +234,7 @@ func (sh *shard) setNX(key string, v []byte, ttl time.Duration, now time.Time) b
 	if sh.lookup(key, now) != nil {
 		return false
 	}
-	sh.m[key] = &entry{value: v, expiresAt: deadline(now, ttl)}
+	sh.set(key, v, ttl, now)
 	return true
 }
 
@@ -260,16 +260,11 @@ func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.lookup(key, s.now())
-	if e == nil {
-		return nil, store.ErrNotFound
+	v, err := sh.get(key, s.now())
+	if err == nil {
+		delete(sh.m, key)
 	}
-	if e.hash != nil {
-		return nil, ErrWrongType
-	}
-	delete(sh.m, key)
-	// The entry is gone from the map, so its bytes are ours to hand out.
-	return e.value, nil
+	return v, err
 }
 
 // CompareAndSwap implements store.Store.
