@@ -359,3 +359,22 @@ func TestSigningKeyRotation(t *testing.T) {
 		t.Fatalf("a token signed before the rotation no longer verifies: %v", err)
 	}
 }
+
+// Mail goes to the address stored for the guest, whatever case the guest
+// typed (PRODUCT.md B10).
+func TestMailGoesToStoredAddress(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	const stored = "Grace.Hopper@guest.example"
+	invite(t, e, "fabrikam", stored, "Grace")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	b := newBrowser(t)
+	p := toCodePage(t, b, r.authURL(), "GRACE.HOPPER@GUEST.EXAMPLE")
+	m, err := e.smtp.WaitFor(stored, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.To != stored || !strings.Contains(m.Header.Get("To"), stored) {
+		t.Fatalf("mail went to %q (header %q), want the stored %q", m.To, m.Header.Get("To"), stored)
+	}
+	r.callback(t, e, "fabrikam", enter(t, b, p, mailtest.CodeIn(m.Text)))
+}

@@ -3,9 +3,11 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,8 +20,15 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/pkg/mail"
+	"github.com/guestpass/guestpass/pkg/mail/mailtest"
+	"github.com/guestpass/guestpass/pkg/metrics"
+	"github.com/guestpass/guestpass/pkg/store/memory"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/guestpass/guestpass/provider/server"
 	"github.com/guestpass/guestpass/templates"
+	"go.uber.org/zap"
 )
 
 func TestDiscoveryPerTenant(t *testing.T) {
@@ -382,3 +391,43 @@ func TestMetricsAfterSignIn(t *testing.T) {
 		}
 	}
 }
+
+// With an https base URL every cookie guestpass sets is Secure (B4).
+func TestCookiesSecureUnderHTTPS(t *testing.T) {
+	smtp := mailtest.Start(t)
+	yaml := fmt.Sprintf(testConfig, "https://id.guestpass.test", secret(64), secret(32), secret(32), smtp.Addr)
+	cfg, err := config.Parse([]byte(yaml), "test.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memory.New(nil)
+	defer st.Close()
+	h, err := server.Build(server.Deps{Config: cfg, Store: st, Mailer: discardMailer{}, Logger: zap.NewNop(), Metrics: metrics.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, challenge := pkce()
+	q := url.Values{"client_id": {"portal"}, "redirect_uri": {rpCallback}, "response_type": {"code"},
+		"scope": {"openid email"}, "state": {"s"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "https://id.guestpass.test/fabrikam/authorize?"+q.Encode(), nil))
+	loc := rec.Header().Get("Location")
+	if rec.Code != http.StatusFound || !strings.Contains(loc, "/fabrikam/login?") {
+		t.Fatalf("authorize: %d %s", rec.Code, loc)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "https://id.guestpass.test"+loc, nil))
+	cookies := rec.Result().Cookies()
+	if len(cookies) == 0 {
+		t.Fatalf("the sign-in page set no cookie (%d)", rec.Code)
+	}
+	for _, c := range cookies {
+		if !c.Secure || !c.HttpOnly || c.Path != "/fabrikam" {
+			t.Errorf("cookie %s: Secure=%v HttpOnly=%v Path=%q", c.Name, c.Secure, c.HttpOnly, c.Path)
+		}
+	}
+}
+
+type discardMailer struct{}
+
+func (discardMailer) Enqueue(mail.Message) error { return nil }
