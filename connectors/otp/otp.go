@@ -36,15 +36,6 @@ import (
 	"github.com/guestpass/guestpass/pkg/store"
 )
 
-// Defaults of PRODUCT.md B3, used for policy fields left at zero.
-const (
-	DefaultCodeTTL            = 30 * time.Minute
-	DefaultMaxAttempts        = 5
-	DefaultResendCooldown     = 60 * time.Second
-	DefaultMaxCodesPerHour    = 10
-	DefaultMaxFailuresPerHour = 20
-)
-
 // CodeLen is the number of digits of a code.
 const CodeLen = 8
 
@@ -139,44 +130,40 @@ type Policy struct {
 	MaxFailuresPerHour int
 }
 
-// DefaultPolicy is PRODUCT.md B3's policy.
-func DefaultPolicy() Policy {
-	return Policy{
-		CodeTTL:            DefaultCodeTTL,
-		MaxAttempts:        DefaultMaxAttempts,
-		ResendCooldown:     DefaultResendCooldown,
-		MaxCodesPerHour:    DefaultMaxCodesPerHour,
-		MaxFailuresPerHour: DefaultMaxFailuresPerHour,
-	}
-}
+// DefaultPolicy is PRODUCT.md B3's policy: the config's defaults, so the
+// numbers are written down once.
+func DefaultPolicy() Policy { return policyOf(config.DefaultEmailOTP()) }
 
 // PolicyFrom converts a tenant's emailOTP config. The config loader is
 // expected to fill defaults; zero fields left there still get them here
 // (ResendCooldown excepted, see Policy).
-func PolicyFrom(c config.EmailOTP) Policy {
+func PolicyFrom(c config.EmailOTP) Policy { return policyOf(c).withDefaults() }
+
+func policyOf(c config.EmailOTP) Policy {
 	return Policy{
 		CodeTTL:            c.CodeTTL,
 		MaxAttempts:        c.MaxAttempts,
 		ResendCooldown:     c.ResendCooldown,
 		MaxCodesPerHour:    c.MaxCodesPerHour,
 		MaxFailuresPerHour: c.MaxFailuresPerHour,
-	}.withDefaults()
+	}
 }
 
 // withDefaults fills zero limits with safe defaults: a zero limit must
 // never mean "unlimited guesses".
 func (p Policy) withDefaults() Policy {
+	d := DefaultPolicy()
 	if p.CodeTTL <= 0 {
-		p.CodeTTL = DefaultCodeTTL
+		p.CodeTTL = d.CodeTTL
 	}
 	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = DefaultMaxAttempts
+		p.MaxAttempts = d.MaxAttempts
 	}
 	if p.MaxCodesPerHour <= 0 {
-		p.MaxCodesPerHour = DefaultMaxCodesPerHour
+		p.MaxCodesPerHour = d.MaxCodesPerHour
 	}
 	if p.MaxFailuresPerHour <= 0 {
-		p.MaxFailuresPerHour = DefaultMaxFailuresPerHour
+		p.MaxFailuresPerHour = d.MaxFailuresPerHour
 	}
 	return p
 }
