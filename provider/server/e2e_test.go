@@ -378,3 +378,19 @@ func TestMailGoesToStoredAddress(t *testing.T) {
 	}
 	r.callback(t, e, "fabrikam", enter(t, b, p, mailtest.CodeIn(m.Text)))
 }
+
+// An authorization code of one tenant is worthless at another, and trying
+// it there does not spend it (B1).
+func TestAuthorizationCodeBoundToTenant(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	invite(t, e, "fabrikam", "iso@guest.example", "Iso")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	p := signIn(t, e, newBrowser(t), r.authURL(), "iso@guest.example")
+	code := mustURL(t, p.url).Query().Get("code")
+
+	other := newRP(t, e, "contoso", "portal", "contoso-secret")
+	if _, err := other.oauth.Exchange(context.Background(), code, oauth2.VerifierOption(r.verifier)); err == nil {
+		t.Fatal("fabrikam's code was redeemed at contoso")
+	}
+	r.callback(t, e, "fabrikam", p)
+}
