@@ -25,6 +25,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail"
 	"github.com/guestpass/guestpass/pkg/metrics"
+	"github.com/guestpass/guestpass/pkg/requestid"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/oidc"
@@ -229,12 +230,12 @@ func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, 
 // (the guest can retry), 500 otherwise; the details go to the log only.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		h.d.Logger.Warn("store unavailable", zap.Error(err))
+		h.d.Logger.Warn("store unavailable", requestid.Field(r.Context()), zap.Error(err))
 		w.Header().Set("Retry-After", "5")
 		h.errorPage(w, r, http.StatusServiceUnavailable, "unavailable")
 		return
 	}
-	h.d.Logger.Error("sign-in failed", zap.Error(err))
+	h.d.Logger.Error("sign-in failed", requestid.Field(r.Context()), zap.Error(err))
 	h.errorPage(w, r, http.StatusInternalServerError, "unavailable")
 }
 

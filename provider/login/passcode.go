@@ -14,6 +14,7 @@ import (
 	"github.com/guestpass/guestpass/connectors/otp"
 	"github.com/guestpass/guestpass/pkg/canon"
 	"github.com/guestpass/guestpass/pkg/mail"
+	"github.com/guestpass/guestpass/pkg/requestid"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/oidc"
@@ -113,7 +114,8 @@ func (h *Handler) mailCode(r *http.Request, st *signin, code string) {
 	}
 	if err != nil {
 		// The page stays the same: the guest can resend.
-		h.d.Logger.Warn("passcode mail not queued", zap.String("to", canon.MaskEmail(st.Email)), zap.Error(err))
+		h.d.Logger.Warn("passcode mail not queued", requestid.Field(r.Context()),
+			zap.String("to", canon.MaskEmail(st.Email)), zap.Error(err))
 	}
 }
 

@@ -431,3 +431,34 @@ func TestCookiesSecureUnderHTTPS(t *testing.T) {
 type discardMailer struct{}
 
 func (discardMailer) Enqueue(mail.Message) error { return nil }
+
+// A caller's well-formed X-Request-Id is kept, echoed and logged; an odd
+// one is replaced (B8).
+func TestRequestIDInLogs(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, tc := range []struct{ sent, want string }{
+		{"trace-0001-abcdef", "trace-0001-abcdef"},
+		{"bad id\twith spaces", ""},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, e.issuer("fabrikam")+"/keys", nil)
+		req.Header.Set("X-Request-Id", tc.sent)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got := resp.Header.Get("X-Request-Id")
+		if tc.want != "" && got != tc.want || tc.want == "" && (got == "" || got == tc.sent) {
+			t.Fatalf("sent %q, echoed %q", tc.sent, got)
+		}
+		found := false
+		for _, en := range e.logs.FilterMessage("request").All() {
+			if en.ContextMap()["request_id"] == got {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("no access log line with request_id %q", got)
+		}
+	}
+}

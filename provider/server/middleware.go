@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/guestpass/guestpass/pkg/requestid"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/pages"
 )
@@ -18,14 +18,6 @@ import (
 // requestIDPattern accepts a caller's X-Request-Id only when it is short
 // and plain, so nothing odd reaches the logs.
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
-
-type requestIDKey struct{}
-
-// RequestID returns the id of the request (set by the middleware).
-func RequestID(r *http.Request) string {
-	id, _ := r.Context().Value(requestIDKey{}).(string)
-	return id
-}
 
 func newRequestID() string {
 	b := make([]byte, 12)
@@ -45,7 +37,7 @@ func (rt *Router) middleware(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		ctx := store.WithOutageMarker(r.Context())
-		ctx = contextWithRequestID(ctx, id)
+		ctx = requestid.With(ctx, id)
 		r = r.WithContext(ctx)
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -53,7 +45,7 @@ func (rt *Router) middleware(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, r: r, pages: rt.pages, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
-				rt.log.Error("panic", zap.String("request_id", id), zap.Any("panic", p), zap.Stack("stack"))
+				rt.log.Error("panic", requestid.Field(ctx), zap.Any("panic", p), zap.Stack("stack"))
 				if !sw.wrote {
 					WriteJSONError(sw, http.StatusInternalServerError, "server_error", "internal error")
 				}
@@ -68,7 +60,7 @@ func (rt *Router) middleware(next http.Handler) http.Handler {
 			}
 			rt.metrics.HTTPDuration.WithLabelValues(group, strconv.Itoa(sw.status/100)+"xx").Observe(d.Seconds())
 			rt.log.Info("request",
-				zap.String("request_id", id), zap.String("method", r.Method), zap.String("path", r.URL.Path),
+				requestid.Field(ctx), zap.String("method", r.Method), zap.String("path", r.URL.Path),
 				zap.Int("status", sw.status), zap.Duration("duration", d))
 		}()
 		next.ServeHTTP(sw, r)
@@ -134,7 +126,3 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the real writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func contextWithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
-}

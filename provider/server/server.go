@@ -16,6 +16,7 @@ import (
 
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/metrics"
+	"github.com/guestpass/guestpass/pkg/requestid"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/pages"
 )
@@ -131,7 +132,7 @@ func (rt *Router) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := rt.st.Ping(ctx); err != nil {
-		rt.log.Warn("readiness: store unreachable", zap.Error(err))
+		rt.log.Warn("readiness: store unreachable", requestid.Field(r.Context()), zap.Error(err))
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(`{"status":"unavailable","store":"unreachable"}` + "\n"))
 		return
