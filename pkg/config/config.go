@@ -16,6 +16,10 @@ type Config struct {
 	Mail    Mail     `yaml:"mail"`
 	Tenants []Tenant `yaml:"tenants"`
 
+	// Network holds the keys about the network in front of the server
+	// (trustedProxies), inlined at the top level.
+	Network `yaml:",inline"`
+
 	// TemplatesDir optionally replaces the embedded templates (B9): its
 	// pages/ replaces the sign-in pages, its mail/ the mails; either may be
 	// absent.
@@ -127,6 +131,9 @@ type EmailOTP struct {
 	MaxCodesPerHour int           `yaml:"maxCodesPerHour"`
 	// MaxFailuresPerHour is the per-address failure budget across codes.
 	MaxFailuresPerHour int `yaml:"maxFailuresPerHour"`
+	// AbuseLimits caps mail beyond one address (B8), inlined beside the
+	// keys above.
+	AbuseLimits `yaml:",inline"`
 }
 
 // Session is the tenant's sign-in session policy (PRODUCT.md B4).

@@ -43,6 +43,7 @@ func DefaultEmailOTP() EmailOTP {
 		ResendCooldown:     60 * time.Second,
 		MaxCodesPerHour:    10,
 		MaxFailuresPerHour: 20,
+		AbuseLimits:        DefaultAbuseLimits(),
 	}
 }
 
@@ -120,6 +121,7 @@ func (v *validator) applyDefaults(c *Config) {
 		if !has(o + "maxFailuresPerHour") {
 			t.EmailOTP.MaxFailuresPerHour = def.MaxFailuresPerHour
 		}
+		v.applyAbuseDefaults(&t.EmailOTP.AbuseLimits, i)
 		if !has(p + ".session.lifetime") {
 			t.Session = DefaultSession()
 		}

@@ -115,8 +115,18 @@ func yamlFields(t reflect.Type) (map[string]reflect.Type, []string) {
 			continue
 		}
 		tag := f.Tag.Get("yaml")
-		name, _, _ := strings.Cut(tag, ",")
+		name, opts, _ := strings.Cut(tag, ",")
 		if name == "-" {
+			continue
+		}
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			// An inlined struct's keys sit beside the outer ones (yaml.v3
+			// ",inline"): groups of keys can live in their own types.
+			inner, innerNames := yamlFields(f.Type)
+			for _, n := range innerNames {
+				fields[n] = inner[n]
+			}
+			names = append(names, innerNames...)
 			continue
 		}
 		if name == "" {

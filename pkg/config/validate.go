@@ -51,6 +51,7 @@ func (v *validator) validate(c *Config) {
 	v.secrets(c)
 	v.mail(c)
 	v.tenants(c)
+	v.network(&c.Network)
 }
 
 func (v *validator) oneOf(key, got string, allowed ...string) bool {
@@ -332,6 +333,7 @@ func (v *validator) tenant(c *Config, t *Tenant, p string, ids, domains map[stri
 	v.durRange(o+"resendCooldown", e.ResendCooldown, 0, time.Hour, "60s")
 	v.intRange(o+"maxCodesPerHour", e.MaxCodesPerHour, 1, 1000, 10)
 	v.intRange(o+"maxFailuresPerHour", e.MaxFailuresPerHour, 1, 10000, 20)
+	v.abuseLimits(o, e.AbuseLimits)
 	v.durRange(p+".session.lifetime", t.Session.Lifetime, time.Minute, 30*24*time.Hour, "24h")
 
 	v.connectors(t, p)
