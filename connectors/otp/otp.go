@@ -14,9 +14,15 @@
 //	{t}:otp:fail:<id(email)>            failures of an address (1 h window)
 //	{t}:otp:cool:<id(email)>            resend cooldown of an address
 //	{t}:otp:sent:<id(email)>            codes sent to an address (1 h window)
+//	{t}:otp:dfail:<id(device,email)>    failures of a trusted browser (device cookie)
+//	{t}:otp:flow:<id(flow)>             the addresses a flow was sent codes for
+//	{t}:otp:ip:<id(client ip)>          codes requested from a client (1 h window)
+//	{t}:otp:tenant                      codes of the tenant (1 h window)
 //
 // Ids are keyed hashes (HMAC under the code key), so the store never shows
-// which addresses are signing in.
+// which addresses are signing in. Every limit counts an address by its
+// base mailbox (user+tag@x as user@x, see limits.go): those reach one
+// inbox. The code itself stays bound to the address as typed.
 package otp
 
 import (
@@ -61,6 +67,12 @@ var (
 	ErrCooldown = errors.New("otp: resend cooldown")
 	// ErrTooManyCodes: the hourly cap of codes for this address is reached.
 	ErrTooManyCodes = errors.New("otp: too many codes requested")
+	// ErrTooManyAddresses: this sign-in flow was already sent codes for
+	// as many distinct addresses as the policy allows.
+	ErrTooManyAddresses = errors.New("otp: too many addresses in one sign-in")
+	// ErrTooManyRequests: the client's or the tenant's hourly cap of codes
+	// is reached. Errors.As a *LimitError tells which.
+	ErrTooManyRequests = errors.New("otp: too many codes requested from this client or tenant")
 	// ErrInvalid: wrong, expired, replaced, used, voided or malformed code.
 	// One error for all of them, so a page can show one message.
 	ErrInvalid = errors.New("otp: invalid code")
@@ -128,6 +140,10 @@ type Policy struct {
 	ResendCooldown     time.Duration
 	MaxCodesPerHour    int
 	MaxFailuresPerHour int
+	// The limits beyond one address (limits.go).
+	MaxAddressesPerFlow      int
+	MaxCodesPerIPPerHour     int
+	MaxCodesPerTenantPerHour int
 }
 
 // DefaultPolicy is PRODUCT.md B3's policy: the config's defaults, so the
@@ -146,6 +162,10 @@ func policyOf(c config.EmailOTP) Policy {
 		ResendCooldown:     c.ResendCooldown,
 		MaxCodesPerHour:    c.MaxCodesPerHour,
 		MaxFailuresPerHour: c.MaxFailuresPerHour,
+
+		MaxAddressesPerFlow:      c.MaxAddressesPerFlow,
+		MaxCodesPerIPPerHour:     c.MaxCodesPerIPPerHour,
+		MaxCodesPerTenantPerHour: c.MaxCodesPerTenantPerHour,
 	}
 }
 
@@ -165,7 +185,7 @@ func (p Policy) withDefaults() Policy {
 	if p.MaxFailuresPerHour <= 0 {
 		p.MaxFailuresPerHour = d.MaxFailuresPerHour
 	}
-	return p
+	return p.limitsWithDefaults(d)
 }
 
 // Issuer issues and verifies codes. It is safe for concurrent use and keeps
@@ -211,13 +231,24 @@ type PendingIssue struct {
 	code string
 }
 
-// PrepareIssue draws the code and builds the op that stores it: cooldown,
-// hourly cap, then the record, in one script. Setting the record replaces
-// the flow's earlier one; its attempt counter is keyed by the old nonce
-// and so no longer applies to anything.
+// PrepareIssue is PrepareIssueFrom for a requester known only by the
+// challenge: the challenge stands for the flow, and no limit per client IP
+// applies.
 func (i *Issuer) PrepareIssue(p Policy, tenant, challenge, email string) (*PendingIssue, error) {
+	return i.PrepareIssueFrom(p, Origin{Flow: challenge}, tenant, challenge, email)
+}
+
+// PrepareIssueFrom draws the code and builds the op that stores it: the
+// cooldown, every cap (address, flow, client, tenant), then the record, in
+// one script. Setting the record replaces the flow's earlier one; its
+// attempt counter is keyed by the old nonce and so no longer applies to
+// anything.
+func (i *Issuer) PrepareIssueFrom(p Policy, o Origin, tenant, challenge, email string) (*PendingIssue, error) {
 	if err := i.check(tenant, challenge, email); err != nil {
 		return nil, err
+	}
+	if o.Flow == "" {
+		return nil, errors.New("otp: the requester's flow is required")
 	}
 	p = p.withDefaults()
 	addr := i.addrID(tenant, email)
@@ -232,11 +263,19 @@ func (i *Issuer) PrepareIssue(p Policy, tenant, challenge, email string) (*Pendi
 	r.expiresAt = i.clock().Add(p.CodeTTL)
 	copy(r.mac[:], i.codeMAC(tenant, challenge, email, r.nonce[:], code))
 	cool := max(p.ResendCooldown, 0) // zero or less: no cooldown
+	ipKey, ipCap := i.clientKey(tenant, o.ClientIP), p.MaxCodesPerIPPerHour
+	if o.ClientIP == "" {
+		ipCap = 0 // no client known: no limit per client
+	}
 	op := store.RunOp(issueScript, []string{
 		store.Key(tenant, "otp", "cool", addr),
 		store.Key(tenant, "otp", "sent", addr),
 		i.codeKey(tenant, challenge, email),
-	}, msArg(cool), strconv.Itoa(p.MaxCodesPerHour), msArg(window), string(r.marshal()), msArg(p.CodeTTL+storeMargin))
+		i.flowKey(tenant, o.Flow),
+		ipKey,
+		store.Key(tenant, "otp", "tenant"),
+	}, msArg(cool), strconv.Itoa(p.MaxCodesPerHour), msArg(window), string(r.marshal()), msArg(p.CodeTTL+storeMargin),
+		addr, strconv.Itoa(p.MaxAddressesPerFlow), strconv.Itoa(ipCap), strconv.Itoa(p.MaxCodesPerTenantPerHour))
 	return &PendingIssue{op: op, code: code}, nil
 }
 
@@ -266,6 +305,12 @@ func (pi *PendingIssue) Result() (string, error) {
 		return "", &CooldownError{RetryAfter: left}
 	case capped:
 		return "", ErrTooManyCodes
+	case flowCapped:
+		return "", ErrTooManyAddresses
+	case clientCapped:
+		return "", &LimitError{Scope: ScopeClient}
+	case tenantCapped:
+		return "", &LimitError{Scope: ScopeTenant}
 	}
 	return "", fmt.Errorf("otp: issue: %w: %v", errScriptResult, res)
 }
@@ -279,6 +324,16 @@ func (pi *PendingIssue) Result() (string, error) {
 // an address out of failure budget gets ErrLocked; store failures come back
 // wrapped (errors.Is store.ErrUnavailable), never as ErrInvalid.
 func (i *Issuer) Verify(ctx context.Context, p Policy, tenant, challenge, email, code string) error {
+	return i.VerifyOnDevice(ctx, p, tenant, challenge, email, code, "")
+}
+
+// VerifyOnDevice is Verify for a browser that proved, with a device cookie
+// (device: its id, "" for none), that it signed in as this address before.
+// Such a browser spends a failure budget of its own instead of the
+// address's, so a stranger who spent the address's budget cannot lock it
+// out (OWASP "device cookies"); its own failures are limited all the same.
+// The caller must have checked the cookie's binding to tenant and address.
+func (i *Issuer) VerifyOnDevice(ctx context.Context, p Policy, tenant, challenge, email, code, device string) error {
 	if err := i.check(tenant, challenge, email); err != nil {
 		return err
 	}
@@ -286,8 +341,7 @@ func (i *Issuer) Verify(ctx context.Context, p Policy, tenant, challenge, email,
 		return ErrInvalid
 	}
 	p = p.withDefaults()
-	addr := i.addrID(tenant, email)
-	failKey := store.Key(tenant, "otp", "fail", addr)
+	failKey := i.failKey(tenant, email, device)
 	codeKey := i.codeKey(tenant, challenge, email)
 
 	raw, err := i.st.Get(ctx, codeKey)
@@ -440,9 +494,10 @@ func (i *Issuer) flowID(tenant, challenge, email string) string {
 	return hex.EncodeToString(i.mac("guestpass/otp/flow/v1", []byte(tenant), []byte(challenge), []byte(email))[:16])
 }
 
-// addrID names an address's counters.
+// addrID names an address's counters: those of its base mailbox, so that
+// plus-addresses share them.
 func (i *Issuer) addrID(tenant, email string) string {
-	return hex.EncodeToString(i.mac("guestpass/otp/addr/v1", []byte(tenant), []byte(email))[:16])
+	return hex.EncodeToString(i.mac("guestpass/otp/addr/v1", []byte(tenant), []byte(baseMailbox(email)))[:16])
 }
 
 // record is what the store holds for one issued code: a version byte, the

@@ -28,58 +28,144 @@ end
 
 // Results of issueScript.
 const (
-	issued  = 0
-	cooling = 1 // second value: the cooldown's remaining milliseconds
-	capped  = 2
+	issued       = 0
+	cooling      = 1 // second value: the cooldown's remaining milliseconds
+	capped       = 2 // the address's hourly cap
+	flowCapped   = 3 // the flow's distinct addresses
+	clientCapped = 4 // the client's hourly cap
+	tenantCapped = 5 // the tenant's hourly cap
 )
 
-// issueScript: KEYS cool, sent, code; ARGV cooldown (ms, 0: none), cap,
-// window (ms), record, record ttl (ms). The cooldown is checked first, so
-// a request it refuses does not eat into the hourly cap; a request past
-// the cap leaves the flow's current code alone.
+// addrIDLen is the length of an address id (hex of 16 bytes): the flow's
+// list of addresses is their concatenation.
+const addrIDLen = 32
+
+// issueScript: KEYS cool, sent, code, flow, ip, tenant; ARGV cooldown (ms,
+// 0: none), address cap, window (ms), record, record ttl (ms), address id,
+// flow cap, client cap (0: none), tenant cap. Every limit is checked
+// before anything is counted, so a refused request costs no budget and
+// sets no cooldown; then the counters, the flow's list and the record are
+// written together. A refused request leaves the flow's current code alone.
 var issueScript = store.NewScript(luaIncr+`
-local cool = tonumber(ARGV[1])
-if cool > 0 then
-  if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', cool) then
-    return {1, redis.call('PTTL', KEYS[1])}
-  end
+local function count(key)
+  return tonumber(redis.call('GET', key) or '0')
 end
-if incr(KEYS[2], 1, tonumber(ARGV[3])) > tonumber(ARGV[2]) then
+local cool, win = tonumber(ARGV[1]), tonumber(ARGV[3])
+if cool > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+  return {1, redis.call('PTTL', KEYS[1])}
+end
+if count(KEYS[2]) >= tonumber(ARGV[2]) then
   return {2, 0}
+end
+local list, known = redis.call('GET', KEYS[4]) or '', false
+for j = 1, #list, 32 do
+  if string.sub(list, j, j + 31) == ARGV[6] then known = true break end
+end
+if not known and #list / 32 >= tonumber(ARGV[7]) then
+  return {3, 0}
+end
+local ipCap = tonumber(ARGV[8])
+if ipCap > 0 and count(KEYS[5]) >= ipCap then
+  return {4, 0}
+end
+if count(KEYS[6]) >= tonumber(ARGV[9]) then
+  return {5, 0}
+end
+if cool > 0 then redis.call('SET', KEYS[1], '1', 'PX', cool) end
+incr(KEYS[2], 1, win)
+if ipCap > 0 then incr(KEYS[5], 1, win) end
+incr(KEYS[6], 1, win)
+if not known then
+  local left = redis.call('PTTL', KEYS[4])
+  if left <= 0 then left = win end
+  redis.call('SET', KEYS[4], list .. ARGV[6], 'PX', left)
 end
 redis.call('SET', KEYS[3], ARGV[4], 'PX', tonumber(ARGV[5]))
 return {0, 0}
-`, func(tx store.Tx, keys, args []string) ([]int64, error) {
-	n, err := ints(args[0], args[1], args[2], args[4])
+`, issueTwin)
+
+// issueTwin is issueScript in Go, for the memory store.
+func issueTwin(tx store.Tx, keys, args []string) ([]int64, error) {
+	n, err := ints(args[0], args[1], args[2], args[4], args[6], args[7], args[8])
 	if err != nil {
 		return nil, err
 	}
-	cool, limit, win, ttl := ms(n[0]), n[1], ms(n[2]), ms(n[3])
+	cool, addrCap, win, ttl := ms(n[0]), n[1], ms(n[2]), ms(n[3])
+	flowCap, ipCap, tenantCap := n[4], n[5], n[6]
 	if cool > 0 {
-		ok, err := tx.SetNX(keys[0], []byte{'1'}, cool)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			left, err := tx.TTL(keys[0])
-			if err != nil {
-				return nil, err
-			}
+		left, err := tx.TTL(keys[0])
+		if err == nil {
 			return []int64{cooling, left.Milliseconds()}, nil
 		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
 	}
-	sent, err := tx.Incr(keys[1], 1, win)
-	if err != nil {
+	if c, err := txCount(tx, keys[1]); err != nil || c >= addrCap {
+		return []int64{capped, 0}, err
+	}
+	list, err := tx.Get(keys[3])
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	if sent > limit {
-		return []int64{capped, 0}, nil
+	known := false
+	for j := 0; j+addrIDLen <= len(list); j += addrIDLen {
+		if string(list[j:j+addrIDLen]) == args[5] {
+			known = true
+			break
+		}
+	}
+	if !known && int64(len(list)/addrIDLen) >= flowCap {
+		return []int64{flowCapped, 0}, nil
+	}
+	if ipCap > 0 {
+		if c, err := txCount(tx, keys[4]); err != nil || c >= ipCap {
+			return []int64{clientCapped, 0}, err
+		}
+	}
+	if c, err := txCount(tx, keys[5]); err != nil || c >= tenantCap {
+		return []int64{tenantCapped, 0}, err
+	}
+	if cool > 0 {
+		if err := tx.Set(keys[0], []byte{'1'}, cool); err != nil {
+			return nil, err
+		}
+	}
+	counters := []string{keys[1], keys[5]}
+	if ipCap > 0 {
+		counters = append(counters, keys[4])
+	}
+	for _, k := range counters {
+		if _, err := tx.Incr(k, 1, win); err != nil {
+			return nil, err
+		}
+	}
+	if !known {
+		left, err := tx.TTL(keys[3])
+		if err != nil || left <= 0 {
+			left = win
+		}
+		if err := tx.Set(keys[3], append(list, args[5]...), left); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Set(keys[2], []byte(args[3]), ttl); err != nil {
 		return nil, err
 	}
 	return []int64{issued, 0}, nil
-})
+}
+
+// txCount reads a counter; absent is 0.
+func txCount(tx store.Tx, key string) (int64, error) {
+	b, err := tx.Get(key)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(string(b), 10, 64)
+}
 
 // Results of checkScript.
 const (

@@ -1,0 +1,94 @@
+package otp
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/guestpass/guestpass/pkg/store"
+)
+
+// The limits beyond one address (PRODUCT.md B8, issue 6 item 9): one flow
+// may mail only so many distinct mailboxes, one client and one tenant only
+// so many codes an hour. They are checked in the same script as the
+// cooldown and the address's cap, so sending a code stays one round trip,
+// and a request refused by any of them counts against none.
+
+// Origin is who asks for a code.
+type Origin struct {
+	// Flow is the browser's sign-in flow (its flow cookie's id): the
+	// distinct addresses it was sent codes for are capped.
+	Flow string
+	// ClientIP is the key of the client's address (clientip.Resolver.Key);
+	// "" skips the limit per client.
+	ClientIP string
+}
+
+// Scope names which hourly cap a LimitError hit.
+type Scope string
+
+const (
+	ScopeClient Scope = "client" // codes per client IP per hour
+	ScopeTenant Scope = "tenant" // codes per tenant per hour
+)
+
+// LimitError is Issue's answer when the client's or the tenant's hourly
+// cap is reached. It is errors.Is ErrTooManyRequests.
+type LimitError struct{ Scope Scope }
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("otp: hourly cap of codes per %s reached", e.Scope)
+}
+
+// Is makes errors.Is(err, ErrTooManyRequests) true.
+func (e *LimitError) Is(target error) bool { return target == ErrTooManyRequests }
+
+// limitsWithDefaults fills zero limits from d: zero never means unlimited.
+func (p Policy) limitsWithDefaults(d Policy) Policy {
+	if p.MaxAddressesPerFlow <= 0 {
+		p.MaxAddressesPerFlow = d.MaxAddressesPerFlow
+	}
+	if p.MaxCodesPerIPPerHour <= 0 {
+		p.MaxCodesPerIPPerHour = d.MaxCodesPerIPPerHour
+	}
+	if p.MaxCodesPerTenantPerHour <= 0 {
+		p.MaxCodesPerTenantPerHour = d.MaxCodesPerTenantPerHour
+	}
+	return p
+}
+
+// baseMailbox is the mailbox a canonical address reaches for the limits:
+// a "+tag" suffix of the local part is dropped (user+tag@x → user@x), as
+// the common mail providers deliver both to one inbox. Only limit keys
+// use it; codes, records and mail keep the address as it is.
+func baseMailbox(email string) string {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return email
+	}
+	local, domain := email[:at], email[at:]
+	if plus := strings.IndexByte(local, '+'); plus > 0 {
+		local = local[:plus]
+	}
+	return local + domain
+}
+
+// flowKey holds the addresses (their ids) a flow was sent codes for.
+func (i *Issuer) flowKey(tenant, flow string) string {
+	return store.Key(tenant, "otp", "flow", hex.EncodeToString(i.mac("guestpass/otp/flow-addrs/v1", []byte(tenant), []byte(flow))[:16]))
+}
+
+// clientKey counts the codes requested by one client.
+func (i *Issuer) clientKey(tenant, clientIP string) string {
+	return store.Key(tenant, "otp", "ip", hex.EncodeToString(i.mac("guestpass/otp/ip/v1", []byte(tenant), []byte(clientIP))[:16]))
+}
+
+// failKey is the failure budget a verification spends: the address's, or
+// a trusted browser's own (device cookie) for this address.
+func (i *Issuer) failKey(tenant, email, device string) string {
+	if device == "" {
+		return store.Key(tenant, "otp", "fail", i.addrID(tenant, email))
+	}
+	id := i.mac("guestpass/otp/device/v1", []byte(tenant), []byte(baseMailbox(email)), []byte(device))
+	return store.Key(tenant, "otp", "dfail", hex.EncodeToString(id[:16]))
+}
