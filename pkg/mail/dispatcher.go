@@ -14,8 +14,9 @@ import (
 	"github.com/guestpass/guestpass/pkg/metrics"
 )
 
-// ErrQueueFull is returned by Enqueue when the queue has no room; the
-// mail is dropped (and counted) rather than making a page wait.
+// ErrQueueFull is returned by Enqueue and Reserve when the tenant's queue
+// has no room: the caller learns at once (and can tell the guest) rather
+// than a page waiting or a mail vanishing silently.
 var ErrQueueFull = errors.New("mail: queue full")
 
 // ErrDispatcherClosed is returned by Enqueue after Close.
@@ -26,7 +27,9 @@ type DispatcherOptions struct {
 	// Workers is the number of concurrent deliveries (default 4). With an
 	// SMTP transport, more workers than PoolSize only wait for a slot.
 	Workers int
-	// QueueSize is how many mails may wait (default 1000).
+	// QueueSize is how many mails of one tenant may wait (default 1000).
+	// Each tenant has a queue of its own, served in turn, so one tenant's
+	// burst neither fills the others' room nor delays their mail for long.
 	QueueSize int
 	// Retries is how many times a failed delivery is retried (default 3;
 	// negative: none).
@@ -55,10 +58,8 @@ type Dispatcher struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu     sync.RWMutex // guards closed and the close of queue
-	closed bool
-	queue  chan Message
-	wg     sync.WaitGroup
+	q  *fairQueue
+	wg sync.WaitGroup
 }
 
 // NewDispatcher starts the workers.
@@ -88,7 +89,7 @@ func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher
 	d := &Dispatcher{
 		t: t, from: from, opt: opts, log: opts.Logger,
 		ctx: ctx, cancel: cancel,
-		queue: make(chan Message, opts.QueueSize),
+		q: newFairQueue(opts.QueueSize),
 	}
 	d.wg.Add(opts.Workers)
 	for range opts.Workers {
@@ -97,33 +98,68 @@ func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher
 	return d
 }
 
-// Enqueue hands m to the workers. It never blocks: a full queue or a
-// closed dispatcher is an error, and the mail is counted as failed.
+// Enqueue hands m to the workers, in the queue of m.Tenant. It never
+// blocks: a full queue or a closed dispatcher is an error, and the mail is
+// counted as failed.
 func (d *Dispatcher) Enqueue(m Message) error {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if d.closed {
-		return ErrDispatcherClosed
+	s, err := d.Reserve(m.Tenant)
+	if err != nil {
+		if errors.Is(err, ErrQueueFull) {
+			d.failed(m, 0, err)
+		}
+		return err
 	}
-	select {
-	case d.queue <- m:
-		return nil
-	default:
-	}
-	d.failed(m, 0, ErrQueueFull)
-	return ErrQueueFull
+	return s.Send(m)
 }
+
+// Reserve holds a place in tenant's queue, or fails at once with
+// ErrQueueFull (or ErrDispatcherClosed). The place is the caller's until
+// it sends a mail into it or releases it: a page can thus learn whether a
+// mail could be queued before it decides anything, and the answer is the
+// same whether or not it then sends one.
+func (d *Dispatcher) Reserve(tenant string) (Slot, error) {
+	if err := d.q.reserve(tenant); err != nil {
+		return nil, err
+	}
+	return &slot{d: d, tenant: tenant}, nil
+}
+
+// Slot is a place held in a tenant's queue (Reserve). Exactly one of Send
+// and Release should be called; later calls do nothing.
+type Slot interface {
+	// Send queues m (its Tenant is set to the slot's) in the place held.
+	Send(m Message) error
+	// Release gives the place back unused.
+	Release()
+}
+
+type slot struct {
+	d      *Dispatcher
+	tenant string
+	once   sync.Once
+}
+
+func (s *slot) Send(m Message) error {
+	err := ErrSlotUsed
+	s.once.Do(func() {
+		m.Tenant = s.tenant
+		if err = s.d.q.push(m); err != nil {
+			s.d.failed(m, 0, err)
+		}
+	})
+	return err
+}
+
+func (s *slot) Release() { s.once.Do(func() { s.d.q.release(s.tenant) }) }
+
+// ErrSlotUsed is returned by a Slot's Send after Send or Release.
+var ErrSlotUsed = errors.New("mail: queue slot already used")
 
 // Close stops accepting mails, delivers what is queued (with retries) and
 // stops the workers. If ctx ends first, pending retries are abandoned, the
 // rest of the queue is counted as failed, and ctx's error is returned.
 func (d *Dispatcher) Close(ctx context.Context) error {
-	d.mu.Lock()
-	if !d.closed {
-		d.closed = true
-		close(d.queue)
-	}
-	d.mu.Unlock()
+	d.q.close()
 
 	done := make(chan struct{})
 	go func() {
@@ -143,7 +179,11 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 
 func (d *Dispatcher) work() {
 	defer d.wg.Done()
-	for m := range d.queue {
+	for {
+		m, ok := d.q.pop()
+		if !ok {
+			return
+		}
 		d.deliver(m)
 	}
 }

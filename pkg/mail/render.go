@@ -46,6 +46,9 @@ type Message struct {
 	HTML    string
 	// Kind is "code" or "invite" (metrics label, log field).
 	Kind string
+	// Tenant names the queue the mail waits in (Dispatcher: one fair
+	// queue per tenant).
+	Tenant string
 }
 
 // CodeMail is what a passcode mail says.
