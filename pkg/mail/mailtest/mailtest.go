@@ -82,6 +82,7 @@ type Server struct {
 	maxActive int
 	conns     int
 	closed    bool
+	held      bool
 }
 
 // Start runs a plain server on 127.0.0.1:0, stopped when the test ends.
@@ -156,6 +157,32 @@ func (s *Server) ClientTLSConfig() *tls.Config {
 func (s *Server) SetFailures(n int) {
 	s.mu.Lock()
 	s.failures = n
+	s.mu.Unlock()
+}
+
+// Hold makes the server stall every mail at DATA until Release (or the
+// end of the test), as a server that is slow or stuck would: deliveries
+// hang and the sender's queue fills up.
+func (s *Server) Hold() {
+	s.mu.Lock()
+	s.held = true
+	s.mu.Unlock()
+}
+
+// Release lets held and later mails through.
+func (s *Server) Release() {
+	s.mu.Lock()
+	s.held = false
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// waitWhileHeld blocks while the server is held and running.
+func (s *Server) waitWhileHeld() {
+	s.mu.Lock()
+	for s.held && !s.closed {
+		s.cond.Wait()
+	}
 	s.mu.Unlock()
 }
 
@@ -325,6 +352,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (ss *session) Data(r io.Reader) error {
+	ss.s.waitWhileHeld()
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
