@@ -21,6 +21,7 @@ import (
 
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/connectors/otp"
+	"github.com/guestpass/guestpass/pkg/clientip"
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail"
@@ -45,9 +46,12 @@ type OP interface {
 	ClientName(id string) string
 }
 
-// Mailer queues a mail for asynchronous delivery.
+// Mailer queues mails for asynchronous delivery, one fair queue per
+// tenant (mail.Dispatcher).
 type Mailer interface {
-	Enqueue(m mail.Message) error
+	// Reserve holds a place in the tenant's queue, or fails at once
+	// (mail.ErrQueueFull) so the page can say the code was not sent.
+	Reserve(tenant string) (mail.Slot, error)
 }
 
 // Deps are the parts the handler is built from.
@@ -61,6 +65,11 @@ type Deps struct {
 	Policies *guests.Policies
 	Sessions *session.Manager
 	Flows    *session.Flows
+	// Devices reads and sets device cookies (a browser's own failure
+	// budget for an address it signed in as).
+	Devices *session.Devices
+	// ClientIP tells the client's address for the limits per client.
+	ClientIP clientip.Resolver
 	OTP      *otp.Issuer
 	Chain    *connectors.Chain
 	Mail     *mail.Renderer

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -35,7 +36,7 @@ func (h *Handler) flowPage(page string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		h.render(w, r, page, h.data(authReq, st.ClientID, flow, st.Email))
+		h.render(w, r, page, h.data(authReq, st.ClientID, flow, st.shown()))
 	}
 }
 
@@ -55,12 +56,24 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) (authReq, flo
 // send issues a code (first send and resend). A code is issued for every
 // address, invited or not, so that both cost the same and hit the same
 // limits; only an address that may sign in is mailed.
+//
+// A place in the tenant's mail queue is taken first, for every address:
+// when there is none the guest hears that the code could not be sent, and
+// since the answer depends on the queue alone, not on whether a mail
+// would have gone out, invited and uninvited addresses still look alike.
 func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	authReq, flow, st, ok := h.postStep(w, r)
 	if !ok {
 		return
 	}
-	issue, err := h.d.OTP.PrepareIssue(h.policy, h.t.ID, challenge(flow, authReq), st.Canonical)
+	slot, err := h.d.Mailer.Reserve(h.t.ID)
+	if err != nil {
+		h.notSent(w, r, authReq, flow, st, err)
+		return
+	}
+	defer slot.Release() // unless the mail was sent into it
+	origin := otp.Origin{Flow: flow, ClientIP: h.d.ClientIP.Key(r)}
+	issue, err := h.d.OTP.PrepareIssueFrom(h.policy, origin, h.t.ID, challenge(flow, authReq), st.Canonical)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -81,10 +94,10 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, pages.PageCode, d)
 		return
 	}
-	if errors.Is(err, otp.ErrTooManyCodes) {
-		h.d.Metrics.RateLimited.WithLabelValues("hourly_cap").Inc()
-		d := h.data(authReq, st.ClientID, flow, st.Email)
-		d.Status, d.Message = http.StatusTooManyRequests, "too_many_codes"
+	if label, msg, ok := limitHit(err); ok {
+		h.d.Metrics.RateLimited.WithLabelValues(label).Inc()
+		d := h.data(authReq, st.ClientID, flow, st.shown())
+		d.Status, d.Message = http.StatusTooManyRequests, msg
 		h.render(w, r, pages.PageCode, d)
 		return
 	}
@@ -93,13 +106,17 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st.Allowed {
-		h.mailCode(r, st, code)
+		if err := h.mailCode(r, st, code, slot); err != nil {
+			h.notSent(w, r, authReq, flow, st, err)
+			return
+		}
 	}
 	http.Redirect(w, r, h.url("/code", authReq), http.StatusSeeOther)
 }
 
-// mailCode queues the passcode mail; the page does not wait for it.
-func (h *Handler) mailCode(r *http.Request, st *signin, code string) {
+// mailCode queues the passcode mail in the place reserved for it; the
+// page does not wait for delivery, but hears if it could not be queued.
+func (h *Handler) mailCode(r *http.Request, st *signin, code string, slot mail.Slot) error {
 	m, err := h.d.Mail.Code(mail.CodeMail{
 		Lang:        h.d.Pages.Negotiate(r.Header.Get("Accept-Language")),
 		To:          st.Email,
@@ -110,13 +127,12 @@ func (h *Handler) mailCode(r *http.Request, st *signin, code string) {
 		Validity:    h.policy.CodeTTL,
 	})
 	if err == nil {
-		err = h.d.Mailer.Enqueue(m)
+		err = slot.Send(m)
 	}
 	if err != nil {
-		// The page stays the same: the guest can resend.
-		h.d.Logger.Warn("passcode mail not queued", requestid.Field(r.Context()),
-			zap.String("to", canon.MaskEmail(st.Email)), zap.Error(err))
+		return fmt.Errorf("passcode mail to %s: %w", canon.MaskEmail(st.Email), err)
 	}
+	return nil
 }
 
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
@@ -134,7 +150,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	d := h.data(a.ID, a.ClientID, flow, st.Email)
+	d := h.data(a.ID, a.ClientID, flow, st.shown())
 	if a.Done() {
 		// A code was already accepted for this request (a replay, or a
 		// submission racing the winning one): the answer of a used code,
@@ -152,7 +168,10 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	if !h.requireOTP(w, r) {
 		return
 	}
-	err = h.d.OTP.Verify(ctx, h.policy, h.t.ID, challenge(flow, a.ID), st.Canonical, code)
+	// A browser that signed in as this address before spends its own
+	// failure budget (device cookie), out of a stranger's reach.
+	device := h.d.Devices.ID(r, h.t.ID, st.Canonical)
+	err = h.d.OTP.VerifyOnDevice(ctx, h.policy, h.t.ID, challenge(flow, a.ID), st.Canonical, code, device)
 	if err == nil && !st.Allowed {
 		// Unreachable but by a lucky guess: such an address was never
 		// mailed. It gets the answer of a wrong code.
@@ -177,6 +196,10 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.fail(w, r, err)
 		return
+	}
+	if err := h.d.Devices.Set(w, h.t.ID, st.Canonical); err != nil {
+		// Only a convenience is lost: the next sign-in uses the address's budget.
+		h.d.Logger.Warn("device cookie not set", requestid.Field(r.Context()), zap.Error(err))
 	}
 	// A fresh session id on every sign-in (no fixation); the old session
 	// of this browser, if any, is ended.

@@ -22,8 +22,21 @@ type signin struct {
 	ClientID  string `json:"cl"`
 	Canonical string `json:"c"`
 	Email     string `json:"e"` // where mail goes: the stored address
-	Name      string `json:"n,omitempty"`
-	Allowed   bool   `json:"a"`
+	// Typed is what the pages show: the address as the guest typed it
+	// (its domain in canonical form), whether or not it is a known
+	// guest's, so the pages cannot tell the two apart (never the stored
+	// spelling, which only an invited address has).
+	Typed   string `json:"t,omitempty"`
+	Name    string `json:"n,omitempty"`
+	Allowed bool   `json:"a"`
+}
+
+// shown is the address the pages show.
+func (s *signin) shown() string {
+	if s.Typed != "" {
+		return s.Typed
+	}
+	return s.Email
 }
 
 // start is where the OP sends the browser: single sign-on, prompt
@@ -176,7 +189,7 @@ func (h *Handler) choose(ctx context.Context, a *oidc.AuthRequest, addr canon.Ad
 		return nil, err
 	}
 	source := ""
-	st := &signin{ClientID: a.ClientID, Canonical: addr.Canonical, Email: addr.Display, Allowed: h.t.SelfServiceSignUp}
+	st := &signin{ClientID: a.ClientID, Canonical: addr.Canonical, Email: addr.Display, Typed: addr.Display, Allowed: h.t.SelfServiceSignUp}
 	if g != nil {
 		source, st.Email, st.Name, st.Allowed = g.Source, g.Email, g.DisplayName, true
 	}

@@ -21,7 +21,7 @@ type catalog map[string]map[string]string
 // builtinCatalog returns a fresh copy of the shipped messages on every call,
 // so a Renderer can merge an admin's overrides without touching shared state.
 func builtinCatalog() catalog {
-	return catalog{
+	c := catalog{
 		"en": {
 			// Shared chrome.
 			"error_prefix":  "Error:",
@@ -185,6 +185,12 @@ func builtinCatalog() catalog {
 			"server_error":      "Une erreur s'est produite de notre côté. Veuillez réessayer.",
 		},
 	}
+	for lang, msgs := range abuseLimitMessages() {
+		for k, v := range msgs {
+			c[lang][k] = v
+		}
+	}
+	return c
 }
 
 // ParseAcceptLanguage returns the primary language subtags of an

@@ -13,6 +13,7 @@ import (
 
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/connectors/otp"
+	"github.com/guestpass/guestpass/pkg/clientip"
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail"
@@ -66,6 +67,8 @@ func Build(d Deps) (http.Handler, error) {
 	}
 	sessions := session.NewManager(st, cookieOpts)
 	flows := session.NewFlows(cookieOpts)
+	devices := session.NewDevices(cookieOpts)
+	clients := clientip.New(cfg.TrustedNets)
 	gr := guests.NewRepo(st, d.Clock)
 	pol := guests.NewPolicies(st)
 	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)
@@ -85,7 +88,7 @@ func Build(d Deps) (http.Handler, error) {
 		}
 		lh := login.New(login.Deps{
 			Tenant: t, OP: op, Store: st, Guests: gr, Policies: pol, Sessions: sessions, Flows: flows,
-			OTP: issuer, Chain: connectors.NewChain(), Mail: mr, Mailer: d.Mailer, Pages: pg,
+			Devices: devices, ClientIP: clients, OTP: issuer, Chain: connectors.NewChain(), Mail: mr, Mailer: d.Mailer, Pages: pg,
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
 		})
 		tenants[t.ID] = tenantMux(op, lh)

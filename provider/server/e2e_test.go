@@ -237,7 +237,9 @@ func TestLoginHintSkipsEmailStep(t *testing.T) {
 	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
 	b := newBrowser(t)
 	p := b.get(r.authURL(oauth2.SetAuthURLParam("login_hint", "Hint@Guest.Example")))
-	if p.status != http.StatusOK || !strings.Contains(p.url, "/login/send") || !strings.Contains(p.body, "hint@guest.example") {
+	// The page shows the address as hinted (domain canonical), never the
+	// stored spelling (issue 6 item 11b: that would tell invited apart).
+	if p.status != http.StatusOK || !strings.Contains(p.url, "/login/send") || !strings.Contains(p.body, "Hint@guest.example") {
 		t.Fatalf("expected the send page for the hinted address, got %d %s:\n%s", p.status, p.url, p.body)
 	}
 	if n := len(e.smtp.Messages()); n != 0 {

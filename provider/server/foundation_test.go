@@ -430,7 +430,12 @@ func TestCookiesSecureUnderHTTPS(t *testing.T) {
 
 type discardMailer struct{}
 
-func (discardMailer) Enqueue(mail.Message) error { return nil }
+func (discardMailer) Reserve(string) (mail.Slot, error) { return discardSlot{}, nil }
+
+type discardSlot struct{}
+
+func (discardSlot) Send(mail.Message) error { return nil }
+func (discardSlot) Release()                {}
 
 // A caller's well-formed X-Request-Id is kept, echoed and logged; an odd
 // one is replaced (B8).

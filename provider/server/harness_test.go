@@ -131,6 +131,11 @@ type envOptions struct {
 	smtp    *mailtest.Server
 	// templatesDir, when set, replaces the embedded templates.
 	templatesDir string
+	// configure, when set, edits the parsed config before the server is
+	// built (limits, trusted proxies).
+	configure func(*config.Config)
+	// mailQueue, when set, is the mail queue's size per tenant.
+	mailQueue int
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -156,6 +161,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	cfg, err := config.Parse([]byte(yaml), "test.yaml", func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.configure != nil {
+		o.configure(cfg)
 	}
 	e.cfg = cfg
 	if o.redis != nil || o.cluster != nil {
@@ -185,8 +193,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	queue := 100
+	if o.mailQueue > 0 {
+		queue = o.mailQueue
+	}
 	disp := mail.NewDispatcher(tr, cfg.Mail.From, mail.DispatcherOptions{
-		Workers: 2, QueueSize: 100, Retries: 2, Backoff: 10 * time.Millisecond, Logger: log, Metrics: m})
+		Workers: 2, QueueSize: queue, Retries: 2, Backoff: 10 * time.Millisecond, Logger: log, Metrics: m})
 	h, err := server.Build(server.Deps{Config: cfg, Store: e.store, Mailer: disp, Logger: log, Metrics: m, Clock: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
