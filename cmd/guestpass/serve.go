@@ -75,6 +75,7 @@ func openMail(c config.Mail, log *zap.Logger, m *metrics.Metrics) (*mail.Dispatc
 		t = &mail.LogTransport{Logger: log.Named("mail")}
 	}
 	d := mail.NewDispatcher(t, c.From, mail.DispatcherOptions{
+		// QueueSize is per tenant: one tenant's burst cannot take another's room.
 		Workers: max(c.SMTP.PoolSize, 1), QueueSize: 1024, Retries: 4, Backoff: time.Second,
 		Logger: log.Named("mail"), Metrics: m,
 	})
