@@ -88,7 +88,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	code, err := issue.Result()
 	if retry, ok := otp.RetryAfter(err); ok {
 		h.d.Metrics.RateLimited.WithLabelValues("cooldown").Inc()
-		d := h.data(authReq, st.ClientID, flow, st.Email)
+		d := h.data(authReq, st.ClientID, flow, st.shown())
 		d.Status, d.Message = http.StatusTooManyRequests, "cooldown"
 		d.Extra["retryAfter"] = strconv.Itoa(int(retry.Round(time.Second).Seconds()))
 		h.render(w, r, pages.PageCode, d)

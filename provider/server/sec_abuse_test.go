@@ -255,7 +255,9 @@ func TestAbuseSendPageShowsTypedAddress(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	invite(t, e, "fabrikam", "Ada.Lovelace@guest.example", "Ada")
 	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
-	walk := func(typed, shown string) (string, string) {
+	// The send page, the code page, and the code page of a resend refused
+	// by the cooldown.
+	walk := func(typed, shown string) []string {
 		b := newBrowser(t)
 		p := b.get(r.authURL())
 		action, csrf := p.form(t, 0)
@@ -265,12 +267,19 @@ func TestAbuseSendPageShowsTypedAddress(t *testing.T) {
 		}
 		code := pressSendOn(t, b, send, "")
 		sent(t, code, typed)
-		return normalise(send, shown), normalise(code, shown)
+		action, csrf = resendForm(t, code)
+		cool := b.post(action, url.Values{"csrf": {csrf}})
+		if cool.status != http.StatusTooManyRequests {
+			t.Fatalf("resend at once: %d", cool.status)
+		}
+		return []string{normalise(send, shown), normalise(code, shown), normalise(cool, shown)}
 	}
-	is, ic := walk("ada.lovelace@GUEST.example", "ada.lovelace@guest.example")
-	us, uc := walk("eve.smith@GUEST.example", "eve.smith@guest.example")
-	if is != us || ic != uc {
-		t.Fatalf("pages differ for a known guest:\n--- invited\n%s\n%s\n--- not invited\n%s\n%s", is, ic, us, uc)
+	inv := walk("ada.lovelace@GUEST.example", "ada.lovelace@guest.example")
+	un := walk("eve.smith@GUEST.example", "eve.smith@guest.example")
+	for i := range inv {
+		if inv[i] != un[i] {
+			t.Fatalf("page %d differs for a known guest:\n--- invited\n%s\n--- not invited\n%s", i, inv[i], un[i])
+		}
 	}
 }
 
