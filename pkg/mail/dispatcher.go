@@ -124,8 +124,9 @@ func (d *Dispatcher) Reserve(tenant string) (Slot, error) {
 	return &slot{d: d, tenant: tenant}, nil
 }
 
-// Slot is a place held in a tenant's queue (Reserve). Exactly one of Send
-// and Release should be called; later calls do nothing.
+// Slot is a place held in a tenant's queue (Reserve). The first call of
+// Send or Release uses it up; after that Release does nothing and Send
+// reports ErrSlotUsed, so "defer Release()" after a Send is safe.
 type Slot interface {
 	// Send queues m (its Tenant is set to the slot's) in the place held.
 	Send(m Message) error
