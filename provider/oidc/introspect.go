@@ -59,21 +59,24 @@ func (t *Tenant) liveAccessToken(ctx context.Context, raw string) (*accessToken,
 // unknown token gets.
 func (t *Tenant) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	form, oe := readForm(r)
-	if oe == nil {
-		var c *client
-		if c, oe = t.storage.authenticateClient(r, form); oe == nil && c.public() {
-			oe = invalidClient("public clients may not introspect tokens")
-		}
-		if oe == nil {
-			oe = t.introspect(w, r.Context(), c, form.Get("token"))
-		}
+	if oe != nil {
+		oe.write(w, t.issuer)
+		return
+	}
+	c, oe := t.storage.authenticateClient(r, form)
+	if oe == nil && c.public() {
+		oe = invalidClient("public clients may not introspect tokens")
 	}
 	if oe != nil {
 		oe.write(w, t.issuer)
+		return
+	}
+	if err := t.introspect(w, r.Context(), c, form.Get("token")); err != nil {
+		t.fail(w, r, err)
 	}
 }
 
-func (t *Tenant) introspect(w http.ResponseWriter, ctx context.Context, c *client, token string) *oauthError {
+func (t *Tenant) introspect(w http.ResponseWriter, ctx context.Context, c *client, token string) error {
 	if token == "" {
 		return invalidRequest("token is missing")
 	}
@@ -84,7 +87,7 @@ func (t *Tenant) introspect(w http.ResponseWriter, ctx context.Context, c *clien
 		writeJSON(w, &oidc.IntrospectionResponse{Active: false})
 		return nil
 	case err != nil:
-		return asOAuthError(err)
+		return err
 	}
 	resp := &oidc.IntrospectionResponse{
 		Active: true, Subject: at.Subject, ClientID: at.ClientID, Scope: at.Scopes,
@@ -107,14 +110,17 @@ func (t *Tenant) introspect(w http.ResponseWriter, ctx context.Context, c *clien
 // must not tell that it exists) or revoked.
 func (t *Tenant) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	form, oe := readForm(r)
-	if oe == nil {
-		var c *client
-		if c, oe = t.storage.authenticateClient(r, form); oe == nil {
-			oe = t.revoke(op.ContextWithIssuer(r.Context(), t.issuer), c, form.Get("token"))
-		}
-	}
 	if oe != nil {
 		oe.write(w, t.issuer)
+		return
+	}
+	c, oe := t.storage.authenticateClient(r, form)
+	if oe != nil {
+		oe.write(w, t.issuer)
+		return
+	}
+	if err := t.revoke(op.ContextWithIssuer(r.Context(), t.issuer), c, form.Get("token")); err != nil {
+		t.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -123,20 +129,14 @@ func (t *Tenant) serveRevoke(w http.ResponseWriter, r *http.Request) {
 
 // revoke tells a token by its shape (the hint is only a hint, §2.1): our
 // access tokens are JWTs, refresh tokens are opaque.
-func (t *Tenant) revoke(ctx context.Context, c *client, token string) *oauthError {
+func (t *Tenant) revoke(ctx context.Context, c *client, token string) error {
 	if token == "" {
 		return invalidRequest("token is missing")
 	}
-	var err error
 	if strings.Count(token, ".") == 2 {
-		err = t.revokeAccess(ctx, c, token)
-	} else {
-		err = t.storage.revokeRefresh(ctx, hashToken(token), c.cfg.ID)
+		return t.revokeAccess(ctx, c, token)
 	}
-	if err != nil {
-		return asOAuthError(err)
-	}
-	return nil
+	return t.storage.revokeRefresh(ctx, hashToken(token), c.cfg.ID)
 }
 
 func (t *Tenant) revokeAccess(ctx context.Context, c *client, token string) error {

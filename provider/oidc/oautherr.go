@@ -43,6 +43,16 @@ func serverError() *oauthError {
 	return &oauthError{status: http.StatusInternalServerError, code: string(oidc.ServerError), desc: "internal error"}
 }
 
+// fail answers err. A server error is logged (the client learns nothing
+// of it): the error texts are ours and the store's, never a token's.
+func (t *Tenant) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := asOAuthError(err)
+	if e.status >= http.StatusInternalServerError {
+		t.log.ErrorContext(r.Context(), "oidc endpoint", "tenant", t.id, "path", r.URL.Path, "error", err.Error())
+	}
+	e.write(w, t.issuer)
+}
+
 // asOAuthError turns what storage and the library return into an answer:
 // *oidc.Error keeps its type and description (never its parent), anything
 // else is a server error (the HTTP layer makes a store outage a 503).

@@ -69,6 +69,7 @@ type Tenant struct {
 	// endpoints (ours, not the library's), behind the same CORS rules.
 	api      http.Handler
 	redirect map[string]bool // every redirect URI of the tenant's clients
+	log      *slog.Logger
 }
 
 // New builds the provider of one tenant.
@@ -130,7 +131,10 @@ func New(o Options) (*Tenant, error) {
 	}
 	st.decryptCode = p.Crypto().Decrypt
 	tn := &Tenant{id: t.ID, issuer: issuer, provider: p, storage: st, sessions: o.Sessions, flows: o.Flows,
-		errPage: o.ErrorPage, redirect: redirect}
+		errPage: o.ErrorPage, redirect: redirect, log: o.Logger}
+	if tn.log == nil {
+		tn.log = slog.New(slog.DiscardHandler)
+	}
 	tn.api = cors.New(*corsOpts).Handler(http.HandlerFunc(tn.serveAPI))
 	tn.handler = tn.wrap(p)
 	return tn, nil

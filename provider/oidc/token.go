@@ -32,7 +32,7 @@ func (t *Tenant) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := t.exchange(op.ContextWithIssuer(r.Context(), t.issuer), r, form)
 	if err != nil {
-		asOAuthError(err).write(w, t.issuer)
+		t.fail(w, r, err)
 		return
 	}
 	writeJSON(w, resp)

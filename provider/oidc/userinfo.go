@@ -78,7 +78,7 @@ func (t *Tenant) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		bearerError(http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked").write(w, t.issuer)
 		return
 	case err != nil:
-		asOAuthError(err).write(w, t.issuer)
+		t.fail(w, r, err)
 		return
 	}
 	u := new(oidc.UserInfo)

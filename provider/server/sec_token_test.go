@@ -382,6 +382,12 @@ func TestSecTokenScopesAndTypes(t *testing.T) {
 	if pt.Extra("id_token") != nil {
 		t.Fatal("ID token without openid")
 	}
+	// Nor a refresh token without offline_access: only an offline grant
+	// outlives the session (Entra's rule), so nothing session-bound is
+	// left behind at logout.
+	if pt.RefreshToken != "" {
+		t.Fatal("refresh token without offline_access")
+	}
 
 	// Revoking the refresh family ends its access tokens everywhere.
 	at := again["access_token"].(string)
