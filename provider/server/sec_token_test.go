@@ -9,10 +9,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/guestpass/guestpass/pkg/store/redistest"
 )
 
 // Tests of the token side of issue 6 (items 4, 5, 6, 7, 14, 15): the token,
@@ -477,5 +480,47 @@ func TestSecCORSOnlyListedOrigins(t *testing.T) {
 	// Discovery of a tenant without origins: none either.
 	if a := acao(http.MethodOptions, "contoso", "/.well-known/openid-configuration", "https://evil.example"); a != "" {
 		t.Fatalf("contoso discovery preflight: %q", a)
+	}
+}
+
+// Item 4 under concurrency, on Redis: 10 right and 10 wrong exchanges of
+// one code at once give exactly one success, and the wrong ones (wrong
+// verifier, wrong secret) never win or spoil it.
+func TestSecCodeOnceAmongWrongOnesRedis(t *testing.T) {
+	e := newEnv(t, envOptions{redis: redistest.Start(t)})
+	const ada = "ada@guest.example"
+	invite(t, e, "fabrikam", ada, "Ada")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	code := codeFor(t, e, newBrowser(t), r, ada, false)
+	wrongVerifier, _ := pkce()
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+		ok = map[string]int{}
+	)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpCallback}, "code_verifier": {r.verifier}}
+			kind, pass := "right", "portal-secret"
+			switch i % 4 {
+			case 1:
+				kind = "wrong verifier"
+				f.Set("code_verifier", wrongVerifier)
+			case 3:
+				kind, pass = "wrong secret", "wrong"
+			}
+			resp, _ := call(t, e, http.MethodPost, "fabrikam", "/oauth/token", f, "portal", pass, nil)
+			if resp.StatusCode == http.StatusOK {
+				mu.Lock()
+				ok[kind]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ok["right"] != 1 || len(ok) != 1 {
+		t.Fatalf("successes by kind: %v, want exactly one right one", ok)
 	}
 }
