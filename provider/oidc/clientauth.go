@@ -17,7 +17,7 @@ var secretParams = []string{"client_secret", "code", "code_verifier", "refresh_t
 func readForm(r *http.Request) (url.Values, *oauthError) {
 	if r.Method != http.MethodPost {
 		e := invalidRequest("use POST with an application/x-www-form-urlencoded body")
-		e.status = http.StatusMethodNotAllowed
+		e.status, e.allow = http.StatusMethodNotAllowed, http.MethodPost
 		return nil, e
 	}
 	q := r.URL.Query()

@@ -23,6 +23,8 @@ type oauthError struct {
 	// bare: a Bearer challenge without error information, for a request
 	// that carried no token at all (RFC 6750 §3.1).
 	bare bool
+	// allow is the Allow header of a 405 (RFC 9110 §15.5.6).
+	allow string
 }
 
 func (e *oauthError) Error() string { return e.code + ": " + e.desc }
@@ -80,6 +82,9 @@ func (e *oauthError) write(w http.ResponseWriter, realm string) {
 	h := w.Header()
 	if e.status == http.StatusUnauthorized || e.bearer {
 		h.Set("WWW-Authenticate", e.challenge(realm))
+	}
+	if e.allow != "" {
+		h.Set("Allow", e.allow)
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

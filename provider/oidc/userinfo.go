@@ -54,7 +54,8 @@ func bearerToken(r *http.Request) (string, bool, *oauthError) {
 // signed-in guest; a token of a revoked refresh family is not live.
 func (t *Tenant) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		e := bearerError(http.StatusMethodNotAllowed, string(oidc.InvalidRequest), "use GET or POST")
+		e := invalidRequest("use GET or POST")
+		e.status, e.allow = http.StatusMethodNotAllowed, "GET, POST"
 		e.write(w, t.issuer)
 		return
 	}

@@ -426,8 +426,8 @@ func TestSecNoCredentialsInQuery(t *testing.T) {
 		oauthErr(t, c.path+"?"+c.query, resp, body, 400, "invalid_request", "Basic")
 		// GET with everything in the query is refused too.
 		resp, body = call(t, e, http.MethodGet, "fabrikam", c.path+"?"+c.query, nil, "portal", "portal-secret", nil)
-		if resp.StatusCode < 400 || !strings.Contains(body, `"invalid_request"`) {
-			t.Fatalf("GET %s?%s: %d %s", c.path, c.query, resp.StatusCode, body)
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" || !strings.Contains(body, `"invalid_request"`) {
+			t.Fatalf("GET %s?%s: %d Allow %q %s", c.path, c.query, resp.StatusCode, resp.Header.Get("Allow"), body)
 		}
 	}
 	// The refresh token was never spent by the refused requests.
