@@ -206,7 +206,8 @@ func (t *Tenant) ClientName(id string) string {
 
 // wrap adds what the library leaves out: no-store on token responses,
 // cache lifetimes on discovery and keys, RFC 9207 iss on every
-// authorization response, and session deletion on logout.
+// authorization response, and session deletion on logout. The token,
+// introspection, revocation and userinfo endpoints are ours (api).
 func (t *Tenant) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {

@@ -18,8 +18,9 @@ import (
 // The token endpoint is ours rather than the library's: the library takes
 // an authorization code before it authenticates the client or checks
 // PKCE (so a wrong request destroys the code), answers unknown clients
-// with server_error, grants client_credentials errors as invalid_client,
-// always adds an ID token, and types access tokens "JWT". Storage still
+// with server_error and a non-admin client_credentials request with
+// invalid_client, always adds an ID token, and types access tokens "JWT"
+// where RFC 9068 wants "at+jwt". Storage still
 // does the saving (CreateAccessToken, CreateAccessAndRefreshTokens) and
 // the library still builds ID tokens (op.CreateIDToken).
 
