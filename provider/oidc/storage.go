@@ -191,8 +191,9 @@ func (s *storage) AuthRequestByCode(context.Context, string) (op.AuthRequest, er
 	return nil, oidc.ErrInvalidGrant().WithDescription("invalid or used code")
 }
 
-// DeleteAuthRequest is called by the library after a code exchange, when
-// AuthRequestByCode has already taken the request out of the store.
+// DeleteAuthRequest would be called by the library after a code exchange;
+// ours deletes the request in the round trip that saves the tokens
+// (redeemOps).
 func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
 // completeAuthRequest records who signed in for an auth request, and the
