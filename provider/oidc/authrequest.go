@@ -30,6 +30,10 @@ type AuthRequest struct {
 	// Binding is a hash of the flow cookie of the browser that signed in:
 	// only that browser may collect the code at /authorize/callback.
 	Binding string `json:"bnd,omitempty"`
+
+	// redeemed: its code was taken by the token endpoint; the request is
+	// deleted when the tokens are saved.
+	redeemed bool
 }
 
 // Identity is who signed in, as the login pages established it.
@@ -101,15 +105,27 @@ type refreshToken struct {
 	// raw is the record as read from the store, the "prev" of rotation's
 	// compare-and-swap.
 	raw []byte
+	// narrowed is the scope a refresh request asked for (a subset of
+	// Scopes): it shapes this response's tokens, while the rotated refresh
+	// token keeps the whole original grant (RFC 6749 §6).
+	narrowed []string
 }
 
 func (r *refreshToken) GetAMR() []string                 { return r.Identity.AMR }
 func (r *refreshToken) GetAudience() []string            { return []string{r.ClientID} }
 func (r *refreshToken) GetAuthTime() time.Time           { return r.Identity.AuthTime }
 func (r *refreshToken) GetClientID() string              { return r.ClientID }
-func (r *refreshToken) GetScopes() []string              { return r.Scopes }
 func (r *refreshToken) GetSubject() string               { return r.Identity.Subject }
-func (r *refreshToken) SetCurrentScopes(scopes []string) { r.Scopes = scopes }
+func (r *refreshToken) SetCurrentScopes(scopes []string) { r.narrowed = scopes }
+
+// GetScopes is the scope of the tokens this request makes: the narrowed
+// one when the refresh request asked for less.
+func (r *refreshToken) GetScopes() []string {
+	if r.narrowed != nil {
+		return r.narrowed
+	}
+	return r.Scopes
+}
 
 // accessToken is the stored record of an access token (a JWT whose jti is
 // the record's id): it makes revocation and introspection authoritative.
@@ -120,6 +136,9 @@ type accessToken struct {
 	Scopes   []string  `json:"sc"`
 	Identity *Identity `json:"id_,omitempty"` // nil for client credentials
 	Expires  time.Time `json:"exp"`
+	// Family is the refresh token family the token was issued with (""
+	// for none): revoking the family also ends its access tokens.
+	Family string `json:"fam,omitempty"`
 }
 
 // clientCredentialsRequest is the op.TokenRequest of a client_credentials grant.

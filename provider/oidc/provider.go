@@ -65,7 +65,11 @@ type Tenant struct {
 	flows    Flows
 	errPage  func(w http.ResponseWriter, r *http.Request, status int, key string)
 	handler  http.Handler
+	// api serves the token, introspection, revocation and userinfo
+	// endpoints (ours, not the library's), behind the same CORS rules.
+	api      http.Handler
 	redirect map[string]bool // every redirect URI of the tenant's clients
+	log      *slog.Logger
 }
 
 // New builds the provider of one tenant.
@@ -113,17 +117,8 @@ func New(o Options) (*Tenant, error) {
 			"at_hash", "c_hash", "azp", "email", "email_verified", "name", "tid", "idp", "sid"},
 		SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
 	}
-	opts := []op.Option{
-		// CORS only for origins a client of this tenant lists, and never
-		// with credentials: the token and userinfo endpoints take bearer
-		// tokens and client credentials, not cookies.
-		op.WithCORSOptions(&cors.Options{
-			AllowedOrigins:   origins,
-			AllowedMethods:   []string{http.MethodGet, http.MethodPost},
-			AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept"},
-			AllowCredentials: false,
-		}),
-	}
+	corsOpts := corsOptions(origins)
+	opts := []op.Option{op.WithCORSOptions(corsOpts)}
 	if o.Logger != nil {
 		opts = append(opts, op.WithLogger(o.Logger))
 	}
@@ -136,7 +131,11 @@ func New(o Options) (*Tenant, error) {
 	}
 	st.decryptCode = p.Crypto().Decrypt
 	tn := &Tenant{id: t.ID, issuer: issuer, provider: p, storage: st, sessions: o.Sessions, flows: o.Flows,
-		errPage: o.ErrorPage, redirect: redirect}
+		errPage: o.ErrorPage, redirect: redirect, log: o.Logger}
+	if tn.log == nil {
+		tn.log = slog.New(slog.DiscardHandler)
+	}
+	tn.api = cors.New(*corsOpts).Handler(http.HandlerFunc(tn.serveAPI))
 	tn.handler = tn.wrap(p)
 	return tn, nil
 }
@@ -207,13 +206,16 @@ func (t *Tenant) ClientName(id string) string {
 
 // wrap adds what the library leaves out: no-store on token responses,
 // cache lifetimes on discovery and keys, RFC 9207 iss on every
-// authorization response, and session deletion on logout.
+// authorization response, and session deletion on logout. The token,
+// introspection, revocation and userinfo endpoints are ours (api).
 func (t *Tenant) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/oauth/token", "/oauth/introspect", "/userinfo", "/revoke":
 			w.Header().Set("Cache-Control", "no-store")
 			w.Header().Set("Pragma", "no-cache")
+			t.api.ServeHTTP(w, r)
+			return
 		case "/.well-known/openid-configuration":
 			w.Header().Set("Cache-Control", "public, max-age=300")
 			serveDiscovery(next, w, r)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -184,46 +183,17 @@ func (s *storage) authRequest(ctx context.Context, id string) (*AuthRequest, err
 	return &a, nil
 }
 
-// AuthRequestByCode redeems a code. The library's code is the encrypted
-// auth request id, so the code record and the auth request itself are
-// both taken (GETDEL) in one pipeline: of two parallel token requests
-// with one code only one gets the request, and a request is redeemed at
-// most once. The stored hash must match the presented code: only the
-// latest code minted for a request is valid, and presenting an older one
-// spends the request (as a replayed code should, RFC 6749 §4.1.2).
-func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	invalid := oidc.ErrInvalidGrant().WithDescription("invalid or used code")
-	if s.decryptCode == nil {
-		return nil, oidc.ErrServerError().WithDescription("code decryption is not wired")
-	}
-	id, err := s.decryptCode(code)
-	if err != nil || id == "" || len(id) > 64 {
-		return nil, invalid
-	}
-	codeOp, reqOp := store.TakeOp(s.k("code", id)), store.TakeOp(s.k("authreq", id))
-	if err := s.st.Pipeline(ctx, codeOp, reqOp); err != nil {
-		return nil, err
-	}
-	if codeOp.Err != nil || reqOp.Err != nil || subtle.ConstantTimeCompare(codeOp.Val, []byte(hashToken(code))) != 1 {
-		return nil, invalid
-	}
-	var a AuthRequest
-	if err := json.Unmarshal(reqOp.Val, &a); err != nil {
-		return nil, fmt.Errorf("decode auth request: %w", err)
-	}
-	if a.Tenant != s.tenant || !a.Done() {
-		return nil, invalid
-	}
-	return &a, nil
+// AuthRequestByCode is the library's code exchange, which spends the code
+// before the client is authenticated. The token endpoint is ours
+// (token.go, redeemCode), so this is never reached; it refuses rather than
+// take a code it cannot check.
+func (s *storage) AuthRequestByCode(context.Context, string) (op.AuthRequest, error) {
+	return nil, oidc.ErrInvalidGrant().WithDescription("invalid or used code")
 }
 
-// SaveAuthCode keeps the hash of the latest code of an auth request.
-func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	return s.st.Set(ctx, s.k("code", id), []byte(hashToken(code)), authCodeTTL)
-}
-
-// DeleteAuthRequest is called by the library after a code exchange, when
-// AuthRequestByCode has already taken the request out of the store.
+// DeleteAuthRequest would be called by the library after a code exchange;
+// ours deletes the request in the round trip that saves the tokens
+// (redeemOps).
 func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
 // completeAuthRequest records who signed in for an auth request, and the
@@ -257,22 +227,28 @@ func identityOf(r op.TokenRequest) *Identity {
 }
 
 func (s *storage) CreateAccessToken(ctx context.Context, r op.TokenRequest) (string, time.Time, error) {
-	id, save, exp, err := s.newAccessToken(r)
+	id, save, exp, err := s.newAccessToken(r, "")
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if err := s.st.Set(ctx, save.Key, save.Value, save.TTL); err != nil {
+	if err := s.st.Pipeline(ctx, append([]*store.Op{save}, s.redeemOps(r)...)...); err != nil {
 		return "", time.Time{}, fmt.Errorf("save access token: %w", err)
 	}
 	return id, exp, nil
 }
 
 // newAccessToken makes an access token for r and the store op that saves
-// it, so that a caller saving more can send both in one round trip.
-func (s *storage) newAccessToken(r op.TokenRequest) (string, *store.Op, time.Time, error) {
+// it, so that a caller saving more can send both in one round trip. A
+// token issued with a refresh token family carries the family in its id
+// ("family.uuid"), so one round trip can check both (accessTokenOps).
+func (s *storage) newAccessToken(r op.TokenRequest, family string) (string, *store.Op, time.Time, error) {
 	id := uuid.NewString()
+	if family != "" {
+		id = family + "." + id
+	}
 	exp := s.clock().Add(accessTokenTTL).UTC()
-	rec := accessToken{Tenant: s.tenant, Subject: r.GetSubject(), Scopes: r.GetScopes(), Identity: identityOf(r), Expires: exp}
+	rec := accessToken{Tenant: s.tenant, Subject: r.GetSubject(), Scopes: r.GetScopes(), Identity: identityOf(r),
+		Expires: exp, Family: family}
 	switch t := r.(type) {
 	case *AuthRequest:
 		rec.ClientID = t.ClientID
@@ -307,7 +283,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 			return "", "", time.Time{}, err
 		}
 		rt = *t
-		rt.raw = nil
+		rt.raw, rt.narrowed = nil, nil // the next token keeps the whole grant
 	default:
 		return "", "", time.Time{}, oidc.ErrServerError().WithDescription("unsupported token request")
 	}
@@ -315,7 +291,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	if ttl <= 0 {
 		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("sign-in expired")
 	}
-	accessID, saveAccess, exp, err := s.newAccessToken(r)
+	accessID, saveAccess, exp, err := s.newAccessToken(r, rt.Family)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
@@ -331,7 +307,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	// gets an error and neither token; a token saved alone is an orphan
 	// nobody holds, and it expires.
 	saveRefresh := store.SetOp(s.k("rt", hashToken(tok)), b, ttl)
-	if err := s.st.Pipeline(ctx, saveAccess, saveRefresh); err != nil {
+	if err := s.st.Pipeline(ctx, append([]*store.Op{saveAccess, saveRefresh}, s.redeemOps(r)...)...); err != nil {
 		return "", "", time.Time{}, fmt.Errorf("save tokens: %w", err)
 	}
 	return accessID, tok, exp, nil
@@ -455,7 +431,9 @@ func (s *storage) revokeAccess(ctx context.Context, id, clientID string) error {
 		return ignoreNotFound(err)
 	}
 	if at.ClientID != clientID {
-		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
+		// RFC 7009 §2.1: not the caller's token: leave it, and answer as
+		// for any other token.
+		return nil
 	}
 	return s.st.Delete(ctx, s.k("at", id))
 }
@@ -467,7 +445,7 @@ func (s *storage) revokeRefresh(ctx context.Context, hash, clientID string) erro
 		return ignoreNotFound(err)
 	}
 	if rt.ClientID != clientID {
-		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
+		return nil // as for an access token of another client
 	}
 	if err := s.revokeFamily(ctx, &rt); err != nil {
 		return err
@@ -584,7 +562,7 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, r *oidc.Introsp
 	if err := s.getJSON(ctx, s.k("at", tokenID), &at, "access token"); err != nil {
 		return err
 	}
-	if at.Tenant != s.tenant || at.Subject != subject {
+	if at.Tenant != s.tenant || at.Subject != subject || at.ClientID != clientID {
 		return errNotFound{"access token"}
 	}
 	r.Active = true

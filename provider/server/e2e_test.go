@@ -248,7 +248,9 @@ func TestLoginHintSkipsEmailStep(t *testing.T) {
 	r.callback(t, e, "fabrikam", sendAndEnter(t, e, b, p, "hint@guest.example"))
 }
 
-// Revoking a refresh token (RFC 7009) ends its whole family.
+// Revoking a refresh token (RFC 7009) ends its whole family, and with it
+// the family's access tokens (issue 6 item 7); revoking an access token
+// ends that token only.
 func TestRevokeRefreshToken(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	invite(t, e, "fabrikam", "revoke@guest.example", "Revoke")
@@ -259,10 +261,6 @@ func TestRevokeRefreshToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	revoke(t, e, next.RefreshToken, "refresh_token")
-	if _, err := r.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token(); err == nil {
-		t.Fatal("revoked refresh token still works")
-	}
 	// An access token is active until revoked.
 	if !introspect(t, e, "fabrikam", "portal", "portal-secret", next.AccessToken) {
 		t.Fatal("fresh access token inactive")
@@ -270,6 +268,17 @@ func TestRevokeRefreshToken(t *testing.T) {
 	revoke(t, e, next.AccessToken, "access_token")
 	if introspect(t, e, "fabrikam", "portal", "portal-secret", next.AccessToken) {
 		t.Fatal("revoked access token still active")
+	}
+	if !introspect(t, e, "fabrikam", "portal", "portal-secret", tok.AccessToken) {
+		t.Fatal("revoking one access token ended another")
+	}
+
+	revoke(t, e, next.RefreshToken, "refresh_token")
+	if _, err := r.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token(); err == nil {
+		t.Fatal("revoked refresh token still works")
+	}
+	if introspect(t, e, "fabrikam", "portal", "portal-secret", tok.AccessToken) {
+		t.Fatal("an access token of a revoked refresh family is still active")
 	}
 }
 

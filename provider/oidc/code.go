@@ -1,0 +1,95 @@
+package oidc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/guestpass/guestpass/pkg/store"
+)
+
+// An authorization code is spent only by the request that may spend it:
+// its own client, authenticated, with the right PKCE verifier and
+// redirect_uri. The stored code record is a digest over all of these, so
+// the store's compare-and-swap checks them and takes the code in one
+// atomic step: a request with anything wrong finds no match and leaves
+// the code for the real client; of several right ones exactly one wins.
+
+// codeBinding is the stored code record: a digest of the code and what a
+// token request must present with it. challenge is the S256 challenge
+// ("" when the request had no PKCE).
+func codeBinding(code, clientID, challenge, redirectURI string) []byte {
+	return []byte(hashToken(strings.Join([]string{"code", code, clientID, challenge, redirectURI}, "\x00")))
+}
+
+// s256 is the PKCE S256 transformation of a verifier ("" for none).
+func s256(verifier string) string {
+	if verifier == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// SaveAuthCode keeps the binding of the latest code of an auth request
+// (a newer code replaces it). The callback wrapper has loaded the request
+// (preloadedKey), so this costs one write.
+func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	a, ok := ctx.Value(preloadedKey{}).(*AuthRequest)
+	if !ok || a.ID != id {
+		var err error
+		if a, err = s.authRequest(ctx, id); err != nil {
+			return fmt.Errorf("save code: %w", err)
+		}
+	}
+	challenge := ""
+	if a.CodeChallenge != nil {
+		challenge = a.CodeChallenge.Challenge
+	}
+	return s.st.Set(ctx, s.k("code", id), codeBinding(code, a.ClientID, challenge, a.RedirectURI), authCodeTTL)
+}
+
+// redeemCode takes the code for an authenticated client c: one round trip
+// that swaps the code record out only if it matches this request, and
+// reads the auth request. The request is deleted with the tokens' save
+// (redeemOps), so the browser cannot mint another code for it.
+func (s *storage) redeemCode(ctx context.Context, code string, c *client, verifier, redirectURI string) (*AuthRequest, error) {
+	invalid := invalidGrant("invalid or used code, or it was issued with another client, redirect_uri or code_challenge")
+	id, err := s.decryptCode(code)
+	if err != nil || id == "" || len(id) > 64 {
+		return nil, invalid
+	}
+	take := store.CompareAndSwapOp(s.k("code", id), codeBinding(code, c.cfg.ID, s256(verifier), redirectURI), nil, 0)
+	read := store.GetOp(s.k("authreq", id))
+	if err := s.st.Pipeline(ctx, take, read); err != nil {
+		return nil, fmt.Errorf("redeem code: %w", err)
+	}
+	if take.Err != nil || !take.OK || read.Err != nil {
+		return nil, invalid
+	}
+	var a AuthRequest
+	if err := json.Unmarshal(read.Val, &a); err != nil {
+		return nil, fmt.Errorf("decode auth request: %w", err)
+	}
+	// The binding already covers client and redirect_uri; these checks
+	// keep a stale or foreign record from ever becoming tokens.
+	if a.Tenant != s.tenant || !a.Done() || a.ClientID != c.cfg.ID || a.RedirectURI != redirectURI {
+		return nil, invalid
+	}
+	a.redeemed = true
+	return &a, nil
+}
+
+// redeemOps are the writes that end a redeemed auth request, sent with
+// the tokens' save.
+func (s *storage) redeemOps(r op.TokenRequest) []*store.Op {
+	if a, ok := r.(*AuthRequest); ok && a.redeemed {
+		return []*store.Op{store.DeleteOp(s.k("authreq", a.ID))}
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package oidc
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// bearerError is an RFC 6750 §3 answer: the status, and a Bearer challenge
+// that names the error.
+func bearerError(status int, code, desc string) *oauthError {
+	return &oauthError{status: status, code: code, desc: desc, bearer: true}
+}
+
+// bearerToken reads the access token from the Authorization header or a
+// POST form body (RFC 6750 §2.1, §2.2). A token in the URL query (§2.3)
+// is refused: it lands in logs and histories. ok is false when the
+// request carries no token at all.
+func bearerToken(r *http.Request) (string, bool, *oauthError) {
+	if r.URL.Query().Has("access_token") {
+		return "", false, bearerError(http.StatusBadRequest, string(oidc.InvalidRequest),
+			"access_token must not be sent in the URL query")
+	}
+	var fromBody string
+	if r.Method == http.MethodPost {
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+			if err := r.ParseForm(); err != nil {
+				return "", false, bearerError(http.StatusBadRequest, string(oidc.InvalidRequest), "malformed form body")
+			}
+			fromBody = r.PostForm.Get("access_token")
+		}
+	}
+	h := r.Header.Get("Authorization")
+	switch {
+	case h != "" && fromBody != "":
+		return "", false, bearerError(http.StatusBadRequest, string(oidc.InvalidRequest), "use one way to send the token")
+	case fromBody != "":
+		return fromBody, true, nil
+	case h == "":
+		return "", false, nil
+	}
+	scheme, tok, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return "", false, bearerError(http.StatusBadRequest, string(oidc.InvalidRequest), "use the Bearer scheme")
+	}
+	return strings.TrimSpace(tok), true, nil
+}
+
+// serveUserinfo answers /userinfo (OIDC Core §5.3) for live tokens of a
+// signed-in guest; a token of a revoked refresh family is not live.
+func (t *Tenant) serveUserinfo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		e := invalidRequest("use GET or POST")
+		e.status, e.allow = http.StatusMethodNotAllowed, "GET, POST"
+		e.write(w, t.issuer)
+		return
+	}
+	tok, ok, oe := bearerToken(r)
+	if oe != nil {
+		oe.write(w, t.issuer)
+		return
+	}
+	if !ok {
+		// RFC 6750 §3.1: no token, no error code, just the challenge.
+		e := bearerError(http.StatusUnauthorized, "invalid_token", "an access token is required")
+		e.bare = true
+		e.write(w, t.issuer)
+		return
+	}
+	at, _, err := t.liveAccessToken(op.ContextWithIssuer(r.Context(), t.issuer), tok)
+	var nf errNotFound
+	switch {
+	case errors.As(err, &nf) || err == nil && at.Identity == nil:
+		// A client-credentials token names no guest: no userinfo either.
+		bearerError(http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked").write(w, t.issuer)
+		return
+	case err != nil:
+		t.fail(w, r, err)
+		return
+	}
+	u := new(oidc.UserInfo)
+	t.storage.fillUserinfo(u, at.Identity, at.Scopes)
+	writeJSON(w, u)
+}
