@@ -15,6 +15,8 @@ type Config struct {
 	Secrets Secrets  `yaml:"secrets"`
 	Mail    Mail     `yaml:"mail"`
 	Tenants []Tenant `yaml:"tenants"`
+	// Metrics is the Prometheus endpoint's own listener (off when empty).
+	Metrics Metrics `yaml:"metrics"`
 
 	// TemplatesDir optionally replaces the embedded templates (B9): its
 	// pages/ replaces the sign-in pages, its mail/ the mails; either may be

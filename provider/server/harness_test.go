@@ -110,15 +110,18 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type env struct {
-	t      testing.TB
-	base   string
-	cfg    *config.Config
-	smtp   *mailtest.Server
-	redis  *redistest.Server
-	store  store.Store
-	logs   *observer.ObservedLogs
-	clock  *clock
-	secret [3]string
+	t    testing.TB
+	base string
+	// metrics is the base URL of the metrics listener (config
+	// metrics.listen), which is not the public one.
+	metrics string
+	cfg     *config.Config
+	smtp    *mailtest.Server
+	redis   *redistest.Server
+	store   store.Store
+	logs    *observer.ObservedLogs
+	clock   *clock
+	secret  [3]string
 }
 
 type envOptions struct {
@@ -193,10 +196,18 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.metrics = "http://" + mln.Addr().String()
+	msrv := &http.Server{Handler: server.NewMetricsHandler(m), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = msrv.Serve(mln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
+		_ = msrv.Shutdown(ctx)
 		_ = disp.Close(ctx)
 		_ = tr.Close()
 	})
