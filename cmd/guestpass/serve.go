@@ -27,7 +27,8 @@ import (
 	"github.com/guestpass/guestpass/provider/server"
 )
 
-// newLogger builds the zap logger the config asks for.
+// newLogger builds the zap logger the config asks for, behind the log
+// guard.
 func newLogger(c config.Log, out io.Writer) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
@@ -43,7 +44,9 @@ func newLogger(c config.Log, out io.Writer) (*zap.Logger, error) {
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc = zapcore.NewConsoleEncoder(ec)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(out), lvl)), nil
+	// Every line passes the log guard: no token, secret or unmasked
+	// address, and a bounded size, whoever logs it (B8).
+	return zap.New(server.GuardCore(zapcore.NewCore(enc, zapcore.AddSync(out), lvl))), nil
 }
 
 // openStore connects the configured store.
