@@ -14,9 +14,6 @@ type Metrics struct {
 	Listen string `yaml:"listen"`
 }
 
-// Enabled reports whether metrics are served at all.
-func (m Metrics) Enabled() bool { return m.Listen != "" }
-
 func (v *validator) metrics(c *Config) {
 	const key = "metrics.listen"
 	addr := c.Metrics.Listen

@@ -237,11 +237,12 @@ func (c *cleaner) text(key, s string) string {
 			s = "***"
 		}
 	}
-	limit := maxLogText
+	// A stack trace has its own bound outside the budget, so that a panic
+	// keeps its frames however much else the line holds.
+	limit := min(maxLogText, max(c.budget, 64))
 	if key == "stack" || key == "stacktrace" {
 		limit = maxLogStack
 	}
-	limit = min(limit, max(c.budget, 64))
 	s = cleanText(s, limit)
 	c.spend(len(s))
 	return s
