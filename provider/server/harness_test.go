@@ -110,18 +110,19 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type env struct {
-	t    testing.TB
-	base string
+	t      testing.TB
+	base   string
+	cfg    *config.Config
+	smtp   *mailtest.Server
+	redis  *redistest.Server
+	store  store.Store
+	logs   *observer.ObservedLogs
+	clock  *clock
+	secret [3]string
+
 	// metrics is the base URL of the metrics listener (config
 	// metrics.listen), which is not the public one.
 	metrics string
-	cfg     *config.Config
-	smtp    *mailtest.Server
-	redis   *redistest.Server
-	store   store.Store
-	logs    *observer.ObservedLogs
-	clock   *clock
-	secret  [3]string
 }
 
 type envOptions struct {
