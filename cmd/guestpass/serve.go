@@ -27,7 +27,8 @@ import (
 	"github.com/guestpass/guestpass/provider/server"
 )
 
-// newLogger builds the zap logger the config asks for.
+// newLogger builds the zap logger the config asks for, behind the log
+// guard.
 func newLogger(c config.Log, out io.Writer) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
@@ -43,7 +44,9 @@ func newLogger(c config.Log, out io.Writer) (*zap.Logger, error) {
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc = zapcore.NewConsoleEncoder(ec)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(out), lvl)), nil
+	// Every line passes the log guard: no token, secret or unmasked
+	// address, and a bounded size, whoever logs it (B8).
+	return zap.New(server.GuardCore(zapcore.NewCore(enc, zapcore.AddSync(out), lvl))), nil
 }
 
 // openStore connects the configured store.
@@ -140,6 +143,12 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
+	mx := newMetricsServer(m, log)
+	if _, err := mx.switchTo(cfg.Metrics.Listen); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer mx.close() // on every way out; a no-op after shutdown
 	srv := &http.Server{
 		Handler:           &root,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -162,13 +171,13 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		case err := <-errc:
 			return err
 		case <-ctx.Done():
-			return shutdown(srv, disp, log)
+			return shutdown(srv, mx, disp, log)
 		case s := <-sigs:
 			if s != syscall.SIGHUP {
 				log.Info("shutting down", zap.String("signal", s.String()))
-				return shutdown(srv, disp, log)
+				return shutdown(srv, mx, disp, log)
 			}
-			if next := reload(path, cfg, deps, &root, log); next != nil {
+			if next := reload(path, cfg, deps, &root, mx, log); next != nil {
 				cfg = next
 			}
 		}
@@ -176,8 +185,10 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 }
 
 // reload applies a changed config; a bad one keeps the old config running.
-// The store, listener and mail settings stay as they were at start.
-func reload(path string, old *config.Config, deps server.Deps, root *swapHandler, log *zap.Logger) *config.Config {
+// The store, listener and mail settings stay as they were at start; the
+// metrics listener moves to a changed metrics.listen (or stops when it is
+// removed), and a new address that cannot be bound refuses the reload.
+func reload(path string, old *config.Config, deps server.Deps, root *swapHandler, mx *metricsServer, log *zap.Logger) *config.Config {
 	cfg, err := config.Load(path)
 	if err != nil {
 		log.Error("reload refused: keeping the running config", zap.Error(err))
@@ -197,15 +208,23 @@ func reload(path string, old *config.Config, deps server.Deps, root *swapHandler
 		log.Error("reload refused: keeping the running config", zap.Error(err))
 		return nil
 	}
+	stopOldMetrics, err := mx.switchTo(cfg.Metrics.Listen)
+	if err != nil {
+		log.Error("reload refused: keeping the running config", zap.Error(err))
+		return nil
+	}
 	root.set(h)
+	stopOldMetrics()
 	log.Info("config reloaded", zap.Int("tenants", len(cfg.Tenants)))
 	return cfg
 }
 
-func shutdown(srv *http.Server, disp *mail.Dispatcher, log *zap.Logger) error {
+func shutdown(srv *http.Server, mx *metricsServer, disp *mail.Dispatcher, log *zap.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := srv.Shutdown(ctx)
+	// Metrics stay up while in-flight requests finish, then stop too.
+	mx.close()
 	if derr := disp.Close(ctx); derr != nil {
 		log.Warn("mail queue not drained", zap.Error(derr))
 	}

@@ -15,6 +15,8 @@ type Config struct {
 	Secrets Secrets  `yaml:"secrets"`
 	Mail    Mail     `yaml:"mail"`
 	Tenants []Tenant `yaml:"tenants"`
+	// Metrics is the Prometheus endpoint's own listener (off when empty).
+	Metrics Metrics `yaml:"metrics"`
 
 	// Network holds the keys about the network in front of the server
 	// (trustedProxies), inlined at the top level.

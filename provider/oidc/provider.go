@@ -234,6 +234,9 @@ func (t *Tenant) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(t.withIss(w), r)
 			return
 		case "/authorize":
+			if !t.checkAuthorize(w, r) {
+				return
+			}
 			next.ServeHTTP(t.withIss(w), r)
 			return
 		}

@@ -151,8 +151,8 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 	if r.CodeChallenge != "" {
 		a.CodeChallenge = &oidc.CodeChallenge{Challenge: r.CodeChallenge, Method: r.CodeChallengeMethod}
 	}
-	if err := s.putJSON(ctx, s.k("authreq", a.ID), a, authRequestTTL); err != nil {
-		return nil, fmt.Errorf("save auth request: %w", err)
+	if err := s.saveAuthRequest(ctx, a); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

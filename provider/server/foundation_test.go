@@ -199,7 +199,8 @@ func TestTenantContext(t *testing.T) {
 		{"tenantid unknown", "/authorize?tenantid=nosuch", html, 400, html, ""},
 		{"health", "/healthz", js, 200, "text/plain", ""},
 		{"ready", "/readyz", js, 200, js, ""},
-		{"metrics", "/metrics", js, 200, "text/plain", ""},
+		{"metrics are not public (B8)", "/metrics", js, 404, js, ""},
+		{"metrics are not public, browser", "/metrics", html, 404, html, ""},
 		{"odd path", "/%2e%2e/%2e%2e/etc/passwd", html, 404, html, ""},
 		{"deep unknown path under a tenant", "/fabrikam/no/such/thing", js, 404, "", ""},
 		{"apps page", "/fabrikam/apps", html, 200, html, ""},
@@ -346,8 +347,8 @@ func TestAdminTemplatesDir(t *testing.T) {
 	r.callback(t, e, "contoso", signIn(t, e, newBrowser(t), r.authURL(), "tpl@guest.example"))
 }
 
-// /metrics counts what B8 names: codes sent, verifications by outcome,
-// sign-ins by source, and latency.
+// /metrics, on the metrics listener, counts what B8 names: codes sent,
+// verifications by outcome, sign-ins by source, and latency.
 func TestMetricsAfterSignIn(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	invite(t, e, "fabrikam", "metrics@guest.example", "M")
@@ -365,7 +366,7 @@ func TestMetricsAfterSignIn(t *testing.T) {
 	var body string
 	eventually := time.Now().Add(5 * time.Second)
 	for {
-		resp, err := http.Get(e.base + "/metrics")
+		resp, err := http.Get(e.metrics + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -119,6 +119,10 @@ type env struct {
 	logs   *observer.ObservedLogs
 	clock  *clock
 	secret [3]string
+
+	// metrics is the base URL of the metrics listener (config
+	// metrics.listen), which is not the public one.
+	metrics string
 }
 
 type envOptions struct {
@@ -205,10 +209,18 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.metrics = "http://" + mln.Addr().String()
+	msrv := &http.Server{Handler: server.NewMetricsHandler(m), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = msrv.Serve(mln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
+		_ = msrv.Shutdown(ctx)
 		_ = disp.Close(ctx)
 		_ = tr.Close()
 	})

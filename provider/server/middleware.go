@@ -55,7 +55,7 @@ func (rt *Router) middleware(next http.Handler) http.Handler {
 			if _, ok := rt.tenants[group]; ok {
 				_, rest := splitFirst(r.URL.Path)
 				group = "tenant" + routeGroup(rest)
-			} else if group != "healthz" && group != "readyz" && group != "metrics" {
+			} else if group != "healthz" && group != "readyz" {
 				group = "other"
 			}
 			rt.metrics.HTTPDuration.WithLabelValues(group, strconv.Itoa(sw.status/100)+"xx").Observe(d.Seconds())

@@ -1,7 +1,7 @@
 // Package server is guestpass's outermost HTTP handler: tenant context
-// (PRODUCT.md B1), operations endpoints (B8) and the middleware every
-// request passes (request id, access log, panic recovery, body cap,
-// outage → 503).
+// (PRODUCT.md B1), operations endpoints (B8; metrics have their own
+// listener, see NewMetricsHandler) and the middleware every request passes
+// (request id, access log, panic recovery, body cap, outage → 503).
 package server
 
 import (
@@ -53,7 +53,9 @@ func (rt *Router) route(w http.ResponseWriter, r *http.Request) {
 		rt.ready(w, r)
 		return
 	case "metrics":
-		rt.metrics.Handler().ServeHTTP(w, r)
+		// Metrics have their own listener (NewMetricsHandler): here
+		// /metrics is an unknown path like any other.
+		rt.unknownTenant(w, r)
 		return
 	case "favicon.ico", "robots.txt":
 		http.NotFound(w, r)

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Issue 6 item 12 end to end: the real serve loop (its zap core, and slog's
+// default logger that zitadel writes to) with a request that makes the
+// library warn "auth request: not redirecting" about a huge id_token_hint
+// and an address. The log holds neither, and no line is unbounded.
+func TestServeLogsHoldNoTokens(t *testing.T) {
+	addr := freePort(t)
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	writeConfig(t, path, addr, "alpha")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", path}, logs, logs) }()
+	base := "http://" + addr
+	eventually(t, "server up", func() bool { return status(base+"/healthz") == 200 })
+
+	jwt := "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhZGEiLCJhdWQiOiJhcHAifQ." + strings.Repeat("S", 15<<10)
+	const ada = "ada.lovelace@guest.example"
+	q := url.Values{"client_id": {"app"}, "redirect_uri": {"https://evil.example/cb"}, "response_type": {"code"},
+		"scope": {"openid"}, "id_token_hint": {jwt}, "login_hint": {ada}}
+	if s := status(base + "/alpha/authorize?" + q.Encode()); s != 400 {
+		t.Fatalf("authorize with an unregistered redirect: %d", s)
+	}
+	eventually(t, "the library's warning", func() bool { return strings.Contains(logs.String(), "not redirecting") })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	out := logs.String()
+	for what, s := range map[string]string{"JWT": jwt[:30], "address": ada, "JWT signature": strings.Repeat("S", 64)} {
+		if strings.Contains(out, s) {
+			t.Errorf("the log holds the %s", what)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if len(line) > 12<<10 {
+			t.Errorf("a log line of %d bytes: %.300s", len(line), line)
+		}
+	}
+}
