@@ -1,8 +1,6 @@
 package login
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
@@ -218,12 +216,8 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, a *oidc.AuthR
 	http.Redirect(w, r, h.d.OP.CallbackURL(a.ID), http.StatusSeeOther)
 }
 
-// PublicSessionID is the sid claim: derived from the session id, so the
-// app can tell sessions apart without holding the secret id itself.
-func PublicSessionID(id string) string {
-	s := sha256.Sum256([]byte("sid|" + id))
-	return hex.EncodeToString(s[:16])
-}
+// PublicSessionID is the sid claim (session.PublicID).
+func PublicSessionID(id string) string { return session.PublicID(id) }
 
 // challenge binds a passcode to the browser's flow and the auth request.
 func challenge(flow, authReq string) string { return flow + "|" + authReq }

@@ -91,9 +91,15 @@ func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *oidc.A
 	h.complete(w, r, a, sess, flow)
 }
 
-// sessionSatisfies applies prompt=login, max_age and login_hint.
+// sessionSatisfies applies prompt=login, max_age, id_token_hint and
+// login_hint.
 func (h *Handler) sessionSatisfies(a *oidc.AuthRequest, s *session.Session) bool {
 	if a.HasPrompt("login") || a.HasPrompt("select_account") {
+		return false
+	}
+	if a.HintSubject != "" && a.HintSubject != s.GuestID {
+		// The app believes someone else is signed in: never answer it
+		// with this session's guest (a new sign-in, or login_required).
 		return false
 	}
 	if a.MaxAge != nil && h.d.Clock().Sub(s.AuthTime) > time.Duration(*a.MaxAge)*time.Second {
