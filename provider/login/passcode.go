@@ -33,7 +33,9 @@ func (h *Handler) flowPage(page string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		h.render(w, r, page, h.data(authReq, st.ClientID, flow, st.Email))
+		d := h.data(authReq, st.ClientID, flow, st.Email)
+		d.Lang = st.Lang
+		h.render(w, r, page, d)
 	}
 }
 
@@ -74,6 +76,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	if retry, ok := otp.RetryAfter(err); ok {
 		h.d.Metrics.RateLimited.WithLabelValues("cooldown").Inc()
 		d := h.data(authReq, st.ClientID, flow, st.Email)
+		d.Lang = st.Lang
 		d.Status, d.Message = http.StatusTooManyRequests, "cooldown"
 		d.Extra["retryAfter"] = strconv.Itoa(int(retry.Round(time.Second).Seconds()))
 		h.render(w, r, pages.PageCode, d)
@@ -82,6 +85,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, otp.ErrTooManyCodes) {
 		h.d.Metrics.RateLimited.WithLabelValues("hourly_cap").Inc()
 		d := h.data(authReq, st.ClientID, flow, st.Email)
+		d.Lang = st.Lang
 		d.Status, d.Message = http.StatusTooManyRequests, "too_many_codes"
 		h.render(w, r, pages.PageCode, d)
 		return
@@ -99,7 +103,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 // mailCode queues the passcode mail; the page does not wait for it.
 func (h *Handler) mailCode(r *http.Request, st *signin, code string) {
 	m, err := h.d.Mail.Code(mail.CodeMail{
-		Lang:        h.d.Pages.Negotiate(r.Header.Get("Accept-Language")),
+		Lang:        h.d.Pages.NegotiateUI([]string{st.Lang}, r.Header.Get("Accept-Language")),
 		To:          st.Email,
 		TenantName:  h.t.DisplayName,
 		AppName:     h.d.OP.ClientName(st.ClientID),
@@ -133,6 +137,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	d := h.data(a.ID, a.ClientID, flow, st.Email)
+	d.Lang = st.Lang
 	if a.Done() {
 		// A code was already accepted for this request (a replay, or a
 		// submission racing the winning one): the answer of a used code,

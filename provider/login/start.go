@@ -24,6 +24,10 @@ type signin struct {
 	Email     string `json:"e"` // where mail goes: the stored address
 	Name      string `json:"n,omitempty"`
 	Allowed   bool   `json:"a"`
+	// Lang is the page language the app asked for (ui_locales), "" for
+	// the browser's: the pages after the email step do not read the
+	// auth request.
+	Lang string `json:"l,omitempty"`
 }
 
 // start is where the OP sends the browser: single sign-on, prompt
@@ -61,7 +65,9 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.render(w, r, pages.PageEmail, h.data(a.ID, a.ClientID, flow, ""))
+	d := h.data(a.ID, a.ClientID, flow, "")
+	d.Lang = h.d.Pages.UILanguage(a.UILocales)
+	h.render(w, r, pages.PageEmail, d)
 }
 
 // singleSignOn completes a request from a live session, unless passcodes
@@ -135,6 +141,7 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Give back what was typed (bounded) so the guest can correct it.
 		d := h.data(a.ID, a.ClientID, flow, truncate(typed, 320))
+		d.Lang = h.d.Pages.UILanguage(a.UILocales)
 		d.Status = http.StatusBadRequest
 		d.FieldError = "email_invalid"
 		if typed == "" {
@@ -182,7 +189,8 @@ func (h *Handler) choose(ctx context.Context, a *oidc.AuthRequest, addr canon.Ad
 		return nil, err
 	}
 	source := ""
-	st := &signin{ClientID: a.ClientID, Canonical: addr.Canonical, Email: addr.Display, Allowed: h.t.SelfServiceSignUp}
+	st := &signin{ClientID: a.ClientID, Canonical: addr.Canonical, Email: addr.Display, Allowed: h.t.SelfServiceSignUp,
+		Lang: h.d.Pages.UILanguage(a.UILocales)}
 	if g != nil {
 		source, st.Email, st.Name, st.Allowed = g.Source, g.Email, g.DisplayName, true
 	}

@@ -27,7 +27,10 @@ func (t *Tenant) authorize(w http.ResponseWriter, r *http.Request) {
 		t.authError(w, r, nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client"))
 		return
 	}
-	if err := op.ValidateAuthReqRedirectURI(c, req.RedirectURI, req.ResponseType); err != nil {
+	// Checked as for the code flow, the only one served: another
+	// response_type is then refused back at the app (unsupported_response_type,
+	// RFC 6749 §4.1.2.1) rather than by a page.
+	if err := op.ValidateAuthReqRedirectURI(c, req.RedirectURI, oidc.ResponseTypeCode); err != nil {
 		t.authError(w, r, nil, err)
 		return
 	}

@@ -11,6 +11,14 @@ const maxUILocales = 16
 // The app knows which language its user chose in the app; the browser
 // only knows the system's.
 func (r *Renderer) NegotiateUI(uiLocales []string, acceptLanguage string) string {
+	if l := r.UILanguage(uiLocales); l != "" {
+		return l
+	}
+	return r.Negotiate(acceptLanguage)
+}
+
+// UILanguage is the first of uiLocales this Renderer speaks, or "".
+func (r *Renderer) UILanguage(uiLocales []string) string {
 	for i, tag := range uiLocales {
 		if i >= maxUILocales {
 			break
@@ -21,5 +29,5 @@ func (r *Renderer) NegotiateUI(uiLocales []string, acceptLanguage string) string
 			return primary
 		}
 	}
-	return r.Negotiate(acceptLanguage)
+	return ""
 }
