@@ -115,8 +115,10 @@ func New(o Options) (*Tenant, error) {
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
 		GrantTypeRefreshToken:    true,
-		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr",
-			"at_hash", "c_hash", "azp", "email", "email_verified", "name", "preferred_username", "tid", "idp", "sid"},
+		// The claims our ID tokens and userinfo carry (discovery's
+		// claims_supported; TestDiscoveryMatchesEndpoints compares).
+		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr",
+			"at_hash", "c_hash", "azp", "client_id", "email", "email_verified", "name", "preferred_username", "tid", "idp", "sid"},
 		SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
 	}
 	// CORS only for origins a client of this tenant lists, and never

@@ -160,17 +160,11 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 	return a, nil
 }
 
-// AuthRequestByID serves the library's /authorize/callback; the callback
-// wrapper has already loaded and checked the request (preloadedKey).
+// AuthRequestByID is part of op.Storage; /authorize/callback is ours
+// (callback.go) and reads the request itself.
 func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
-	if a, ok := ctx.Value(preloadedKey{}).(*AuthRequest); ok && a.ID == id {
-		return a, nil
-	}
 	return s.authRequest(ctx, id)
 }
-
-// preloadedKey carries an auth request the callback wrapper loaded.
-type preloadedKey struct{}
 
 func (s *storage) authRequest(ctx context.Context, id string) (*AuthRequest, error) {
 	if id == "" || len(id) > 64 {

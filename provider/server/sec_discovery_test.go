@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"golang.org/x/oauth2"
 )
 
 // discovery fetches a tenant's raw discovery document and its headers.
@@ -159,6 +162,11 @@ func TestDiscoveryMatchesEndpoints(t *testing.T) {
 	if !sameSet(tokenAuth, []string{"client_secret_basic", "client_secret_post", "none"}) {
 		t.Errorf("token_endpoint_auth_methods_supported = %v", tokenAuth)
 	}
+	// contoso has no public client: no "none" there.
+	contoso, _ := discovery(t, e, "contoso", "")
+	if got := strs(t, contoso, "token_endpoint_auth_methods_supported"); !sameSet(got, []string{"client_secret_basic", "client_secret_post"}) {
+		t.Errorf("contoso token_endpoint_auth_methods_supported = %v", got)
+	}
 	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"openid"}}
 	if status, body := formPost(t, e, "/oauth/token", cc, "admin", "admin-secret"); status != http.StatusOK {
 		t.Errorf("client_secret_basic: %d %s", status, body)
@@ -221,6 +229,31 @@ func TestDiscoveryMatchesEndpoints(t *testing.T) {
 	}
 	if got := strs(t, doc, "scopes_supported"); !sameSet(got, []string{"openid", "profile", "email", "offline_access"}) {
 		t.Errorf("scopes_supported = %v", got)
+	}
+
+	// Claims: with every scope, the ID token and userinfo together carry
+	// exactly claims_supported.
+	const ada = "ada@guest.example"
+	invite(t, e, "fabrikam", ada, "Ada")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	tok, idt := r.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r.authURL(), ada))
+	seen := map[string]any{}
+	if err := idt.Claims(&seen); err != nil {
+		t.Fatal(err)
+	}
+	ui, err := r.prov.UserInfo(context.Background(), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ui.Claims(&seen); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for k := range seen {
+		got = append(got, k)
+	}
+	if want := strs(t, doc, "claims_supported"); !sameSet(got, want) {
+		t.Errorf("claims issued %v, claims_supported %v", got, want)
 	}
 }
 
