@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -69,13 +70,20 @@ const (
 type discoveryFacts struct {
 	anyAdmin, anyPublic bool
 	uiLocales           []string
-	signingAlgs         []string
 	claims, scopes      []string
 }
 
 // buildDiscovery renders the document once per tenant (at provider build
 // time); serving it is then a copy of bytes.
-func buildDiscovery(p *op.Provider, issuer string, f discoveryFacts) ([]byte, error) {
+func buildDiscovery(p *op.Provider, st op.DiscoverStorage, issuer string, f discoveryFacts) ([]byte, error) {
+	algs, err := st.SignatureAlgorithms(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("discovery: signing algorithms: %w", err)
+	}
+	signing := make([]string, len(algs))
+	for i, a := range algs {
+		signing[i] = string(a)
+	}
 	grants := []string{string(oidc.GrantTypeCode), string(oidc.GrantTypeRefreshToken)}
 	if f.anyAdmin {
 		// Only admin clients may use client_credentials: a tenant without
@@ -104,7 +112,7 @@ func buildDiscovery(p *op.Provider, issuer string, f discoveryFacts) ([]byte, er
 		ResponseModesSupported:            modes,
 		GrantTypesSupported:               grants,
 		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  f.signingAlgs,
+		IDTokenSigningAlgValuesSupported:  signing,
 		TokenEndpointAuthMethodsSupported: tokenAuth,
 		// The library's revocation endpoint takes the same methods as its
 		// token endpoint.

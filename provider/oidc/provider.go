@@ -147,14 +147,7 @@ func New(o Options) (*Tenant, error) {
 		facts.uiLocales = o.Pages.Languages()
 	}
 	facts.claims, facts.scopes = cfg.SupportedClaims, cfg.SupportedScopes
-	algs, err := st.SignatureAlgorithms(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("tenant %s: signing algorithms: %w", t.ID, err)
-	}
-	for _, a := range algs {
-		facts.signingAlgs = append(facts.signingAlgs, string(a))
-	}
-	doc, err := buildDiscovery(p, issuer, facts)
+	doc, err := buildDiscovery(p, st, issuer, facts)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 	}
@@ -212,7 +205,7 @@ func (t *Tenant) CallbackURL(id string) string {
 }
 
 // Fail answers the app with an OAuth error (e.g. login_required for
-// prompt=none), by redirect to its redirect URI.
+// prompt=none) at its redirect URI, in the request's response mode.
 func (t *Tenant) Fail(w http.ResponseWriter, r *http.Request, a *AuthRequest, err error) {
 	// This answer leaves from the login pages, not from /authorize: it
 	// too goes in the request's response mode, with iss (RFC 9207).
