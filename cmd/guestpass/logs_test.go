@@ -10,9 +10,9 @@ import (
 )
 
 // Issue 6 item 12 end to end: the real serve loop (its zap core, and slog's
-// default logger that zitadel writes to) with a request that makes the
-// library warn "auth request: not redirecting" about a huge id_token_hint
-// and an address. The log holds neither, and no line is unbounded.
+// default logger that zitadel writes to) with an authorization request
+// that is refused and logged, carrying a huge id_token_hint and an
+// address. The log holds neither, and no line is unbounded.
 func TestServeLogsHoldNoTokens(t *testing.T) {
 	addr := freePort(t)
 	path := filepath.Join(t.TempDir(), "c.yaml")
@@ -32,7 +32,7 @@ func TestServeLogsHoldNoTokens(t *testing.T) {
 	if s := status(base + "/alpha/authorize?" + q.Encode()); s != 400 {
 		t.Fatalf("authorize with an unregistered redirect: %d", s)
 	}
-	eventually(t, "the library's warning", func() bool { return strings.Contains(logs.String(), "not redirecting") })
+	eventually(t, "the refusal's log line", func() bool { return strings.Contains(logs.String(), "authorization request refused") })
 	cancel()
 	select {
 	case <-done:

@@ -39,7 +39,7 @@ func (h *Handler) notSent(w http.ResponseWriter, r *http.Request, authReq, flow 
 		h.d.Metrics.RateLimited.WithLabelValues("mail_queue").Inc()
 	}
 	h.d.Logger.Warn("passcode not sent: mail queue", requestid.Field(r.Context()), zap.Error(err))
-	d := h.data(authReq, st.ClientID, flow, st.shown())
+	d := h.signinData(authReq, flow, st)
 	d.Status, d.Message = http.StatusServiceUnavailable, "mail_unavailable"
 	d.Extra["retryAfter"] = mailRetryAfter
 	h.render(w, r, pages.PageSend, d)

@@ -207,6 +207,14 @@ func (h *Handler) url(suffix, authReq string) string {
 }
 
 // data is what every sign-in page shows for auth request authReq.
+// signinData is data for the pages after the email step: the address the
+// guest typed and the language the app asked for, from the sealed cookie.
+func (h *Handler) signinData(authReq, flow string, st *signin) pages.Data {
+	d := h.data(authReq, st.ClientID, flow, st.shown())
+	d.Lang = st.Lang
+	return d
+}
+
 func (h *Handler) data(authReq, clientID, flow, email string) pages.Data {
 	return pages.Data{
 		Tenant:  pages.TenantBranding(h.t),

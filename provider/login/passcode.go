@@ -1,8 +1,6 @@
 package login
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -36,7 +34,7 @@ func (h *Handler) flowPage(page string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		h.render(w, r, page, h.data(authReq, st.ClientID, flow, st.shown()))
+		h.render(w, r, page, h.signinData(authReq, flow, st))
 	}
 }
 
@@ -88,7 +86,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	code, err := issue.Result()
 	if retry, ok := otp.RetryAfter(err); ok {
 		h.d.Metrics.RateLimited.WithLabelValues("cooldown").Inc()
-		d := h.data(authReq, st.ClientID, flow, st.shown())
+		d := h.signinData(authReq, flow, st)
 		d.Status, d.Message = http.StatusTooManyRequests, "cooldown"
 		d.Extra["retryAfter"] = strconv.Itoa(int(retry.Round(time.Second).Seconds()))
 		h.render(w, r, pages.PageCode, d)
@@ -96,7 +94,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	}
 	if label, msg, ok := limitHit(err); ok {
 		h.d.Metrics.RateLimited.WithLabelValues(label).Inc()
-		d := h.data(authReq, st.ClientID, flow, st.shown())
+		d := h.signinData(authReq, flow, st)
 		d.Status, d.Message = http.StatusTooManyRequests, msg
 		h.render(w, r, pages.PageCode, d)
 		return
@@ -118,7 +116,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 // page does not wait for delivery, but hears if it could not be queued.
 func (h *Handler) mailCode(r *http.Request, st *signin, code string, slot mail.Slot) error {
 	m, err := h.d.Mail.Code(mail.CodeMail{
-		Lang:        h.d.Pages.Negotiate(r.Header.Get("Accept-Language")),
+		Lang:        h.d.Pages.NegotiateUI([]string{st.Lang}, r.Header.Get("Accept-Language")),
 		To:          st.Email,
 		TenantName:  h.t.DisplayName,
 		AppName:     h.d.OP.ClientName(st.ClientID),
@@ -150,7 +148,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	d := h.data(a.ID, a.ClientID, flow, st.shown())
+	d := h.signinData(a.ID, flow, st)
 	if a.Done() {
 		// A code was already accepted for this request (a replay, or a
 		// submission racing the winning one): the answer of a used code,
@@ -241,12 +239,8 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, a *oidc.AuthR
 	http.Redirect(w, r, h.d.OP.CallbackURL(a.ID), http.StatusSeeOther)
 }
 
-// PublicSessionID is the sid claim: derived from the session id, so the
-// app can tell sessions apart without holding the secret id itself.
-func PublicSessionID(id string) string {
-	s := sha256.Sum256([]byte("sid|" + id))
-	return hex.EncodeToString(s[:16])
-}
+// PublicSessionID is the sid claim (session.PublicID).
+func PublicSessionID(id string) string { return session.PublicID(id) }
 
 // challenge binds a passcode to the browser's flow and the auth request.
 func challenge(flow, authReq string) string { return flow + "|" + authReq }

@@ -29,6 +29,10 @@ type signin struct {
 	Typed   string `json:"t,omitempty"`
 	Name    string `json:"n,omitempty"`
 	Allowed bool   `json:"a"`
+	// Lang is the page language the app asked for (ui_locales), "" for
+	// the browser's: the pages after the email step do not read the
+	// auth request.
+	Lang string `json:"l,omitempty"`
 }
 
 // shown is the address the pages show.
@@ -74,7 +78,9 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.render(w, r, pages.PageEmail, h.data(a.ID, a.ClientID, flow, ""))
+	d := h.data(a.ID, a.ClientID, flow, "")
+	d.Lang = h.d.Pages.UILanguage(a.UILocales)
+	h.render(w, r, pages.PageEmail, d)
 }
 
 // singleSignOn completes a request from a live session, unless passcodes
@@ -104,9 +110,15 @@ func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *oidc.A
 	h.complete(w, r, a, sess, flow)
 }
 
-// sessionSatisfies applies prompt=login, max_age and login_hint.
+// sessionSatisfies applies prompt=login, max_age, id_token_hint and
+// login_hint.
 func (h *Handler) sessionSatisfies(a *oidc.AuthRequest, s *session.Session) bool {
 	if a.HasPrompt("login") || a.HasPrompt("select_account") {
+		return false
+	}
+	if a.HintSubject != "" && a.HintSubject != s.GuestID {
+		// The app believes someone else is signed in: never answer it
+		// with this session's guest (a new sign-in, or login_required).
 		return false
 	}
 	if a.MaxAge != nil && h.d.Clock().Sub(s.AuthTime) > time.Duration(*a.MaxAge)*time.Second {
@@ -142,6 +154,7 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Give back what was typed (bounded) so the guest can correct it.
 		d := h.data(a.ID, a.ClientID, flow, truncate(typed, 320))
+		d.Lang = h.d.Pages.UILanguage(a.UILocales)
 		d.Status = http.StatusBadRequest
 		d.FieldError = "email_invalid"
 		if typed == "" {
@@ -189,7 +202,8 @@ func (h *Handler) choose(ctx context.Context, a *oidc.AuthRequest, addr canon.Ad
 		return nil, err
 	}
 	source := ""
-	st := &signin{ClientID: a.ClientID, Canonical: addr.Canonical, Email: addr.Display, Typed: addr.Display, Allowed: h.t.SelfServiceSignUp}
+	st := &signin{ClientID: a.ClientID, Canonical: addr.Canonical, Email: addr.Display, Typed: addr.Display,
+		Allowed: h.t.SelfServiceSignUp, Lang: h.d.Pages.UILanguage(a.UILocales)}
 	if g != nil {
 		source, st.Email, st.Name, st.Allowed = g.Source, g.Email, g.DisplayName, true
 	}

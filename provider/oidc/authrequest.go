@@ -23,7 +23,11 @@ type AuthRequest struct {
 	MaxAge        *uint               `json:"ma,omitempty"`
 	LoginHint     string              `json:"lh,omitempty"`
 	UILocales     []string            `json:"ul,omitempty"`
-	CreatedAt     time.Time           `json:"ca"`
+	// HintSubject is the subject of a valid id_token_hint: a session of
+	// another subject must not answer this request (a new sign-in, or
+	// login_required with prompt=none).
+	HintSubject string    `json:"hs,omitempty"`
+	CreatedAt   time.Time `json:"ca"`
 
 	// Set when the guest has signed in.
 	Identity *Identity `json:"id_,omitempty"`

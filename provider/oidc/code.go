@@ -36,22 +36,24 @@ func s256(verifier string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
-// SaveAuthCode keeps the binding of the latest code of an auth request
-// (a newer code replaces it). The callback wrapper has loaded the request
-// (preloadedKey), so this costs one write.
+// SaveAuthCode is the library's way to save a code; our callback saves
+// codes with saveAuthCode, as it has the request in hand already.
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	a, ok := ctx.Value(preloadedKey{}).(*AuthRequest)
-	if !ok || a.ID != id {
-		var err error
-		if a, err = s.authRequest(ctx, id); err != nil {
-			return fmt.Errorf("save code: %w", err)
-		}
+	a, err := s.authRequest(ctx, id)
+	if err != nil {
+		return fmt.Errorf("save code: %w", err)
 	}
+	return s.saveAuthCode(ctx, a, code)
+}
+
+// saveAuthCode keeps the binding of the latest code of a loaded auth
+// request (a newer code replaces it): one write.
+func (s *storage) saveAuthCode(ctx context.Context, a *AuthRequest, code string) error {
 	challenge := ""
 	if a.CodeChallenge != nil {
 		challenge = a.CodeChallenge.Challenge
 	}
-	return s.st.Set(ctx, s.k("code", id), codeBinding(code, a.ClientID, challenge, a.RedirectURI), authCodeTTL)
+	return s.st.Set(ctx, s.k("code", a.ID), codeBinding(code, a.ClientID, challenge, a.RedirectURI), authCodeTTL)
 }
 
 // redeemCode takes the code for an authenticated client c: one round trip

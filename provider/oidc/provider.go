@@ -9,7 +9,6 @@ package oidc
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,11 +21,11 @@ import (
 	"github.com/rs/cors"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
-	"golang.org/x/text/language"
 
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/provider/pages"
 )
 
 // Flows reads the browser's sign-in flow id (the flow cookie).
@@ -51,8 +50,11 @@ type Options struct {
 	Flows    Flows
 	// ErrorPage renders an error page for people (status, message key).
 	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, key string)
-	Clock     func() time.Time
-	Logger    *slog.Logger
+	// Pages renders the logout confirmation; its languages are the
+	// ui_locales discovery advertises.
+	Pages  *pages.Renderer
+	Clock  func() time.Time
+	Logger *slog.Logger
 }
 
 // Tenant is one tenant's OpenID provider.
@@ -64,12 +66,17 @@ type Tenant struct {
 	sessions Sessions
 	flows    Flows
 	errPage  func(w http.ResponseWriter, r *http.Request, status int, key string)
+	pages    *pages.Renderer
+	branding pages.Branding
 	handler  http.Handler
 	// api serves the token, introspection, revocation and userinfo
 	// endpoints (ours, not the library's), behind the same CORS rules.
-	api      http.Handler
-	redirect map[string]bool // every redirect URI of the tenant's clients
-	log      *slog.Logger
+	api http.Handler
+	// discovery serves the document built once in New.
+	discovery http.Handler
+	// logoutKey keys the logout confirmation's CSRF tokens.
+	logoutKey []byte
+	log       *slog.Logger
 }
 
 // New builds the provider of one tenant.
@@ -91,14 +98,13 @@ func New(o Options) (*Tenant, error) {
 		clock:           o.Clock,
 		sessionLifetime: t.Session.Lifetime,
 	}
-	redirect := map[string]bool{}
 	var origins []string
+	facts := discoveryFacts{}
 	for _, c := range t.Clients {
 		st.clients[c.ID] = newClient(t.ID, c)
-		for _, u := range c.RedirectURIs {
-			redirect[u] = true
-		}
 		origins = append(origins, c.AllowedOrigins...)
+		facts.anyAdmin = facts.anyAdmin || c.Admin
+		facts.anyPublic = facts.anyPublic || c.Secret == ""
 	}
 	if o.Sessions != nil {
 		st.endSession = func(ctx context.Context, sid string) error { return o.Sessions.DeleteByID(ctx, t.ID, sid) }
@@ -112,9 +118,10 @@ func New(o Options) (*Tenant, error) {
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
 		GrantTypeRefreshToken:    true,
-		SupportedUILocales:       []language.Tag{language.English, language.French},
-		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr",
-			"at_hash", "c_hash", "azp", "email", "email_verified", "name", "tid", "idp", "sid"},
+		// The claims our ID tokens and userinfo carry (discovery's
+		// claims_supported; TestDiscoveryMatchesEndpoints compares).
+		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr",
+			"at_hash", "c_hash", "azp", "client_id", "email", "email_verified", "name", "preferred_username", "tid", "idp", "sid"},
 		SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
 	}
 	corsOpts := corsOptions(origins)
@@ -130,12 +137,22 @@ func New(o Options) (*Tenant, error) {
 		return nil, fmt.Errorf("tenant %s: provider: %w", t.ID, err)
 	}
 	st.decryptCode = p.Crypto().Decrypt
+	if o.Pages != nil {
+		facts.uiLocales = o.Pages.Languages()
+	}
+	facts.claims, facts.scopes = cfg.SupportedClaims, cfg.SupportedScopes
+	doc, err := buildDiscovery(p, st, issuer, facts)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
+	}
 	tn := &Tenant{id: t.ID, issuer: issuer, provider: p, storage: st, sessions: o.Sessions, flows: o.Flows,
-		errPage: o.ErrorPage, redirect: redirect, log: o.Logger}
+		errPage: o.ErrorPage, pages: o.Pages, branding: pages.TenantBranding(t), log: o.Logger,
+		logoutKey: derive(o.Secret, "guestpass/logout-csrf/"+t.ID)}
 	if tn.log == nil {
 		tn.log = slog.New(slog.DiscardHandler)
 	}
 	tn.api = cors.New(*corsOpts).Handler(http.HandlerFunc(tn.serveAPI))
+	tn.discovery = cors.New(*corsOpts).Handler(discoveryHandler(doc))
 	tn.handler = tn.wrap(p)
 	return tn, nil
 }
@@ -186,11 +203,11 @@ func (t *Tenant) CallbackURL(id string) string {
 }
 
 // Fail answers the app with an OAuth error (e.g. login_required for
-// prompt=none), by redirect to its redirect URI.
+// prompt=none) at its redirect URI, in the request's response mode.
 func (t *Tenant) Fail(w http.ResponseWriter, r *http.Request, a *AuthRequest, err error) {
-	// Through issWriter: this answer leaves from the login pages, not from
-	// /authorize, and RFC 9207 wants iss on error responses too.
-	op.AuthRequestError(t.withIss(w), r, a, err, t.provider)
+	// This answer leaves from the login pages, not from /authorize: it
+	// too goes in the request's response mode, with iss (RFC 9207).
+	t.authError(w, r, replyFor(a), err)
 }
 
 // ClientName returns the configured name of a client (for pages and mails).
@@ -205,9 +222,10 @@ func (t *Tenant) ClientName(id string) string {
 }
 
 // wrap adds what the library leaves out: no-store on token responses,
-// cache lifetimes on discovery and keys, RFC 9207 iss on every
-// authorization response, and session deletion on logout. The token,
-// introspection, revocation and userinfo endpoints are ours (api).
+// cache lifetimes on keys, our discovery document, our authorize and
+// callback (iss in every authorization response, branded error pages,
+// bounded requests), logout that asks the guest unless the app names the
+// session, and our token, introspection, revocation and userinfo (api).
 func (t *Tenant) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -217,52 +235,33 @@ func (t *Tenant) wrap(next http.Handler) http.Handler {
 			t.api.ServeHTTP(w, r)
 			return
 		case "/.well-known/openid-configuration":
-			w.Header().Set("Cache-Control", "public, max-age=300")
-			serveDiscovery(next, w, r)
+			t.discovery.ServeHTTP(w, r)
 			return
 		case "/keys":
 			w.Header().Set("Cache-Control", "public, max-age=300")
 		case "/end_session":
-			r, st := t.withSession(r)
-			next.ServeHTTP(&logoutWriter{ResponseWriter: w, t: t, state: st}, r)
+			t.endSession(next, w, r)
 			return
 		case "/authorize/callback":
-			r, ok := t.checkCallback(w, r)
-			if !ok {
-				return
-			}
-			next.ServeHTTP(t.withIss(w), r)
+			t.callback(w, r)
 			return
 		case "/authorize":
 			if !t.checkAuthorize(w, r) {
 				return
 			}
-			next.ServeHTTP(t.withIss(w), r)
+			t.authorize(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// withSession puts the browser's session id into the context of a logout
-// request; TerminateSessionFromRequest deletes it once the library has
+// logoutState is shared between a logout request's context (where
+// TerminateSessionFromRequest finds the session) and its response writer:
+// TerminateSessionFromRequest deletes the session once the library has
 // validated the request and marks the state done, and only then is the
 // cookie cleared on the redirect: a refused logout (say, an unlisted
 // post_logout_redirect_uri) changes nothing.
-func (t *Tenant) withSession(r *http.Request) (*http.Request, *logoutState) {
-	if t.sessions == nil {
-		return r, nil
-	}
-	s, err := t.sessions.Get(r.Context(), r, t.id)
-	if err != nil || s == nil {
-		return r, nil
-	}
-	st := &logoutState{sid: s.ID}
-	return r.WithContext(context.WithValue(r.Context(), sessionIDKey{}, st)), st
-}
-
-// logoutState is shared between a logout request's context (where
-// TerminateSessionFromRequest finds the session) and its response writer.
 type logoutState struct {
 	sid  string
 	done atomic.Bool
@@ -290,70 +289,6 @@ func (w *logoutWriter) Write(b []byte) (int, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
-}
-
-// withIss wraps w so that redirects back to an app carry iss.
-func (t *Tenant) withIss(w http.ResponseWriter) http.ResponseWriter {
-	return &issWriter{ResponseWriter: w, issuer: t.issuer, redirect: t.redirect}
-}
-
-// issWriter adds iss (RFC 9207) to redirects that go back to an app.
-type issWriter struct {
-	http.ResponseWriter
-	issuer   string
-	redirect map[string]bool
-}
-
-func (w *issWriter) WriteHeader(code int) {
-	if code >= 300 && code < 400 {
-		if loc := w.Header().Get("Location"); loc != "" {
-			w.Header().Set("Location", addIss(loc, w.issuer, w.redirect))
-		}
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func addIss(loc, issuer string, redirect map[string]bool) string {
-	u, err := url.Parse(loc)
-	if err != nil {
-		return loc
-	}
-	base := *u
-	base.RawQuery, base.Fragment = "", ""
-	if !redirect[base.String()] {
-		return loc
-	}
-	q := u.Query()
-	if q.Get("code") == "" && q.Get("error") == "" || q.Has("iss") {
-		return loc
-	}
-	q.Set("iss", issuer)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// checkCallback lets only the browser that signed in collect the code: a
-// completed auth request is bound to that browser's flow cookie, so a
-// request id lured out of a guest is worthless elsewhere. The loaded
-// request is handed to the library through the context (no second read).
-func (t *Tenant) checkCallback(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
-	a, err := t.storage.authRequest(r.Context(), r.URL.Query().Get("id"))
-	if err != nil {
-		// Unknown ids and store errors: the library answers them.
-		return r, true
-	}
-	if !a.Done() {
-		return r, true
-	}
-	flow, ferr := "", error(nil)
-	if t.flows != nil {
-		flow, ferr = t.flows.Get(r, t.id)
-	}
-	if ferr != nil || flow == "" || subtle.ConstantTimeCompare([]byte(flowBinding(flow)), []byte(a.Binding)) != 1 {
-		t.errorPage(w, r, http.StatusForbidden, "expired_request")
-		return r, false
-	}
-	return r.WithContext(context.WithValue(r.Context(), preloadedKey{}, a)), true
 }
 
 func (t *Tenant) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {

@@ -110,7 +110,8 @@ func (s *storage) getJSON(ctx context.Context, key string, v any, what string) e
 
 // CreateAuthRequest also enforces what the library leaves open: PKCE with
 // S256 only (plain is refused), and PKCE for every public client.
-func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+// hintSubject is the subject of the request's verified id_token_hint.
+func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	c, ok := s.clients[r.ClientID]
 	if !ok {
 		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
@@ -143,6 +144,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 		Prompt:       r.Prompt,
 		MaxAge:       r.MaxAge,
 		LoginHint:    r.LoginHint,
+		HintSubject:  hintSubject,
 		CreatedAt:    s.clock().UTC(),
 	}
 	for _, l := range r.UILocales {
@@ -157,17 +159,11 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 	return a, nil
 }
 
-// AuthRequestByID serves the library's /authorize/callback; the callback
-// wrapper has already loaded and checked the request (preloadedKey).
+// AuthRequestByID is part of op.Storage; /authorize/callback is ours
+// (callback.go) and reads the request itself.
 func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
-	if a, ok := ctx.Value(preloadedKey{}).(*AuthRequest); ok && a.ID == id {
-		return a, nil
-	}
 	return s.authRequest(ctx, id)
 }
-
-// preloadedKey carries an auth request the callback wrapper loaded.
-type preloadedKey struct{}
 
 func (s *storage) authRequest(ctx context.Context, id string) (*AuthRequest, error) {
 	if id == "" || len(id) > 64 {
@@ -532,8 +528,16 @@ func (s *storage) fillUserinfo(u *oidc.UserInfo, ident *Identity, scopes []strin
 		u.Email = ident.Email
 		u.EmailVerified = true // every source proves control of the address
 	}
-	if slices.Contains(scopes, oidc.ScopeProfile) && ident.Name != "" {
+	if slices.Contains(scopes, oidc.ScopeProfile) {
+		// Always a name with profile: common relying parties (Dex's oidc
+		// connector) refuse an ID token without one. A guest who gave no
+		// display name is called by their address, which is also the
+		// username they sign in with.
 		u.Name = ident.Name
+		if u.Name == "" {
+			u.Name = ident.Email
+		}
+		u.PreferredUsername = ident.Email
 	}
 	u.AppendClaims("tid", s.tenant)
 	u.AppendClaims("idp", ident.Source)

@@ -67,6 +67,11 @@ func builtinCatalog() catalog {
 			"apps_intro":      "Choose an app to open.",
 			"apps_empty":      "No apps are available.",
 
+			// logout confirmation page.
+			"logout_title":  "Sign out of {tenant}?",
+			"logout_intro":  "An app asked to sign you out. Select Sign out to sign out of {tenant} in this browser.",
+			"logout_button": "Sign out",
+
 			// error page titles ("<key>_title"); error_title is the fallback.
 			"error_title":             "We couldn't sign you in",
 			"invalid_link_title":      "This link doesn't work",
@@ -145,6 +150,10 @@ func builtinCatalog() catalog {
 			"apps_title":      "Applications de {tenant}",
 			"apps_intro":      "Choisissez une application à ouvrir.",
 			"apps_empty":      "Aucune application n'est disponible.",
+
+			"logout_title":  "Se déconnecter de {tenant} ?",
+			"logout_intro":  "Une application a demandé votre déconnexion. Sélectionnez Se déconnecter pour vous déconnecter de {tenant} dans ce navigateur.",
+			"logout_button": "Se déconnecter",
 
 			"error_title":             "Connexion impossible",
 			"invalid_link_title":      "Ce lien ne fonctionne pas",

@@ -32,11 +32,14 @@ const (
 	PageError     = "error"
 	PageSignedOut = "signedout"
 	PageApps      = "apps"
+	// PageLogout asks the guest to confirm signing out when the request
+	// to end the session did not come with an ID token of that session.
+	PageLogout = "logout"
 )
 
 // requiredPages must exist in any template set, so that an admin directory
 // missing one fails at start rather than at a guest's first sign-in.
-var requiredPages = [...]string{PageEmail, PageSend, PageCode, PagePassword, PageError, PageSignedOut, PageApps}
+var requiredPages = [...]string{PageEmail, PageSend, PageCode, PagePassword, PageError, PageSignedOut, PageApps, PageLogout}
 
 // Branding is how a tenant's pages look.
 type Branding struct{ TenantID, DisplayName, LogoURL, AccentColor string }
@@ -81,6 +84,9 @@ type Data struct {
 	// (cooldown seconds), "minutes" (code validity, default 30).
 	Extra map[string]string
 	Apps  []App
+	// Hidden are extra hidden fields of the page's form (the logout
+	// confirmation carries the app's logout parameters).
+	Hidden []Field
 }
 
 // Renderer renders the pages. It is immutable after New and safe for

@@ -78,7 +78,7 @@ func Build(d Deps) (http.Handler, error) {
 	for _, t := range cfg.Tenants {
 		op, err := oidc.New(oidc.Options{
 			BaseURL: cfg.BaseURL, Tenant: t, Store: st, Secret: cfg.Secrets.Code,
-			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog,
+			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog, Pages: pg,
 			ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key string) {
 				pg.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Tenant: pages.TenantBranding(t)})
 			},
