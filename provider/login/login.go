@@ -29,20 +29,20 @@ import (
 	"github.com/guestpass/guestpass/pkg/requestid"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
-	"github.com/guestpass/guestpass/provider/oidc"
+	"github.com/guestpass/guestpass/provider/op"
 	"github.com/guestpass/guestpass/provider/pages"
 )
 
 // OP is what the pages need of the tenant's OpenID provider.
 type OP interface {
-	AuthRequest(ctx context.Context, id string) (*oidc.AuthRequest, error)
+	AuthRequest(ctx context.Context, id string) (*op.AuthRequest, error)
 	// Complete records who signed in, bound to the browser's flow: only
 	// that browser can then collect the code.
-	Complete(ctx context.Context, a *oidc.AuthRequest, ident oidc.Identity, flow string) error
+	Complete(ctx context.Context, a *op.AuthRequest, ident op.Identity, flow string) error
 	CallbackURL(id string) string
 	// AuthRequestReadOp is AuthRequest's read, for store.Prefetch.
 	AuthRequestReadOp(id string) *store.Op
-	Fail(w http.ResponseWriter, r *http.Request, a *oidc.AuthRequest, err error)
+	Fail(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, err error)
 	ClientName(id string) string
 }
 
@@ -150,9 +150,9 @@ func (h *Handler) only(w http.ResponseWriter, r *http.Request, method string, f 
 // loadRequest loads the auth request named in the query; on failure it
 // has already answered. A request that is already signed in continues to
 // the app unless allowDone (the verify form answers it itself).
-func (h *Handler) loadRequest(w http.ResponseWriter, r *http.Request, allowDone bool) (*oidc.AuthRequest, bool) {
+func (h *Handler) loadRequest(w http.ResponseWriter, r *http.Request, allowDone bool) (*op.AuthRequest, bool) {
 	a, err := h.d.OP.AuthRequest(r.Context(), r.URL.Query().Get("authRequestID"))
-	if errors.Is(err, oidc.ErrUnknownRequest) {
+	if errors.Is(err, op.ErrUnknownRequest) {
 		h.errorPage(w, r, http.StatusBadRequest, "expired_request")
 		return nil, false
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/requestid"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
-	"github.com/guestpass/guestpass/provider/oidc"
+	"github.com/guestpass/guestpass/provider/op"
 	"github.com/guestpass/guestpass/provider/pages"
 )
 
@@ -220,15 +220,15 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 }
 
 // complete hands the identity to the OP and sends the browser on to it.
-func (h *Handler) complete(w http.ResponseWriter, r *http.Request, a *oidc.AuthRequest, s *session.Session, flow string) {
-	err := h.d.OP.Complete(r.Context(), a, oidc.Identity{
+func (h *Handler) complete(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, s *session.Session, flow string) {
+	err := h.d.OP.Complete(r.Context(), a, op.Identity{
 		Subject: s.GuestID, Email: s.Email, Name: s.Name, Source: s.Source,
 		AMR: s.AMR, AuthTime: s.AuthTime, SessionID: PublicSessionID(s.ID),
 	}, flow)
 	if err == nil {
 		err = store.Flush(r.Context(), h.d.Store)
 	}
-	if errors.Is(err, oidc.ErrUnknownRequest) {
+	if errors.Is(err, op.ErrUnknownRequest) {
 		h.errorPage(w, r, http.StatusBadRequest, "expired_request")
 		return
 	}

@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/pkg/canon"
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
-	"github.com/guestpass/guestpass/provider/oidc"
+	"github.com/guestpass/guestpass/provider/op"
 	"github.com/guestpass/guestpass/provider/pages"
 )
 
@@ -62,7 +64,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.HasPrompt("none") {
 		// No page and no mail: the app asked for a silent answer.
-		h.d.OP.Fail(w, r, a, oidcLoginRequired())
+		h.d.OP.Fail(w, r, a, loginRequired())
 		return
 	}
 	flow, err := h.d.Flows.Ensure(w, r, h.t.ID)
@@ -85,7 +87,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 
 // singleSignOn completes a request from a live session, unless passcodes
 // were turned off for a guest bound to them (B5).
-func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *oidc.AuthRequest, sess *session.Session) {
+func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, sess *session.Session) {
 	if sess.Source == connectors.SourceOTP {
 		if a.HasPrompt("none") {
 			// No page for a silent request: the app hears login_required.
@@ -95,7 +97,7 @@ func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *oidc.A
 				return
 			}
 			if !on {
-				h.d.OP.Fail(w, r, a, oidcLoginRequired())
+				h.d.OP.Fail(w, r, a, loginRequired())
 				return
 			}
 		} else if !h.requireOTP(w, r) {
@@ -112,7 +114,7 @@ func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *oidc.A
 
 // sessionSatisfies applies prompt=login, max_age, id_token_hint and
 // login_hint.
-func (h *Handler) sessionSatisfies(a *oidc.AuthRequest, s *session.Session) bool {
+func (h *Handler) sessionSatisfies(a *op.AuthRequest, s *session.Session) bool {
 	if a.HasPrompt("login") || a.HasPrompt("select_account") {
 		return false
 	}
@@ -173,7 +175,7 @@ var (
 
 // chooseAndContinue runs the redemption chain for an address, keeps the
 // choice for this flow and goes on to the send page.
-func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *oidc.AuthRequest, flow string, addr canon.Address) {
+func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, addr canon.Address) {
 	st, err := h.choose(r.Context(), a, addr)
 	switch {
 	case errors.Is(err, errOTPDisabled):
@@ -196,7 +198,7 @@ func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *o
 // choose picks the method for an address (B2). Addresses that may not sign
 // in go down the same path as invited ones (no enumeration): only Allowed
 // differs, and it never shows.
-func (h *Handler) choose(ctx context.Context, a *oidc.AuthRequest, addr canon.Address) (*signin, error) {
+func (h *Handler) choose(ctx context.Context, a *op.AuthRequest, addr canon.Address) (*signin, error) {
 	g, err := h.d.Guests.Get(ctx, h.t.ID, addr.Canonical)
 	if err != nil && !errors.Is(err, guests.ErrNotFound) {
 		return nil, err
@@ -232,4 +234,9 @@ func (h *Handler) current(w http.ResponseWriter, r *http.Request, authReq, flow 
 		return nil, false
 	}
 	return &st, true
+}
+
+// loginRequired is the answer to prompt=none without a usable session.
+func loginRequired() error {
+	return oidc.ErrLoginRequired().WithDescription("the user must sign in")
 }

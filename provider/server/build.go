@@ -21,7 +21,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/login"
-	"github.com/guestpass/guestpass/provider/oidc"
+	"github.com/guestpass/guestpass/provider/op"
 	"github.com/guestpass/guestpass/provider/pages"
 	"github.com/guestpass/guestpass/templates"
 )
@@ -76,7 +76,7 @@ func Build(d Deps) (http.Handler, error) {
 
 	tenants := make(map[string]http.Handler, len(cfg.Tenants))
 	for _, t := range cfg.Tenants {
-		op, err := oidc.New(oidc.Options{
+		provider, err := op.New(op.Options{
 			BaseURL: cfg.BaseURL, Tenant: t, Store: st, Secret: cfg.Secrets.Code,
 			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog, Pages: pg,
 			ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key string) {
@@ -87,11 +87,11 @@ func Build(d Deps) (http.Handler, error) {
 			return nil, err
 		}
 		lh := login.New(login.Deps{
-			Tenant: t, OP: op, Store: st, Guests: gr, Policies: pol, Sessions: sessions, Flows: flows,
+			Tenant: t, OP: provider, Store: st, Guests: gr, Policies: pol, Sessions: sessions, Flows: flows,
 			Devices: devices, ClientIP: clients, OTP: issuer, Chain: connectors.NewChain(), Mail: mr, Mailer: d.Mailer, Pages: pg,
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
 		})
-		tenants[t.ID] = tenantMux(op, lh)
+		tenants[t.ID] = tenantMux(provider, lh)
 	}
 	return NewRouter(cfg, tenants, st, pg, d.Logger, d.Metrics), nil
 }

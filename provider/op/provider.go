@@ -5,7 +5,7 @@
 // provider per tenant (rather than the library's experimental path-tenant
 // mode) gives every tenant its own clients, keys and token crypto key, so
 // nothing issued by one tenant can be decoded by another.
-package oidc
+package op
 
 import (
 	"context"
