@@ -22,6 +22,14 @@ type Origin struct {
 	// ClientIP is the key of the client's address (clientip.Resolver.Key);
 	// "" skips the limit per client.
 	ClientIP string
+	// Device is the id of the browser's device cookie for this address
+	// (session.Devices.ID; "" for none): such a browser signed in as the
+	// address before, and counts its cooldown and its codes per hour
+	// apart from the address's, so a stranger who spends the address's
+	// cannot keep its owner from getting a code. The caller must have
+	// checked the cookie's binding to tenant and address. The caps per
+	// client IP, flow and tenant apply to it as to anyone.
+	Device string
 }
 
 // Scope names which hourly cap a LimitError hit.
@@ -89,6 +97,22 @@ func (i *Issuer) failKey(tenant, email, device string) string {
 	if device == "" {
 		return store.Key(tenant, "otp", "fail", i.addrID(tenant, email))
 	}
-	id := i.mac("guestpass/otp/device/v1", []byte(tenant), []byte(baseMailbox(email)), []byte(device))
-	return store.Key(tenant, "otp", "dfail", hex.EncodeToString(id[:16]))
+	return store.Key(tenant, "otp", "dfail", i.deviceID(tenant, email, device))
+}
+
+// addressKeys are the resend cooldown and the hourly count of codes an
+// issue checks and counts: the address's, or a trusted browser's own
+// (device cookie) for this address, as with failKey.
+func (i *Issuer) addressKeys(tenant, email, device string) (cool, sent string) {
+	if device == "" {
+		addr := i.addrID(tenant, email)
+		return store.Key(tenant, "otp", "cool", addr), store.Key(tenant, "otp", "sent", addr)
+	}
+	id := i.deviceID(tenant, email, device)
+	return store.Key(tenant, "otp", "dcool", id), store.Key(tenant, "otp", "dsent", id)
+}
+
+// deviceID names the counters of one trusted browser for one mailbox.
+func (i *Issuer) deviceID(tenant, email, device string) string {
+	return hex.EncodeToString(i.mac("guestpass/otp/device/v1", []byte(tenant), []byte(baseMailbox(email)), []byte(device))[:16])
 }

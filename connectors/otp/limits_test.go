@@ -3,9 +3,29 @@ package otp
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/guestpass/guestpass/pkg/store"
 )
+
+// counter reads an hourly counter; absent is 0.
+func counter(t *testing.T, e env, key string) int64 {
+	t.Helper()
+	b, err := e.st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0
+	}
+	if err != nil {
+		t.Fatalf("read %s: %v", key, err)
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		t.Fatalf("counter %s = %q: %v", key, b, err)
+	}
+	return n
+}
 
 // issueFrom issues through the full entry point the sign-in pages use.
 func issueFrom(e env, p Policy, o Origin, tenant, challenge, email string) (string, error) {
@@ -71,8 +91,28 @@ func TestClientAndTenantHourlyCaps(t *testing.T) {
 		if !errors.As(err, &le) || le.Scope != ScopeTenant {
 			t.Fatalf("4th code of the tenant = %v, want the tenant cap", err)
 		}
-		// Refused requests counted nothing: a9 never got a code, so its
-		// own cap of one is intact elsewhere; other tenants are apart.
+		// The refused requests counted nothing: neither the client's nor
+		// the tenant's codes, nor the refused addresses' codes, cooldowns
+		// or flows.
+		const tenant = "fabrikam"
+		for key, want := range map[string]int64{
+			e.iss.clientKey(tenant, "192.0.2.1"):   2,
+			e.iss.clientKey(tenant, "203.0.113.9"): 0,
+			store.Key(tenant, "otp", "tenant"):     3,
+		} {
+			if got := counter(t, e, key); got != want {
+				t.Errorf("%s = %d after refused requests, want %d", key, got, want)
+			}
+		}
+		for _, refused := range []struct{ flow, email string }{{"f-a2", "a9@example.com"}, {"f-c", "c0@example.com"}} {
+			cool, sent := e.iss.addressKeys(tenant, refused.email, "")
+			for _, key := range []string{cool, sent, e.iss.flowKey(tenant, refused.flow)} {
+				if _, err := e.st.Get(ctx, key); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("refused request for %s left %s (%v)", refused.email, key, err)
+				}
+			}
+		}
+		// Other tenants are apart.
 		if _, err := issueFrom(e, p, b, "contoso", "c", "a9@example.com"); err != nil {
 			t.Fatalf("other tenant: %v", err)
 		}
@@ -198,6 +238,100 @@ func TestDeviceHasItsOwnFailureBudget(t *testing.T) {
 		code = mustIssue(t, e, p, tenant, "other", email)
 		if err := e.iss.VerifyOnDevice(ctx, p, tenant, "other", email, code, "device-2"); err != nil {
 			t.Fatalf("a second device: %v", err)
+		}
+	})
+}
+
+// A browser with a device cookie for the address has a cooldown and an
+// hourly count of codes of its own: a stranger who spends the address's
+// cannot keep it from getting a code. Its own are limited as the
+// address's are, and the caps per client IP and per tenant apply to it
+// as to anyone.
+func TestDeviceHasItsOwnSendBudget(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e env) {
+		const tenant, email = "fabrikam", "ada@example.com"
+		stranger := Origin{Flow: "stranger", ClientIP: "203.0.113.66"}
+		device := Origin{Flow: "ada", ClientIP: "192.0.2.1", Device: "device-1"}
+
+		// The cooldown: the stranger's code starts the address's.
+		p := open()
+		p.ResendCooldown = time.Minute
+		if _, err := issueFrom(e, p, stranger, tenant, "s1", email); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := issueFrom(e, p, stranger, tenant, "s2", email); !errors.Is(err, ErrCooldown) {
+			t.Fatalf("the stranger at once again = %v, want ErrCooldown", err)
+		}
+		if _, err := issueFrom(e, p, device, tenant, "d1", email); err != nil {
+			t.Fatalf("the device during the address's cooldown: %v", err)
+		}
+		if _, err := issueFrom(e, p, device, tenant, "d2", email); !errors.Is(err, ErrCooldown) {
+			t.Fatalf("the device at once again = %v, want its own ErrCooldown", err)
+		}
+
+		// The hourly count, on another mailbox.
+		const bob = "bob@example.com"
+		p = open()
+		p.MaxCodesPerHour = 2
+		for i := range 2 {
+			if _, err := issueFrom(e, p, stranger, tenant, fmt.Sprint("s-", i), bob); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := issueFrom(e, p, stranger, tenant, "s-2", bob); !errors.Is(err, ErrTooManyCodes) {
+			t.Fatalf("3rd code of the address = %v, want ErrTooManyCodes", err)
+		}
+		for i := range 2 {
+			if _, err := issueFrom(e, p, device, tenant, fmt.Sprint("d-", i), bob); err != nil {
+				t.Fatalf("device code %d after the stranger spent the address's: %v", i, err)
+			}
+		}
+		if _, err := issueFrom(e, p, device, tenant, "d-2", bob); !errors.Is(err, ErrTooManyCodes) {
+			t.Fatalf("the device's 3rd code = %v, want its own ErrTooManyCodes", err)
+		}
+		other := Origin{Flow: "ada-2", ClientIP: "192.0.2.1", Device: "device-2"}
+		if _, err := issueFrom(e, p, other, tenant, "o-0", bob); err != nil {
+			t.Fatalf("another device: %v", err)
+		}
+
+		// The client's and the tenant's caps hold for a device too (7
+		// codes of the tenant so far, 4 from the device's client).
+		var le *LimitError
+		p.MaxCodesPerIPPerHour = 4
+		late := Origin{Flow: "ada-3", ClientIP: "192.0.2.1", Device: "device-3"}
+		if _, err := issueFrom(e, p, late, tenant, "l-0", bob); !errors.As(err, &le) || le.Scope != ScopeClient {
+			t.Fatalf("a device over its client's cap = %v, want the client cap", err)
+		}
+		p.MaxCodesPerIPPerHour, p.MaxCodesPerTenantPerHour = 100, 7
+		if _, err := issueFrom(e, p, late, tenant, "l-1", bob); !errors.As(err, &le) || le.Scope != ScopeTenant {
+			t.Fatalf("a device over the tenant's cap = %v, want the tenant cap", err)
+		}
+	})
+}
+
+// Every counter and list of the limits expires within the hour: nothing
+// of them stays in the store for good (on Redis: PTTL).
+func TestLimitKeysExpire(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e env) {
+		const tenant, email = "fabrikam", "ada@example.com"
+		p := open()
+		p.ResendCooldown = time.Minute
+		o := Origin{Flow: "flow-1", ClientIP: "192.0.2.1", Device: "device-1"}
+		code, err := issueFrom(e, p, o, tenant, "c", email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = e.iss.VerifyOnDevice(ctx, p, tenant, "c", email, wrongCode(code, 0), o.Device)
+		dcool, dsent := e.iss.addressKeys(tenant, email, o.Device)
+		for name, key := range map[string]string{
+			"flow": e.iss.flowKey(tenant, o.Flow), "ip": e.iss.clientKey(tenant, o.ClientIP),
+			"tenant": store.Key(tenant, "otp", "tenant"), "device failures": e.iss.failKey(tenant, email, o.Device),
+			"device cooldown": dcool, "device codes": dsent,
+		} {
+			ttl, err := e.st.TTL(ctx, key)
+			if err != nil || ttl <= 0 || ttl > time.Hour {
+				t.Errorf("%s key %s: TTL %v (%v), want within (0, 1h]", name, key, ttl, err)
+			}
 		}
 	})
 }

@@ -15,6 +15,8 @@
 //	{t}:otp:cool:<id(email)>            resend cooldown of an address
 //	{t}:otp:sent:<id(email)>            codes sent to an address (1 h window)
 //	{t}:otp:dfail:<id(device,email)>    failures of a trusted browser (device cookie)
+//	{t}:otp:dcool:<id(device,email)>    resend cooldown of a trusted browser
+//	{t}:otp:dsent:<id(device,email)>    codes sent to a trusted browser (1 h window)
 //	{t}:otp:flow:<id(flow)>             the addresses a flow was sent codes for
 //	{t}:otp:ip:<id(client ip)>          codes requested from a client (1 h window)
 //	{t}:otp:tenant                      codes of the tenant (1 h window)
@@ -213,13 +215,15 @@ func NewIssuer(st store.Store, key []byte, clock func() time.Time) *Issuer {
 // during the resend cooldown and with ErrTooManyCodes past the hourly cap.
 // Replacing a code starts a fresh per-code attempt count but leaves the
 // address's failure budget alone.
+//
+// The requester is known only by the challenge, which stands for its flow:
+// no limit per client IP applies. The sign-in pages use PrepareIssueFrom.
 func (i *Issuer) Issue(ctx context.Context, p Policy, tenant, challenge, email string) (string, error) {
-	pi, err := i.PrepareIssue(p, tenant, challenge, email)
+	pi, err := i.PrepareIssueFrom(p, Origin{Flow: challenge}, tenant, challenge, email)
 	if err != nil {
 		return "", err
 	}
-	op := pi.Op()
-	store.Apply(ctx, i.st, op)
+	store.Apply(ctx, i.st, pi.Op())
 	return pi.Result()
 }
 
@@ -229,13 +233,6 @@ func (i *Issuer) Issue(ctx context.Context, p Policy, tenant, challenge, email s
 type PendingIssue struct {
 	op   *store.Op
 	code string
-}
-
-// PrepareIssue is PrepareIssueFrom for a requester known only by the
-// challenge: the challenge stands for the flow, and no limit per client IP
-// applies.
-func (i *Issuer) PrepareIssue(p Policy, tenant, challenge, email string) (*PendingIssue, error) {
-	return i.PrepareIssueFrom(p, Origin{Flow: challenge}, tenant, challenge, email)
 }
 
 // PrepareIssueFrom draws the code and builds the op that stores it: the
@@ -267,9 +264,10 @@ func (i *Issuer) PrepareIssueFrom(p Policy, o Origin, tenant, challenge, email s
 	if o.ClientIP == "" {
 		ipCap = 0 // no client known: no limit per client
 	}
+	coolKey, sentKey := i.addressKeys(tenant, email, o.Device)
 	op := store.RunOp(issueScript, []string{
-		store.Key(tenant, "otp", "cool", addr),
-		store.Key(tenant, "otp", "sent", addr),
+		coolKey,
+		sentKey,
 		i.codeKey(tenant, challenge, email),
 		i.flowKey(tenant, o.Flow),
 		ipKey,

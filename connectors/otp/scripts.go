@@ -46,6 +46,13 @@ const addrIDLen = 32
 // before anything is counted, so a refused request costs no budget and
 // sets no cooldown; then the counters, the flow's list and the record are
 // written together. A refused request leaves the flow's current code alone.
+// KEYS cool and sent are a trusted browser's own when it has a device
+// cookie (Origin.Device), so a stranger cannot exhaust them; the tenant's
+// cap applies to that browser all the same: it protects the tenant (its
+// mail reputation and quota) against everyone together, and a stranger
+// who reaches it stops every sign-in of the tenant only by sending a
+// tenant's hour of codes from many clients, which the per-client cap makes
+// costly.
 var issueScript = store.NewScript(luaIncr+`
 local function count(key)
   return tonumber(redis.call('GET', key) or '0')
