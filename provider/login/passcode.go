@@ -12,6 +12,7 @@ import (
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/connectors/otp"
 	"github.com/guestpass/guestpass/pkg/canon"
+	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail"
 	"github.com/guestpass/guestpass/pkg/requestid"
 	"github.com/guestpass/guestpass/pkg/session"
@@ -70,16 +71,21 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer slot.Release() // unless the mail was sent into it
-	origin := otp.Origin{Flow: flow, ClientIP: h.d.ClientIP.Key(r)}
+	// A browser that signed in as this address before (device cookie)
+	// has a cooldown and an hourly count of its own, out of a stranger's
+	// reach (see otp.Origin).
+	origin := otp.Origin{Flow: flow, ClientIP: h.d.ClientIP.Key(r), Device: h.d.Devices.ID(r, h.t.ID, st.Canonical)}
 	issue, err := h.d.OTP.PrepareIssueFrom(h.policy, origin, h.t.ID, challenge(flow, authReq), st.Canonical)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	// The policy read and the issue travel in one round trip. A code
+	// The policy read, the issue and the guest's record (where the mail
+	// goes) travel in one round trip, for every address alike. A code
 	// issued while passcodes are off is never mailed, and could not be
 	// used: verify checks the policy again.
-	r = r.WithContext(store.Prefetch(r.Context(), h.d.Store, h.d.Policies.ReadOp(h.t.ID), issue.Op()))
+	r = r.WithContext(store.Prefetch(r.Context(), h.d.Store, h.d.Policies.ReadOp(h.t.ID), issue.Op(),
+		h.d.Guests.ReadOp(h.t.ID, st.Canonical)))
 	if !h.requireOTP(w, r) {
 		return
 	}
@@ -104,7 +110,12 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st.Allowed {
-		if err := h.mailCode(r, st, code, slot); err != nil {
+		to, err := h.recipient(r, st)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if err := h.mailCode(r, st, to, code, slot); err != nil {
 			h.notSent(w, r, authReq, flow, st, err)
 			return
 		}
@@ -112,12 +123,29 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, h.url("/code", authReq), http.StatusSeeOther)
 }
 
-// mailCode queues the passcode mail in the place reserved for it; the
-// page does not wait for delivery, but hears if it could not be queued.
-func (h *Handler) mailCode(r *http.Request, st *signin, code string, slot mail.Slot) error {
+// recipient is where a code mail goes (B10): a known guest's stored
+// address, else the address as typed (self-service sign-up). The guest's
+// record was read with the issue (send), so this costs no round trip.
+func (h *Handler) recipient(r *http.Request, st *signin) (string, error) {
+	g, err := h.d.Guests.Get(r.Context(), h.t.ID, st.Canonical)
+	switch {
+	case errors.Is(err, guests.ErrNotFound):
+		return st.Typed, nil
+	case err != nil:
+		return "", fmt.Errorf("passcode mail: read guest: %w", err)
+	case g.Email == "":
+		return st.Typed, nil
+	}
+	return g.Email, nil
+}
+
+// mailCode queues the passcode mail to the address to in the place
+// reserved for it; the page does not wait for delivery, but hears if it
+// could not be queued.
+func (h *Handler) mailCode(r *http.Request, st *signin, to, code string, slot mail.Slot) error {
 	m, err := h.d.Mail.Code(mail.CodeMail{
 		Lang:        h.d.Pages.NegotiateUI([]string{st.Lang}, r.Header.Get("Accept-Language")),
-		To:          st.Email,
+		To:          to,
 		TenantName:  h.t.DisplayName,
 		AppName:     h.d.OP.ClientName(st.ClientID),
 		Code:        code,
@@ -128,7 +156,7 @@ func (h *Handler) mailCode(r *http.Request, st *signin, code string, slot mail.S
 		err = slot.Send(m)
 	}
 	if err != nil {
-		return fmt.Errorf("passcode mail to %s: %w", canon.MaskEmail(st.Email), err)
+		return fmt.Errorf("passcode mail to %s: %w", canon.MaskEmail(to), err)
 	}
 	return nil
 }
@@ -190,7 +218,9 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	g, err := h.d.Guests.RecordSignIn(ctx, h.t.ID, st.Canonical, st.Email, connectors.SourceOTP, st.Name)
+	// A known guest keeps the stored address and name; a new one
+	// (self-service sign-up) is created with the address as typed.
+	g, err := h.d.Guests.RecordSignIn(ctx, h.t.ID, st.Canonical, st.Typed, connectors.SourceOTP, "")
 	if err != nil {
 		h.fail(w, r, err)
 		return

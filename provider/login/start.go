@@ -20,17 +20,22 @@ import (
 // signin is the state of one flow's sign-in for one auth request: which
 // address the guest chose, and whether that address may sign in. It lives
 // in a cookie sealed to tenant, flow and auth request (session.Flows.SetState).
+//
+// Sealing hides the content, not its length, so nothing in it may depend on
+// whether the address is a known guest's (no enumeration, B4): it holds no
+// stored spelling and no name (send and verify read the guest in the round
+// trip they make anyway), and Allowed is of fixed width. For two addresses
+// of one length the cookie has one length.
 type signin struct {
 	ClientID  string `json:"cl"`
 	Canonical string `json:"c"`
-	Email     string `json:"e"` // where mail goes: the stored address
 	// Typed is what the pages show: the address as the guest typed it
 	// (its domain in canonical form), whether or not it is a known
 	// guest's, so the pages cannot tell the two apart (never the stored
-	// spelling, which only an invited address has).
-	Typed   string `json:"t,omitempty"`
-	Name    string `json:"n,omitempty"`
-	Allowed bool   `json:"a"`
+	// spelling, which only an invited address has). Mail to an invited
+	// guest goes to the stored address instead (B10).
+	Typed   string `json:"t"`
+	Allowed flag   `json:"a"`
 	// Lang is the page language the app asked for (ui_locales), "" for
 	// the browser's: the pages after the email step do not read the
 	// auth request.
@@ -38,12 +43,7 @@ type signin struct {
 }
 
 // shown is the address the pages show.
-func (s *signin) shown() string {
-	if s.Typed != "" {
-		return s.Typed
-	}
-	return s.Email
-}
+func (s *signin) shown() string { return s.Typed }
 
 // start is where the OP sends the browser: single sign-on, prompt
 // handling, login_hint, or the email page.
@@ -204,10 +204,10 @@ func (h *Handler) choose(ctx context.Context, a *op.AuthRequest, addr canon.Addr
 		return nil, err
 	}
 	source := ""
-	st := &signin{ClientID: a.ClientID, Canonical: addr.Canonical, Email: addr.Display, Typed: addr.Display,
-		Allowed: h.t.SelfServiceSignUp, Lang: h.d.Pages.UILanguage(a.UILocales)}
+	st := &signin{ClientID: a.ClientID, Canonical: addr.Canonical, Typed: addr.Display,
+		Allowed: flag(h.t.SelfServiceSignUp), Lang: h.d.Pages.UILanguage(a.UILocales)}
 	if g != nil {
-		source, st.Email, st.Name, st.Allowed = g.Source, g.Email, g.DisplayName, true
+		source, st.Allowed = g.Source, true
 	}
 	on, err := h.otpEnabled(ctx)
 	if err != nil {

@@ -330,3 +330,68 @@ func TestAbuseDeviceCookieSurvivesStrangerLockout(t *testing.T) {
 		t.Fatalf("a browser without the device cookie: %q", msg)
 	}
 }
+
+// Item 13 (the sending side): a stranger who spends an address's hourly
+// codes and sets its cooldown does not keep the guest's own browser from
+// getting a code: with its device cookie it counts both apart. Any other
+// browser is refused.
+func TestAbuseDeviceCookieSurvivesStrangerSends(t *testing.T) {
+	e := newEnv(t, envOptions{configure: func(c *config.Config) {
+		c.Tenant("fabrikam").EmailOTP.MaxCodesPerHour = 3
+	}})
+	const ada = "ada@guest.example"
+	invite(t, e, "fabrikam", ada, "Ada")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	own := newBrowser(t)
+	r.callback(t, e, "fabrikam", signIn(t, e, own, r.authURL(), ada)) // the address's 1st code
+
+	// The stranger sends the address's other two codes of the hour.
+	stranger := newBrowser(t)
+	for i := 0; i < 2; i++ {
+		e.clock.Advance(61 * time.Second)
+		sent(t, pressSend(t, stranger, r.authURL(), ada, ""), "stranger's code")
+		waitCode(t, e.smtp, ada)
+	}
+	// At once (the address's cooldown running, its codes spent), Ada's
+	// own browser still gets a code and signs in.
+	refusedWith(t, e, pressSend(t, newBrowser(t), r.authURL(), ada, ""), msgCooldown, ada)
+	r2 := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	cp := toCodePage(t, own, r2.authURL(oauth2Prompt("login")), ada)
+	r2.callback(t, e, "fabrikam", enter(t, own, cp, waitCode(t, e.smtp, ada)))
+
+	// A fresh browser, after the cooldown, meets the address's spent cap.
+	e.clock.Advance(61 * time.Second)
+	refusedWith(t, e, pressSend(t, newBrowser(t), r.authURL(), ada, ""), msgTooManyCodes, ada)
+}
+
+// Item 11(b), the cookie: the sealed sign-in state set on the email step
+// hides its content but not its length, so the length must not depend on
+// whether the address is a known guest's (stored spelling, name, whether
+// it may sign in).
+func TestAbuseStateCookieLengthSameForInvited(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	invite(t, e, "fabrikam", "Ada.Lovelace@guest.example", "Ada Lovelace, Countess of Lovelace")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	stateLen := func(typed string) int {
+		b := newBrowser(t)
+		action, csrf := b.get(r.authURL()).form(t, 0)
+		req, err := http.NewRequest(http.MethodPost, action, strings.NewReader(url.Values{"csrf": {csrf}, "email": {typed}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp := b.do(req)
+		for _, c := range (&http.Response{Header: resp.header}).Cookies() {
+			if strings.HasPrefix(c.Name, "guestpass_signin_") {
+				return len(c.Value)
+			}
+		}
+		t.Fatalf("no sign-in state cookie set for %s: %d %v", typed, resp.status, resp.header["Set-Cookie"])
+		return 0
+	}
+	// Same length as typed; the invited one's stored spelling differs.
+	inv, un := stateLen("ada.lovelace@guest.example"), stateLen("eve.smithson@guest.example")
+	if inv != un {
+		t.Fatalf("state cookie is %d bytes for an invited address, %d for an uninvited one", inv, un)
+	}
+}
