@@ -37,15 +37,19 @@ func (r Resolver) Addr(req *http.Request) netip.Addr {
 		return peer
 	}
 	client := peer
-	hops := forwardedHops(req.Header.Values("X-Forwarded-For"))
-	for i := len(hops) - 1; i >= 0 && i >= len(hops)-maxHops; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
+	hops := hopsFromRight(req.Header.Values("X-Forwarded-For"))
+	for range maxHops {
+		hop, ok := hops.next()
+		if !ok {
+			return client
+		}
+		a, ok := parseHop(hop)
+		if !ok {
 			// Garbage where an address should be: the hop that
 			// appended it (the last one believed) is as far as we know.
 			return client
 		}
-		client = a.Unmap()
+		client = a
 		if !r.isTrusted(client) {
 			return client
 		}
@@ -89,16 +93,78 @@ func peerAddr(remote string) netip.Addr {
 	return a.Unmap().WithZone("")
 }
 
-// forwardedHops joins every X-Forwarded-For header (proxies may add a
-// header line of their own instead of appending) in order.
-func forwardedHops(values []string) []string {
-	var hops []string
-	for _, v := range values {
-		for _, h := range strings.Split(v, ",") {
-			if h = strings.TrimSpace(h); h != "" {
-				hops = append(hops, h)
+// maxHopLen bounds one X-Forwarded-For entry: the longest address with a
+// port and brackets ("[ffff:...:ffff%zone]:65535") fits with room to spare.
+// A longer entry is garbage, found without reading it whole.
+const maxHopLen = 96
+
+// hopScanner walks X-Forwarded-For entries from the right (the last
+// header line's last entry first: proxies may append to the header or add
+// a line of their own), without splitting the header: each step reads
+// at most maxHopLen+1 bytes, so a header of a megabyte costs no more than
+// one of a few entries.
+type hopScanner struct {
+	values []string // header lines not yet reached
+	rest   string   // the unread part of the current line
+	live   bool     // rest is a line (possibly empty) still to read
+}
+
+func hopsFromRight(values []string) *hopScanner {
+	s := &hopScanner{values: values}
+	s.pop()
+	return s
+}
+
+// pop moves to the previous header line.
+func (s *hopScanner) pop() {
+	s.live = len(s.values) > 0
+	if s.live {
+		s.rest, s.values = s.values[len(s.values)-1], s.values[:len(s.values)-1]
+	}
+}
+
+// next returns the next entry leftwards, trimmed, or false when none is
+// left. An empty entry, or a piece of one longer than any address, comes
+// back as it is, for parseHop to refuse.
+func (s *hopScanner) next() (string, bool) {
+	if !s.live {
+		return "", false
+	}
+	tail := s.rest[max(0, len(s.rest)-maxHopLen-1):]
+	comma := strings.LastIndexByte(tail, ',')
+	if comma < 0 {
+		if len(tail) < len(s.rest) {
+			return tail, true // longer than maxHopLen: garbage
+		}
+		hop := s.rest
+		s.pop()
+		return strings.TrimSpace(hop), true
+	}
+	cut := len(s.rest) - len(tail) + comma
+	hop := s.rest[cut+1:]
+	s.rest = s.rest[:cut]
+	return strings.TrimSpace(hop), true
+}
+
+// parseHop reads one entry: an address, with or without a port
+// ("1.2.3.4:5678", "[2001:db8::1]:443") or brackets ("[2001:db8::1]").
+func parseHop(h string) (netip.Addr, bool) {
+	if len(h) > maxHopLen {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(h)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(h)
+		switch {
+		case perr == nil:
+			a = ap.Addr()
+		case len(h) > 2 && h[0] == '[' && h[len(h)-1] == ']':
+			if a, err = netip.ParseAddr(h[1 : len(h)-1]); err != nil || !a.Is6() {
+				return netip.Addr{}, false
 			}
+		default:
+			return netip.Addr{}, false
 		}
 	}
-	return hops
+	return a.Unmap().WithZone(""), true
 }

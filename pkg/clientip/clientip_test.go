@@ -3,6 +3,8 @@ package clientip
 import (
 	"net/http"
 	"net/netip"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +27,16 @@ func TestAddr(t *testing.T) {
 		{"all hops trusted: leftmost", proxies, "10.1.2.3:5000", []string{"10.7.7.7, 10.8.8.8"}, "10.7.7.7"},
 		{"v6 proxy, mapped v4 client", proxies, "[fd00::1]:443", []string{"::ffff:203.0.113.5"}, "203.0.113.5"},
 		{"mapped peer", proxies, "[::ffff:10.1.2.3]:5000", []string{"203.0.113.1"}, "203.0.113.1"},
+		{"v4 hop with a port", proxies, "10.1.2.3:5000", []string{"1.1.1.1, 203.0.113.1:5678"}, "203.0.113.1"},
+		{"v6 hop with a port", proxies, "10.1.2.3:5000", []string{"[2001:db8::1]:443"}, "2001:db8::1"},
+		{"v6 hop in brackets", proxies, "10.1.2.3:5000", []string{"[2001:db8::1]"}, "2001:db8::1"},
+		{"trusted hops with ports", proxies, "10.1.2.3:5000", []string{"203.0.113.1:1, 10.9.9.9:2", "[fd00::5]:3"}, "203.0.113.1"},
+		{"v4 in brackets is garbage", proxies, "10.1.2.3:5000", []string{"[203.0.113.1]"}, "10.1.2.3"},
+		{"empty entry is garbage", proxies, "10.1.2.3:5000", []string{"203.0.113.1,, 10.9.9.9"}, "10.9.9.9"},
+		{"overlong entry is garbage", proxies, "10.1.2.3:5000", []string{"203.0.113.1, " + strings.Repeat("1", 200)}, "10.1.2.3"},
+		{"blank header line", proxies, "10.1.2.3:5000", []string{"203.0.113.1", " "}, "10.1.2.3"},
+		{"hops beyond 32 are not read", proxies, "10.1.2.3:5000", []string{"203.0.113.1" + strings.Repeat(", 10.0.0.7", 32)}, "10.0.0.7"},
+		{"the 32nd hop is", proxies, "10.1.2.3:5000", []string{"203.0.113.1" + strings.Repeat(", 10.0.0.7", 31)}, "203.0.113.1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -52,5 +64,27 @@ func TestKeyGroupsIPv6By64(t *testing.T) {
 	}
 	if k := r.Key(&http.Request{RemoteAddr: "@"}); k != "unknown" {
 		t.Errorf("no peer: %q", k)
+	}
+}
+
+// A megabyte of X-Forwarded-For (80,000 entries) costs what a few entries cost: the header
+// is read from the right, at most maxHops entries, never split whole
+// (that allocates in proportion to its size).
+func TestAddrReadsOnlyTheLastHops(t *testing.T) {
+	r := New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	req := &http.Request{RemoteAddr: "10.1.2.3:5000", Header: http.Header{}}
+	req.Header.Add("X-Forwarded-For", strings.Repeat("203.0.113.1, ", 80_000)+"10.0.0.7")
+	req.Header.Add("X-Forwarded-For", "10.0.0.8")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const runs = 10
+	for range runs {
+		if got := r.Addr(req); got != netip.MustParseAddr("203.0.113.1") {
+			t.Fatalf("Addr = %s, want 203.0.113.1", got)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 4<<10 {
+		t.Errorf("Addr allocated %d bytes per call on a 1 MB header", per)
 	}
 }
