@@ -36,6 +36,7 @@ type DispatcherOptions struct {
 	Retries int
 	// Backoff is the wait before the first retry (default 2s), doubled
 	// for each further retry, with jitter (between half and all of it).
+	// A mail waits for its retry in its tenant's queue, not in a worker.
 	Backoff time.Duration
 	// SendTimeout bounds one delivery attempt (default 60s).
 	SendTimeout time.Duration
@@ -173,6 +174,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		d.cancel()
+		d.q.abandon() // delayed retries fail now instead of waiting
 		<-done
 		return ctx.Err()
 	}
@@ -181,50 +183,41 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 func (d *Dispatcher) work() {
 	defer d.wg.Done()
 	for {
-		m, ok := d.q.pop()
+		j, ok := d.q.pop()
 		if !ok {
 			return
 		}
-		d.deliver(m)
+		d.attempt(j)
 	}
 }
 
-func (d *Dispatcher) deliver(m Message) {
-	var err error
-	attempts := 0
-	for attempt := 0; attempt <= d.opt.Retries; attempt++ {
-		if attempt > 0 {
-			if !d.sleep(d.backoff(attempt)) {
-				break
-			}
-		}
-		if d.ctx.Err() != nil {
-			err = d.ctx.Err()
-			break
-		}
-		attempts++
-		ctx, cancel := context.WithTimeout(d.ctx, d.opt.SendTimeout)
-		err = d.t.Send(ctx, d.from, m)
-		cancel()
-		if err == nil {
-			if m.Kind == KindCode && d.opt.Metrics != nil {
-				d.opt.Metrics.CodesSent.Inc()
-			}
-			d.log.Debug("mail sent", zap.String("kind", m.Kind), zap.String("to", maskedTo(m)), zap.Int("attempts", attempts))
-			return
-		}
-		if Permanent(err) {
-			break
-		}
-		if attempt < d.opt.Retries {
-			d.log.Info("mail delivery failed, will retry", zap.String("kind", m.Kind),
-				zap.String("to", maskedTo(m)), zap.Int("attempt", attempts), zap.String("error", scrub(err, m)))
-		}
+// attempt makes one delivery attempt of j. A temporary failure with
+// retries left goes back to the queue, due after the backoff, and the
+// worker moves on: it never sleeps on one tenant's mail while others wait.
+func (d *Dispatcher) attempt(j job) {
+	m := j.Message
+	if err := d.ctx.Err(); err != nil {
+		d.failed(m, j.tries, err)
+		return
 	}
+	j.tries++
+	ctx, cancel := context.WithTimeout(d.ctx, d.opt.SendTimeout)
+	err := d.t.Send(ctx, d.from, m)
+	cancel()
 	if err == nil {
-		err = d.ctx.Err()
+		if m.Kind == KindCode && d.opt.Metrics != nil {
+			d.opt.Metrics.CodesSent.Inc()
+		}
+		d.log.Debug("mail sent", zap.String("kind", m.Kind), zap.String("to", maskedTo(m)), zap.Int("attempts", j.tries))
+		return
 	}
-	d.failed(m, attempts, err)
+	if Permanent(err) || j.tries > d.opt.Retries || d.ctx.Err() != nil {
+		d.failed(m, j.tries, err)
+		return
+	}
+	d.log.Info("mail delivery failed, will retry", zap.String("kind", m.Kind),
+		zap.String("to", maskedTo(m)), zap.Int("attempt", j.tries), zap.String("error", scrub(err, m)))
+	d.q.retry(j, time.Now().Add(d.backoff(j.tries)))
 }
 
 // failed counts and logs a mail given up. Never the body or the code: the
@@ -246,18 +239,6 @@ func (d *Dispatcher) backoff(retry int) time.Duration {
 	}
 	half := b / 2
 	return half + rand.N(half+1)
-}
-
-// sleep waits d, or returns false when the dispatcher is being abandoned.
-func (d *Dispatcher) sleep(wait time.Duration) bool {
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-d.ctx.Done():
-		return false
-	}
 }
 
 var digitRun = regexp.MustCompile(`[0-9]{8,}`)

@@ -83,6 +83,8 @@ type Server struct {
 	conns     int
 	closed    bool
 	held      bool
+	deferred  map[string]bool // recipients answered 451 at RCPT TO
+	rcpts     []string        // every RCPT TO, accepted or not
 }
 
 // Start runs a plain server on 127.0.0.1:0, stopped when the test ends.
@@ -175,6 +177,52 @@ func (s *Server) Release() {
 	s.held = false
 	s.cond.Broadcast()
 	s.mu.Unlock()
+}
+
+// Defer makes every RCPT TO addr (compared without ASCII case) fail with
+// a transient "451 4.2.0" from now on, as a recipient's server that keeps
+// deferring would: the sender retries it, other recipients go through.
+func (s *Server) Defer(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deferred == nil {
+		s.deferred = map[string]bool{}
+	}
+	s.deferred[strings.ToLower(addr)] = true
+}
+
+// WaitRecipients waits up to timeout until the server was given at least
+// n RCPT TO commands (accepted or deferred), and returns them all in order.
+func (s *Server) WaitRecipients(n int, timeout time.Duration) ([]string, error) {
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() {
+		s.mu.Lock()
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
+	defer timer.Stop()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.rcpts) < n {
+		if s.closed {
+			return nil, errors.New("mailtest: server closed")
+		}
+		if !time.Now().Before(deadline) {
+			return append([]string(nil), s.rcpts...), fmt.Errorf("mailtest: %d recipients within %v, want %d", len(s.rcpts), timeout, n)
+		}
+		s.cond.Wait()
+	}
+	return append([]string(nil), s.rcpts...), nil
+}
+
+// rcpt records a RCPT TO and reports whether it is deferred.
+func (s *Server) rcpt(to string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rcpts = append(s.rcpts, to)
+	s.cond.Broadcast()
+	return s.deferred[strings.ToLower(to)]
 }
 
 // waitWhileHeld blocks while the server is held and running.
@@ -347,6 +395,9 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if ss.s.rcpt(to) {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "Deferred (mailtest)"}
+	}
 	ss.rcpt = append(ss.rcpt, to)
 	return nil
 }
