@@ -79,7 +79,7 @@ func openMail(c config.Mail, log *zap.Logger, m *metrics.Metrics) (*mail.Dispatc
 	}
 	d := mail.NewDispatcher(t, c.From, mail.DispatcherOptions{
 		// QueueSize is per tenant: one tenant's burst cannot take another's room.
-		Workers: max(c.SMTP.PoolSize, 1), QueueSize: 1024, Retries: 4, Backoff: time.Second,
+		Workers: max(c.SMTP.PoolSize, 1), QueueSize: c.QueuePerTenant, Retries: 4, Backoff: time.Second,
 		Logger: log.Named("mail"), Metrics: m,
 	})
 	return d, closer, nil
@@ -194,8 +194,9 @@ func reload(path string, old *config.Config, deps server.Deps, root *swapHandler
 		log.Error("reload refused: keeping the running config", zap.Error(err))
 		return nil
 	}
-	if cfg.Listen != old.Listen || cfg.Store.Type != old.Store.Type || cfg.Mail.Driver != old.Mail.Driver {
-		log.Warn("reload: listen, store and mail driver changes need a restart")
+	if cfg.Listen != old.Listen || cfg.Store.Type != old.Store.Type || cfg.Mail.Driver != old.Mail.Driver ||
+		cfg.Mail.QueuePerTenant != old.Mail.QueuePerTenant {
+		log.Warn("reload: listen, store, mail driver and mail queue changes need a restart")
 	}
 	if cfg.GeneratedSecrets {
 		// Dev mode generated fresh secrets: keep the running ones so

@@ -91,6 +91,10 @@ type Mail struct {
 	From   string `yaml:"from"`
 	Driver string `yaml:"driver"` // smtp | log
 	SMTP   SMTP   `yaml:"smtp"`
+	// QueuePerTenant is how many mails of one tenant may wait for
+	// delivery; when they are that many, a guest hears at once that the
+	// code could not be sent (B8).
+	QueuePerTenant int `yaml:"queuePerTenant"`
 }
 
 // SMTP is the outgoing mail server.

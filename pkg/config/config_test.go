@@ -121,6 +121,7 @@ func TestBadConfigs(t *testing.T) {
 		{"mail from not address", `from: "guestpass <no-reply@example.com>"`, `from: guestpass`, nil, "mail.from", "not a mail address"},
 		{"smtp tls", `smtp: {addr: "127.0.0.1:1025"}`, `smtp: {addr: "127.0.0.1:1025", tls: ssl}`, nil, "mail.smtp.tls", "none, starttls, tls"},
 		{"smtp pool zero", `smtp: {addr: "127.0.0.1:1025"}`, `smtp: {addr: "127.0.0.1:1025", poolSize: 0}`, nil, "mail.smtp.poolSize", "1 to 64"},
+		{"mail queue zero", `smtp: {addr: "127.0.0.1:1025"}`, `smtp: {addr: "127.0.0.1:1025"}` + "\n  queuePerTenant: 0", nil, "mail.queuePerTenant", "0 is out of range; use 1 to 100000 mails (default 1024)"},
 		{"smtp cleartext auth", `smtp: {addr: "127.0.0.1:1025"}`, `smtp: {addr: "smtp.example.com:25", username: u, password: p}`, nil, "mail.smtp.tls", "in clear"},
 		{"tenant reserved", "- id: contoso", "- id: admin", nil, "tenants[1].id", `"admin" is reserved`},
 		{"tenant well-known", "- id: contoso", "- id: .well-known", nil, "tenants[1].id", "reserved"},
@@ -343,7 +344,7 @@ tenants:
 	}
 	if cfg.Listen != "127.0.0.1:8080" || cfg.Log.Level != "info" || cfg.Log.Format != "console" ||
 		cfg.Store.Type != "memory" || cfg.Store.Redis.KeyPrefix != "guestpass:" ||
-		cfg.Mail.Driver != "log" || cfg.Mail.SMTP.TLS != "none" || cfg.Mail.SMTP.PoolSize != 4 {
+		cfg.Mail.Driver != "log" || cfg.Mail.SMTP.TLS != "none" || cfg.Mail.SMTP.PoolSize != 4 || cfg.Mail.QueuePerTenant != 1024 {
 		t.Errorf("top-level defaults: %+v", cfg)
 	}
 	if !cfg.GeneratedSecrets || len(cfg.Secrets.CookieHash) != 64 || len(cfg.Secrets.CookieBlock) != 32 || len(cfg.Secrets.Code) != 32 {

@@ -9,14 +9,16 @@ import (
 // never replaced, so "maxAttempts: 0" is reported instead of silently
 // becoming 5.
 const (
-	DefaultListen      = "127.0.0.1:8080"
-	DefaultLogLevel    = "info"
-	DefaultLogFormat   = "console"
-	DefaultStoreType   = "memory"
-	DefaultKeyPrefix   = "guestpass:"
-	DefaultSMTPTLS     = "none"
-	DefaultSMTPPool    = 4
-	DefaultAccentColor = "#0b5cad"
+	DefaultListen    = "127.0.0.1:8080"
+	DefaultLogLevel  = "info"
+	DefaultLogFormat = "console"
+	DefaultStoreType = "memory"
+	DefaultKeyPrefix = "guestpass:"
+	DefaultSMTPTLS   = "none"
+	DefaultSMTPPool  = 4
+	// DefaultMailQueuePerTenant is a few minutes of a busy tenant's codes.
+	DefaultMailQueuePerTenant = 1024
+	DefaultAccentColor        = "#0b5cad"
 
 	// MicrosoftIssuer is the issuer of Microsoft consumer accounts (the
 	// "consumers" tenant of the Microsoft identity platform).
@@ -91,6 +93,9 @@ func (v *validator) applyDefaults(c *Config) {
 	}
 	if !has("mail.smtp.poolSize") {
 		c.Mail.SMTP.PoolSize = DefaultSMTPPool
+	}
+	if !has("mail.queuePerTenant") {
+		c.Mail.QueuePerTenant = DefaultMailQueuePerTenant
 	}
 	def := DefaultEmailOTP()
 	for i := range c.Tenants {

@@ -146,6 +146,10 @@ func (v *validator) store(s *Store) {
 	}
 }
 
+// maxMailQueuePerTenant bounds the mail held in memory for one tenant:
+// codes older than a queue this long would expire before delivery anyway.
+const maxMailQueuePerTenant = 100_000
+
 func (v *validator) mail(c *Config) {
 	m := &c.Mail
 	if m.From == "" {
@@ -154,6 +158,10 @@ func (v *validator) mail(c *Config) {
 		v.add("mail.from", "contains a line break or NUL; write the sender on one line, e.g. \"guestpass <no-reply@example.com>\"")
 	} else if a, err := mail.ParseAddress(m.From); err != nil || !strings.Contains(a.Address, "@") {
 		v.add("mail.from", "%q is not a mail address; write e.g. \"guestpass <no-reply@example.com>\"", m.From)
+	}
+	if m.QueuePerTenant < 1 || m.QueuePerTenant > maxMailQueuePerTenant {
+		v.add("mail.queuePerTenant", "%d is out of range; use 1 to %d mails (default %d)",
+			m.QueuePerTenant, maxMailQueuePerTenant, DefaultMailQueuePerTenant)
 	}
 	if !v.oneOf("mail.driver", m.Driver, "smtp", "log") {
 		return
