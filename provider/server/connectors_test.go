@@ -157,6 +157,12 @@ func TestConnectorPasswordPath(t *testing.T) {
 	if s := guestSource(t, e, "contoso", "ada@staff.example"); s != srcStaff {
 		t.Fatalf("guest source %q", s)
 	}
+	// Single sign-on carries what the connector established.
+	sso := newRP(t, e, "contoso", "portal", "contoso-secret")
+	_, idt = sso.callback(t, e, "contoso", b.get(sso.authURL()))
+	if c := idClaims(t, idt); !c.EmailVerified || c.IDP != srcStaff || !slices.Equal(c.AMR, []string{"pwd"}) {
+		t.Fatalf("SSO claims %+v", c)
+	}
 }
 
 // upstreamRedirect submits an address claimed by the callback mock and
@@ -210,9 +216,10 @@ func TestConnectorCallbackPath(t *testing.T) {
 	if s := guestSource(t, e, "contoso", "bo@partner.example"); s != srcPartner {
 		t.Fatalf("guest source %q", s)
 	}
-	// The same answer played again is refused.
-	if p := b.get(to); p.status != http.StatusBadRequest || strings.HasPrefix(p.url, rpCallback) {
-		t.Fatalf("replayed state: %d %s", p.status, p.url)
+	// The same answer played again is refused as such (not merely because
+	// the auth request is gone).
+	if p := b.get(to); p.status != http.StatusBadRequest || !strings.Contains(html.UnescapeString(p.body), "This sign-in request isn't valid") {
+		t.Fatalf("replayed state: %d %s:\n%s", p.status, p.url, p.body)
 	}
 }
 
