@@ -1,111 +1,116 @@
 // Package connectors decides how a guest is authenticated (PRODUCT.md B2):
-// the small interfaces a connector implements, and the Chain that picks
-// one for an address.
+// the contract a connector implements, the sources recorded on guests, the
+// Chain that picks one connector for an address, and the Registry that
+// opens a tenant's connectors from its configuration.
 //
-// As in Dex, a connector implements only what it can do; the login pages
-// discover its capabilities with a type switch (a password form for a
-// PasswordConnector, a redirect for a CallbackConnector). The email
-// one-time passcode is not a Connector: it is the chain's fallback.
+// As in Dex (connector/connector.go), a connector implements only what it
+// can do, and the login pages discover its capabilities with a type
+// switch: a password page for a PasswordConnector, a redirect to the
+// upstream and back for a CallbackConnector, and the send-code and
+// enter-code pages for a CodeConnector (the email passcode, the chain's
+// last member).
 package connectors
 
 import (
 	"context"
+	"net/http"
 	"strings"
+
+	"github.com/guestpass/guestpass/pkg/store"
 )
 
-// Connector is one configured upstream way to authenticate.
+// Connector is one configured way to authenticate.
 type Connector interface {
-	// ID is the configured id; a guest's source is derived from it.
+	// ID is the configured id, unique in a tenant; it names the connector
+	// in the upstream callback's state.
 	ID() string
-	// Source is what is recorded on the guest ("microsoft", "directory:staff", ...).
-	Source() string
-	// Claims reports whether this connector authenticates the canonical address.
+	// Source is what is recorded on a guest who signs in through it.
+	Source() Source
+	// Claims reports whether this connector authenticates the canonical
+	// address (PRODUCT.md B2 step 3: by its domains).
 	Claims(canonical string) bool
 }
 
-// PasswordConnector checks a password (directory accounts).
-type PasswordConnector interface {
-	Connector
-	Login(ctx context.Context, canonical, password string) (Identity, error)
-}
-
-// CallbackConnector sends the browser to an upstream provider and back.
-type CallbackConnector interface {
-	Connector
-	LoginURL(ctx context.Context, state, loginHint string) (string, error)
-	HandleCallback(ctx context.Context, query map[string][]string) (Identity, error)
-}
-
-// Identity is what a connector established.
+// Identity is what a connector established about the person.
 type Identity struct {
+	// UserID is the subject at the upstream (stable across email changes
+	// there); the address itself for connectors that have no other.
+	UserID string
+	// Email is the address the upstream vouches for. It must equal the
+	// address the guest is signing in as, canonically, and EmailVerified
+	// must be true, or the sign-in is refused (B2).
 	Email         string
 	EmailVerified bool
-	Name          string
+	// Name is the display name, "" when the upstream has none.
+	Name string
 }
 
-// SourceOTP is the source of guests who redeemed with a passcode.
-const SourceOTP = "otp"
-
-// Kind is the method the chain chose.
-type Kind int
-
-const (
-	// KindNone: no method is available for the address (B2 step 5).
-	KindNone Kind = iota
-	// KindOTP: the email one-time passcode.
-	KindOTP
-	// KindConnector: Method.Connector authenticates the address.
-	KindConnector
-	// KindOTPDisabled: the guest is bound to passcodes, which are off.
-	KindOTPDisabled
-)
-
-// Method is the chain's answer.
-type Method struct {
-	Kind      Kind
-	Connector Connector
+// PasswordConnector checks a password typed on guestpass's own password
+// page (directory, LDAP).
+type PasswordConnector interface {
+	Connector
+	// Login checks password for the canonical address. A wrong password
+	// and an unknown user both answer validPassword false with a nil
+	// error, so the page cannot tell them apart (no enumeration); err is
+	// for an unreachable or misbehaving backend only.
+	Login(ctx context.Context, scopes []string, canonical, password string) (ident Identity, validPassword bool, err error)
 }
 
-// Chain is the tenant's connectors in configured order.
-type Chain struct {
-	list []Connector
+// CallbackConnector sends the browser to an upstream provider, which sends
+// it back to the tenant's one callback URL.
+type CallbackConnector interface {
+	Connector
+	// LoginURL is where to send the browser. state must come back
+	// unchanged on the callback; loginHint is the address the guest typed.
+	// connState is what the connector needs again on the callback (a PKCE
+	// verifier, a nonce): the login pages keep it in the sealed flow
+	// cookie and give it back to HandleCallback. LoginURL must not do
+	// network I/O that can block for long; discovery, if any, is cached.
+	LoginURL(ctx context.Context, scopes []string, callbackURL, state, loginHint string) (url string, connState []byte, err error)
+	// HandleCallback completes the sign-in from the upstream's answer:
+	// the query of a GET, or the form of a POST (response_mode=form_post).
+	HandleCallback(ctx context.Context, scopes []string, connState []byte, r *http.Request) (Identity, error)
 }
 
-// NewChain keeps the order given: the first connector that claims an
-// address wins.
-func NewChain(list ...Connector) *Chain { return &Chain{list: list} }
+// CodeConnector proves control of the address with a code sent to it (the
+// email one-time passcode). Issuing is split in two so that the login pages
+// can run the issue in one store round trip together with their own reads:
+// PrepareCode draws the code and returns its pending store work.
+type CodeConnector interface {
+	Connector
+	PrepareCode(req CodeRequest) (PendingCode, error)
+	// VerifyCode checks a typed code; on success the code is used up and
+	// the identity is the verified address.
+	VerifyCode(ctx context.Context, req CodeRequest, code string) (Identity, error)
+}
 
-// Resolve picks the method for an address. source is the guest's recorded
-// source ("" for a new or reset guest); otpEnabled is the tenant's
-// current passcode policy.
-func (c *Chain) Resolve(canonical, source string, otpEnabled bool) Method {
-	if source != "" {
-		// Sticky: a redeemed guest keeps their source (B2 step 2), even if
-		// another connector would now claim the address.
-		if source == SourceOTP {
-			if otpEnabled {
-				return Method{Kind: KindOTP}
-			}
-			return Method{Kind: KindOTPDisabled}
-		}
-		for _, k := range c.list {
-			if k.Source() == source {
-				return Method{Kind: KindConnector, Connector: k}
-			}
-		}
-		// The connector was removed from the config: no silent downgrade
-		// to passcodes (a federation guest must not fall back).
-		return Method{Kind: KindNone}
-	}
-	for _, k := range c.list {
-		if k.Claims(canonical) {
-			return Method{Kind: KindConnector, Connector: k}
-		}
-	}
-	if otpEnabled {
-		return Method{Kind: KindOTP}
-	}
-	return Method{Kind: KindNone}
+// PendingCode is a code drawn but not yet stored: Op is the store work (run
+// once, alone or in a pipeline), Result the code once it has run, or why
+// none was issued (a cooldown, a cap, the store's error).
+type PendingCode interface {
+	Op() *store.Op
+	Result() (code string, err error)
+}
+
+// CodeRequest names one code: the address, and what it is bound to.
+type CodeRequest struct {
+	// Canonical is the canonical address the code is for.
+	Canonical string
+	// Challenge binds the code to one sign-in of one browser.
+	Challenge string
+	// Flow is the browser's flow id and ClientIP the client's key, for
+	// the limits beyond one address.
+	Flow, ClientIP string
+	// Device is the browser's device id for this address ("" for none):
+	// its own failure budget.
+	Device string
+}
+
+// Toggled is implemented by connectors that can be turned off at run time
+// (the passcode, by the tenant's policy). A disabled connector claims no
+// new address, and a guest bound to it hears that it is off.
+type Toggled interface {
+	Enabled(ctx context.Context) (bool, error)
 }
 
 // DomainOf returns the domain of a canonical address.

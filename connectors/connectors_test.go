@@ -1,39 +1,130 @@
 package connectors
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"testing"
+)
 
-type fake struct{ id, domain string }
+// fake is a connector claiming one domain, optionally Toggled.
+type fake struct {
+	id, domain string
+	source     Source
+}
 
-func (f fake) ID() string                   { return f.id }
-func (f fake) Source() string               { return "oidc:" + f.id }
-func (f fake) Claims(canonical string) bool { return DomainOf(canonical) == f.domain }
+func (f fake) ID() string     { return f.id }
+func (f fake) Source() Source { return f.source }
+func (f fake) Claims(canonical string) bool {
+	return f.domain == "*" || DomainOf(canonical) == f.domain
+}
 
+// switched is a fake that reports its switch, like the passcode.
+type switched struct {
+	fake
+	on  bool
+	err error
+}
+
+func (s switched) Enabled(context.Context) (bool, error) { return s.on, s.err }
+
+// TestResolve is the chain's table: address × tenant chain × the guest's
+// recorded source → the method.
 func TestResolve(t *testing.T) {
-	a, b := fake{"a", "contoso.example"}, fake{"b", "contoso.example"}
-	c := NewChain(a, b)
+	a := fake{"a", "contoso.example", OIDC("a")}
+	b := fake{"b", "contoso.example", Directory("b")}
+	g := fake{"google", "gmail.com", SourceGoogle}
+	otpOn := switched{fake: fake{"otp", "*", SourceOTP}, on: true}
+	otpOff := switched{fake: fake{"otp", "*", SourceOTP}, on: false}
+	on := NewChain(a, b, g, otpOn)
+	off := NewChain(a, b, g, otpOff)
+	bare := NewChain(a, otpOn)
 	cases := []struct {
-		name, addr, source string
-		otp                bool
-		kind               Kind
-		conn               string
+		name   string
+		chain  *Chain
+		addr   string
+		source Source
+		kind   Kind
+		conn   string
 	}{
-		{"first claiming connector wins", "x@contoso.example", "", true, KindConnector, "a"},
-		{"unclaimed address falls back to otp", "x@other.example", "", true, KindOTP, ""},
-		{"no otp, nothing claims", "x@other.example", "", false, KindNone, ""},
-		{"otp source is sticky even when a connector claims", "x@contoso.example", "otp", true, KindOTP, ""},
-		{"otp source with otp off", "x@contoso.example", "otp", false, KindOTPDisabled, ""},
-		{"connector source is sticky", "x@other.example", "oidc:b", true, KindConnector, "b"},
-		{"removed connector: no downgrade to otp", "x@other.example", "oidc:gone", true, KindNone, ""},
+		{"first claiming connector wins", on, "x@contoso.example", "", KindConnector, "a"},
+		{"a preset claims its domains", on, "x@gmail.com", "", KindConnector, "google"},
+		{"unclaimed address falls back to the passcode", on, "x@other.example", "", KindConnector, "otp"},
+		{"passcodes off, nothing claims", off, "x@other.example", "", KindNone, ""},
+		{"passcodes off do not stop a connector", off, "x@contoso.example", "", KindConnector, "a"},
+		{"otp source is sticky even when a connector claims", on, "x@contoso.example", SourceOTP, KindConnector, "otp"},
+		{"otp source with passcodes off: disabled", off, "x@contoso.example", SourceOTP, KindDisabled, "otp"},
+		{"connector source is sticky", on, "x@other.example", Directory("b"), KindConnector, "b"},
+		{"connector source is sticky with passcodes off", off, "x@other.example", OIDC("a"), KindConnector, "a"},
+		{"removed connector: no fall back to the passcode", on, "x@other.example", OIDC("gone"), KindNone, ""},
+		{"removed preset: no fall back", bare, "x@gmail.com", SourceGoogle, KindNone, ""},
+		{"unconfigured preset's domain goes to the passcode", bare, "x@gmail.com", "", KindConnector, "otp"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := c.Resolve(tc.addr, tc.source, tc.otp)
+			m, err := tc.chain.Resolve(context.Background(), tc.addr, tc.source)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if m.Kind != tc.kind {
 				t.Fatalf("kind = %v, want %v", m.Kind, tc.kind)
 			}
-			if tc.conn != "" && (m.Connector == nil || m.Connector.ID() != tc.conn) {
-				t.Fatalf("connector = %v, want %s", m.Connector, tc.conn)
+			got := ""
+			if m.Connector != nil {
+				got = m.Connector.ID()
+			}
+			if got != tc.conn {
+				t.Fatalf("connector = %q, want %q", got, tc.conn)
 			}
 		})
+	}
+}
+
+// A switch that cannot be read is an error, not a verdict: the page says
+// the service is unavailable rather than "no method".
+func TestResolveSwitchError(t *testing.T) {
+	boom := errors.New("store down")
+	c := NewChain(switched{fake: fake{"otp", "*", SourceOTP}, err: boom})
+	if _, err := c.Resolve(context.Background(), "x@y.example", ""); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want %v", err, boom)
+	}
+	if _, err := c.Resolve(context.Background(), "x@y.example", SourceOTP); !errors.Is(err, boom) {
+		t.Fatalf("sticky: err = %v, want %v", err, boom)
+	}
+}
+
+func TestSources(t *testing.T) {
+	for _, tc := range []struct {
+		got  Source
+		want string
+	}{
+		{SourceOTP, "otp"}, {SourceMicrosoft, "microsoft"}, {SourceGoogle, "google"},
+		{Directory("staff"), "directory:staff"}, {LDAP("corp"), "ldap:corp"},
+		{OIDC("contoso"), "oidc:contoso"}, {Tenant("fabrikam"), "tenant:fabrikam"},
+		{SourceOf("microsoft", "msa"), "microsoft"}, {SourceOf("google", "g"), "google"},
+		{SourceOf("oidc", "contoso"), "oidc:contoso"}, {SourceOf("directory", "staff"), "directory:staff"},
+	} {
+		if tc.got.String() != tc.want {
+			t.Errorf("source %q, want %q", tc.got, tc.want)
+		}
+	}
+	if Directory("staff").Type() != "directory" || SourceOTP.Type() != "otp" {
+		t.Error("Type() does not name the connector type")
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	r := NewRegistry().Register("fake", func(s Spec) (Connector, error) {
+		return fake{s.ID, s.Domains[0], SourceOf(s.Type, s.ID)}, nil
+	})
+	k, err := r.Open(Spec{Type: "fake", ID: "x", Domains: []string{"x.example"}})
+	if err != nil || k.Source() != "fake:x" || !k.Claims("a@x.example") {
+		t.Fatalf("Open = %v, %v", k, err)
+	}
+	_, err = r.Open(Spec{Type: "ldap", ID: "corp"})
+	if !errors.Is(err, ErrNotImplemented) || err.Error() != `connector type "ldap" is not implemented yet in this version` {
+		t.Fatalf("Open(ldap) = %v", err)
+	}
+	if len(Builtin().Types()) != 0 {
+		t.Fatalf("this version implements no upstream type, Builtin has %v", Builtin().Types())
 	}
 }

@@ -5,10 +5,16 @@ import (
 	"io"
 
 	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/provider/server"
 )
 
 func checkConfig(path string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(path)
+	if err == nil {
+		// The file is well formed; every connector must also be of a type
+		// this version implements (serve refuses the same way).
+		err = server.CheckConnectors(cfg, nil)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -150,7 +150,7 @@ type Session struct {
 // Connector is one upstream way to authenticate (PRODUCT.md B2). Fields
 // apply per type; validation says which are required.
 type Connector struct {
-	Type         string          `yaml:"type"` // directory | microsoft | google | oidc
+	Type         string          `yaml:"type"` // directory | microsoft | google | oidc | ldap | tenant
 	ID           string          `yaml:"id"`
 	Name         string          `yaml:"name"`
 	Domains      []string        `yaml:"domains"`

@@ -423,6 +423,15 @@ func TestExampleYAML(t *testing.T) {
 	if len(cfg.Tenants) != 2 || cfg.Store.Type != "redis" || cfg.Mail.Driver != "smtp" || cfg.Store.Redis.Password != "r" {
 		t.Errorf("example %+v", cfg)
 	}
+	if f := cfg.Tenant("fabrikam"); len(f.Connectors) != 0 {
+		t.Errorf("the example configures connectors this version refuses: %+v", f.Connectors)
+	}
+	// The commented-out federation example stays a valid shape for the
+	// release that implements it.
+	cfg, err = Parse(uncommentFederation(t, data), "config/example.yaml", lookup(env))
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := cfg.Tenant("fabrikam")
 	kinds := map[string]bool{}
 	for _, c := range f.Connectors {
@@ -588,4 +597,29 @@ func TestStructuralAndSemanticProblemsInOneRound(t *testing.T) {
 	if ce.Problems[0].Key != "listen" {
 		t.Errorf("problems not in file order: %v", err)
 	}
+}
+
+// uncommentFederation returns the example with its commented-out connector
+// block (between the "federation example" markers) uncommented.
+func uncommentFederation(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var out []string
+	in := false
+	for _, l := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.Contains(l, "# --- federation example: begin"):
+			in = true
+			continue
+		case strings.Contains(l, "# --- federation example: end"):
+			in = false
+			continue
+		case in:
+			l = strings.Replace(l, "# ", "", 1)
+		}
+		out = append(out, l)
+	}
+	if in || len(out) == len(strings.Split(string(data), "\n")) {
+		t.Fatal("config/example.yaml lacks the federation example markers")
+	}
+	return []byte(strings.Join(out, "\n"))
 }

@@ -420,7 +420,10 @@ func (v *validator) connectors(t *Tenant, p string) {
 	for j := range t.Connectors {
 		cn := &t.Connectors[j]
 		cp := fmt.Sprintf("%s.connectors[%d]", p, j)
-		if !v.oneOf(cp+".type", cn.Type, "directory", "microsoft", "google", "oidc") {
+		// ldap and tenant are known types whose own keys arrive with
+		// federation; the connector registry refuses every type this
+		// version does not implement, naming it (server.CheckConnectors).
+		if !v.oneOf(cp+".type", cn.Type, "directory", "microsoft", "google", "oidc", "ldap", "tenant") {
 			continue
 		}
 		if !slugRE.MatchString(cn.ID) {
@@ -453,6 +456,9 @@ func (v *validator) connectors(t *Tenant, p string) {
 		}
 		if cn.Type == "directory" {
 			v.directory(cn, cp)
+			continue
+		}
+		if cn.Type == "ldap" || cn.Type == "tenant" {
 			continue
 		}
 		if len(cn.Users) > 0 {

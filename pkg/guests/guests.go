@@ -48,14 +48,6 @@ const (
 	Accepted          State = "Accepted"
 )
 
-// Source values with no connector id. Connector-backed sources are
-// "directory:<id>" and "oidc:<id>".
-const (
-	SourceOTP       = "otp"
-	SourceGoogle    = "google"
-	SourceMicrosoft = "microsoft"
-)
-
 // Guest is one person from outside, per tenant.
 type Guest struct {
 	// ID is a random UUID (v4); it is the sub claim and survives resets.
@@ -66,7 +58,8 @@ type Guest struct {
 	Canonical   string `json:"canonical"`
 	DisplayName string `json:"displayName,omitempty"`
 	State       State  `json:"state"`
-	// Source is "" until the first redemption, then sticky (B2).
+	// Source is "" until the first redemption, then sticky (B2); its
+	// values are connectors.Source's.
 	Source string `json:"source,omitempty"`
 	// Zero when not yet.
 	InvitedAt    time.Time `json:"invitedAt,omitzero"`

@@ -40,14 +40,17 @@ const idBytes = 32
 
 // Session is one signed-in browser at one tenant.
 type Session struct {
-	ID       string    `json:"id"`
-	Tenant   string    `json:"tenant"`
-	GuestID  string    `json:"guestID"`
-	Email    string    `json:"email"`
-	Name     string    `json:"name,omitempty"`
-	Source   string    `json:"source"`
-	AMR      []string  `json:"amr,omitempty"`
-	AuthTime time.Time `json:"authTime"`
+	ID      string `json:"id"`
+	Tenant  string `json:"tenant"`
+	GuestID string `json:"guestID"`
+	Email   string `json:"email"`
+	// EmailVerified is the connector's word on Email, carried into the
+	// tokens of single sign-on.
+	EmailVerified bool      `json:"ev,omitempty"`
+	Name          string    `json:"name,omitempty"`
+	Source        string    `json:"source"`
+	AMR           []string  `json:"amr,omitempty"`
+	AuthTime      time.Time `json:"authTime"`
 	// ExpiresAt is creation + lifetime; it never moves.
 	ExpiresAt time.Time `json:"expiresAt"`
 }

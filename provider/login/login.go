@@ -70,14 +70,20 @@ type Deps struct {
 	Devices *session.Devices
 	// ClientIP tells the client's address for the limits per client.
 	ClientIP clientip.Resolver
-	OTP      *otp.Issuer
-	Chain    *connectors.Chain
-	Mail     *mail.Renderer
-	Mailer   Mailer
-	Pages    *pages.Renderer
-	Logger   *zap.Logger
-	Metrics  *metrics.Metrics
-	Clock    func() time.Time
+	// OTP is the passcode engine; the pages reach it through the chain's
+	// code connector and use it here only to prefetch a step's reads.
+	OTP *otp.Issuer
+	// Chain is the tenant's connectors in order, the passcode last.
+	Chain *connectors.Chain
+	// BaseURL is the deployment's base URL: upstreams send the browser
+	// back to {BaseURL}/{tenant}/login/callback.
+	BaseURL string
+	Mail    *mail.Renderer
+	Mailer  Mailer
+	Pages   *pages.Renderer
+	Logger  *zap.Logger
+	Metrics *metrics.Metrics
+	Clock   func() time.Time
 }
 
 // Handler serves "/login...", "/apps" and "/logged-out" of one tenant (paths are
@@ -87,6 +93,8 @@ type Handler struct {
 	t      config.Tenant
 	policy otp.Policy
 	base   string // "/{tenant}/login"
+	// passcode is the chain's code connector (the email passcode).
+	passcode connectors.CodeConnector
 }
 
 // New builds the handler.
@@ -94,7 +102,8 @@ func New(d Deps) *Handler {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	return &Handler{d: d, t: d.Tenant, policy: otp.PolicyFrom(d.Tenant.EmailOTP), base: "/" + d.Tenant.ID + "/login"}
+	return &Handler{d: d, t: d.Tenant, policy: otp.PolicyFrom(d.Tenant.EmailOTP), base: "/" + d.Tenant.ID + "/login",
+		passcode: codeConnector(d.Chain)}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -115,6 +124,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.only(w, r, http.MethodPost, h.verify)
 	case "/login/resend":
 		h.only(w, r, http.MethodPost, h.send)
+	case "/login/password":
+		if r.Method == http.MethodPost {
+			h.submitPassword(w, r)
+			return
+		}
+		h.only(w, r, http.MethodGet, h.passwordPage)
+	case "/login/callback":
+		// GET for a query answer, POST for response_mode=form_post.
+		if r.Method == http.MethodPost {
+			h.callback(w, r)
+			return
+		}
+		h.only(w, r, http.MethodGet, h.callback)
 	case "/apps":
 		h.only(w, r, http.MethodGet, h.apps)
 	case "/logged-out":
@@ -151,7 +173,13 @@ func (h *Handler) only(w http.ResponseWriter, r *http.Request, method string, f 
 // has already answered. A request that is already signed in continues to
 // the app unless allowDone (the verify form answers it itself).
 func (h *Handler) loadRequest(w http.ResponseWriter, r *http.Request, allowDone bool) (*op.AuthRequest, bool) {
-	a, err := h.d.OP.AuthRequest(r.Context(), r.URL.Query().Get("authRequestID"))
+	return h.loadRequestID(w, r, r.URL.Query().Get("authRequestID"), allowDone)
+}
+
+// loadRequestID is loadRequest for an id found elsewhere (the upstream
+// callback's state).
+func (h *Handler) loadRequestID(w http.ResponseWriter, r *http.Request, id string, allowDone bool) (*op.AuthRequest, bool) {
+	a, err := h.d.OP.AuthRequest(r.Context(), id)
 	if errors.Is(err, op.ErrUnknownRequest) {
 		h.errorPage(w, r, http.StatusBadRequest, "expired_request")
 		return nil, false

@@ -74,8 +74,9 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	// A browser that signed in as this address before (device cookie)
 	// has a cooldown and an hourly count of its own, out of a stranger's
 	// reach (see otp.Origin).
-	origin := otp.Origin{Flow: flow, ClientIP: h.d.ClientIP.Key(r), Device: h.d.Devices.ID(r, h.t.ID, st.Canonical)}
-	issue, err := h.d.OTP.PrepareIssueFrom(h.policy, origin, h.t.ID, challenge(flow, authReq), st.Canonical)
+	issue, err := h.passcode.PrepareCode(connectors.CodeRequest{
+		Canonical: st.Canonical, Challenge: challenge(flow, authReq), Flow: flow, ClientIP: h.d.ClientIP.Key(r),
+		Device: h.d.Devices.ID(r, h.t.ID, st.Canonical)})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -197,7 +198,8 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	// A browser that signed in as this address before spends its own
 	// failure budget (device cookie), out of a stranger's reach.
 	device := h.d.Devices.ID(r, h.t.ID, st.Canonical)
-	err = h.d.OTP.VerifyOnDevice(ctx, h.policy, h.t.ID, challenge(flow, a.ID), st.Canonical, code, device)
+	ident, err := h.passcode.VerifyCode(ctx, connectors.CodeRequest{
+		Canonical: st.Canonical, Challenge: challenge(flow, a.ID), Device: device}, code)
 	if err == nil && !st.Allowed {
 		// Unreachable but by a lucky guess: such an address was never
 		// mailed. It gets the answer of a wrong code.
@@ -218,16 +220,26 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	// A known guest keeps the stored address and name; a new one
-	// (self-service sign-up) is created with the address as typed.
-	g, err := h.d.Guests.RecordSignIn(ctx, h.t.ID, st.Canonical, st.Typed, connectors.SourceOTP, "")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	if err := h.d.Devices.Set(w, h.t.ID, st.Canonical); err != nil {
 		// Only a convenience is lost: the next sign-in uses the address's budget.
 		h.d.Logger.Warn("device cookie not set", requestid.Field(r.Context()), zap.Error(err))
+	}
+	h.signIn(w, r, a, flow, st, h.passcode.Source(), ident, "otp")
+}
+
+// signIn records a sign-in through a connector whose identity was
+// accepted: the guest (source recorded, sticky), a new session, and the
+// completed auth request; then on to the app.
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, st *signin,
+	source connectors.Source, ident connectors.Identity, amr string) {
+	ctx := r.Context()
+	// A known guest keeps the stored address and name; a new one
+	// (self-service sign-up) is created with the address as typed and the
+	// name the connector knows.
+	g, err := h.d.Guests.RecordSignIn(ctx, h.t.ID, st.Canonical, st.Typed, source.String(), ident.Name)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
 	// A fresh session id on every sign-in (no fixation); the old session
 	// of this browser, if any, is ended.
@@ -238,21 +250,21 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	// complete (store.Defer / store.Flush): one round trip.
 	r = r.WithContext(store.Defer(ctx))
 	sess, err := h.d.Sessions.Create(r.Context(), w, h.t.ID, session.Session{
-		GuestID: g.ID, Email: g.Email, Name: g.DisplayName, Source: connectors.SourceOTP,
-		AMR: []string{"otp"}, AuthTime: h.d.Clock().UTC(),
+		GuestID: g.ID, Email: g.Email, EmailVerified: ident.EmailVerified, Name: g.DisplayName, Source: source.String(),
+		AMR: []string{amr}, AuthTime: h.d.Clock().UTC(),
 	}, h.t.Session.Lifetime)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.d.Metrics.SignIns.WithLabelValues(connectors.SourceOTP).Inc()
+	h.d.Metrics.SignIns.WithLabelValues(source.String()).Inc()
 	h.complete(w, r, a, sess, flow)
 }
 
 // complete hands the identity to the OP and sends the browser on to it.
 func (h *Handler) complete(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, s *session.Session, flow string) {
 	err := h.d.OP.Complete(r.Context(), a, op.Identity{
-		Subject: s.GuestID, Email: s.Email, Name: s.Name, Source: s.Source,
+		Subject: s.GuestID, Email: s.Email, EmailVerified: s.EmailVerified, Name: s.Name, Source: s.Source,
 		AMR: s.AMR, AuthTime: s.AuthTime, SessionID: PublicSessionID(s.ID),
 	}, flow)
 	if err == nil {

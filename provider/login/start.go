@@ -85,22 +85,22 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, pages.PageEmail, d)
 }
 
-// singleSignOn completes a request from a live session, unless passcodes
-// were turned off for a guest bound to them (B5).
+// singleSignOn completes a request from a live session, unless the
+// session's connector was turned off (passcodes, B5).
 func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, sess *session.Session) {
-	if sess.Source == connectors.SourceOTP {
-		if a.HasPrompt("none") {
-			// No page for a silent request: the app hears login_required.
-			on, err := h.otpEnabled(r.Context())
-			if err != nil {
-				h.fail(w, r, err)
-				return
-			}
-			if !on {
+	if t, ok := h.d.Chain.BySource(connectors.Source(sess.Source)).(connectors.Toggled); ok {
+		on, err := t.Enabled(r.Context())
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if !on {
+			if a.HasPrompt("none") {
+				// No page for a silent request: the app hears login_required.
 				h.d.OP.Fail(w, r, a, loginRequired())
-				return
+			} else {
+				h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
 			}
-		} else if !h.requireOTP(w, r) {
 			return
 		}
 	}
@@ -174,9 +174,9 @@ var (
 )
 
 // chooseAndContinue runs the redemption chain for an address, keeps the
-// choice for this flow and goes on to the send page.
+// choice for this flow and goes on to the chosen connector's first page.
 func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, addr canon.Address) {
-	st, err := h.choose(r.Context(), a, addr)
+	st, conn, err := h.choose(r.Context(), a, addr)
 	switch {
 	case errors.Is(err, errOTPDisabled):
 		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
@@ -188,20 +188,16 @@ func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *o
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.d.Flows.SetState(w, h.t.ID, flow, a.ID, st); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	http.Redirect(w, r, h.url("/send", a.ID), http.StatusSeeOther)
+	h.continueWith(w, r, a, flow, st, conn)
 }
 
 // choose picks the method for an address (B2). Addresses that may not sign
 // in go down the same path as invited ones (no enumeration): only Allowed
 // differs, and it never shows.
-func (h *Handler) choose(ctx context.Context, a *op.AuthRequest, addr canon.Address) (*signin, error) {
+func (h *Handler) choose(ctx context.Context, a *op.AuthRequest, addr canon.Address) (*signin, connectors.Connector, error) {
 	g, err := h.d.Guests.Get(ctx, h.t.ID, addr.Canonical)
 	if err != nil && !errors.Is(err, guests.ErrNotFound) {
-		return nil, err
+		return nil, nil, err
 	}
 	source := ""
 	st := &signin{ClientID: a.ClientID, Canonical: addr.Canonical, Typed: addr.Display,
@@ -209,20 +205,16 @@ func (h *Handler) choose(ctx context.Context, a *op.AuthRequest, addr canon.Addr
 	if g != nil {
 		source, st.Allowed = g.Source, true
 	}
-	on, err := h.otpEnabled(ctx)
-	if err != nil {
-		return nil, err
+	m, err := h.d.Chain.Resolve(ctx, addr.Canonical, connectors.Source(source))
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case m.Kind == connectors.KindDisabled:
+		return nil, nil, errOTPDisabled
+	case m.Kind != connectors.KindConnector:
+		return nil, nil, errNoMethod
 	}
-	switch h.d.Chain.Resolve(addr.Canonical, source, on).Kind {
-	case connectors.KindOTP:
-		return st, nil
-	case connectors.KindOTPDisabled:
-		return nil, errOTPDisabled
-	default:
-		// Other connector kinds arrive with their own issue; until then
-		// an address they claim has no usable method here.
-		return nil, errNoMethod
-	}
+	return st, m.Connector, nil
 }
 
 // current reads the flow's chosen address for an auth request; without

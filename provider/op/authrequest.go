@@ -42,13 +42,15 @@ type AuthRequest struct {
 
 // Identity is who signed in, as the login pages established it.
 type Identity struct {
-	Subject   string    `json:"sub"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name,omitempty"`
-	Source    string    `json:"idp"`
-	AMR       []string  `json:"amr,omitempty"`
-	AuthTime  time.Time `json:"at"`
-	SessionID string    `json:"sid"`
+	Subject string `json:"sub"`
+	Email   string `json:"email"`
+	// EmailVerified is what the connector established (email_verified).
+	EmailVerified bool      `json:"ev,omitempty"`
+	Name          string    `json:"name,omitempty"`
+	Source        string    `json:"idp"`
+	AMR           []string  `json:"amr,omitempty"`
+	AuthTime      time.Time `json:"at"`
+	SessionID     string    `json:"sid"`
 }
 
 // The op.AuthRequest interface.

@@ -96,7 +96,7 @@ func (t *Tenant) introspect(w http.ResponseWriter, ctx context.Context, c *clien
 	}
 	if at.Identity != nil {
 		resp.Email = at.Identity.Email
-		resp.EmailVerified = true
+		resp.EmailVerified = oidc.Bool(at.Identity.EmailVerified)
 		resp.Claims["idp"] = at.Identity.Source
 	}
 	writeJSON(w, resp)

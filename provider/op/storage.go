@@ -526,7 +526,7 @@ func (s *storage) fillUserinfo(u *oidc.UserInfo, ident *Identity, scopes []strin
 	u.Subject = ident.Subject
 	if slices.Contains(scopes, oidc.ScopeEmail) {
 		u.Email = ident.Email
-		u.EmailVerified = true // every source proves control of the address
+		u.EmailVerified = oidc.Bool(ident.EmailVerified)
 	}
 	if slices.Contains(scopes, oidc.ScopeProfile) {
 		// Always a name with profile: common relying parties (Dex's oidc
@@ -578,7 +578,7 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, r *oidc.Introsp
 	r.Claims = map[string]any{"tid": s.tenant}
 	if at.Identity != nil {
 		r.Email = at.Identity.Email
-		r.EmailVerified = true
+		r.EmailVerified = oidc.Bool(at.Identity.EmailVerified)
 		r.Claims["idp"] = at.Identity.Source
 	}
 	return nil

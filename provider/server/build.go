@@ -35,6 +35,9 @@ type Deps struct {
 	Logger  *zap.Logger
 	Metrics *metrics.Metrics
 	Clock   func() time.Time
+	// Connectors opens the tenants' connectors by type; nil is
+	// connectors.Builtin (tests register the mock connectors).
+	Connectors *connectors.Registry
 }
 
 // Build wires a complete guestpass handler for a config.
@@ -73,6 +76,10 @@ func Build(d Deps) (http.Handler, error) {
 	pol := guests.NewPolicies(st)
 	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)
 	opLog := slog.New(NewSlogHandler(d.Logger.Named("op")))
+	opened, err := openConnectors(cfg, d.Connectors)
+	if err != nil {
+		return nil, err
+	}
 
 	tenants := make(map[string]http.Handler, len(cfg.Tenants))
 	for _, t := range cfg.Tenants {
@@ -88,7 +95,7 @@ func Build(d Deps) (http.Handler, error) {
 		}
 		lh := login.New(login.Deps{
 			Tenant: t, OP: provider, Store: st, Guests: gr, Policies: pol, Sessions: sessions, Flows: flows,
-			Devices: devices, ClientIP: clients, OTP: issuer, Chain: connectors.NewChain(), Mail: mr, Mailer: d.Mailer, Pages: pg,
+			Devices: devices, ClientIP: clients, OTP: issuer, Chain: chainOf(t, opened[t.ID], issuer, pol), BaseURL: cfg.BaseURL, Mail: mr, Mailer: d.Mailer, Pages: pg,
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
 		})
 		tenants[t.ID] = tenantMux(provider, lh)

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/mail"
 	"github.com/guestpass/guestpass/pkg/mail/mailtest"
@@ -140,6 +141,8 @@ type envOptions struct {
 	configure func(*config.Config)
 	// mailQueue, when set, is the mail queue's size per tenant.
 	mailQueue int
+	// connectors, when set, opens the tenants' connectors (the mocks).
+	connectors *connectors.Registry
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -203,7 +206,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	disp := mail.NewDispatcher(tr, cfg.Mail.From, mail.DispatcherOptions{
 		Workers: 2, QueueSize: queue, Retries: 2, Backoff: 10 * time.Millisecond, Logger: log, Metrics: m})
-	h, err := server.Build(server.Deps{Config: cfg, Store: e.store, Mailer: disp, Logger: log, Metrics: m, Clock: e.clock.Now})
+	h, err := server.Build(server.Deps{Config: cfg, Store: e.store, Mailer: disp, Logger: log, Metrics: m, Clock: e.clock.Now,
+		Connectors: o.connectors})
 	if err != nil {
 		t.Fatal(err)
 	}
