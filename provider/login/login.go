@@ -119,10 +119,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.only(w, r, http.MethodGet, h.apps)
 	case "/logged-out":
 		h.only(w, r, http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
-			h.render(w, r, pages.PageSignedOut, pages.Data{Message: "signed_out"})
+			h.render(w, r, pages.PageSignedOut, pages.Data{Message: pages.MsgSignedOut})
 		})
 	default:
-		h.errorPage(w, r, http.StatusNotFound, "invalid_request")
+		h.errorPage(w, r, http.StatusNotFound, pages.MsgInvalidRequest)
 	}
 }
 
@@ -141,7 +141,7 @@ func (h *Handler) apps(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) only(w http.ResponseWriter, r *http.Request, method string, f http.HandlerFunc) {
 	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
 		w.Header().Set("Allow", method)
-		h.errorPage(w, r, http.StatusMethodNotAllowed, "invalid_request")
+		h.errorPage(w, r, http.StatusMethodNotAllowed, pages.MsgInvalidRequest)
 		return
 	}
 	f(w, r)
@@ -153,7 +153,7 @@ func (h *Handler) only(w http.ResponseWriter, r *http.Request, method string, f 
 func (h *Handler) loadRequest(w http.ResponseWriter, r *http.Request, allowDone bool) (*op.AuthRequest, bool) {
 	a, err := h.d.OP.AuthRequest(r.Context(), r.URL.Query().Get("authRequestID"))
 	if errors.Is(err, op.ErrUnknownRequest) {
-		h.errorPage(w, r, http.StatusBadRequest, "expired_request")
+		h.errorPage(w, r, http.StatusBadRequest, pages.MsgExpiredRequest)
 		return nil, false
 	}
 	if err != nil {
@@ -171,12 +171,12 @@ func (h *Handler) loadRequest(w http.ResponseWriter, r *http.Request, allowDone 
 // failure it has already answered, and nothing was changed.
 func (h *Handler) checkPost(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "invalid_request")
+		h.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 		return "", false
 	}
 	flow, err := h.d.Flows.Get(r, h.t.ID)
 	if err != nil || !h.d.Flows.CheckCSRF(h.t.ID, flow, r.PostFormValue("csrf")) {
-		h.errorPage(w, r, http.StatusForbidden, "csrf")
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgCSRF)
 		return "", false
 	}
 	return flow, true
@@ -197,7 +197,7 @@ func (h *Handler) requireOTP(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	if !on {
-		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgOTPDisabled)
 	}
 	return on
 }
@@ -221,12 +221,12 @@ func (h *Handler) data(authReq, clientID, flow, email string) pages.Data {
 		AppName: h.d.OP.ClientName(clientID),
 		CSRF:    h.d.Flows.CSRFToken(h.t.ID, flow),
 		Email:   email,
-		Actions: map[string]string{
-			"email":   h.url("/email", authReq),
-			"send":    h.url("/send", authReq),
-			"verify":  h.url("/verify", authReq),
-			"resend":  h.url("/resend", authReq),
-			"restart": h.url("", authReq) + "&restart=1",
+		Actions: pages.Actions{
+			Email:   h.url("/email", authReq),
+			Send:    h.url("/send", authReq),
+			Verify:  h.url("/verify", authReq),
+			Resend:  h.url("/resend", authReq),
+			Restart: h.url("", authReq) + "&restart=1",
 		},
 		Extra: map[string]string{"minutes": strconv.Itoa(int(h.policy.CodeTTL.Minutes()))},
 	}
@@ -239,7 +239,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, page string, d 
 	h.d.Pages.Render(w, r, page, d)
 }
 
-func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey) {
 	h.render(w, r, pages.PageError, pages.Data{Status: status, Message: key})
 }
 
@@ -249,11 +249,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		h.d.Logger.Warn("store unavailable", requestid.Field(r.Context()), zap.Error(err))
 		w.Header().Set("Retry-After", "5")
-		h.errorPage(w, r, http.StatusServiceUnavailable, "unavailable")
+		h.errorPage(w, r, http.StatusServiceUnavailable, pages.MsgUnavailable)
 		return
 	}
 	h.d.Logger.Error("sign-in failed", requestid.Field(r.Context()), zap.Error(err))
-	h.errorPage(w, r, http.StatusInternalServerError, "unavailable")
+	h.errorPage(w, r, http.StatusInternalServerError, pages.MsgUnavailable)
 }
 
 // truncate bounds a value echoed back into a page.

@@ -87,7 +87,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	if retry, ok := otp.RetryAfter(err); ok {
 		h.d.Metrics.RateLimited.WithLabelValues("cooldown").Inc()
 		d := h.signinData(authReq, flow, st)
-		d.Status, d.Message = http.StatusTooManyRequests, "cooldown"
+		d.Status, d.Message = http.StatusTooManyRequests, pages.MsgCooldown
 		d.Extra["retryAfter"] = strconv.Itoa(int(retry.Round(time.Second).Seconds()))
 		h.render(w, r, pages.PageCode, d)
 		return
@@ -153,13 +153,13 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		// A code was already accepted for this request (a replay, or a
 		// submission racing the winning one): the answer of a used code,
 		// never a second trip to the app (B3: exactly one success).
-		d.Status, d.FieldError = http.StatusBadRequest, "code_invalid"
+		d.Status, d.FieldError = http.StatusBadRequest, pages.MsgCodeInvalid
 		h.render(w, r, pages.PageCode, d)
 		return
 	}
 	code, err := canon.Code(r.PostFormValue("code"))
 	if err != nil {
-		d.Status, d.FieldError = http.StatusBadRequest, "code_format"
+		d.Status, d.FieldError = http.StatusBadRequest, pages.MsgCodeFormat
 		h.render(w, r, pages.PageCode, d)
 		return
 	}
@@ -179,11 +179,11 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, otp.ErrLocked):
 		h.d.Metrics.Lockouts.Inc()
-		d.Status, d.FieldError = http.StatusTooManyRequests, "locked"
+		d.Status, d.FieldError = http.StatusTooManyRequests, pages.MsgLocked
 		h.render(w, r, pages.PageCode, d)
 		return
 	case errors.Is(err, otp.ErrInvalid):
-		d.Status, d.FieldError = http.StatusBadRequest, "code_invalid"
+		d.Status, d.FieldError = http.StatusBadRequest, pages.MsgCodeInvalid
 		h.render(w, r, pages.PageCode, d)
 		return
 	case err != nil:
@@ -229,7 +229,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, a *op.AuthReq
 		err = store.Flush(r.Context(), h.d.Store)
 	}
 	if errors.Is(err, op.ErrUnknownRequest) {
-		h.errorPage(w, r, http.StatusBadRequest, "expired_request")
+		h.errorPage(w, r, http.StatusBadRequest, pages.MsgExpiredRequest)
 		return
 	}
 	if err != nil {

@@ -49,7 +49,7 @@ type Options struct {
 	Sessions Sessions
 	Flows    Flows
 	// ErrorPage renders an error page for people (status, message key).
-	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, key string)
+	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey)
 	// Pages renders the logout confirmation; its languages are the
 	// ui_locales discovery advertises.
 	Pages  *pages.Renderer
@@ -65,7 +65,7 @@ type Tenant struct {
 	storage  *storage
 	sessions Sessions
 	flows    Flows
-	errPage  func(w http.ResponseWriter, r *http.Request, status int, key string)
+	errPage  func(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey)
 	pages    *pages.Renderer
 	branding pages.Branding
 	handler  http.Handler
@@ -291,10 +291,10 @@ func (w *logoutWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-func (t *Tenant) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
+func (t *Tenant) errorPage(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey) {
 	if t.errPage != nil {
 		t.errPage(w, r, status, key)
 		return
 	}
-	http.Error(w, key, status)
+	http.Error(w, string(key), status)
 }

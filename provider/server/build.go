@@ -79,7 +79,7 @@ func Build(d Deps) (http.Handler, error) {
 		provider, err := op.New(op.Options{
 			BaseURL: cfg.BaseURL, Tenant: t, Store: st, Secret: cfg.Secrets.Code,
 			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog, Pages: pg,
-			ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key string) {
+			ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey) {
 				pg.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Tenant: pages.TenantBranding(t)})
 			},
 		})

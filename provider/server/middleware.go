@@ -102,7 +102,7 @@ func (w *statusWriter) WriteHeader(code int) {
 		h.Del("Content-Length")
 		h.Set("Retry-After", "5")
 		if WantsHTML(w.r) {
-			writeError(w.ResponseWriter, w.r, w.pages, http.StatusServiceUnavailable, "unavailable", "", nil)
+			writeError(w.ResponseWriter, w.r, w.pages, http.StatusServiceUnavailable, pages.MsgUnavailable, "", nil)
 			return
 		}
 		// temporarily_unavailable is OAuth's word for it (RFC 6749 §4.1.2.1).

@@ -104,7 +104,7 @@ func (rt *Router) serveTenant(w http.ResponseWriter, r *http.Request, id, rest s
 // get an error: a POST must not silently change address.
 func (rt *Router) toCanonical(w http.ResponseWriter, r *http.Request, id, rest string) {
 	if !isBrowserGet(r) {
-		writeError(w, r, rt.pages, http.StatusNotFound, "unknown_tenant", "use the tenant id in the path: /"+id+rest, nil)
+		writeError(w, r, rt.pages, http.StatusNotFound, pages.MsgUnknownTenant, "use the tenant id in the path: /"+id+rest, nil)
 		return
 	}
 	rt.redirect(w, r, "/"+id+rest, r.URL.RawQuery)
@@ -120,12 +120,12 @@ func (rt *Router) noTenant(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/" {
 		example = strings.TrimSuffix(rt.cfg.BaseURL, "/") + "/{organisation}/authorize?..."
 	}
-	writeError(w, r, rt.pages, http.StatusBadRequest, "no_tenant",
+	writeError(w, r, rt.pages, http.StatusBadRequest, pages.MsgNoTenant,
 		"the request must name the tenant in the path, e.g. "+example, map[string]string{"example": example})
 }
 
 func (rt *Router) unknownTenant(w http.ResponseWriter, r *http.Request) {
-	writeError(w, r, rt.pages, http.StatusNotFound, "unknown_tenant", "no such tenant", nil)
+	writeError(w, r, rt.pages, http.StatusNotFound, pages.MsgUnknownTenant, "no such tenant", nil)
 }
 
 func (rt *Router) ready(w http.ResponseWriter, r *http.Request) {
@@ -161,13 +161,14 @@ func WantsHTML(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
-// writeError answers with a page for people and JSON for programs.
-func writeError(w http.ResponseWriter, r *http.Request, p *pages.Renderer, status int, code, desc string, extra map[string]string) {
+// writeError answers with a page for people and JSON for programs; the
+// page's message key is the JSON's error code.
+func writeError(w http.ResponseWriter, r *http.Request, p *pages.Renderer, status int, key pages.MessageKey, desc string, extra map[string]string) {
 	if WantsHTML(r) && p != nil {
-		p.Render(w, r, pages.PageError, pages.Data{Status: status, Message: code, Extra: extra})
+		p.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Extra: extra})
 		return
 	}
-	WriteJSONError(w, status, code, desc)
+	WriteJSONError(w, status, string(key), desc)
 }
 
 // WriteJSONError writes {"error": code, "error_description": desc}.
