@@ -86,7 +86,8 @@ type Handler struct {
 	d      Deps
 	t      config.Tenant
 	policy otp.Policy
-	base   string // "/{tenant}/login"
+	base   string         // "/{tenant}/login"
+	routes *http.ServeMux // Routes, for ServeHTTP
 }
 
 // New builds the handler.
@@ -94,37 +95,14 @@ func New(d Deps) *Handler {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	return &Handler{d: d, t: d.Tenant, policy: otp.PolicyFrom(d.Tenant.EmailOTP), base: "/" + d.Tenant.ID + "/login"}
+	h := &Handler{d: d, t: d.Tenant, policy: otp.PolicyFrom(d.Tenant.EmailOTP), base: "/" + d.Tenant.ID + "/login"}
+	h.routes = h.mux()
+	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/login":
-		h.only(w, r, http.MethodGet, h.start)
-	case "/login/email":
-		h.only(w, r, http.MethodPost, h.submitEmail)
-	case "/login/send":
-		if r.Method == http.MethodPost {
-			h.send(w, r)
-			return
-		}
-		h.only(w, r, http.MethodGet, h.flowPage(pages.PageSend))
-	case "/login/code":
-		h.only(w, r, http.MethodGet, h.flowPage(pages.PageCode))
-	case "/login/verify":
-		h.only(w, r, http.MethodPost, h.verify)
-	case "/login/resend":
-		h.only(w, r, http.MethodPost, h.send)
-	case "/apps":
-		h.only(w, r, http.MethodGet, h.apps)
-	case "/logged-out":
-		h.only(w, r, http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
-			h.render(w, r, pages.PageSignedOut, pages.Data{Message: pages.MsgSignedOut})
-		})
-	default:
-		h.errorPage(w, r, http.StatusNotFound, pages.MsgInvalidRequest)
-	}
-}
+// ServeHTTP serves Routes at tenant-relative paths; the server mounts
+// Routes under "/{tenant}" itself.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.routes.ServeHTTP(w, r) }
 
 // apps lists the tenant's apps that have a home page (B1: an entry point
 // guests can bookmark).
@@ -136,15 +114,6 @@ func (h *Handler) apps(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.render(w, r, pages.PageApps, pages.Data{Apps: list})
-}
-
-func (h *Handler) only(w http.ResponseWriter, r *http.Request, method string, f http.HandlerFunc) {
-	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
-		w.Header().Set("Allow", method)
-		h.errorPage(w, r, http.StatusMethodNotAllowed, pages.MsgInvalidRequest)
-		return
-	}
-	f(w, r)
 }
 
 // loadRequest loads the auth request named in the query; on failure it

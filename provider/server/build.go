@@ -74,7 +74,7 @@ func Build(d Deps) (http.Handler, error) {
 	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)
 	opLog := slog.New(NewSlogHandler(d.Logger.Named("op")))
 
-	tenants := make(map[string]http.Handler, len(cfg.Tenants))
+	tenants := make(map[string]Tenant, len(cfg.Tenants))
 	for _, t := range cfg.Tenants {
 		provider, err := op.New(op.Options{
 			BaseURL: cfg.BaseURL, Tenant: t, Store: st, Secret: cfg.Secrets.Code,
@@ -91,21 +91,9 @@ func Build(d Deps) (http.Handler, error) {
 			Devices: devices, ClientIP: clients, OTP: issuer, Chain: connectors.NewChain(), Mail: mr, Mailer: d.Mailer, Pages: pg,
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
 		})
-		tenants[t.ID] = tenantMux(provider, lh)
+		tenants[t.ID] = Tenant{Pages: lh.Routes(), OP: provider}
 	}
 	return NewRouter(cfg, tenants, st, pg, d.Logger, d.Metrics), nil
-}
-
-// tenantMux sends the sign-in pages to login and the rest to the OP.
-func tenantMux(op, lh http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		if p == "/login" || strings.HasPrefix(p, "/login/") || p == "/logged-out" || p == "/apps" {
-			lh.ServeHTTP(w, r)
-			return
-		}
-		op.ServeHTTP(w, r)
-	})
 }
 
 // templateFS picks, for pages and for mails, the admin's directory when it
