@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/metrics"
 )
 
@@ -78,7 +77,7 @@ func TestFairQueueBoundsPerTenant(t *testing.T) {
 // Over a real (silent) SMTP server: one tenant filling its queue is told
 // so at once, and another tenant still gets its places.
 func TestDispatcherTenantQueueFullIsReported(t *testing.T) {
-	s := newSMTP(t, config.SMTP{Addr: silentServer(t), PoolSize: 1}, WithTimeout(time.Hour))
+	s := newSMTP(t, SMTPOptions{Addr: silentServer(t), PoolSize: 1}, WithTimeout(time.Hour))
 	m := metrics.New()
 	d := NewDispatcher(s, "no-reply@example.com", DispatcherOptions{
 		Workers: 1, QueueSize: 3, Retries: -1, SendTimeout: time.Hour, Metrics: m,

@@ -22,7 +22,6 @@ import (
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/connectors/otp"
 	"github.com/guestpass/guestpass/pkg/clientip"
-	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail"
 	"github.com/guestpass/guestpass/pkg/metrics"
@@ -56,7 +55,7 @@ type Mailer interface {
 
 // Deps are the parts the handler is built from.
 type Deps struct {
-	Tenant config.Tenant
+	Tenant Tenant
 	OP     OP
 	// Store is the request-observing store the other parts share; the
 	// handler only uses it to prefetch a step's reads (store.Prefetch).
@@ -84,7 +83,7 @@ type Deps struct {
 // tenant-relative).
 type Handler struct {
 	d      Deps
-	t      config.Tenant
+	t      Tenant
 	policy otp.Policy
 	base   string         // "/{tenant}/login"
 	routes *http.ServeMux // Routes, for ServeHTTP
@@ -95,7 +94,7 @@ func New(d Deps) *Handler {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	h := &Handler{d: d, t: d.Tenant, policy: otp.PolicyFrom(d.Tenant.EmailOTP), base: "/" + d.Tenant.ID + "/login"}
+	h := &Handler{d: d, t: d.Tenant, policy: d.Tenant.EmailOTP.Policy, base: "/" + d.Tenant.ID + "/login"}
 	h.routes = h.mux()
 	return h
 }
@@ -186,7 +185,7 @@ func (h *Handler) signinData(authReq, flow string, st *signin) pages.Data {
 
 func (h *Handler) data(authReq, clientID, flow, email string) pages.Data {
 	return pages.Data{
-		Tenant:  pages.TenantBranding(h.t),
+		Tenant:  h.t.Branding,
 		AppName: h.d.OP.ClientName(clientID),
 		CSRF:    h.d.Flows.CSRFToken(h.t.ID, flow),
 		Email:   email,
@@ -203,7 +202,7 @@ func (h *Handler) data(authReq, clientID, flow, email string) pages.Data {
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, page string, d pages.Data) {
 	if d.Tenant.TenantID == "" {
-		d.Tenant = pages.TenantBranding(h.t)
+		d.Tenant = h.t.Branding
 	}
 	h.d.Pages.Render(w, r, page, d)
 }

@@ -19,8 +19,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-
-	"github.com/guestpass/guestpass/pkg/config"
 )
 
 // Page names, one template file each (pages/<name>.html).
@@ -43,11 +41,6 @@ var requiredPages = [...]string{PageEmail, PageSend, PageCode, PagePassword, Pag
 
 // Branding is how a tenant's pages look.
 type Branding struct{ TenantID, DisplayName, LogoURL, AccentColor string }
-
-// TenantBranding is a configured tenant's branding.
-func TenantBranding(t config.Tenant) Branding {
-	return Branding{TenantID: t.ID, DisplayName: t.DisplayName, LogoURL: t.Branding.LogoURL, AccentColor: t.Branding.AccentColor}
-}
 
 // App is one entry of the tenant's apps page.
 type App struct{ Name, URL string }

@@ -77,17 +77,17 @@ func Build(d Deps) (http.Handler, error) {
 	tenants := make(map[string]Tenant, len(cfg.Tenants))
 	for _, t := range cfg.Tenants {
 		provider, err := op.New(op.Options{
-			BaseURL: cfg.BaseURL, Tenant: t, Store: st, Secret: cfg.Secrets.Code,
+			BaseURL: cfg.BaseURL, Tenant: opTenant(t), Store: st, Secret: cfg.Secrets.Code,
 			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog, Pages: pg,
 			ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey) {
-				pg.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Tenant: pages.TenantBranding(t)})
+				pg.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Tenant: branding(t)})
 			},
 		})
 		if err != nil {
 			return nil, err
 		}
 		lh := login.New(login.Deps{
-			Tenant: t, OP: provider, Store: st, Guests: gr, Policies: pol, Sessions: sessions, Flows: flows,
+			Tenant: loginTenant(t), OP: provider, Store: st, Guests: gr, Policies: pol, Sessions: sessions, Flows: flows,
 			Devices: devices, ClientIP: clients, OTP: issuer, Chain: connectors.NewChain(), Mail: mr, Mailer: d.Mailer, Pages: pg,
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
 		})

@@ -192,7 +192,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.logs = logs
 	log := zap.New(core)
 	m := metrics.New()
-	tr, err := mail.NewSMTP(cfg.Mail.SMTP, cfg.Mail.From)
+	tr, err := mail.NewSMTP(server.SMTPOptions(cfg.Mail.SMTP), cfg.Mail.From)
 	if err != nil {
 		t.Fatal(err)
 	}
