@@ -118,7 +118,7 @@ func (h *Handler) mailCode(r *http.Request, st *signin, code string, slot mail.S
 	m, err := h.d.Mail.Code(mail.CodeMail{
 		Lang:        h.d.Pages.NegotiateUI([]string{st.Lang}, r.Header.Get("Accept-Language")),
 		To:          st.Email,
-		TenantName:  h.t.DisplayName,
+		TenantName:  h.t.Branding.DisplayName,
 		AppName:     h.d.OP.ClientName(st.ClientID),
 		Code:        code,
 		AccentColor: h.t.Branding.AccentColor,

@@ -10,9 +10,10 @@ import (
 // Tenant is what the sign-in pages know of their tenant. The server
 // builds it from the config; this package does not read the config.
 type Tenant struct {
-	ID          string
-	DisplayName string
-	Branding    pages.Branding
+	ID string
+	// Branding is how the pages look, and its DisplayName names the
+	// tenant in mails.
+	Branding pages.Branding
 	// SelfServiceSignUp lets an address that is not a guest sign in.
 	SelfServiceSignUp bool
 	EmailOTP          EmailOTP

@@ -37,7 +37,6 @@ func otpPolicy(c config.EmailOTP) otp.Policy {
 func loginTenant(t config.Tenant) login.Tenant {
 	lt := login.Tenant{
 		ID:                t.ID,
-		DisplayName:       t.DisplayName,
 		Branding:          branding(t),
 		SelfServiceSignUp: t.SelfServiceSignUp,
 		EmailOTP:          login.EmailOTP{Enabled: t.EmailOTP.Enabled, Policy: otpPolicy(t.EmailOTP)},
