@@ -91,16 +91,15 @@ func (rt *Router) routeOperations() {
 	rt.handleTree("other", "/robots.txt", http.NotFoundHandler())
 }
 
-// opTrees are the OP's top-level paths measured under their own label;
-// the OP's other paths, and /apps and /logged-out, are "tenant/other".
-var opTrees = [...]string{"authorize", "oauth", "userinfo", "keys", "end_session", "revoke", "admin", ".well-known"}
-
+// routeTenant mounts a tenant under "/{id}". The OP's top-level paths
+// below are measured under their own label; its other paths, and /apps
+// and /logged-out, under "tenant/other".
 func (rt *Router) routeTenant(id string, t Tenant) {
 	prefix := "/" + id
 	op := http.StripPrefix(prefix, t.OP)
 	rt.handle("tenant/other", prefix, op)
 	rt.handle("tenant/other", prefix+"/", op)
-	for _, tree := range opTrees {
+	for _, tree := range []string{"authorize", "oauth", "userinfo", "keys", "end_session", "revoke", "admin", ".well-known"} {
 		rt.handleTree("tenant/"+tree, prefix+"/"+tree, op)
 	}
 	for _, p := range t.Pages {
