@@ -98,7 +98,7 @@ func newRig(t *testing.T) *rig {
 	}
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	m := metrics.New()
-	tr, err := mail.NewSMTP(cfg.Mail.SMTP, cfg.Mail.From)
+	tr, err := mail.NewSMTP(server.SMTPOptions(cfg.Mail.SMTP), cfg.Mail.From)
 	if err != nil {
 		t.Fatal(err)
 	}

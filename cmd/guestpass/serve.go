@@ -68,7 +68,7 @@ func openMail(c config.Mail, log *zap.Logger, m *metrics.Metrics) (*mail.Dispatc
 	var t mail.Transport
 	var closer io.Closer = io.NopCloser(nil)
 	if c.Driver == "smtp" {
-		s, err := mail.NewSMTP(c.SMTP, c.From)
+		s, err := mail.NewSMTP(server.SMTPOptions(c.SMTP), c.From)
 		if err != nil {
 			return nil, nil, err
 		}

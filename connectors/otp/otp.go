@@ -40,7 +40,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/store"
 )
 
@@ -148,28 +147,27 @@ type Policy struct {
 	MaxCodesPerTenantPerHour int
 }
 
-// DefaultPolicy is PRODUCT.md B3's policy: the config's defaults, so the
-// numbers are written down once.
-func DefaultPolicy() Policy { return policyOf(config.DefaultEmailOTP()) }
-
-// PolicyFrom converts a tenant's emailOTP config. The config loader is
-// expected to fill defaults; zero fields left there still get them here
-// (ResendCooldown excepted, see Policy).
-func PolicyFrom(c config.EmailOTP) Policy { return policyOf(c).withDefaults() }
-
-func policyOf(c config.EmailOTP) Policy {
+// DefaultPolicy is PRODUCT.md B3's policy, with B8's limits beyond one
+// address. pkg/config fills a tenant's YAML with the same numbers
+// (TestOTPPolicyDefaultsMatchConfig in provider/server keeps them equal).
+func DefaultPolicy() Policy {
 	return Policy{
-		CodeTTL:            c.CodeTTL,
-		MaxAttempts:        c.MaxAttempts,
-		ResendCooldown:     c.ResendCooldown,
-		MaxCodesPerHour:    c.MaxCodesPerHour,
-		MaxFailuresPerHour: c.MaxFailuresPerHour,
+		CodeTTL:            30 * time.Minute,
+		MaxAttempts:        5,
+		ResendCooldown:     60 * time.Second,
+		MaxCodesPerHour:    10,
+		MaxFailuresPerHour: 20,
 
-		MaxAddressesPerFlow:      c.MaxAddressesPerFlow,
-		MaxCodesPerIPPerHour:     c.MaxCodesPerIPPerHour,
-		MaxCodesPerTenantPerHour: c.MaxCodesPerTenantPerHour,
+		MaxAddressesPerFlow:      5,
+		MaxCodesPerIPPerHour:     30,
+		MaxCodesPerTenantPerHour: 1000,
 	}
 }
+
+// WithDefaults fills p's zero fields from DefaultPolicy (ResendCooldown
+// excepted, see Policy): what a caller building a Policy from its config
+// gets, the same as Issue and Verify use.
+func (p Policy) WithDefaults() Policy { return p.withDefaults() }
 
 // withDefaults fills zero limits with safe defaults: a zero limit must
 // never mean "unlimited guesses".

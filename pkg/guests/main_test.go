@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/backendtest"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
 	"github.com/guestpass/guestpass/pkg/store/storetest"
-	"github.com/guestpass/guestpass/pkg/store/teststores"
 )
 
 // sharedRedis is the one Redis this package's tests share; each
@@ -37,5 +37,5 @@ func newFakeClock() *fakeClock { return storetest.NewClock(clockStart) }
 
 // eachBackend runs f once per store (memory, Redis).
 func eachBackend(t *testing.T, f func(t *testing.T, st store.Store, clock *fakeClock)) {
-	teststores.Each(t, sharedRedis, clockStart, f)
+	backendtest.Each(t, sharedRedis, clockStart, f)
 }

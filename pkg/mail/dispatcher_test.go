@@ -15,7 +15,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/mail/mailtest"
 	"github.com/guestpass/guestpass/pkg/metrics"
 )
@@ -43,7 +42,7 @@ func entryText(e observer.LoggedEntry) string {
 
 func TestDispatcherRetriesThenDelivers(t *testing.T) {
 	srv := mailtest.Start(t)
-	s := newSMTP(t, config.SMTP{Addr: srv.Addr, PoolSize: 2})
+	s := newSMTP(t, SMTPOptions{Addr: srv.Addr, PoolSize: 2})
 	m := metrics.New()
 	logger, logs := observed()
 	d := NewDispatcher(s, "no-reply@example.com", DispatcherOptions{
@@ -97,7 +96,7 @@ func deadAddr(t *testing.T) string {
 }
 
 func TestDispatcherServerDown(t *testing.T) {
-	s := newSMTP(t, config.SMTP{Addr: deadAddr(t), PoolSize: 2})
+	s := newSMTP(t, SMTPOptions{Addr: deadAddr(t), PoolSize: 2})
 	m := metrics.New()
 	logger, logs := observed()
 	d := NewDispatcher(s, "no-reply@example.com", DispatcherOptions{
@@ -175,7 +174,7 @@ func silentServer(t *testing.T) string {
 }
 
 func TestDispatcherEnqueueNeverBlocks(t *testing.T) {
-	s := newSMTP(t, config.SMTP{Addr: silentServer(t), PoolSize: 1}, WithTimeout(time.Hour))
+	s := newSMTP(t, SMTPOptions{Addr: silentServer(t), PoolSize: 1}, WithTimeout(time.Hour))
 	m := metrics.New()
 	logger, logs := observed()
 	d := NewDispatcher(s, "no-reply@example.com", DispatcherOptions{
@@ -218,7 +217,7 @@ func TestDispatcherEnqueueNeverBlocks(t *testing.T) {
 // than the pool allows, and everything arrives.
 func TestDispatcherPoolBound(t *testing.T) {
 	srv := mailtest.Start(t)
-	s := newSMTP(t, config.SMTP{Addr: srv.Addr, PoolSize: 2})
+	s := newSMTP(t, SMTPOptions{Addr: srv.Addr, PoolSize: 2})
 	m := metrics.New()
 	d := NewDispatcher(s, "no-reply@example.com", DispatcherOptions{Workers: 8, QueueSize: 100, Metrics: m})
 	const n = 40
@@ -243,7 +242,7 @@ func TestDispatcherPoolBound(t *testing.T) {
 
 func TestDispatcherPermanentFailureIsNotRetried(t *testing.T) {
 	srv := mailtest.StartWith(t, mailtest.Options{Username: "u", Password: "p"})
-	s := newSMTP(t, config.SMTP{Addr: srv.Addr}) // no credentials: 530
+	s := newSMTP(t, SMTPOptions{Addr: srv.Addr}) // no credentials: 530
 	m := metrics.New()
 	logger, logs := observed()
 	d := NewDispatcher(s, "", DispatcherOptions{Retries: 5, Backoff: time.Hour, Logger: logger, Metrics: m})

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/mail/mailtest"
 	"github.com/guestpass/guestpass/pkg/metrics"
 )
@@ -79,7 +78,7 @@ func TestFairQueueBoundsPerTenant(t *testing.T) {
 // Over a real (silent) SMTP server: one tenant filling its queue is told
 // so at once, and another tenant still gets its places.
 func TestDispatcherTenantQueueFullIsReported(t *testing.T) {
-	s := newSMTP(t, config.SMTP{Addr: silentServer(t), PoolSize: 1}, WithTimeout(time.Hour))
+	s := newSMTP(t, SMTPOptions{Addr: silentServer(t), PoolSize: 1}, WithTimeout(time.Hour))
 	m := metrics.New()
 	d := NewDispatcher(s, "no-reply@example.com", DispatcherOptions{
 		Workers: 1, QueueSize: 3, Retries: -1, SendTimeout: time.Hour, Metrics: m,
@@ -130,7 +129,7 @@ func TestDispatcherTenantQueueFullIsReported(t *testing.T) {
 func TestDispatcherRetriesDoNotHoldWorkers(t *testing.T) {
 	srv := mailtest.Start(t)
 	srv.Defer("bad@example.com")
-	s := newSMTP(t, config.SMTP{Addr: srv.Addr, PoolSize: 1})
+	s := newSMTP(t, SMTPOptions{Addr: srv.Addr, PoolSize: 1})
 	m := metrics.New()
 	d := NewDispatcher(s, "no-reply@example.com", DispatcherOptions{
 		Workers: 1, QueueSize: 10, Retries: 3, Backoff: time.Hour, Metrics: m,

@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/guestpass/guestpass/pkg/canon"
-	"github.com/guestpass/guestpass/pkg/config"
 )
 
 // Transport delivers one rendered mail. Implementations must be safe for
@@ -29,7 +28,7 @@ type Transport interface {
 // ErrClosed is returned by Send after Close.
 var ErrClosed = errors.New("mail: transport closed")
 
-// DefaultPoolSize is used when config.SMTP.PoolSize is not positive.
+// DefaultPoolSize is used when SMTPOptions.PoolSize is not positive.
 const DefaultPoolSize = 4
 
 // DefaultSMTPTimeout bounds one delivery (dial, TLS, AUTH and the mail
@@ -95,7 +94,7 @@ func WithHelloName(name string) SMTPOption {
 // NewSMTP checks the configuration and returns a transport. It does not
 // connect: connections are opened on first use, so a mail server that is
 // down at start does not stop guestpass from serving.
-func NewSMTP(cfg config.SMTP, from string, opts ...SMTPOption) (*SMTP, error) {
+func NewSMTP(cfg SMTPOptions, from string, opts ...SMTPOption) (*SMTP, error) {
 	host, _, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("mail: smtp.addr %q must be host:port: %w", cfg.Addr, err)

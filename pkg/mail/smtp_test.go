@@ -10,13 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/mail/mailtest"
 )
 
 const waitMail = 10 * time.Second
 
-func newSMTP(t *testing.T, cfg config.SMTP, opts ...SMTPOption) *SMTP {
+func newSMTP(t *testing.T, cfg SMTPOptions, opts ...SMTPOption) *SMTP {
 	t.Helper()
 	s, err := NewSMTP(cfg, "Fabrikam Café <no-reply@example.com>", opts...)
 	if err != nil {
@@ -28,7 +27,7 @@ func newSMTP(t *testing.T, cfg config.SMTP, opts ...SMTPOption) *SMTP {
 
 func TestSMTPDeliversCodeMail(t *testing.T) {
 	srv := mailtest.Start(t)
-	s := newSMTP(t, config.SMTP{Addr: srv.Addr, TLS: "none", PoolSize: 2})
+	s := newSMTP(t, SMTPOptions{Addr: srv.Addr, TLS: "none", PoolSize: 2})
 	r := newRenderer(t)
 
 	cm := codeMail("fr")
@@ -77,7 +76,7 @@ func TestSMTPDeliversCodeMail(t *testing.T) {
 
 func TestSMTPRefusesInjection(t *testing.T) {
 	srv := mailtest.Start(t)
-	s := newSMTP(t, config.SMTP{Addr: srv.Addr, PoolSize: 1})
+	s := newSMTP(t, SMTPOptions{Addr: srv.Addr, PoolSize: 1})
 	for _, m := range []Message{
 		{To: "a@example.com\r\nBcc: b@evil.example", Subject: "x", Text: "x"},
 		{To: "a@example.com", Subject: "x\r\nBcc: b@evil.example", Text: "x"},
@@ -92,7 +91,7 @@ func TestSMTPRefusesInjection(t *testing.T) {
 	if err := s.Send(context.Background(), "x@example.com\r\nBcc: b@evil.example", Message{To: "a@example.com", Subject: "x", Text: "x"}); !errors.Is(err, ErrHeaderInjection) {
 		t.Errorf("from injection: %v", err)
 	}
-	if _, err := NewSMTP(config.SMTP{Addr: srv.Addr}, "no-reply@example.com\nBcc: x@y.example"); err == nil {
+	if _, err := NewSMTP(SMTPOptions{Addr: srv.Addr}, "no-reply@example.com\nBcc: x@y.example"); err == nil {
 		t.Error("NewSMTP accepted a bad from")
 	}
 	if n := len(srv.Messages()); n != 0 {
@@ -101,7 +100,7 @@ func TestSMTPRefusesInjection(t *testing.T) {
 }
 
 func TestSMTPConfigErrors(t *testing.T) {
-	for _, cfg := range []config.SMTP{{Addr: "nohost"}, {Addr: "127.0.0.1:25", TLS: "ssl"}} {
+	for _, cfg := range []SMTPOptions{{Addr: "nohost"}, {Addr: "127.0.0.1:25", TLS: "ssl"}} {
 		if _, err := NewSMTP(cfg, "a@example.com"); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
@@ -112,7 +111,7 @@ func TestSMTPTLSModes(t *testing.T) {
 	msg := Message{To: "ada@example.com", Subject: "hello", Text: "hi", HTML: "<p>hi</p>", Kind: KindCode}
 	t.Run("starttls with auth", func(t *testing.T) {
 		srv := mailtest.StartWith(t, mailtest.Options{TLS: "starttls", Username: "u", Password: "p"})
-		s := newSMTP(t, config.SMTP{Addr: srv.Addr, TLS: "starttls", Username: "u", Password: "p"}, WithTLSConfig(srv.ClientTLSConfig()))
+		s := newSMTP(t, SMTPOptions{Addr: srv.Addr, TLS: "starttls", Username: "u", Password: "p"}, WithTLSConfig(srv.ClientTLSConfig()))
 		if err := s.Send(context.Background(), "", msg); err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +121,7 @@ func TestSMTPTLSModes(t *testing.T) {
 	})
 	t.Run("implicit tls", func(t *testing.T) {
 		srv := mailtest.StartWith(t, mailtest.Options{TLS: "tls", Username: "u", Password: "p"})
-		s := newSMTP(t, config.SMTP{Addr: srv.Addr, TLS: "tls", Username: "u", Password: "p"}, WithTLSConfig(srv.ClientTLSConfig()))
+		s := newSMTP(t, SMTPOptions{Addr: srv.Addr, TLS: "tls", Username: "u", Password: "p"}, WithTLSConfig(srv.ClientTLSConfig()))
 		for range 3 { // reused over one pooled connection
 			if err := s.Send(context.Background(), "", msg); err != nil {
 				t.Fatal(err)
@@ -134,14 +133,14 @@ func TestSMTPTLSModes(t *testing.T) {
 	})
 	t.Run("untrusted certificate", func(t *testing.T) {
 		srv := mailtest.StartWith(t, mailtest.Options{TLS: "tls"})
-		s := newSMTP(t, config.SMTP{Addr: srv.Addr, TLS: "tls"})
+		s := newSMTP(t, SMTPOptions{Addr: srv.Addr, TLS: "tls"})
 		if err := s.Send(context.Background(), "", msg); err == nil {
 			t.Error("self-signed certificate accepted without configuration")
 		}
 	})
 	t.Run("starttls required", func(t *testing.T) {
 		srv := mailtest.Start(t) // does not offer STARTTLS
-		s := newSMTP(t, config.SMTP{Addr: srv.Addr, TLS: "starttls"})
+		s := newSMTP(t, SMTPOptions{Addr: srv.Addr, TLS: "starttls"})
 		err := s.Send(context.Background(), "", msg)
 		if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
 			t.Errorf("err = %v, want a refusal to send in clear text", err)
@@ -152,7 +151,7 @@ func TestSMTPTLSModes(t *testing.T) {
 	})
 	t.Run("auth required", func(t *testing.T) {
 		srv := mailtest.StartWith(t, mailtest.Options{Username: "u", Password: "p"})
-		s := newSMTP(t, config.SMTP{Addr: srv.Addr})
+		s := newSMTP(t, SMTPOptions{Addr: srv.Addr})
 		err := s.Send(context.Background(), "", msg)
 		if !Permanent(err) {
 			t.Errorf("err = %v, want a permanent (5xx) refusal", err)
@@ -164,7 +163,7 @@ func TestSMTPTLSModes(t *testing.T) {
 // through on it.
 func TestSMTPTransientRefusal(t *testing.T) {
 	srv := mailtest.Start(t)
-	s := newSMTP(t, config.SMTP{Addr: srv.Addr, PoolSize: 1})
+	s := newSMTP(t, SMTPOptions{Addr: srv.Addr, PoolSize: 1})
 	srv.SetFailures(1)
 	m := Message{To: "ada@example.com", Subject: "x", Text: "x", Kind: KindCode}
 	err := s.Send(context.Background(), "", m)
@@ -182,7 +181,7 @@ func TestSMTPTransientRefusal(t *testing.T) {
 func TestSMTPPoolIsBounded(t *testing.T) {
 	srv := mailtest.Start(t)
 	const size, mails = 3, 30
-	s := newSMTP(t, config.SMTP{Addr: srv.Addr, PoolSize: size})
+	s := newSMTP(t, SMTPOptions{Addr: srv.Addr, PoolSize: size})
 	var wg sync.WaitGroup
 	for i := range mails {
 		wg.Add(1)
@@ -220,7 +219,7 @@ func TestSMTPHonoursContext(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	s := newSMTP(t, config.SMTP{Addr: l.Addr().String(), PoolSize: 1}, WithTimeout(time.Hour))
+	s := newSMTP(t, SMTPOptions{Addr: l.Addr().String(), PoolSize: 1}, WithTimeout(time.Hour))
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
 	if err := s.Send(ctx, "", Message{To: "a@example.com", Subject: "x", Text: "x"}); err == nil {

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/backendtest"
 	"github.com/guestpass/guestpass/pkg/store/redisstore"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
 	"github.com/guestpass/guestpass/pkg/store/storetest"
-	"github.com/guestpass/guestpass/pkg/store/teststores"
 )
 
 var (
@@ -185,7 +185,7 @@ func TestAbsoluteLifetime(t *testing.T) {
 	// The memory store follows the injected clock, so this crosses the
 	// 24-hour line both in the store's expiry and in ExpiresAt.
 	clock := newFakeClock()
-	st := teststores.Backends(sharedRedis)[0].Open(t, clock.Now) // memory
+	st := backendtest.Backends(sharedRedis)[0].Open(t, clock.Now) // memory
 	ctx := context.Background()
 	m := NewManager(st, testOptions(clock.Now, false))
 	rec := httptest.NewRecorder()
@@ -411,7 +411,7 @@ func TestStoreOutageIsNotNoSession(t *testing.T) {
 }
 
 func TestBadKeys(t *testing.T) {
-	st := teststores.Backends(sharedRedis)[0].Open(t, nil) // memory
+	st := backendtest.Backends(sharedRedis)[0].Open(t, nil) // memory
 	for name, o := range map[string]Options{
 		"no keys":        {},
 		"short hash key": {HashKey: []byte("short"), BlockKey: testBlock},

@@ -183,7 +183,7 @@ func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) passwordData(authReq, flow string, st *signin) pages.Data {
 	d := h.signinData(authReq, flow, st)
-	d.Actions["password"] = h.url("/password", authReq)
+	d.Actions.Password = h.url("/password", authReq)
 	return d
 }
 
@@ -241,13 +241,13 @@ var errIdentity = errors.New("identity refused")
 // accept checks a connector's identity against the address the guest is
 // signing in as (B2): the same address canonically, and verified upstream.
 // The answer is the page's message key.
-func accept(ident connectors.Identity, canonical string) (string, error) {
+func accept(ident connectors.Identity, canonical string) (pages.MessageKey, error) {
 	got, err := canon.Email(ident.Email)
 	if err != nil || got.Canonical != canonical {
-		return "upstream_mismatch", errIdentity
+		return pages.MsgUpstreamMismatch, errIdentity
 	}
 	if !ident.EmailVerified {
-		return "upstream_unverified", errIdentity
+		return pages.MsgUpstreamUnverified, errIdentity
 	}
 	return "", nil
 }
@@ -258,7 +258,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthReque
 	k connectors.Connector, ident connectors.Identity, amr string) {
 	if key, err := accept(ident, st.Canonical); err != nil {
 		h.d.Logger.Info("connector identity refused", requestid.Field(r.Context()),
-			zap.String("connector", k.ID()), zap.String("reason", key))
+			zap.String("connector", k.ID()), zap.String("reason", string(key)))
 		d := h.signinData(a.ID, flow, st)
 		d.Status, d.Message = http.StatusForbidden, key
 		h.render(w, r, pages.PageError, d)

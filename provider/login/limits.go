@@ -14,15 +14,15 @@ import (
 
 // limitHit names a refusal of Issue by a cap (not the cooldown): the
 // metrics label and the page's message key.
-func limitHit(err error) (label, msg string, ok bool) {
+func limitHit(err error) (label string, msg pages.MessageKey, ok bool) {
 	var le *otp.LimitError
 	switch {
 	case errors.Is(err, otp.ErrTooManyCodes):
-		return "hourly_cap", "too_many_codes", true
+		return "hourly_cap", pages.MsgTooManyCodes, true
 	case errors.Is(err, otp.ErrTooManyAddresses):
-		return "flow_addresses", "too_many_addresses", true
+		return "flow_addresses", pages.MsgTooManyAddresses, true
 	case errors.As(err, &le):
-		return string(le.Scope) + "_cap", "too_many_requests", true
+		return string(le.Scope) + "_cap", pages.MsgTooManyRequests, true
 	}
 	return "", "", false
 }
@@ -40,7 +40,7 @@ func (h *Handler) notSent(w http.ResponseWriter, r *http.Request, authReq, flow 
 	}
 	h.d.Logger.Warn("passcode not sent: mail queue", requestid.Field(r.Context()), zap.Error(err))
 	d := h.signinData(authReq, flow, st)
-	d.Status, d.Message = http.StatusServiceUnavailable, "mail_unavailable"
+	d.Status, d.Message = http.StatusServiceUnavailable, pages.MsgMailUnavailable
 	d.Extra["retryAfter"] = mailRetryAfter
 	h.render(w, r, pages.PageSend, d)
 }

@@ -22,7 +22,6 @@ import (
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/connectors/otp"
 	"github.com/guestpass/guestpass/pkg/clientip"
-	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail"
 	"github.com/guestpass/guestpass/pkg/metrics"
@@ -56,7 +55,7 @@ type Mailer interface {
 
 // Deps are the parts the handler is built from.
 type Deps struct {
-	Tenant config.Tenant
+	Tenant Tenant
 	OP     OP
 	// Store is the request-observing store the other parts share; the
 	// handler only uses it to prefetch a step's reads (store.Prefetch).
@@ -90,9 +89,10 @@ type Deps struct {
 // tenant-relative).
 type Handler struct {
 	d      Deps
-	t      config.Tenant
+	t      Tenant
 	policy otp.Policy
-	base   string // "/{tenant}/login"
+	base   string         // "/{tenant}/login"
+	routes *http.ServeMux // Routes, for ServeHTTP
 	// passcode is the chain's code connector (the email passcode).
 	passcode connectors.CodeConnector
 }
@@ -102,51 +102,15 @@ func New(d Deps) *Handler {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	return &Handler{d: d, t: d.Tenant, policy: otp.PolicyFrom(d.Tenant.EmailOTP), base: "/" + d.Tenant.ID + "/login",
+	h := &Handler{d: d, t: d.Tenant, policy: d.Tenant.EmailOTP.Policy, base: "/" + d.Tenant.ID + "/login",
 		passcode: codeConnector(d.Chain)}
+	h.routes = h.mux()
+	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/login":
-		h.only(w, r, http.MethodGet, h.start)
-	case "/login/email":
-		h.only(w, r, http.MethodPost, h.submitEmail)
-	case "/login/send":
-		if r.Method == http.MethodPost {
-			h.send(w, r)
-			return
-		}
-		h.only(w, r, http.MethodGet, h.flowPage(pages.PageSend))
-	case "/login/code":
-		h.only(w, r, http.MethodGet, h.flowPage(pages.PageCode))
-	case "/login/verify":
-		h.only(w, r, http.MethodPost, h.verify)
-	case "/login/resend":
-		h.only(w, r, http.MethodPost, h.send)
-	case "/login/password":
-		if r.Method == http.MethodPost {
-			h.submitPassword(w, r)
-			return
-		}
-		h.only(w, r, http.MethodGet, h.passwordPage)
-	case "/login/callback":
-		// GET for a query answer, POST for response_mode=form_post.
-		if r.Method == http.MethodPost {
-			h.callback(w, r)
-			return
-		}
-		h.only(w, r, http.MethodGet, h.callback)
-	case "/apps":
-		h.only(w, r, http.MethodGet, h.apps)
-	case "/logged-out":
-		h.only(w, r, http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
-			h.render(w, r, pages.PageSignedOut, pages.Data{Message: "signed_out"})
-		})
-	default:
-		h.errorPage(w, r, http.StatusNotFound, "invalid_request")
-	}
-}
+// ServeHTTP serves Routes at tenant-relative paths; the server mounts
+// Routes under "/{tenant}" itself.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.routes.ServeHTTP(w, r) }
 
 // apps lists the tenant's apps that have a home page (B1: an entry point
 // guests can bookmark).
@@ -158,15 +122,6 @@ func (h *Handler) apps(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.render(w, r, pages.PageApps, pages.Data{Apps: list})
-}
-
-func (h *Handler) only(w http.ResponseWriter, r *http.Request, method string, f http.HandlerFunc) {
-	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
-		w.Header().Set("Allow", method)
-		h.errorPage(w, r, http.StatusMethodNotAllowed, "invalid_request")
-		return
-	}
-	f(w, r)
 }
 
 // loadRequest loads the auth request named in the query; on failure it
@@ -181,7 +136,7 @@ func (h *Handler) loadRequest(w http.ResponseWriter, r *http.Request, allowDone 
 func (h *Handler) loadRequestID(w http.ResponseWriter, r *http.Request, id string, allowDone bool) (*op.AuthRequest, bool) {
 	a, err := h.d.OP.AuthRequest(r.Context(), id)
 	if errors.Is(err, op.ErrUnknownRequest) {
-		h.errorPage(w, r, http.StatusBadRequest, "expired_request")
+		h.errorPage(w, r, http.StatusBadRequest, pages.MsgExpiredRequest)
 		return nil, false
 	}
 	if err != nil {
@@ -199,12 +154,12 @@ func (h *Handler) loadRequestID(w http.ResponseWriter, r *http.Request, id strin
 // failure it has already answered, and nothing was changed.
 func (h *Handler) checkPost(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "invalid_request")
+		h.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 		return "", false
 	}
 	flow, err := h.d.Flows.Get(r, h.t.ID)
 	if err != nil || !h.d.Flows.CheckCSRF(h.t.ID, flow, r.PostFormValue("csrf")) {
-		h.errorPage(w, r, http.StatusForbidden, "csrf")
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgCSRF)
 		return "", false
 	}
 	return flow, true
@@ -225,7 +180,7 @@ func (h *Handler) requireOTP(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	if !on {
-		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgOTPDisabled)
 	}
 	return on
 }
@@ -245,16 +200,16 @@ func (h *Handler) signinData(authReq, flow string, st *signin) pages.Data {
 
 func (h *Handler) data(authReq, clientID, flow, email string) pages.Data {
 	return pages.Data{
-		Tenant:  pages.TenantBranding(h.t),
+		Tenant:  h.t.Branding,
 		AppName: h.d.OP.ClientName(clientID),
 		CSRF:    h.d.Flows.CSRFToken(h.t.ID, flow),
 		Email:   email,
-		Actions: map[string]string{
-			"email":   h.url("/email", authReq),
-			"send":    h.url("/send", authReq),
-			"verify":  h.url("/verify", authReq),
-			"resend":  h.url("/resend", authReq),
-			"restart": h.url("", authReq) + "&restart=1",
+		Actions: pages.Actions{
+			Email:   h.url("/email", authReq),
+			Send:    h.url("/send", authReq),
+			Verify:  h.url("/verify", authReq),
+			Resend:  h.url("/resend", authReq),
+			Restart: h.url("", authReq) + "&restart=1",
 		},
 		Extra: map[string]string{"minutes": strconv.Itoa(int(h.policy.CodeTTL.Minutes()))},
 	}
@@ -262,12 +217,12 @@ func (h *Handler) data(authReq, clientID, flow, email string) pages.Data {
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, page string, d pages.Data) {
 	if d.Tenant.TenantID == "" {
-		d.Tenant = pages.TenantBranding(h.t)
+		d.Tenant = h.t.Branding
 	}
 	h.d.Pages.Render(w, r, page, d)
 }
 
-func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey) {
 	h.render(w, r, pages.PageError, pages.Data{Status: status, Message: key})
 }
 
@@ -277,11 +232,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		h.d.Logger.Warn("store unavailable", requestid.Field(r.Context()), zap.Error(err))
 		w.Header().Set("Retry-After", "5")
-		h.errorPage(w, r, http.StatusServiceUnavailable, "unavailable")
+		h.errorPage(w, r, http.StatusServiceUnavailable, pages.MsgUnavailable)
 		return
 	}
 	h.d.Logger.Error("sign-in failed", requestid.Field(r.Context()), zap.Error(err))
-	h.errorPage(w, r, http.StatusInternalServerError, "unavailable")
+	h.errorPage(w, r, http.StatusInternalServerError, pages.MsgUnavailable)
 }
 
 // truncate bounds a value echoed back into a page.

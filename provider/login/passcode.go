@@ -94,7 +94,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	if retry, ok := otp.RetryAfter(err); ok {
 		h.d.Metrics.RateLimited.WithLabelValues("cooldown").Inc()
 		d := h.signinData(authReq, flow, st)
-		d.Status, d.Message = http.StatusTooManyRequests, "cooldown"
+		d.Status, d.Message = http.StatusTooManyRequests, pages.MsgCooldown
 		d.Extra["retryAfter"] = strconv.Itoa(int(retry.Round(time.Second).Seconds()))
 		h.render(w, r, pages.PageCode, d)
 		return
@@ -147,7 +147,7 @@ func (h *Handler) mailCode(r *http.Request, st *signin, to, code string, slot ma
 	m, err := h.d.Mail.Code(mail.CodeMail{
 		Lang:        h.d.Pages.NegotiateUI([]string{st.Lang}, r.Header.Get("Accept-Language")),
 		To:          to,
-		TenantName:  h.t.DisplayName,
+		TenantName:  h.t.Branding.DisplayName,
 		AppName:     h.d.OP.ClientName(st.ClientID),
 		Code:        code,
 		AccentColor: h.t.Branding.AccentColor,
@@ -182,13 +182,13 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		// A code was already accepted for this request (a replay, or a
 		// submission racing the winning one): the answer of a used code,
 		// never a second trip to the app (B3: exactly one success).
-		d.Status, d.FieldError = http.StatusBadRequest, "code_invalid"
+		d.Status, d.FieldError = http.StatusBadRequest, pages.MsgCodeInvalid
 		h.render(w, r, pages.PageCode, d)
 		return
 	}
 	code, err := canon.Code(r.PostFormValue("code"))
 	if err != nil {
-		d.Status, d.FieldError = http.StatusBadRequest, "code_format"
+		d.Status, d.FieldError = http.StatusBadRequest, pages.MsgCodeFormat
 		h.render(w, r, pages.PageCode, d)
 		return
 	}
@@ -209,11 +209,11 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, otp.ErrLocked):
 		h.d.Metrics.Lockouts.Inc()
-		d.Status, d.FieldError = http.StatusTooManyRequests, "locked"
+		d.Status, d.FieldError = http.StatusTooManyRequests, pages.MsgLocked
 		h.render(w, r, pages.PageCode, d)
 		return
 	case errors.Is(err, otp.ErrInvalid):
-		d.Status, d.FieldError = http.StatusBadRequest, "code_invalid"
+		d.Status, d.FieldError = http.StatusBadRequest, pages.MsgCodeInvalid
 		h.render(w, r, pages.PageCode, d)
 		return
 	case err != nil:
@@ -271,7 +271,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, a *op.AuthReq
 		err = store.Flush(r.Context(), h.d.Store)
 	}
 	if errors.Is(err, op.ErrUnknownRequest) {
-		h.errorPage(w, r, http.StatusBadRequest, "expired_request")
+		h.errorPage(w, r, http.StatusBadRequest, pages.MsgExpiredRequest)
 		return
 	}
 	if err != nil {

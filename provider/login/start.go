@@ -158,9 +158,9 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) {
 		d := h.data(a.ID, a.ClientID, flow, truncate(typed, 320))
 		d.Lang = h.d.Pages.UILanguage(a.UILocales)
 		d.Status = http.StatusBadRequest
-		d.FieldError = "email_invalid"
+		d.FieldError = pages.MsgEmailInvalid
 		if typed == "" {
-			d.FieldError = "email_required"
+			d.FieldError = pages.MsgEmailRequired
 		}
 		h.render(w, r, pages.PageEmail, d)
 		return
@@ -179,10 +179,10 @@ func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *o
 	st, conn, err := h.choose(r.Context(), a, addr)
 	switch {
 	case errors.Is(err, errOTPDisabled):
-		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgOTPDisabled)
 		return
 	case errors.Is(err, errNoMethod):
-		h.errorPage(w, r, http.StatusForbidden, "no_method")
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
 		return
 	case err != nil:
 		h.fail(w, r, err)

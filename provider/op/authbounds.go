@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/guestpass/guestpass/provider/pages"
 )
 
 // Every /authorize hit is stored for an hour, before anyone has signed in
@@ -62,7 +64,7 @@ var authorizeParams = [...]authorizeParam{
 // request may go on to the library.
 func (t *Tenant) checkAuthorize(w http.ResponseWriter, r *http.Request) bool {
 	if len(r.URL.RawQuery) > MaxAuthorizeBody {
-		t.errorPage(w, r, http.StatusRequestURITooLong, "invalid_request")
+		t.errorPage(w, r, http.StatusRequestURITooLong, pages.MsgInvalidRequest)
 		return false
 	}
 	if r.Body != nil {
@@ -75,7 +77,7 @@ func (t *Tenant) checkAuthorize(w http.ResponseWriter, r *http.Request) bool {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			status = http.StatusRequestEntityTooLarge
 		}
-		t.errorPage(w, r, status, "invalid_request")
+		t.errorPage(w, r, status, pages.MsgInvalidRequest)
 		return false
 	}
 	if err := checkAuthorizeParams(r.Form); err != nil {
@@ -143,7 +145,7 @@ func (t *Tenant) refuseAuthorize(w http.ResponseWriter, r *http.Request, e *oidc
 	c, ok := t.storage.clients[form.Get("client_id")]
 	redirect := form.Get("redirect_uri")
 	if !ok || len(form["client_id"]) != 1 || len(form["redirect_uri"]) != 1 || !slices.Contains(c.RedirectURIs(), redirect) {
-		t.errorPage(w, r, http.StatusBadRequest, "invalid_request")
+		t.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 		return
 	}
 	a := &AuthRequest{ClientID: c.GetID(), RedirectURI: redirect, ResponseType: oidc.ResponseTypeCode}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
-	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/store/memory"
 )
 
@@ -21,7 +20,7 @@ func TestStoredAuthRequestCap(t *testing.T) {
 	st := memory.New(nil)
 	defer st.Close()
 	s := &storage{tenant: "fabrikam", st: st, clock: time.Now, clients: map[string]*client{
-		"portal": newClient("fabrikam", config.Client{ID: "portal", Secret: "s", RedirectURIs: []string{"https://app.example/cb"}}),
+		"portal": newClient("fabrikam", Client{ID: "portal", Secret: "s", RedirectURIs: []string{"https://app.example/cb"}}),
 	}}
 	req := func(prompts int) *oidc.AuthRequest {
 		return &oidc.AuthRequest{ClientID: "portal", RedirectURI: "https://app.example/cb", ResponseType: oidc.ResponseTypeCode,

@@ -44,7 +44,7 @@ func (t *Tenant) reply(w http.ResponseWriter, r *http.Request, to *replyTo, para
 	case oidc.ResponseModeFragment:
 		u, err := url.Parse(to.redirectURI)
 		if err != nil {
-			t.errorPage(w, r, http.StatusBadRequest, "invalid_request")
+			t.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 			return
 		}
 		// RawFragment keeps the encoding as it is (no double escaping).
@@ -54,7 +54,7 @@ func (t *Tenant) reply(w http.ResponseWriter, r *http.Request, to *replyTo, para
 	default:
 		u, err := url.Parse(to.redirectURI)
 		if err != nil {
-			t.errorPage(w, r, http.StatusBadRequest, "invalid_request")
+			t.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 			return
 		}
 		q := u.Query()
@@ -114,14 +114,14 @@ func (t *Tenant) authError(w http.ResponseWriter, r *http.Request, to *replyTo, 
 
 // errorPageFor picks the status and message of the page shown instead of
 // an error redirect.
-func errorPageFor(e *oidc.Error, err error) (int, string) {
+func errorPageFor(e *oidc.Error, err error) (int, pages.MessageKey) {
 	switch {
 	case errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, "unavailable"
+		return http.StatusServiceUnavailable, pages.MsgUnavailable
 	case e.ErrorType == oidc.ServerError:
-		return http.StatusInternalServerError, "server_error"
+		return http.StatusInternalServerError, pages.MsgServerError
 	}
-	return http.StatusBadRequest, "invalid_request"
+	return http.StatusBadRequest, pages.MsgInvalidRequest
 }
 
 func (t *Tenant) logAuthError(ctx context.Context, e *oidc.Error, err error) {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/guestpass/guestpass/provider/pages"
 )
 
 // callback serves /authorize/callback, where the login pages send the
@@ -22,7 +24,7 @@ func (t *Tenant) callback(w http.ResponseWriter, r *http.Request) {
 	a, err := t.storage.authRequest(ctx, r.URL.Query().Get("id"))
 	var nf errNotFound
 	if errors.As(err, &nf) {
-		t.errorPage(w, r, http.StatusBadRequest, "expired_request")
+		t.errorPage(w, r, http.StatusBadRequest, pages.MsgExpiredRequest)
 		return
 	}
 	if err != nil {
@@ -34,7 +36,7 @@ func (t *Tenant) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !t.sameBrowser(r, a) {
-		t.errorPage(w, r, http.StatusForbidden, "expired_request")
+		t.errorPage(w, r, http.StatusForbidden, pages.MsgExpiredRequest)
 		return
 	}
 	code, err := op.BuildAuthRequestCode(a, t.provider.Crypto())

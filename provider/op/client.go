@@ -8,15 +8,13 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
-
-	"github.com/guestpass/guestpass/pkg/config"
 )
 
 // client adapts one configured client to op.Client. Clients come from the
 // config and are served from memory: GetClientByClientID runs several times
 // per code flow.
 type client struct {
-	cfg        config.Client
+	cfg        Client
 	loginURL   string // "/{tenant}/login?authRequestID="
 	secretHash [32]byte
 	// loopbackOnly: every http:// redirect URI is on a loopback host.
@@ -37,7 +35,7 @@ func httpOnlyLoopback(uris []string) bool {
 	return true
 }
 
-func newClient(tenant string, c config.Client) *client {
+func newClient(tenant string, c Client) *client {
 	return &client{
 		cfg:          c,
 		loginURL:     "/" + tenant + "/login?authRequestID=",

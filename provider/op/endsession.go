@@ -26,14 +26,14 @@ import (
 func (t *Tenant) endSession(next http.Handler, w http.ResponseWriter, r *http.Request) {
 	ctx := op.ContextWithIssuer(r.Context(), t.issuer)
 	if err := r.ParseForm(); err != nil {
-		t.errorPage(w, r, http.StatusBadRequest, "invalid_request")
+		t.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 		return
 	}
 	var hint *oidc.IDTokenClaims
 	if raw := r.Form.Get("id_token_hint"); raw != "" {
 		c, err := t.verifyIDTokenHint(ctx, raw)
 		if err != nil {
-			t.errorPage(w, r, http.StatusBadRequest, "invalid_request")
+			t.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 			return
 		}
 		hint = c
@@ -43,7 +43,7 @@ func (t *Tenant) endSession(next http.Handler, w http.ResponseWriter, r *http.Re
 	case sess == nil:
 	case r.Method == http.MethodPost && r.PostForm.Has("csrf"):
 		if !t.logoutCSRFValid(sess, r.PostForm.Get("csrf")) {
-			t.errorPage(w, r, http.StatusForbidden, "csrf")
+			t.errorPage(w, r, http.StatusForbidden, pages.MsgCSRF)
 			return
 		}
 	case hint != nil && hintOfSession(hint, sess):
@@ -86,13 +86,13 @@ func (t *Tenant) confirmLogout(w http.ResponseWriter, r *http.Request, s *sessio
 	clientID := r.Form.Get("client_id")
 	if hint != nil {
 		if clientID != "" && clientID != hint.AuthorizedParty {
-			t.errorPage(w, r, http.StatusBadRequest, "invalid_request")
+			t.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 			return
 		}
 		clientID = hint.AuthorizedParty
 	}
 	if t.pages == nil {
-		t.errorPage(w, r, http.StatusForbidden, "csrf")
+		t.errorPage(w, r, http.StatusForbidden, pages.MsgCSRF)
 		return
 	}
 	var hidden []pages.Field
@@ -111,7 +111,7 @@ func (t *Tenant) confirmLogout(w http.ResponseWriter, r *http.Request, s *sessio
 		Tenant:  t.branding,
 		AppName: t.ClientName(clientID),
 		CSRF:    t.logoutCSRF(s),
-		Actions: map[string]string{"logout": "/" + t.id + "/end_session"},
+		Actions: pages.Actions{Logout: "/" + t.id + "/end_session"},
 		Hidden:  hidden,
 	})
 }

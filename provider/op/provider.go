@@ -22,7 +22,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/pages"
@@ -43,13 +42,13 @@ type Sessions interface {
 // Options are the parts a tenant's provider is built from.
 type Options struct {
 	BaseURL  string
-	Tenant   config.Tenant
+	Tenant   TenantSettings
 	Store    store.Store
 	Secret   []byte // the configured code key; sub-keys are derived from it
 	Sessions Sessions
 	Flows    Flows
 	// ErrorPage renders an error page for people (status, message key).
-	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, key string)
+	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey)
 	// Pages renders the logout confirmation; its languages are the
 	// ui_locales discovery advertises.
 	Pages  *pages.Renderer
@@ -65,7 +64,7 @@ type Tenant struct {
 	storage  *storage
 	sessions Sessions
 	flows    Flows
-	errPage  func(w http.ResponseWriter, r *http.Request, status int, key string)
+	errPage  func(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey)
 	pages    *pages.Renderer
 	branding pages.Branding
 	handler  http.Handler
@@ -85,7 +84,7 @@ func New(o Options) (*Tenant, error) {
 		o.Clock = time.Now
 	}
 	t := o.Tenant
-	issuer := t.Issuer(o.BaseURL)
+	issuer := strings.TrimRight(o.BaseURL, "/") + "/" + t.ID
 	keys, err := newKeyRing(o.Store, t.ID, o.Secret, o.Clock)
 	if err != nil {
 		return nil, err
@@ -96,7 +95,7 @@ func New(o Options) (*Tenant, error) {
 		clients:         make(map[string]*client, len(t.Clients)),
 		keys:            keys,
 		clock:           o.Clock,
-		sessionLifetime: t.Session.Lifetime,
+		sessionLifetime: t.SessionLifetime,
 	}
 	var origins []string
 	facts := discoveryFacts{}
@@ -146,7 +145,7 @@ func New(o Options) (*Tenant, error) {
 		return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 	}
 	tn := &Tenant{id: t.ID, issuer: issuer, provider: p, storage: st, sessions: o.Sessions, flows: o.Flows,
-		errPage: o.ErrorPage, pages: o.Pages, branding: pages.TenantBranding(t), log: o.Logger,
+		errPage: o.ErrorPage, pages: o.Pages, branding: t.Branding, log: o.Logger,
 		logoutKey: derive(o.Secret, "guestpass/logout-csrf/"+t.ID)}
 	if tn.log == nil {
 		tn.log = slog.New(slog.DiscardHandler)
@@ -291,10 +290,10 @@ func (w *logoutWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-func (t *Tenant) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
+func (t *Tenant) errorPage(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey) {
 	if t.errPage != nil {
 		t.errPage(w, r, status, key)
 		return
 	}
-	http.Error(w, key, status)
+	http.Error(w, string(key), status)
 }

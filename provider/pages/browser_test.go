@@ -70,7 +70,7 @@ func TestBrowserFlow(t *testing.T) {
 		d := fullData()
 		d.Message = ""
 		d.Tenant.LogoURL = ""
-		d.Actions["verify"] = "/verify"
+		d.Actions.Verify = "/verify"
 		return d
 	}
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, req *http.Request) {

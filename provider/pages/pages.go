@@ -19,8 +19,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-
-	"github.com/guestpass/guestpass/pkg/config"
 )
 
 // Page names, one template file each (pages/<name>.html).
@@ -44,11 +42,6 @@ var requiredPages = [...]string{PageEmail, PageSend, PageCode, PagePassword, Pag
 // Branding is how a tenant's pages look.
 type Branding struct{ TenantID, DisplayName, LogoURL, AccentColor string }
 
-// TenantBranding is a configured tenant's branding.
-func TenantBranding(t config.Tenant) Branding {
-	return Branding{TenantID: t.ID, DisplayName: t.DisplayName, LogoURL: t.Branding.LogoURL, AccentColor: t.Branding.AccentColor}
-}
-
 // App is one entry of the tenant's apps page.
 type App struct{ Name, URL string }
 
@@ -65,21 +58,19 @@ type Data struct {
 	// LoginHint is true when Email came from the app's login_hint: the
 	// email page is pre-filled and focus goes to its button.
 	LoginHint bool
-	// FieldError is a message key shown next to the page's input, tied to
-	// it with aria-describedby / aria-invalid, and in an error summary.
-	FieldError string
-	// Message is a message key: the body of the error page, or a notice
-	// above the form on the other pages (an alert when Status ≥ 400).
-	Message string
+	// FieldError is shown next to the page's input, tied to it with
+	// aria-describedby / aria-invalid, and in an error summary.
+	FieldError MessageKey
+	// Message is the body of the error page, or a notice above the form
+	// on the other pages (an alert when Status ≥ 400).
+	Message MessageKey
 	// MessageArgs fill Message's placeholders (see T). Placeholders
 	// {tenant}, {email}, {app} and every Extra key are filled from Data
 	// without them.
 	MessageArgs []any
 	Status      int // HTTP status, default 200
-	// Actions are the URLs the page posts or links to: "email", "send",
-	// "verify", "resend", "restart", "home", and optionally "password"
-	// (the password form; "verify" when absent).
-	Actions map[string]string
+	// Actions are the URLs the page posts or links to.
+	Actions Actions
 	// Extra holds page values: "example" (no_tenant), "retryAfter"
 	// (cooldown seconds), "minutes" (code validity, default 30).
 	Extra map[string]string
@@ -302,7 +293,7 @@ func (v view) title() string {
 	}
 	if v.Page == PageError {
 		if v.Message != "" {
-			if k := v.Message + "_title"; v.r.has(k) {
+			if k := string(v.Message) + "_title"; v.r.has(k) {
 				return v.T(k)
 			}
 		}
@@ -327,15 +318,16 @@ func (v view) T(key string, args ...any) string {
 }
 
 // Msg is the translated Message with MessageArgs.
-func (v view) Msg() string { return v.T(v.Message, v.MessageArgs...) }
+func (v view) Msg() string { return v.T(string(v.Message), v.MessageArgs...) }
 
 // Err is the translated FieldError.
-func (v view) Err() string { return v.T(v.FieldError) }
+func (v view) Err() string { return v.T(string(v.FieldError)) }
 
-// Action returns the first non-empty Actions entry among names.
+// Action returns the first non-empty action among names (see
+// Actions.ByName).
 func (v view) Action(names ...string) string {
 	for _, n := range names {
-		if a := v.Actions[n]; a != "" {
+		if a := v.Actions.ByName(n); a != "" {
 			return a
 		}
 	}

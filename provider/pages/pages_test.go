@@ -38,10 +38,10 @@ func fullData() Data {
 		Email:       "guest@contoso.example",
 		Message:     "cooldown",
 		MessageArgs: []any{"retryAfter", 42},
-		Actions: map[string]string{
-			"email": "/fabrikam/login/email", "send": "/fabrikam/login/send",
-			"verify": "/fabrikam/login/code", "resend": "/fabrikam/login/resend",
-			"restart": "/fabrikam/login", "home": "/fabrikam/apps",
+		Actions: Actions{
+			Email: "/fabrikam/login/email", Send: "/fabrikam/login/send",
+			Verify: "/fabrikam/login/code", Resend: "/fabrikam/login/resend",
+			Restart: "/fabrikam/login", Home: "/fabrikam/apps",
 		},
 		Extra: map[string]string{"example": "https://id.example/fabrikam/authorize?...", "minutes": "30"},
 		Apps:  []App{{Name: "Portal", URL: "https://portal.example/"}, {Name: "Wiki", URL: "https://wiki.example/"}},
@@ -457,7 +457,10 @@ func assertLabelled(t *testing.T, doc *html.Node, id string) {
 
 func TestFieldErrorTiedToInput(t *testing.T) {
 	r := newRenderer(t)
-	for _, c := range []struct{ page, field, key string }{
+	for _, c := range []struct {
+		page, field string
+		key         MessageKey
+	}{
 		{PageEmail, "email", "email_invalid"},
 		{PageEmail, "email", "email_required"},
 		{PageCode, "code", "code_invalid"},
@@ -474,7 +477,7 @@ func TestFieldErrorTiedToInput(t *testing.T) {
 				t.Errorf("%s: status %d", c.page, w.Code)
 			}
 			doc := parse(t, w.Body.String())
-			msg := r.T(lang, c.key)
+			msg := r.T(lang, string(c.key))
 			in := byID(doc, c.field)
 			if v, _ := attr(in, "aria-invalid"); v != "true" {
 				t.Errorf("%s/%s: input not aria-invalid", c.page, lang)
@@ -524,7 +527,7 @@ func TestFieldErrorTiedToInput(t *testing.T) {
 func TestErrorPages(t *testing.T) {
 	r := newRenderer(t)
 	for _, c := range []struct {
-		key    string
+		key    MessageKey
 		status int
 		want   string
 		extra  map[string]string
@@ -541,7 +544,7 @@ func TestErrorPages(t *testing.T) {
 		{"csrf", 403, "Your session for this page has expired. Go back and try again.", nil},
 	} {
 		d := Data{Tenant: Branding{TenantID: "fabrikam", DisplayName: "Fabrikam"}, Message: c.key, Status: c.status, Extra: c.extra,
-			Actions: map[string]string{"home": "/fabrikam/apps"}}
+			Actions: Actions{Home: "/fabrikam/apps"}}
 		w := render(t, r, PageError, "en-GB", d)
 		if w.Code != c.status {
 			t.Errorf("%s: status %d, want %d", c.key, w.Code, c.status)
@@ -550,7 +553,7 @@ func TestErrorPages(t *testing.T) {
 		if got := text(elements(doc, "main")[0]); !strings.Contains(got, c.want) {
 			t.Errorf("%s: page text %q lacks %q", c.key, got, c.want)
 		}
-		if h1 := text(elements(doc, "h1")[0]); h1 != r.T("en", c.key+"_title") {
+		if h1 := text(elements(doc, "h1")[0]); h1 != r.T("en", string(c.key)+"_title") {
 			t.Errorf("%s: h1 %q", c.key, h1)
 		}
 		if c.key == "unavailable" && w.Header().Get("Retry-After") != "60" {
@@ -763,13 +766,13 @@ func TestEscaping(t *testing.T) {
 		Email:       evilEmail,
 		Message:     "no_method",
 		MessageArgs: []any{"tenant", `<b onmouseover=alert(5)>`},
-		Actions: map[string]string{"email": "javascript:alert(6)", "send": "javascript:alert(6)", "verify": "javascript:alert(6)",
-			"resend": "javascript:alert(6)", "restart": "javascript:alert(6)", "home": "javascript:alert(6)"},
+		Actions: Actions{Email: "javascript:alert(6)", Send: "javascript:alert(6)", Verify: "javascript:alert(6)",
+			Resend: "javascript:alert(6)", Restart: "javascript:alert(6)", Home: "javascript:alert(6)"},
 		Extra: map[string]string{"example": `<script>alert(7)</script>`},
 		Apps:  []App{{Name: `<script>alert(8)</script>`, URL: "javascript:alert(8)"}},
 	}
 	for _, page := range requiredPages {
-		for _, fe := range []string{"", "code_invalid"} {
+		for _, fe := range []MessageKey{"", MsgCodeInvalid} {
 			d.FieldError = fe
 			body := render(t, r, page, "en", d).Body.String()
 			low := strings.ToLower(body)

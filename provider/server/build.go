@@ -81,38 +81,27 @@ func Build(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 
-	tenants := make(map[string]http.Handler, len(cfg.Tenants))
+	tenants := make(map[string]Tenant, len(cfg.Tenants))
 	for _, t := range cfg.Tenants {
 		provider, err := op.New(op.Options{
-			BaseURL: cfg.BaseURL, Tenant: t, Store: st, Secret: cfg.Secrets.Code,
+			BaseURL: cfg.BaseURL, Tenant: opTenant(t), Store: st, Secret: cfg.Secrets.Code,
 			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog, Pages: pg,
-			ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key string) {
-				pg.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Tenant: pages.TenantBranding(t)})
+			ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey) {
+				pg.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Tenant: branding(t)})
 			},
 		})
 		if err != nil {
 			return nil, err
 		}
 		lh := login.New(login.Deps{
-			Tenant: t, OP: provider, Store: st, Guests: gr, Policies: pol, Sessions: sessions, Flows: flows,
-			Devices: devices, ClientIP: clients, OTP: issuer, Chain: chainOf(t, opened[t.ID], issuer, pol), BaseURL: cfg.BaseURL, Mail: mr, Mailer: d.Mailer, Pages: pg,
+			Tenant: loginTenant(t), OP: provider, Store: st, Guests: gr, Policies: pol, Sessions: sessions, Flows: flows,
+			Devices: devices, ClientIP: clients, OTP: issuer, Chain: chainOf(t, opened[t.ID], issuer, pol), BaseURL: cfg.BaseURL,
+			Mail: mr, Mailer: d.Mailer, Pages: pg,
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
 		})
-		tenants[t.ID] = tenantMux(provider, lh)
+		tenants[t.ID] = Tenant{Pages: lh.Routes(), OP: provider}
 	}
 	return NewRouter(cfg, tenants, st, pg, d.Logger, d.Metrics), nil
-}
-
-// tenantMux sends the sign-in pages to login and the rest to the OP.
-func tenantMux(op, lh http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		if p == "/login" || strings.HasPrefix(p, "/login/") || p == "/logged-out" || p == "/apps" {
-			lh.ServeHTTP(w, r)
-			return
-		}
-		op.ServeHTTP(w, r)
-	})
 }
 
 // templateFS picks, for pages and for mails, the admin's directory when it

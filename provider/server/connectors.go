@@ -76,7 +76,7 @@ func configFile(cfg *config.Config) string {
 // the email passcode, which claims every address and is switched by the
 // tenant's policy (the stored override, else the config's default).
 func chainOf(t config.Tenant, opened []connectors.Connector, issuer *otp.Issuer, pol *guests.Policies) *connectors.Chain {
-	passcode := otp.NewConnector(issuer, t.ID, otp.PolicyFrom(t.EmailOTP), func(ctx context.Context) (bool, error) {
+	passcode := otp.NewConnector(issuer, t.ID, otpPolicy(t.EmailOTP), func(ctx context.Context) (bool, error) {
 		return pol.EmailOTPEnabled(ctx, t.ID, t.EmailOTP.Enabled)
 	})
 	return connectors.NewChain(append(append([]connectors.Connector(nil), opened...), passcode)...)

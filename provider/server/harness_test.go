@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -147,11 +147,10 @@ type envOptions struct {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, base: "http://" + ln.Addr().String(), clock: &clock{}, redis: o.redis}
+	// The listener exists before the handler: the config's baseURL is
+	// its address.
+	srv := httptest.NewUnstartedServer(nil)
+	e := &env{t: t, base: "http://" + srv.Listener.Addr().String(), clock: &clock{}, redis: o.redis}
 	if o.secrets != nil {
 		e.secret = *o.secrets
 	} else {
@@ -196,7 +195,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.logs = logs
 	log := zap.New(core)
 	m := metrics.New()
-	tr, err := mail.NewSMTP(cfg.Mail.SMTP, cfg.Mail.From)
+	tr, err := mail.NewSMTP(server.SMTPOptions(cfg.Mail.SMTP), cfg.Mail.From)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,20 +210,21 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	mln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.metrics = "http://" + mln.Addr().String()
-	msrv := &http.Server{Handler: server.NewMetricsHandler(m), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = msrv.Serve(mln) }()
+	// No ReadHeaderTimeout: nothing here waits for a silent client, and
+	// TestHarnessClosesUnusedConnections relies on no timeout closing
+	// what the cleanup must close.
+	srv.Config.Handler = h
+	srv.Start()
+	msrv := httptest.NewServer(server.NewMetricsHandler(m))
+	e.metrics = msrv.URL
 	t.Cleanup(func() {
+		// httptest's Close, unlike http.Server.Shutdown, closes at once
+		// the connections a client opened but never used (Shutdown waits
+		// up to 5 s for those), and waits only for requests in flight.
+		srv.Close()
+		msrv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = msrv.Shutdown(ctx)
 		_ = disp.Close(ctx)
 		_ = tr.Close()
 	})

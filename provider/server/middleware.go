@@ -51,13 +51,7 @@ func (rt *Router) middleware(next http.Handler) http.Handler {
 				}
 			}
 			d := time.Since(start)
-			group, _ := splitFirst(r.URL.Path)
-			if _, ok := rt.tenants[group]; ok {
-				_, rest := splitFirst(r.URL.Path)
-				group = "tenant" + routeGroup(rest)
-			} else if group != "healthz" && group != "readyz" {
-				group = "other"
-			}
+			group := rt.group(r) // r.Pattern: the mux has served r
 			rt.metrics.HTTPDuration.WithLabelValues(group, strconv.Itoa(sw.status/100)+"xx").Observe(d.Seconds())
 			rt.log.Info("request",
 				requestid.Field(ctx), zap.String("method", r.Method), zap.String("path", r.URL.Path),
@@ -65,15 +59,6 @@ func (rt *Router) middleware(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
-}
-
-// routeGroup bounds the label set of the latency histogram.
-func routeGroup(rest string) string {
-	switch first, _ := splitFirst(rest); first {
-	case "authorize", "oauth", "userinfo", "keys", "end_session", "revoke", "login", "admin", ".well-known":
-		return "/" + first
-	}
-	return "/other"
 }
 
 // statusWriter records the status, and turns a 500 caused by a store
@@ -102,7 +87,7 @@ func (w *statusWriter) WriteHeader(code int) {
 		h.Del("Content-Length")
 		h.Set("Retry-After", "5")
 		if WantsHTML(w.r) {
-			writeError(w.ResponseWriter, w.r, w.pages, http.StatusServiceUnavailable, "unavailable", "", nil)
+			writeError(w.ResponseWriter, w.r, w.pages, http.StatusServiceUnavailable, pages.MsgUnavailable, "", nil)
 			return
 		}
 		// temporarily_unavailable is OAuth's word for it (RFC 6749 §4.1.2.1).

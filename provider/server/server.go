@@ -18,58 +18,121 @@ import (
 	"github.com/guestpass/guestpass/pkg/metrics"
 	"github.com/guestpass/guestpass/pkg/requestid"
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/provider/login"
 	"github.com/guestpass/guestpass/provider/pages"
 )
 
 // MaxBodyBytes caps every request body (PRODUCT.md B10).
 const MaxBodyBytes = 1 << 20
 
-// Router routes requests to tenants by the first path segment.
+// Router routes requests with one ServeMux: the operations endpoints, each
+// tenant's sign-in pages and OP under "/{tenant}", and, for every other
+// path, the tenant context errors of B1.
 type Router struct {
 	cfg     *config.Config
-	tenants map[string]http.Handler // id → handler of tenant-relative paths
+	mux     *http.ServeMux
+	groups  map[string]string // ServeMux pattern → route label of its latency
 	st      store.Store
 	pages   *pages.Renderer
 	log     *zap.Logger
 	metrics *metrics.Metrics
 }
 
-// NewRouter builds the root handler. tenants maps each configured tenant id
-// to the handler of its paths (with the "/{id}" prefix removed).
-func NewRouter(cfg *config.Config, tenants map[string]http.Handler, st store.Store, p *pages.Renderer,
-	log *zap.Logger, m *metrics.Metrics) http.Handler {
-	rt := &Router{cfg: cfg, tenants: tenants, st: st, pages: p, log: log, metrics: m}
-	return rt.middleware(http.HandlerFunc(rt.route))
+// Tenant is what one tenant serves: its sign-in pages' routes, and its OP
+// for every other path under "/{id}/" (with "/{id}" removed).
+type Tenant struct {
+	Pages []login.Route
+	OP    http.Handler
 }
 
-func (rt *Router) route(w http.ResponseWriter, r *http.Request) {
-	seg, rest := splitFirst(r.URL.Path)
-	switch seg {
-	case "healthz":
+// NewRouter builds the root handler for the configured tenants (by id).
+func NewRouter(cfg *config.Config, tenants map[string]Tenant, st store.Store, p *pages.Renderer,
+	log *zap.Logger, m *metrics.Metrics) http.Handler {
+	rt := &Router{cfg: cfg, mux: http.NewServeMux(), groups: map[string]string{}, st: st, pages: p, log: log, metrics: m}
+	rt.routeOperations()
+	for id, t := range tenants {
+		rt.routeTenant(id, t)
+	}
+	rt.routeElsewhere()
+	return rt.middleware(rt.mux)
+}
+
+// handle registers a pattern and the route label its requests are
+// measured under (a bounded set: one per pattern, never the path).
+func (rt *Router) handle(group, pattern string, h http.Handler) {
+	rt.mux.Handle(pattern, h)
+	rt.groups[pattern] = group
+}
+
+// handleTree registers path and everything below it.
+func (rt *Router) handleTree(group, path string, h http.Handler) {
+	rt.handle(group, path, h)
+	rt.handle(group, path+"/", h)
+}
+
+// group is the route label of a request the mux has served.
+func (rt *Router) group(r *http.Request) string {
+	if g, ok := rt.groups[r.Pattern]; ok {
+		return g
+	}
+	return "other"
+}
+
+func (rt *Router) routeOperations() {
+	rt.handleTree("healthz", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
-		return
-	case "readyz":
-		rt.ready(w, r)
-		return
-	case "metrics":
-		// Metrics have their own listener (NewMetricsHandler): here
-		// /metrics is an unknown path like any other.
-		rt.unknownTenant(w, r)
-		return
-	case "favicon.ico", "robots.txt":
-		http.NotFound(w, r)
-		return
+	}))
+	rt.handleTree("readyz", "/readyz", http.HandlerFunc(rt.ready))
+	// Metrics have their own listener (NewMetricsHandler): here /metrics
+	// is an unknown path like any other.
+	rt.handleTree("other", "/metrics", http.HandlerFunc(rt.unknownTenant))
+	rt.handleTree("other", "/favicon.ico", http.NotFoundHandler())
+	rt.handleTree("other", "/robots.txt", http.NotFoundHandler())
+}
+
+// routeTenant mounts a tenant under "/{id}". The OP's top-level paths
+// below are measured under their own label; its other paths, and /apps
+// and /logged-out, under "tenant/other".
+func (rt *Router) routeTenant(id string, t Tenant) {
+	prefix := "/" + id
+	op := http.StripPrefix(prefix, t.OP)
+	rt.handle("tenant/other", prefix, op)
+	rt.handle("tenant/other", prefix+"/", op)
+	for _, tree := range []string{"authorize", "oauth", "userinfo", "keys", "end_session", "revoke", "admin", ".well-known"} {
+		rt.handleTree("tenant/"+tree, prefix+"/"+tree, op)
 	}
-	if h, ok := rt.tenants[seg]; ok && seg != "" {
-		rt.serveTenant(w, r, seg, rest, h)
-		return
+	for _, p := range t.Pages {
+		group := "tenant/other"
+		if p.Path == "/login" || strings.HasPrefix(p.Path, "/login/") {
+			group = "tenant/login"
+		}
+		rt.handle(group, p.Pattern(prefix), p.Handler)
 	}
-	if t := rt.cfg.TenantByDomain(seg); t != nil && seg != "" {
+}
+
+// routeElsewhere answers every path that names no tenant: a verified
+// domain, a reserved id or none (B1), or an unknown tenant.
+func (rt *Router) routeElsewhere() {
+	rt.handle("other", "/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt.elsewhere(w, r, "", "")
+	}))
+	rt.handle("other", "/{first}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt.elsewhere(w, r, r.PathValue("first"), "")
+	}))
+	rt.handle("other", "/{first}/{rest...}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt.elsewhere(w, r, r.PathValue("first"), "/"+r.PathValue("rest"))
+	}))
+}
+
+// elsewhere answers a path whose first segment, first, is not a tenant
+// id; rest is the path after it.
+func (rt *Router) elsewhere(w http.ResponseWriter, r *http.Request, first, rest string) {
+	if t := rt.cfg.TenantByDomain(first); t != nil && first != "" {
 		rt.toCanonical(w, r, t.ID, rest)
 		return
 	}
-	if seg == "" || config.IsReservedTenantID(seg) {
+	if first == "" || config.IsReservedTenantID(first) {
 		// A tenant-less request: /authorize, /.well-known/..., /apps, /.
 		if id := r.URL.Query().Get("tenantid"); id != "" && isBrowserGet(r) {
 			if t := rt.lookup(id); t != nil {
@@ -92,19 +155,12 @@ func (rt *Router) lookup(idOrDomain string) *config.Tenant {
 	return rt.cfg.TenantByDomain(idOrDomain)
 }
 
-func (rt *Router) serveTenant(w http.ResponseWriter, r *http.Request, id, rest string, h http.Handler) {
-	r2 := r.Clone(r.Context())
-	r2.URL.Path = rest
-	r2.URL.RawPath = ""
-	h.ServeHTTP(w, r2)
-}
-
 // toCanonical redirects browser entry points reached through a verified
 // domain to the tenant's canonical path, query preserved. Other methods
 // get an error: a POST must not silently change address.
 func (rt *Router) toCanonical(w http.ResponseWriter, r *http.Request, id, rest string) {
 	if !isBrowserGet(r) {
-		writeError(w, r, rt.pages, http.StatusNotFound, "unknown_tenant", "use the tenant id in the path: /"+id+rest, nil)
+		writeError(w, r, rt.pages, http.StatusNotFound, pages.MsgUnknownTenant, "use the tenant id in the path: /"+id+rest, nil)
 		return
 	}
 	rt.redirect(w, r, "/"+id+rest, r.URL.RawQuery)
@@ -120,12 +176,12 @@ func (rt *Router) noTenant(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/" {
 		example = strings.TrimSuffix(rt.cfg.BaseURL, "/") + "/{organisation}/authorize?..."
 	}
-	writeError(w, r, rt.pages, http.StatusBadRequest, "no_tenant",
+	writeError(w, r, rt.pages, http.StatusBadRequest, pages.MsgNoTenant,
 		"the request must name the tenant in the path, e.g. "+example, map[string]string{"example": example})
 }
 
 func (rt *Router) unknownTenant(w http.ResponseWriter, r *http.Request) {
-	writeError(w, r, rt.pages, http.StatusNotFound, "unknown_tenant", "no such tenant", nil)
+	writeError(w, r, rt.pages, http.StatusNotFound, pages.MsgUnknownTenant, "no such tenant", nil)
 }
 
 func (rt *Router) ready(w http.ResponseWriter, r *http.Request) {
@@ -142,15 +198,6 @@ func (rt *Router) ready(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
 }
 
-// splitFirst splits "/a/b/c" into "a" and "/b/c".
-func splitFirst(p string) (string, string) {
-	p = strings.TrimPrefix(p, "/")
-	if i := strings.IndexByte(p, '/'); i >= 0 {
-		return p[:i], p[i:]
-	}
-	return p, ""
-}
-
 func isBrowserGet(r *http.Request) bool {
 	return r.Method == http.MethodGet || r.Method == http.MethodHead
 }
@@ -161,13 +208,14 @@ func WantsHTML(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
-// writeError answers with a page for people and JSON for programs.
-func writeError(w http.ResponseWriter, r *http.Request, p *pages.Renderer, status int, code, desc string, extra map[string]string) {
+// writeError answers with a page for people and JSON for programs; the
+// page's message key is the JSON's error code.
+func writeError(w http.ResponseWriter, r *http.Request, p *pages.Renderer, status int, key pages.MessageKey, desc string, extra map[string]string) {
 	if WantsHTML(r) && p != nil {
-		p.Render(w, r, pages.PageError, pages.Data{Status: status, Message: code, Extra: extra})
+		p.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Extra: extra})
 		return
 	}
-	WriteJSONError(w, status, code, desc)
+	WriteJSONError(w, status, string(key), desc)
 }
 
 // WriteJSONError writes {"error": code, "error_description": desc}.

@@ -1,6 +1,8 @@
-// Package teststores gives a package's tests the stores to run on: the
-// memory store, driven by the test's clock, and a real Redis.
-package teststores
+// Package backendtest runs a package's tests on each store backend: the
+// memory store, driven by the test's clock, and a real Redis. It is not
+// the conformance suite (storetest), which tests a backend; this one
+// gives the code built on a store a backend to be tested on.
+package backendtest
 
 import (
 	"context"
