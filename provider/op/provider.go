@@ -73,6 +73,9 @@ type Tenant struct {
 	api http.Handler
 	// discovery serves the document built once in New.
 	discovery http.Handler
+	// scopes are the scopes the tenant supports (scopes_supported): the
+	// only ones a grant may carry (scopes.go).
+	scopes []string
 	// logoutKey keys the logout confirmation's CSRF tokens.
 	logoutKey []byte
 	log       *slog.Logger
@@ -142,7 +145,7 @@ func New(o Options) (*Tenant, error) {
 		return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 	}
 	tn := &Tenant{id: t.ID, issuer: issuer, provider: p, storage: st, sessions: o.Sessions, flows: o.Flows,
-		errPage: o.ErrorPage, pages: o.Pages, branding: pages.TenantBranding(t), log: o.Logger,
+		errPage: o.ErrorPage, pages: o.Pages, branding: pages.TenantBranding(t), log: o.Logger, scopes: cfg.SupportedScopes,
 		logoutKey: derive(o.Secret, "guestpass/logout-csrf/"+t.ID)}
 	if tn.log == nil {
 		tn.log = slog.New(slog.DiscardHandler)
