@@ -223,7 +223,11 @@ func (s *storage) CreateAccessToken(ctx context.Context, r op.TokenRequest) (str
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if err := s.st.Pipeline(ctx, append([]*store.Op{save}, s.redeemOps(r)...)...); err != nil {
+	redeem, err := s.redeemOps(r, id, "", time.Time{})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if err := s.st.Pipeline(ctx, append([]*store.Op{save}, redeem...)...); err != nil {
 		return "", time.Time{}, fmt.Errorf("save access token: %w", err)
 	}
 	return id, exp, nil
@@ -299,7 +303,11 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	// gets an error and neither token; a token saved alone is an orphan
 	// nobody holds, and it expires.
 	saveRefresh := store.SetOp(s.k("rt", hashToken(tok)), b, ttl)
-	if err := s.st.Pipeline(ctx, append([]*store.Op{saveAccess, saveRefresh}, s.redeemOps(r)...)...); err != nil {
+	redeem, err := s.redeemOps(r, accessID, rt.Family, rt.Expires)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	if err := s.st.Pipeline(ctx, append([]*store.Op{saveAccess, saveRefresh}, redeem...)...); err != nil {
 		return "", "", time.Time{}, fmt.Errorf("save tokens: %w", err)
 	}
 	return accessID, tok, exp, nil
