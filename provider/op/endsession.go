@@ -102,17 +102,15 @@ func (t *Tenant) checkLogout(ctx context.Context, form url.Values) (*logoutReque
 			return nil, reason
 		}
 		req.hint = hint
-		azp := ""
-		if hint != nil {
-			azp = hint.AuthorizedParty
-		} else {
-			azp = unverifiedAZP(raw)
-		}
-		if req.clientID != "" && azp != "" && req.clientID != azp {
+		switch {
+		case hint != nil && req.clientID != "" && req.clientID != hint.AuthorizedParty:
 			return nil, "client_id does not match the id_token_hint"
-		}
-		if req.clientID == "" {
-			req.clientID = azp
+		case hint != nil:
+			req.clientID = hint.AuthorizedParty
+		case req.clientID == "":
+			// An unverifiable hint is no hint, but its azp may still
+			// name the app when client_id is absent (unverifiedAZP).
+			req.clientID = unverifiedAZP(raw)
 		}
 	}
 	var c *client

@@ -101,6 +101,11 @@ func TestEndSessionUnverifiableHintAsksToConfirm(t *testing.T) {
 			stillSignedIn(t, e, b)
 		})
 	}
+	// Being no hint, it cannot contradict the app's client_id either.
+	_, form := confirmPage(t, endSession(t, e, b, url.Values{"id_token_hint": {resign(t, id)}, "client_id": {"spa"}}))
+	if form.Get("client_id") != "spa" {
+		t.Fatalf("unverifiable hint and client_id=spa: confirmation form carries %v", form)
+	}
 	action, form := confirmPage(t, endSession(t, e, b, url.Values{"id_token_hint": {resign(t, id)},
 		"post_logout_redirect_uri": {rpHome}, "state": {"s3"}}))
 	if p := b.raw(http.MethodPost, action, form); p.status != http.StatusFound || p.location(t) != rpHome+"?state=s3" {
