@@ -380,6 +380,8 @@ func (s *storage) revokeFamily(ctx context.Context, rt *refreshToken) error {
 	return s.st.Set(ctx, s.k("rtf-revoked", rt.Family), []byte("1"), ttl)
 }
 
+// TerminateSession completes op.Storage; logout is ours (endsession.go)
+// and the library's end_session route is not served.
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error { return nil }
 
 // refreshIDPrefix marks the token ids GetRefreshTokenInfo hands the
