@@ -61,7 +61,7 @@ func (h *Handler) continueWith(w http.ResponseWriter, r *http.Request, a *op.Aut
 			return
 		}
 	default:
-		h.errorPage(w, r, http.StatusForbidden, "no_method")
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
 		return
 	}
 	if err := h.d.Flows.SetState(w, h.t.ID, flow, a.ID, st); err != nil {
@@ -115,24 +115,24 @@ func parseState(s string) (connector, authReq, secret string, ok bool) {
 // form_post).
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "invalid_request")
+		h.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 		return
 	}
 	connID, authReq, secret, ok := parseState(r.Form.Get("state"))
 	if !ok {
-		h.errorPage(w, r, http.StatusBadRequest, "invalid_request")
+		h.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 		return
 	}
 	flow, err := h.d.Flows.Get(r, h.t.ID)
 	if err != nil {
-		h.errorPage(w, r, http.StatusForbidden, "csrf")
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgCSRF)
 		return
 	}
 	var step connStep
 	err = h.d.Flows.State(r, h.t.ID, flow, stepKey(authReq), &step)
 	if err != nil || step.Connector != connID || step.Secret == "" ||
 		subtle.ConstantTimeCompare([]byte(step.Secret), []byte(secret)) != 1 {
-		h.errorPage(w, r, http.StatusBadRequest, "invalid_request")
+		h.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 		return
 	}
 	// One use: the secret is forgotten before anything else happens, so
@@ -148,7 +148,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	k, ok := h.d.Chain.ByID(connID).(connectors.CallbackConnector)
 	if !ok {
 		// Removed from the config while the guest was away.
-		h.errorPage(w, r, http.StatusForbidden, "no_method")
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
 		return
 	}
 	a, ok := h.loadRequestID(w, r, authReq, false)
@@ -270,7 +270,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthReque
 	// Said only now, after the upstream vouched for the person, so the
 	// redirect itself tells nobody whether an address is invited.
 	if _, member := k.(connectors.PasswordConnector); !member && !bool(st.Allowed) {
-		h.errorPage(w, r, http.StatusForbidden, "no_method")
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
 		return
 	}
 	h.signIn(w, r, a, flow, st, k.Source(), ident, amr)
@@ -280,5 +280,5 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthReque
 // page saying sign-in with that account did not work; details to the log.
 func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, k connectors.Connector, err error) {
 	h.d.Logger.Warn("connector failed", requestid.Field(r.Context()), zap.String("connector", k.ID()), zap.Error(err))
-	h.errorPage(w, r, http.StatusBadGateway, "upstream_failed")
+	h.errorPage(w, r, http.StatusBadGateway, pages.MsgUpstreamFailed)
 }

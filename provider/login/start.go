@@ -99,7 +99,7 @@ func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *op.Aut
 				// No page for a silent request: the app hears login_required.
 				h.d.OP.Fail(w, r, a, loginRequired())
 			} else {
-				h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+				h.errorPage(w, r, http.StatusForbidden, pages.MsgOTPDisabled)
 			}
 			return
 		}

@@ -42,7 +42,7 @@ var authorizeParams = [...]authorizeParam{
 	{"redirect_uri", 2048},
 	{"response_type", 64},
 	{"response_mode", 64},
-	{"scope", 1024},
+	{"scope", maxScopeLen},
 	{"state", maxStateLen},
 	{"nonce", maxNonceLen},
 	{"prompt", 64},

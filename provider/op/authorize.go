@@ -74,7 +74,7 @@ func (t *Tenant) checkAuthRequest(ctx context.Context, r *http.Request, req *oid
 	if req.MaxAge, err = op.ValidateAuthReqPrompt(req.Prompt, req.MaxAge); err != nil {
 		return "", err
 	}
-	if req.Scopes, err = op.ValidateAuthReqScopes(c, req.Scopes); err != nil {
+	if req.Scopes, err = t.authorizeScopes(req.Scopes); err != nil {
 		return "", err
 	}
 	if req.ResponseType == "" {

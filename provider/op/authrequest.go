@@ -35,9 +35,10 @@ type AuthRequest struct {
 	// only that browser may collect the code at /authorize/callback.
 	Binding string `json:"bnd,omitempty"`
 
-	// redeemed: its code was taken by the token endpoint; the request is
-	// deleted when the tokens are saved.
-	redeemed bool
+	// redeemedCode is the hash of the code the token endpoint took ("" until
+	// then); the request is deleted, and the code's marker written, when
+	// the tokens are saved (codereuse.go).
+	redeemedCode string
 }
 
 // Identity is who signed in, as the login pages established it.

@@ -57,6 +57,17 @@ func (c *client) checkSecret(secret string) bool {
 	return subtle.ConstantTimeCompare(h[:], c.secretHash[:]) == 1
 }
 
+// authenticates reports whether secret authenticates the client: the
+// configured secret for a confidential client; none at all for a public
+// one (presenting a secret is then an error of the caller, not a method
+// we would silently skip).
+func (c *client) authenticates(secret string) bool {
+	if c.public() {
+		return secret == ""
+	}
+	return c.checkSecret(secret)
+}
+
 func (c *client) GetID() string                    { return c.cfg.ID }
 func (c *client) RedirectURIs() []string           { return c.cfg.RedirectURIs }
 func (c *client) PostLogoutRedirectURIs() []string { return c.cfg.PostLogoutRedirectURIs }

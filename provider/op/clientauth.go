@@ -55,32 +55,52 @@ func (s *storage) authenticateClient(r *http.Request, form url.Values) (*client,
 		if form.Has("client_secret") {
 			return nil, invalidRequest("use one client authentication method")
 		}
-		// RFC 6749 §2.3.1: both are form-urlencoded before Basic encoding.
-		var err1, err2 error
-		id, err1 = url.QueryUnescape(id)
-		secret, err2 = url.QueryUnescape(secret)
-		if err1 != nil || err2 != nil {
-			return nil, invalidClient("malformed Basic credentials")
+		c, ok := s.basicClient(id, secret)
+		if !ok {
+			return nil, invalidClient("client authentication failed")
 		}
-		if fid := form.Get("client_id"); fid != "" && fid != id {
+		if fid := form.Get("client_id"); fid != "" && fid != c.cfg.ID {
 			return nil, invalidRequest("client_id does not match the authenticated client")
 		}
-	} else {
-		id, secret = form.Get("client_id"), form.Get("client_secret")
+		return c, nil
 	}
+	id, secret = form.Get("client_id"), form.Get("client_secret")
 	if id == "" {
 		return nil, invalidClient("client authentication is required")
 	}
 	c, ok := s.clients[id]
-	switch {
-	case !ok:
-		return nil, invalidClient("client authentication failed")
-	case c.public() && secret != "":
-		// A public client has no secret; presenting one is an error of
-		// the caller, not a method we would silently skip.
-		return nil, invalidClient("client authentication failed")
-	case !c.public() && !c.checkSecret(secret):
+	if !ok || !c.authenticates(secret) {
 		return nil, invalidClient("client authentication failed")
 	}
 	return c, nil
+}
+
+// basicClient authenticates Basic credentials. RFC 6749 §2.3.1 has the
+// client form-urlencode id and secret before Basic encoding, but many
+// clients (curl -u, Python requests, most HTTP libraries) send them raw,
+// and a base64 secret holds "+" and "/" (which decoding turns into a
+// space, or rejects with "%"). So the decoded pair is tried and then the
+// raw one. Both secret comparisons always run, each in constant time: the
+// timing tells neither which form matched nor anything of the secret.
+func (s *storage) basicClient(id, secret string) (*client, bool) {
+	rawC, rawOK := s.basicPair(id, secret)
+	did, err1 := url.QueryUnescape(id)
+	dsecret, err2 := url.QueryUnescape(secret)
+	if err1 != nil || err2 != nil {
+		return rawC, rawOK
+	}
+	decC, decOK := s.basicPair(did, dsecret)
+	if decOK {
+		return decC, true
+	}
+	return rawC, rawOK
+}
+
+// basicPair authenticates one reading of Basic credentials.
+func (s *storage) basicPair(id, secret string) (*client, bool) {
+	c, ok := s.clients[id]
+	if !ok || id == "" {
+		return nil, false
+	}
+	return c, c.authenticates(secret)
 }

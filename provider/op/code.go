@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/zitadel/oidc/v3/pkg/op"
-
 	"github.com/guestpass/guestpass/pkg/store"
 )
 
@@ -57,8 +55,8 @@ func (s *storage) saveAuthCode(ctx context.Context, a *AuthRequest, code string)
 }
 
 // redeemCode takes the code for an authenticated client c: one round trip
-// that swaps the code record out only if it matches this request, and
-// reads the auth request. The request is deleted with the tokens' save
+// that swaps the code record out only if it matches this request, reads
+// the auth request, and reads the marker of an earlier redemption. The request is deleted with the tokens' save
 // (redeemOps), so the browser cannot mint another code for it.
 func (s *storage) redeemCode(ctx context.Context, code string, c *client, verifier, redirectURI string) (*AuthRequest, error) {
 	invalid := invalidGrant("invalid or used code, or it was issued with another client, redirect_uri or code_challenge")
@@ -68,8 +66,16 @@ func (s *storage) redeemCode(ctx context.Context, code string, c *client, verifi
 	}
 	take := store.CompareAndSwapOp(s.k("code", id), codeBinding(code, c.cfg.ID, s256(verifier), redirectURI), nil, 0)
 	read := store.GetOp(s.k("authreq", id))
-	if err := s.st.Pipeline(ctx, take, read); err != nil {
+	used := store.GetOp(s.usedCodeKey(id))
+	if err := s.st.Pipeline(ctx, take, read, used); err != nil {
 		return nil, fmt.Errorf("redeem code: %w", err)
+	}
+	if !take.OK && used.Err == nil {
+		// Redeemed before: revoke what it produced (codereuse.go).
+		if err := s.revokeReusedCode(ctx, used.Val, code); err != nil {
+			return nil, err
+		}
+		return nil, invalid
 	}
 	if take.Err != nil || !take.OK || read.Err != nil {
 		return nil, invalid
@@ -83,15 +89,6 @@ func (s *storage) redeemCode(ctx context.Context, code string, c *client, verifi
 	if a.Tenant != s.tenant || !a.Done() || a.ClientID != c.cfg.ID || a.RedirectURI != redirectURI {
 		return nil, invalid
 	}
-	a.redeemed = true
+	a.redeemedCode = hashToken(code)
 	return &a, nil
-}
-
-// redeemOps are the writes that end a redeemed auth request, sent with
-// the tokens' save.
-func (s *storage) redeemOps(r op.TokenRequest) []*store.Op {
-	if a, ok := r.(*AuthRequest); ok && a.redeemed {
-		return []*store.Op{store.DeleteOp(s.k("authreq", a.ID))}
-	}
-	return nil
 }

@@ -35,11 +35,17 @@ func (t *Tenant) liveAccessToken(ctx context.Context, raw string) (*accessToken,
 	if fam, _, ok := strings.Cut(id, "."); ok {
 		ops = append(ops, store.GetOp(s.k("rtf-revoked", fam)))
 	}
-	if err := s.st.Pipeline(ctx, ops...); err != nil {
-		return nil, "", fmt.Errorf("read access token: %w", err)
+	// Every op carries its own error (store.Pipeline); each is read
+	// below, so that what decides is the op's own result, not the
+	// batch's summary of it.
+	_ = s.st.Pipeline(ctx, ops...)
+	if err := liveRecord(ops[0]); err != nil {
+		return nil, "", err
 	}
-	if ops[0].Err != nil || len(ops) == 2 && ops[1].Err == nil {
-		return nil, "", errNotFound{"access token"}
+	if len(ops) == 2 {
+		if err := familyLive(ops[1]); err != nil {
+			return nil, "", err
+		}
 	}
 	var at accessToken
 	if err := json.Unmarshal(ops[0].Val, &at); err != nil {
@@ -49,6 +55,32 @@ func (t *Tenant) liveAccessToken(ctx context.Context, raw string) (*accessToken,
 		return nil, "", errNotFound{"access token"}
 	}
 	return &at, id, nil
+}
+
+// liveRecord reads the result of the access token record's read: found,
+// gone (errNotFound), or a store error (returned: the caller answers 503
+// or 500, never "inactive" by default).
+func liveRecord(op *store.Op) error {
+	switch {
+	case op.Err == nil:
+		return nil
+	case errors.Is(op.Err, store.ErrNotFound):
+		return errNotFound{"access token"}
+	}
+	return fmt.Errorf("read access token: %w", op.Err)
+}
+
+// familyLive reads the result of the refresh family's revoked mark. Only
+// a mark known to be absent means "not revoked": a store error must not
+// let the token of a revoked sign-in pass (fail closed).
+func familyLive(op *store.Op) error {
+	switch {
+	case op.Err == nil:
+		return errNotFound{"access token"} // the mark exists: revoked
+	case errors.Is(op.Err, store.ErrNotFound):
+		return nil
+	}
+	return fmt.Errorf("read refresh family mark: %w", op.Err)
 }
 
 // serveIntrospect answers POST /oauth/introspect (RFC 7662). The caller

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/cors"
@@ -73,6 +72,9 @@ type Tenant struct {
 	api http.Handler
 	// discovery serves the document built once in New.
 	discovery http.Handler
+	// scopes are the scopes the tenant supports (scopes_supported): the
+	// only ones a grant may carry (scopes.go).
+	scopes []string
 	// logoutKey keys the logout confirmation's CSRF tokens.
 	logoutKey []byte
 	log       *slog.Logger
@@ -104,9 +106,6 @@ func New(o Options) (*Tenant, error) {
 		origins = append(origins, c.AllowedOrigins...)
 		facts.anyAdmin = facts.anyAdmin || c.Admin
 		facts.anyPublic = facts.anyPublic || c.Secret == ""
-	}
-	if o.Sessions != nil {
-		st.endSession = func(ctx context.Context, sid string) error { return o.Sessions.DeleteByID(ctx, t.ID, sid) }
 	}
 
 	var cryptoKey [32]byte
@@ -145,7 +144,7 @@ func New(o Options) (*Tenant, error) {
 		return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 	}
 	tn := &Tenant{id: t.ID, issuer: issuer, provider: p, storage: st, sessions: o.Sessions, flows: o.Flows,
-		errPage: o.ErrorPage, pages: o.Pages, branding: t.Branding, log: o.Logger,
+		errPage: o.ErrorPage, pages: o.Pages, branding: t.Branding, log: o.Logger, scopes: cfg.SupportedScopes,
 		logoutKey: derive(o.Secret, "guestpass/logout-csrf/"+t.ID)}
 	if tn.log == nil {
 		tn.log = slog.New(slog.DiscardHandler)
@@ -220,11 +219,12 @@ func (t *Tenant) ClientName(id string) string {
 	return ""
 }
 
-// wrap adds what the library leaves out: no-store on token responses,
-// cache lifetimes on keys, our discovery document, our authorize and
-// callback (iss in every authorization response, branded error pages,
-// bounded requests), logout that asks the guest unless the app names the
-// session, and our token, introspection, revocation and userinfo (api).
+// wrap serves what discovery advertises and nothing else: our discovery
+// document, our authorize and callback (iss in every authorization
+// response, branded error pages, bounded requests), our logout (asks the
+// guest unless the app names the session), our token, introspection,
+// revocation and userinfo (api), and the library's keys with a cache
+// lifetime. Every other path is a 404.
 func (t *Tenant) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -237,9 +237,12 @@ func (t *Tenant) wrap(next http.Handler) http.Handler {
 			t.discovery.ServeHTTP(w, r)
 			return
 		case "/keys":
+			// The one route still served by the library.
 			w.Header().Set("Cache-Control", "public, max-age=300")
+			next.ServeHTTP(w, r)
+			return
 		case "/end_session":
-			t.endSession(next, w, r)
+			t.endSession(w, r)
 			return
 		case "/authorize/callback":
 			t.callback(w, r)
@@ -251,43 +254,11 @@ func (t *Tenant) wrap(next http.Handler) http.Handler {
 			t.authorize(w, r)
 			return
 		}
-		next.ServeHTTP(w, r)
+		// The library's other routes (device_authorization, healthz,
+		// ready, its own copies of the endpoints above) are not ours to
+		// offer: unadvertised, and some tell whether a client exists.
+		t.notFound(w, r)
 	})
-}
-
-// logoutState is shared between a logout request's context (where
-// TerminateSessionFromRequest finds the session) and its response writer:
-// TerminateSessionFromRequest deletes the session once the library has
-// validated the request and marks the state done, and only then is the
-// cookie cleared on the redirect: a refused logout (say, an unlisted
-// post_logout_redirect_uri) changes nothing.
-type logoutState struct {
-	sid  string
-	done atomic.Bool
-}
-
-// logoutWriter clears the session cookie on the response of a logout that
-// the library accepted.
-type logoutWriter struct {
-	http.ResponseWriter
-	t     *Tenant
-	state *logoutState
-	wrote bool
-}
-
-func (w *logoutWriter) WriteHeader(code int) {
-	if !w.wrote && w.state != nil && w.state.done.Load() {
-		w.t.sessions.ClearCookie(w.ResponseWriter, w.t.id)
-	}
-	w.wrote = true
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *logoutWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(b)
 }
 
 func (t *Tenant) errorPage(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey) {
@@ -296,4 +267,15 @@ func (t *Tenant) errorPage(w http.ResponseWriter, r *http.Request, status int, k
 		return
 	}
 	http.Error(w, string(key), status)
+}
+
+// notFound is the answer to any path the tenant does not serve, the same
+// for unknown paths and for library routes we do not offer: the branded
+// page for people, JSON for programs (as the server's own 404s).
+func (t *Tenant) notFound(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		t.errorPage(w, r, http.StatusNotFound, pages.MsgNotFound)
+		return
+	}
+	writeJSONStatus(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such endpoint"})
 }

@@ -57,16 +57,12 @@ type storage struct {
 	// decryptCode turns an authorization code back into its auth request
 	// id (the provider's crypto; set once the provider exists).
 	decryptCode func(code string) (string, error)
-	// endSession is called with the session id found in the logout
-	// request's context (see sessionIDKey) so logout deletes the session.
-	endSession func(ctx context.Context, sid string) error
 }
 
 var (
-	_ op.Storage                        = (*storage)(nil)
-	_ op.ClientCredentialsStorage       = (*storage)(nil)
-	_ op.CanSetUserinfoFromRequest      = (*storage)(nil)
-	_ op.CanTerminateSessionFromRequest = (*storage)(nil)
+	_ op.Storage                   = (*storage)(nil)
+	_ op.ClientCredentialsStorage  = (*storage)(nil)
+	_ op.CanSetUserinfoFromRequest = (*storage)(nil)
 )
 
 func (s *storage) k(parts ...string) string { return store.Key(s.tenant, parts...) }
@@ -227,7 +223,11 @@ func (s *storage) CreateAccessToken(ctx context.Context, r op.TokenRequest) (str
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if err := s.st.Pipeline(ctx, append([]*store.Op{save}, s.redeemOps(r)...)...); err != nil {
+	redeem, err := s.redeemOps(r, id, "", time.Time{})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if err := s.st.Pipeline(ctx, append([]*store.Op{save}, redeem...)...); err != nil {
 		return "", time.Time{}, fmt.Errorf("save access token: %w", err)
 	}
 	return id, exp, nil
@@ -303,7 +303,11 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	// gets an error and neither token; a token saved alone is an orphan
 	// nobody holds, and it expires.
 	saveRefresh := store.SetOp(s.k("rt", hashToken(tok)), b, ttl)
-	if err := s.st.Pipeline(ctx, append([]*store.Op{saveAccess, saveRefresh}, s.redeemOps(r)...)...); err != nil {
+	redeem, err := s.redeemOps(r, accessID, rt.Family, rt.Expires)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	if err := s.st.Pipeline(ctx, append([]*store.Op{saveAccess, saveRefresh}, redeem...)...); err != nil {
 		return "", "", time.Time{}, fmt.Errorf("save tokens: %w", err)
 	}
 	return accessID, tok, exp, nil
@@ -376,23 +380,9 @@ func (s *storage) revokeFamily(ctx context.Context, rt *refreshToken) error {
 	return s.st.Set(ctx, s.k("rtf-revoked", rt.Family), []byte("1"), ttl)
 }
 
+// TerminateSession completes op.Storage; logout is ours (endsession.go)
+// and the library's end_session route is not served.
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error { return nil }
-
-// TerminateSessionFromRequest runs after the library validated the logout
-// request (id_token_hint, exact post_logout_redirect_uri): only then is the
-// guest's session deleted.
-func (s *storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSessionRequest) (string, error) {
-	if st, ok := ctx.Value(sessionIDKey{}).(*logoutState); ok && st != nil && st.sid != "" && s.endSession != nil {
-		if err := s.endSession(ctx, st.sid); err != nil {
-			return "", err
-		}
-		st.done.Store(true)
-	}
-	if r.RedirectURI != "" {
-		return r.RedirectURI, nil
-	}
-	return "/" + s.tenant + "/logged-out", nil
-}
 
 // refreshIDPrefix marks the token ids GetRefreshTokenInfo hands the
 // library, so RevokeToken can tell them from access token ids (UUIDs).
@@ -598,7 +588,3 @@ func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 }
 
 func (s *storage) Health(ctx context.Context) error { return s.st.Ping(ctx) }
-
-// sessionIDKey carries the browser's *logoutState (its session id) into
-// TerminateSessionFromRequest.
-type sessionIDKey struct{}

@@ -112,7 +112,11 @@ func (t *Tenant) clientCredentialsGrant(ctx context.Context, c *client, form url
 		return nil, &oauthError{status: http.StatusBadRequest, code: string(oidc.UnauthorizedClient),
 			desc: "this client may not use the client_credentials grant"}
 	}
-	return t.tokenResponse(ctx, &clientCredentialsRequest{clientID: c.cfg.ID, scopes: strings.Fields(form.Get("scope"))}, c, "", "")
+	scopes, oe := t.clientCredentialsScopes(form.Get("scope"))
+	if oe != nil {
+		return nil, oe
+	}
+	return t.tokenResponse(ctx, &clientCredentialsRequest{clientID: c.cfg.ID, scopes: scopes}, c, "", "")
 }
 
 // tokenResponse saves and signs the tokens of req. current is the refresh

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -19,7 +20,9 @@ func bearerError(status int, code, desc string) *oauthError {
 // bearerToken reads the access token from the Authorization header or a
 // POST form body (RFC 6750 §2.1, §2.2). A token in the URL query (§2.3)
 // is refused: it lands in logs and histories. ok is false when the
-// request carries no token at all.
+// request carries no token at all; an Authorization header of another
+// scheme (Basic, say) carries none either: RFC 6750 §3.1 answers such a
+// request as one without authentication, 401 with the bare challenge.
 func bearerToken(r *http.Request) (string, bool, *oauthError) {
 	if r.URL.Query().Has("access_token") {
 		return "", false, bearerError(http.StatusBadRequest, string(oidc.InvalidRequest),
@@ -34,20 +37,20 @@ func bearerToken(r *http.Request) (string, bool, *oauthError) {
 			fromBody = r.PostForm.Get("access_token")
 		}
 	}
-	h := r.Header.Get("Authorization")
+	scheme, fromHeader, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	bearer := strings.EqualFold(scheme, "Bearer")
+	fromHeader = strings.TrimSpace(fromHeader)
 	switch {
-	case h != "" && fromBody != "":
+	case bearer && fromBody != "":
 		return "", false, bearerError(http.StatusBadRequest, string(oidc.InvalidRequest), "use one way to send the token")
 	case fromBody != "":
 		return fromBody, true, nil
-	case h == "":
+	case !bearer:
 		return "", false, nil
+	case fromHeader == "":
+		return "", false, bearerError(http.StatusBadRequest, string(oidc.InvalidRequest), "the Bearer token is empty")
 	}
-	scheme, tok, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		return "", false, bearerError(http.StatusBadRequest, string(oidc.InvalidRequest), "use the Bearer scheme")
-	}
-	return strings.TrimSpace(tok), true, nil
+	return fromHeader, true, nil
 }
 
 // serveUserinfo answers /userinfo (OIDC Core §5.3) for live tokens of a
@@ -80,6 +83,12 @@ func (t *Tenant) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		t.fail(w, r, err)
+		return
+	}
+	if !slices.Contains(at.Scopes, oidc.ScopeOpenID) {
+		// Userinfo is an OpenID Connect resource (Core §5.3): a token of
+		// a grant without openid (a narrowed refresh) may not read it.
+		bearerError(http.StatusForbidden, "insufficient_scope", "the access token lacks the openid scope").write(w, t.issuer)
 		return
 	}
 	u := new(oidc.UserInfo)

@@ -9,7 +9,7 @@ import (
 
 // TestRoutes pins what the routing table answers besides the pages
 // themselves: the sign-in pages' 405s (with Allow) and 404s on the error
-// page, the OP's own 404s, the operations paths, domain and tenantid
+// page, the OP's own 404s (a page for people, JSON for programs), the operations paths, domain and tenantid
 // redirects, reserved and unknown ids, and ServeMux's canonical-path
 // redirect. TestTenantContext covers B1's errors as HTML and JSON.
 func TestRoutes(t *testing.T) {
@@ -32,9 +32,9 @@ func TestRoutes(t *testing.T) {
 		{"HEAD", "/fabrikam/apps", html, 200, html, "", "", ""},
 		{"GET", "/fabrikam/logged-out", html, 200, html, "", "", "You have signed out"},
 		{"GET", "/fabrikam/login/code?authRequestID=x", html, 303, "", "", "/fabrikam/login?authRequestID=x", ""},
-		{"GET", "/fabrikam/loginx", html, 404, text, "", "", ""},
-		{"GET", "/fabrikam", js, 404, text, "", "", ""},
-		{"GET", "/fabrikam/keys/", js, 404, text, "", "", ""},
+		{"GET", "/fabrikam/loginx", html, 404, html, "", "", ""},
+		{"GET", "/fabrikam", js, 404, js, "", "", "not_found"},
+		{"GET", "/fabrikam/keys/", js, 404, js, "", "", "not_found"},
 		{"GET", "/fabrikam/keys", js, 200, js, "", "", `"keys"`},
 		{"POST", "/healthz/x", js, 200, text, "", "", "ok"},
 		{"GET", "/readyz/", js, 200, js, "", "", "ready"},

@@ -192,21 +192,6 @@ func TestEndSessionWithSessionHint(t *testing.T) {
 // app as interaction_required, with iss.
 func TestAuthorizeErrorsAreBrandedPages(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	brandedPage := func(t *testing.T, p page, status int) {
-		t.Helper()
-		if p.status != status || p.header.Get("Location") != "" {
-			t.Fatalf("%s: %d %q, want a %d page", p.url, p.status, p.header.Get("Location"), status)
-		}
-		if !strings.HasPrefix(p.header.Get("Content-Type"), "text/html") || !strings.Contains(p.body, `<div class="brand">`) ||
-			!strings.Contains(p.body, "Fabrikam") || !strings.Contains(p.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
-			t.Fatalf("%s: not the branded page:\n%s", p.url, p.body)
-		}
-		for _, leak := range []string{"ErrorType", "Parent=", "unable to retrieve", "redirect_uri is missing", "not found", "client configuration"} {
-			if strings.Contains(p.body, leak) {
-				t.Fatalf("%s: page shows internal detail %q:\n%s", p.url, leak, p.body)
-			}
-		}
-	}
 	b := newBrowser(t)
 	for name, q := range map[string]url.Values{
 		"unknown client":        func() url.Values { q := baseAuthQuery("nosuch", rpCallback); return q }(),
@@ -232,4 +217,22 @@ func TestAuthorizeErrorsAreBrandedPages(t *testing.T) {
 			t.Fatalf("callback before sign-in: %v", v)
 		}
 	})
+}
+
+// brandedPage asserts p is fabrikam's branded error page with status:
+// HTML with the pages' CSP, no redirect, no internal detail.
+func brandedPage(t *testing.T, p page, status int) {
+	t.Helper()
+	if p.status != status || p.header.Get("Location") != "" {
+		t.Fatalf("%s: %d %q, want a %d page", p.url, p.status, p.header.Get("Location"), status)
+	}
+	if !strings.HasPrefix(p.header.Get("Content-Type"), "text/html") || !strings.Contains(p.body, `<div class="brand">`) ||
+		!strings.Contains(p.body, "Fabrikam") || !strings.Contains(p.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("%s: not the branded page:\n%s", p.url, p.body)
+	}
+	for _, leak := range []string{"ErrorType", "Parent=", "unable to retrieve", "redirect_uri is missing", "not found", "client configuration"} {
+		if strings.Contains(p.body, leak) {
+			t.Fatalf("%s: page shows internal detail %q:\n%s", p.url, leak, p.body)
+		}
+	}
 }
