@@ -3,6 +3,7 @@ package otp
 import (
 	"errors"
 	"fmt"
+	"github.com/guestpass/guestpass/pkg/policy"
 	"strconv"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func counter(t *testing.T, e env, key string) int64 {
 
 // issueFrom issues through the full entry point the sign-in pages use.
 func issueFrom(e env, p Policy, o Origin, tenant, challenge, email string) (string, error) {
-	pi, err := e.iss.PrepareIssueFrom(p, o, tenant, challenge, email)
+	pi, err := e.iss.PrepareIssueFrom(p, o, policy.EmailOTPSwitch(tenant, true), tenant, challenge, email)
 	if err != nil {
 		return "", err
 	}

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/store"
 )
 
@@ -81,6 +82,9 @@ var (
 	// ErrLocked: the address spent its failure budget; verification is
 	// refused until the window ends.
 	ErrLocked = errors.New("otp: too many failed attempts")
+	// ErrDisabled: passcodes are off for the tenant (its policy switch);
+	// nothing was issued, counted or stored.
+	ErrDisabled = errors.New("otp: passcodes are disabled")
 	// ErrNoKey: the issuer was built with a missing or short key.
 	ErrNoKey = errors.New("otp: code key missing or shorter than 16 bytes")
 )
@@ -219,7 +223,7 @@ func NewIssuer(st store.Store, key []byte, clock func() time.Time) *Issuer {
 // The requester is known only by the challenge, which stands for its flow:
 // no limit per client IP applies. The sign-in pages use PrepareIssueFrom.
 func (i *Issuer) Issue(ctx context.Context, p Policy, tenant, challenge, email string) (string, error) {
-	pi, err := i.PrepareIssueFrom(p, Origin{Flow: challenge}, tenant, challenge, email)
+	pi, err := i.PrepareIssueFrom(p, Origin{Flow: challenge}, policy.EmailOTPSwitch(tenant, true), tenant, challenge, email)
 	if err != nil {
 		return "", err
 	}
@@ -236,11 +240,13 @@ type PendingIssue struct {
 }
 
 // PrepareIssueFrom draws the code and builds the op that stores it: the
+// tenant's passcode switch (on must be read in the same atomic step as
+// the writes: nothing is counted or stored while passcodes are off), the
 // cooldown, every cap (address, flow, client, tenant), then the record, in
 // one script. Setting the record replaces the flow's earlier one; its
 // attempt counter is keyed by the old nonce and so no longer applies to
 // anything.
-func (i *Issuer) PrepareIssueFrom(p Policy, o Origin, tenant, challenge, email string) (*PendingIssue, error) {
+func (i *Issuer) PrepareIssueFrom(p Policy, o Origin, on policy.Switch, tenant, challenge, email string) (*PendingIssue, error) {
 	if err := i.check(tenant, challenge, email); err != nil {
 		return nil, err
 	}
@@ -272,8 +278,10 @@ func (i *Issuer) PrepareIssueFrom(p Policy, o Origin, tenant, challenge, email s
 		i.flowKey(tenant, o.Flow),
 		ipKey,
 		store.Key(tenant, "otp", "tenant"),
+		on.Key,
 	}, msArg(cool), strconv.Itoa(p.MaxCodesPerHour), msArg(window), string(r.marshal()), msArg(p.CodeTTL+storeMargin),
-		addr, strconv.Itoa(p.MaxAddressesPerFlow), strconv.Itoa(ipCap), strconv.Itoa(p.MaxCodesPerTenantPerHour))
+		addr, strconv.Itoa(p.MaxAddressesPerFlow), strconv.Itoa(ipCap), strconv.Itoa(p.MaxCodesPerTenantPerHour),
+		on.Field, boolArg(on.Default))
 	return &PendingIssue{op: op, code: code}, nil
 }
 
@@ -309,6 +317,10 @@ func (pi *PendingIssue) Result() (string, error) {
 		return "", &LimitError{Scope: ScopeClient}
 	case tenantCapped:
 		return "", &LimitError{Scope: ScopeTenant}
+	case switchedOff:
+		return "", ErrDisabled
+	case badSwitch:
+		return "", fmt.Errorf("otp: issue: the passcode policy holds an unexpected value")
 	}
 	return "", fmt.Errorf("otp: issue: %w: %v", errScriptResult, res)
 }
@@ -332,6 +344,38 @@ func (i *Issuer) Verify(ctx context.Context, p Policy, tenant, challenge, email,
 // out (OWASP "device cookies"); its own failures are limited all the same.
 // The caller must have checked the cookie's binding to tenant and address.
 func (i *Issuer) VerifyOnDevice(ctx context.Context, p Policy, tenant, challenge, email, code, device string) error {
+	read := i.ReadCode(tenant, challenge, email)
+	if err := i.st.Pipeline(ctx, read.Op()); err != nil {
+		return fmt.Errorf("otp: verify: load: %w", err)
+	}
+	rec, err := read.Result()
+	if err != nil {
+		return err
+	}
+	return i.VerifyCode(ctx, p, rec, tenant, challenge, email, code, device)
+}
+
+// Code is the stored record of one flow's code as a step read it
+// (ReadCode); the zero Code is "none".
+type Code struct{ raw []byte }
+
+// ReadCode is the read VerifyCode starts from, as a read of a step's
+// batch.
+func (i *Issuer) ReadCode(tenant, challenge, email string) *store.Read[Code] {
+	return store.NewRead(store.GetOp(i.codeKey(tenant, challenge, email)), func(op *store.Op) (Code, error) {
+		switch {
+		case errors.Is(op.Err, store.ErrNotFound):
+			return Code{}, nil
+		case op.Err != nil:
+			return Code{}, fmt.Errorf("otp: verify: load: %w", op.Err)
+		}
+		return Code{raw: op.Val}, nil
+	})
+}
+
+// VerifyCode is VerifyOnDevice for a caller that read the flow's record
+// (ReadCode) in its step's batch: it costs one round trip, the script.
+func (i *Issuer) VerifyCode(ctx context.Context, p Policy, c Code, tenant, challenge, email, code, device string) error {
 	if err := i.check(tenant, challenge, email); err != nil {
 		return err
 	}
@@ -341,13 +385,9 @@ func (i *Issuer) VerifyOnDevice(ctx context.Context, p Policy, tenant, challenge
 	p = p.withDefaults()
 	failKey := i.failKey(tenant, email, device)
 	codeKey := i.codeKey(tenant, challenge, email)
-
-	raw, err := i.st.Get(ctx, codeKey)
-	if errors.Is(err, store.ErrNotFound) {
+	raw := c.raw
+	if raw == nil {
 		return ErrInvalid
-	}
-	if err != nil {
-		return fmt.Errorf("otp: verify: load: %w", err)
 	}
 	r, err := unmarshalRecord(raw)
 	if err != nil {
@@ -479,12 +519,6 @@ func (i *Issuer) codeMAC(tenant, challenge, email string, nonce []byte, code str
 // codeKey is where the record of one flow of one address lives.
 func (i *Issuer) codeKey(tenant, challenge, email string) string {
 	return store.Key(tenant, "otp", "code", i.flowID(tenant, challenge, email))
-}
-
-// ReadOp is the first read of Verify, for a caller that prefetches a
-// request's reads in one round trip (store.Prefetch).
-func (i *Issuer) ReadOp(tenant, challenge, email string) *store.Op {
-	return store.GetOp(i.codeKey(tenant, challenge, email))
 }
 
 // flowID names the record of one flow of one address.

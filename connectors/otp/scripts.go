@@ -34,15 +34,20 @@ const (
 	flowCapped   = 3 // the flow's distinct addresses
 	clientCapped = 4 // the client's hourly cap
 	tenantCapped = 5 // the tenant's hourly cap
+	switchedOff  = 6 // passcodes are off (the policy switch)
+	badSwitch    = 7 // the switch holds neither "on" nor "off"
 )
 
 // addrIDLen is the length of an address id (hex of 16 bytes): the flow's
 // list of addresses is their concatenation.
 const addrIDLen = 32
 
-// issueScript: KEYS cool, sent, code, flow, ip, tenant; ARGV cooldown (ms,
-// 0: none), address cap, window (ms), record, record ttl (ms), address id,
-// flow cap, client cap (0: none), tenant cap. Every limit is checked
+// issueScript: KEYS cool, sent, code, flow, ip, tenant, policy; ARGV
+// cooldown (ms, 0: none), address cap, window (ms), record, record ttl
+// (ms), address id, flow cap, client cap (0: none), tenant cap, policy
+// field, policy default ("1"/"0"). Passcodes must be on (the policy
+// hash's field "on", or absent and the default on) before anything else
+// is looked at. Every limit is checked
 // before anything is counted, so a refused request costs no budget and
 // sets no cooldown; then the counters, the flow's list and the record are
 // written together. A refused request leaves the flow's current code alone.
@@ -57,6 +62,10 @@ var issueScript = store.NewScript(luaIncr+`
 local function count(key)
   return tonumber(redis.call('GET', key) or '0')
 end
+local on = redis.call('HGET', KEYS[7], ARGV[10])
+if not on then on = ARGV[11] == '1' and 'on' or 'off' end
+if on == 'off' then return {6, 0} end
+if on ~= 'on' then return {7, 0} end
 local cool, win = tonumber(ARGV[1]), tonumber(ARGV[3])
 if cool > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
   return {1, redis.call('PTTL', KEYS[1])}
@@ -99,6 +108,9 @@ func issueTwin(tx store.Tx, keys, args []string) ([]int64, error) {
 	}
 	cool, addrCap, win, ttl := ms(n[0]), n[1], ms(n[2]), ms(n[3])
 	flowCap, ipCap, tenantCap := n[4], n[5], n[6]
+	if res, err := switchTwin(tx, keys[6], args[9], args[10]); res != nil || err != nil {
+		return res, err
+	}
 	if cool > 0 {
 		left, err := tx.TTL(keys[0])
 		if err == nil {
@@ -160,6 +172,36 @@ func issueTwin(tx store.Tx, keys, args []string) ([]int64, error) {
 		return nil, err
 	}
 	return []int64{issued, 0}, nil
+}
+
+// switchTwin is the issue script's policy check: nil when passcodes are
+// on, else the script's answer.
+func switchTwin(tx store.Tx, key, field, dflt string) ([]int64, error) {
+	v, err := tx.HGet(key, field)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		v = []byte("off")
+		if dflt == "1" {
+			v = []byte("on")
+		}
+	case err != nil:
+		return nil, err
+	}
+	switch string(v) {
+	case "on":
+		return nil, nil
+	case "off":
+		return []int64{switchedOff, 0}, nil
+	}
+	return []int64{badSwitch, 0}, nil
+}
+
+// boolArg renders a flag for a script.
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // txCount reads a counter; absent is 0.

@@ -115,10 +115,27 @@ func recordKey(tenant, canonical string) string { return store.Key(tenant, "gues
 func listKey(tenant string) string              { return store.Key(tenant, "guests") }
 func idsKey(tenant string) string               { return store.Key(tenant, "guest-ids") }
 
-// ReadOp is the read Get does, for a caller that prefetches a request's
-// reads in one round trip (store.Prefetch).
-func (r *Repo) ReadOp(tenant, canonical string) *store.Op {
-	return store.GetOp(recordKey(tenant, canonical))
+// Record is a guest as a step read it (Guest nil: no such guest), with
+// the stored bytes a later compare-and-swap must find unchanged: a writer
+// given a Record starts from it instead of reading the guest again.
+type Record struct {
+	Guest *Guest
+	raw   []byte
+}
+
+// Read is Get as a read of a step's batch; its Record can be handed to
+// RecordSignInFrom.
+func (r *Repo) Read(tenant, canonical string) *store.Read[Record] {
+	if tenant == "" || canonical == "" {
+		return store.NewRead(nil, func(*store.Op) (Record, error) { return Record{}, nil })
+	}
+	return store.NewRead(store.GetOp(recordKey(tenant, canonical)), func(op *store.Op) (Record, error) {
+		g, raw, err := decode(tenant, op.Val, op.Err)
+		if errors.Is(err, ErrNotFound) {
+			return Record{}, nil
+		}
+		return Record{Guest: g, raw: raw}, err
+	})
 }
 
 func (r *Repo) now() time.Time { return r.clock().UTC() }
@@ -126,6 +143,11 @@ func (r *Repo) now() time.Time { return r.clock().UTC() }
 // load returns the record of canonical and its raw bytes (the CAS "prev").
 func (r *Repo) load(ctx context.Context, tenant, canonical string) (*Guest, []byte, error) {
 	raw, err := r.st.Get(ctx, recordKey(tenant, canonical))
+	return decode(tenant, raw, err)
+}
+
+// decode reads a record as Get returned it (raw, err).
+func decode(tenant string, raw []byte, err error) (*Guest, []byte, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, ErrNotFound
 	}
@@ -139,12 +161,10 @@ func (r *Repo) load(ctx context.Context, tenant, canonical string) (*Guest, []by
 	return &g, raw, nil
 }
 
-// index (re)writes both index entries of g; idempotent.
+// index (re)writes both index entries of g, in one round trip; idempotent.
 func (r *Repo) index(ctx context.Context, tenant string, g *Guest) error {
-	if err := r.st.HSet(ctx, listKey(tenant), g.Canonical, []byte(g.ID)); err != nil {
-		return fmt.Errorf("guests: index %s: %w", tenant, err)
-	}
-	if err := r.st.HSet(ctx, idsKey(tenant), g.ID, []byte(g.Canonical)); err != nil {
+	if err := r.st.Pipeline(ctx, store.HSetOp(listKey(tenant), g.Canonical, []byte(g.ID)),
+		store.HSetOp(idsKey(tenant), g.ID, []byte(g.Canonical))); err != nil {
 		return fmt.Errorf("guests: index %s: %w", tenant, err)
 	}
 	return nil
@@ -154,14 +174,20 @@ func (r *Repo) index(ctx context.Context, tenant string, g *Guest) error {
 // mutate gets the current guest (nil when missing) and returns the new one,
 // or nil to leave the record untouched (the current guest is then
 // returned), or an error to stop. mutate must not call the store (Dex #5017:
-// no store calls inside an updater).
-func (r *Repo) update(ctx context.Context, tenant, canonical string, mutate func(cur *Guest) (*Guest, error)) (*Guest, bool, error) {
+// no store calls inside an updater). first, when not nil, is the record as
+// the caller already read it: the first round starts from it, later rounds
+// (after a lost compare-and-swap) read again.
+func (r *Repo) update(ctx context.Context, tenant, canonical string, first *Record, mutate func(cur *Guest) (*Guest, error)) (*Guest, bool, error) {
 	for range maxCASAttempts {
 		if err := ctx.Err(); err != nil {
 			return nil, false, fmt.Errorf("guests: %w", err)
 		}
-		cur, prev, err := r.load(ctx, tenant, canonical)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		var cur *Guest
+		var prev []byte
+		var err error
+		if first != nil {
+			cur, prev, first = first.Guest, first.raw, nil
+		} else if cur, prev, err = r.load(ctx, tenant, canonical); err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, false, err
 		}
 		next, err := mutate(cur)
@@ -245,7 +271,7 @@ func (r *Repo) Invite(ctx context.Context, tenant, canonical, email, displayName
 		return nil, false, fmt.Errorf("%w: tenant, address and email are required", errInvalid)
 	}
 	now := r.now()
-	g, created, err := r.update(ctx, tenant, canonical, func(cur *Guest) (*Guest, error) {
+	g, created, err := r.update(ctx, tenant, canonical, nil, func(cur *Guest) (*Guest, error) {
 		if cur != nil {
 			return nil, nil
 		}
@@ -276,11 +302,22 @@ func (r *Repo) Invite(ctx context.Context, tenant, canonical, email, displayName
 // address); displayName only fills an empty DisplayName, so a name the admin
 // gave at invitation is not overwritten by whatever an upstream returns.
 func (r *Repo) RecordSignIn(ctx context.Context, tenant, canonical, email, source, displayName string) (*Guest, error) {
+	return r.recordSignIn(ctx, tenant, canonical, nil, email, source, displayName)
+}
+
+// RecordSignInFrom is RecordSignIn for a caller that already read the
+// guest (Read) in its step's batch: an uncontended sign-in then costs one
+// write and no read.
+func (r *Repo) RecordSignInFrom(ctx context.Context, tenant, canonical string, rec Record, email, source, displayName string) (*Guest, error) {
+	return r.recordSignIn(ctx, tenant, canonical, &rec, email, source, displayName)
+}
+
+func (r *Repo) recordSignIn(ctx context.Context, tenant, canonical string, first *Record, email, source, displayName string) (*Guest, error) {
 	if tenant == "" || canonical == "" || email == "" || source == "" {
 		return nil, fmt.Errorf("%w: tenant, address, email and source are required", errInvalid)
 	}
 	now := r.now()
-	g, _, err := r.update(ctx, tenant, canonical, func(cur *Guest) (*Guest, error) {
+	g, _, err := r.update(ctx, tenant, canonical, first, func(cur *Guest) (*Guest, error) {
 		if cur == nil {
 			return &Guest{
 				ID:           uuid.NewString(),
@@ -412,7 +449,7 @@ func (r *Repo) ResetRedemption(ctx context.Context, tenant, id string) (*Guest, 
 	if err != nil {
 		return nil, err
 	}
-	out, _, err := r.update(ctx, tenant, g.Canonical, func(cur *Guest) (*Guest, error) {
+	out, _, err := r.update(ctx, tenant, g.Canonical, nil, func(cur *Guest) (*Guest, error) {
 		if cur == nil || cur.ID != id {
 			return nil, ErrNotFound
 		}

@@ -149,6 +149,8 @@ type Tx interface {
 	Delete(key string) error
 	Incr(key string, delta int64, ttl time.Duration) (int64, error)
 	TTL(key string) (time.Duration, error)
+	// HGet reads one field of a hash (a switch a script obeys).
+	HGet(key, field string) ([]byte, error)
 }
 
 // Script is an atomic operation over several keys of one tenant, written

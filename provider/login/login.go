@@ -26,6 +26,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail"
 	"github.com/guestpass/guestpass/pkg/metrics"
+	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/requestid"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
@@ -35,13 +36,14 @@ import (
 
 // OP is what the pages need of the tenant's OpenID provider.
 type OP interface {
-	AuthRequest(ctx context.Context, id string) (*op.AuthRequest, error)
-	// Complete records who signed in, bound to the browser's flow: only
-	// that browser can then collect the code.
-	Complete(ctx context.Context, a *op.AuthRequest, ident op.Identity, flow string) error
+	// ReadAuthRequest reads a pending request (op.ErrUnknownRequest when
+	// unknown or expired) in a step's batch.
+	ReadAuthRequest(id string) *store.Read[*op.AuthRequest]
+	// CompleteOp records who signed in, bound to the browser's flow (only
+	// that browser can then collect the code), as an op of the step's
+	// last batch.
+	CompleteOp(a *op.AuthRequest, ident op.Identity, flow string) (*store.Op, error)
 	CallbackURL(id string) string
-	// AuthRequestReadOp is AuthRequest's read, for store.Prefetch.
-	AuthRequestReadOp(id string) *store.Op
 	Fail(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, err error)
 	ClientName(id string) string
 }
@@ -58,11 +60,11 @@ type Mailer interface {
 type Deps struct {
 	Tenant config.Tenant
 	OP     OP
-	// Store is the request-observing store the other parts share; the
-	// handler only uses it to prefetch a step's reads (store.Prefetch).
+	// Store is the store the other parts share; each step sends its
+	// batch of reads, and its last writes, to it in one Pipeline.
 	Store    store.Store
 	Guests   *guests.Repo
-	Policies *guests.Policies
+	Policies *policy.Policies
 	Sessions *session.Manager
 	Flows    *session.Flows
 	// Devices reads and sets device cookies (a browser's own failure
@@ -147,24 +149,23 @@ func (h *Handler) only(w http.ResponseWriter, r *http.Request, method string, f 
 	f(w, r)
 }
 
-// loadRequest loads the auth request named in the query; on failure it
-// has already answered. A request that is already signed in continues to
-// the app unless allowDone (the verify form answers it itself).
-func (h *Handler) loadRequest(w http.ResponseWriter, r *http.Request, allowDone bool) (*op.AuthRequest, bool) {
-	a, err := h.d.OP.AuthRequest(r.Context(), r.URL.Query().Get("authRequestID"))
+// checkRequest answers for a request that could not be read (err, from
+// the step's batch) or is already signed in (unless allowDone: the verify
+// form answers that itself); it reports whether the caller may go on.
+func (h *Handler) checkRequest(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, err error, allowDone bool) bool {
 	if errors.Is(err, op.ErrUnknownRequest) {
 		h.errorPage(w, r, http.StatusBadRequest, "expired_request")
-		return nil, false
+		return false
 	}
 	if err != nil {
 		h.fail(w, r, err)
-		return nil, false
+		return false
 	}
 	if a.Done() && !allowDone {
 		http.Redirect(w, r, h.d.OP.CallbackURL(a.ID), http.StatusSeeOther)
-		return nil, false
+		return false
 	}
-	return a, true
+	return true
 }
 
 // checkPost checks a form POST: the flow cookie and the CSRF token. On
@@ -180,26 +181,6 @@ func (h *Handler) checkPost(w http.ResponseWriter, r *http.Request) (string, boo
 		return "", false
 	}
 	return flow, true
-}
-
-// otpEnabled reads the tenant's passcode policy: the stored override (B5:
-// every replica sees a change at once) or the YAML default.
-func (h *Handler) otpEnabled(ctx context.Context) (bool, error) {
-	return h.d.Policies.EmailOTPEnabled(ctx, h.t.ID, h.t.EmailOTP.Enabled)
-}
-
-// requireOTP answers with the otp_disabled page (or a 503) unless
-// passcodes are on; it reports whether the caller may go on.
-func (h *Handler) requireOTP(w http.ResponseWriter, r *http.Request) bool {
-	on, err := h.otpEnabled(r.Context())
-	if err != nil {
-		h.fail(w, r, err)
-		return false
-	}
-	if !on {
-		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
-	}
-	return on
 }
 
 func (h *Handler) url(suffix, authReq string) string {

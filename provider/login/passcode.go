@@ -14,6 +14,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/canon"
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail"
+	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/requestid"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
@@ -75,21 +76,26 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	// has a cooldown and an hourly count of its own, out of a stranger's
 	// reach (see otp.Origin).
 	origin := otp.Origin{Flow: flow, ClientIP: h.d.ClientIP.Key(r), Device: h.d.Devices.ID(r, h.t.ID, st.Canonical)}
-	issue, err := h.d.OTP.PrepareIssueFrom(h.policy, origin, h.t.ID, challenge(flow, authReq), st.Canonical)
+	on := policy.EmailOTPSwitch(h.t.ID, h.t.EmailOTP.Enabled)
+	issue, err := h.d.OTP.PrepareIssueFrom(h.policy, origin, on, h.t.ID, challenge(flow, authReq), st.Canonical)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	// The policy read, the issue and the guest's record (where the mail
-	// goes) travel in one round trip, for every address alike. A code
-	// issued while passcodes are off is never mailed, and could not be
-	// used: verify checks the policy again.
-	r = r.WithContext(store.Prefetch(r.Context(), h.d.Store, h.d.Policies.ReadOp(h.t.ID), issue.Op(),
-		h.d.Guests.ReadOp(h.t.ID, st.Canonical)))
-	if !h.requireOTP(w, r) {
+	// The issue and the guest's record (where the mail goes) travel in one
+	// round trip, for every address alike. The issue script checks the
+	// passcode policy first: while passcodes are off it counts and stores
+	// nothing. (Verify checks the policy again.)
+	step, err := h.loadSend(r.Context(), issue, st.Canonical)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	code, err := issue.Result()
+	code, err := step.code, step.issueErr
+	if errors.Is(err, otp.ErrDisabled) {
+		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+		return
+	}
 	if retry, ok := otp.RetryAfter(err); ok {
 		h.d.Metrics.RateLimited.WithLabelValues("cooldown").Inc()
 		d := h.signinData(authReq, flow, st)
@@ -110,12 +116,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st.Allowed {
-		to, err := h.recipient(r, st)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		if err := h.mailCode(r, st, to, code, slot); err != nil {
+		if err := h.mailCode(r, st, recipient(step.guest.Guest, st), code, slot); err != nil {
 			h.notSent(w, r, authReq, flow, st, err)
 			return
 		}
@@ -124,19 +125,13 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 }
 
 // recipient is where a code mail goes (B10): a known guest's stored
-// address, else the address as typed (self-service sign-up). The guest's
-// record was read with the issue (send), so this costs no round trip.
-func (h *Handler) recipient(r *http.Request, st *signin) (string, error) {
-	g, err := h.d.Guests.Get(r.Context(), h.t.ID, st.Canonical)
-	switch {
-	case errors.Is(err, guests.ErrNotFound):
-		return st.Typed, nil
-	case err != nil:
-		return "", fmt.Errorf("passcode mail: read guest: %w", err)
-	case g.Email == "":
-		return st.Typed, nil
+// address, else the address as typed (self-service sign-up). The guest
+// (nil: none) was read with the issue.
+func recipient(g *guests.Guest, st *signin) string {
+	if g == nil || g.Email == "" {
+		return st.Typed
 	}
-	return g.Email, nil
+	return g.Email
 }
 
 // mailCode queues the passcode mail to the address to in the place
@@ -168,14 +163,16 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every read of this step (request, policy, passcode, guest) in one
 	// round trip.
-	r = r.WithContext(store.Prefetch(r.Context(), h.d.Store,
-		h.d.OP.AuthRequestReadOp(authReq), h.d.Policies.ReadOp(h.t.ID),
-		h.d.OTP.ReadOp(h.t.ID, challenge(flow, authReq), st.Canonical), h.d.Guests.ReadOp(h.t.ID, st.Canonical)))
-	a, ok := h.loadRequest(w, r, true)
-	if !ok {
+	ctx := r.Context()
+	step, err := h.loadVerify(ctx, authReq, flow, st)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	ctx := r.Context()
+	a := step.req
+	if !h.checkRequest(w, r, a, step.reqErr, true) {
+		return
+	}
 	d := h.signinData(a.ID, flow, st)
 	if a.Done() {
 		// A code was already accepted for this request (a replay, or a
@@ -191,13 +188,14 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, pages.PageCode, d)
 		return
 	}
-	if !h.requireOTP(w, r) {
+	if !step.otpOn {
+		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
 		return
 	}
 	// A browser that signed in as this address before spends its own
 	// failure budget (device cookie), out of a stranger's reach.
 	device := h.d.Devices.ID(r, h.t.ID, st.Canonical)
-	err = h.d.OTP.VerifyOnDevice(ctx, h.policy, h.t.ID, challenge(flow, a.ID), st.Canonical, code, device)
+	err = h.d.OTP.VerifyCode(ctx, h.policy, step.code, h.t.ID, challenge(flow, a.ID), st.Canonical, code, device)
 	if err == nil && !st.Allowed {
 		// Unreachable but by a lucky guess: such an address was never
 		// mailed. It gets the answer of a wrong code.
@@ -219,8 +217,9 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A known guest keeps the stored address and name; a new one
-	// (self-service sign-up) is created with the address as typed.
-	g, err := h.d.Guests.RecordSignIn(ctx, h.t.ID, st.Canonical, st.Typed, connectors.SourceOTP, "")
+	// (self-service sign-up) is created with the address as typed. The
+	// guest read with the code is where the write starts.
+	g, err := h.d.Guests.RecordSignInFrom(ctx, h.t.ID, st.Canonical, step.guest, st.Typed, connectors.SourceOTP, "")
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -229,15 +228,9 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		// Only a convenience is lost: the next sign-in uses the address's budget.
 		h.d.Logger.Warn("device cookie not set", requestid.Field(r.Context()), zap.Error(err))
 	}
-	// A fresh session id on every sign-in (no fixation); the old session
-	// of this browser, if any, is ended.
-	if old, err := h.d.Sessions.Get(ctx, r, h.t.ID); err == nil && old != nil {
-		_ = h.d.Sessions.DeleteByID(ctx, h.t.ID, old.ID)
-	}
-	// The new session and the completed request are written together in
-	// complete (store.Defer / store.Flush): one round trip.
-	r = r.WithContext(store.Defer(ctx))
-	sess, err := h.d.Sessions.Create(r.Context(), w, h.t.ID, session.Session{
+	// A fresh session id on every sign-in (no fixation); finish stores it
+	// and ends the browser's old session, if any.
+	sess, err := h.d.Sessions.Prepare(h.t.ID, session.Session{
 		GuestID: g.ID, Email: g.Email, Name: g.DisplayName, Source: connectors.SourceOTP,
 		AMR: []string{"otp"}, AuthTime: h.d.Clock().UTC(),
 	}, h.t.Session.Lifetime)
@@ -246,18 +239,50 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.d.Metrics.SignIns.WithLabelValues(connectors.SourceOTP).Inc()
-	h.complete(w, r, a, sess, flow)
+	h.finishNew(w, r, a, sess, flow)
 }
 
-// complete hands the identity to the OP and sends the browser on to it.
-func (h *Handler) complete(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, s *session.Session, flow string) {
-	err := h.d.OP.Complete(r.Context(), a, op.Identity{
+// finish completes a request from a live session (single sign-on): one
+// write, and the browser goes on to the OP.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, s *session.Session, flow string) {
+	complete, err := h.d.OP.CompleteOp(a, identity(s), flow)
+	if err == nil {
+		err = h.d.Store.Pipeline(r.Context(), complete)
+	}
+	h.onToOP(w, r, a, err)
+}
+
+// finishNew writes a new sign-in's last batch in one round trip: the new
+// session (only if its id is new), the completed request, and the end of
+// the browser's old session; then it sets the session cookie.
+func (h *Handler) finishNew(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, s *session.Session, flow string) {
+	complete, err := h.d.OP.CompleteOp(a, identity(s), flow)
+	if err != nil {
+		h.onToOP(w, r, a, err)
+		return
+	}
+	save := h.d.Sessions.SaveOp(s)
+	err = store.Batch(r.Context(), h.d.Store, save, complete, h.d.Sessions.EndOp(r, h.t.ID))
+	if err == nil {
+		err = session.Saved(save)
+	}
+	if err == nil {
+		err = h.d.Sessions.SetCookie(w, s)
+	}
+	h.onToOP(w, r, a, err)
+}
+
+// identity is what the OP puts in the tokens of a session's sign-in.
+func identity(s *session.Session) op.Identity {
+	return op.Identity{
 		Subject: s.GuestID, Email: s.Email, Name: s.Name, Source: s.Source,
 		AMR: s.AMR, AuthTime: s.AuthTime, SessionID: PublicSessionID(s.ID),
-	}, flow)
-	if err == nil {
-		err = store.Flush(r.Context(), h.d.Store)
 	}
+}
+
+// onToOP sends the browser on to the OP once the request is complete
+// (err: why it is not).
+func (h *Handler) onToOP(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, err error) {
 	if errors.Is(err, op.ErrUnknownRequest) {
 		h.errorPage(w, r, http.StatusBadRequest, "expired_request")
 		return

@@ -1,7 +1,6 @@
 package login
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -48,18 +47,17 @@ func (s *signin) shown() string { return s.Typed }
 // start is where the OP sends the browser: single sign-on, prompt
 // handling, login_hint, or the email page.
 func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
-	a, ok := h.loadRequest(w, r, false)
-	if !ok {
-		return
-	}
-	ctx := r.Context()
-	sess, err := h.d.Sessions.Get(ctx, r, h.t.ID)
-	if err != nil && !errors.Is(err, session.ErrNoSession) {
+	step, err := h.loadStart(r.Context(), r)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if sess != nil && h.sessionSatisfies(a, sess) {
-		h.singleSignOn(w, r, a, sess)
+	a := step.req
+	if !h.checkRequest(w, r, a, step.reqErr, false) {
+		return
+	}
+	if step.sess != nil && h.sessionSatisfies(a, step.sess) {
+		h.singleSignOn(w, r, a, step.sess, step.otpOn)
 		return
 	}
 	if a.HasPrompt("none") {
@@ -76,7 +74,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		if addr, err := canon.Email(a.LoginHint); err == nil {
 			// A hinted address skips the email step but still shows the
 			// send page: nothing is sent on a GET.
-			h.chooseAndContinue(w, r, a, flow, addr)
+			h.continueHinted(w, r, a, flow, addr)
 			return
 		}
 	}
@@ -86,30 +84,24 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 }
 
 // singleSignOn completes a request from a live session, unless passcodes
-// were turned off for a guest bound to them (B5).
-func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, sess *session.Session) {
-	if sess.Source == connectors.SourceOTP {
+// were turned off (otpOn, read with the session) for a guest bound to them
+// (B5).
+func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, sess *session.Session, otpOn bool) {
+	if sess.Source == connectors.SourceOTP && !otpOn {
 		if a.HasPrompt("none") {
 			// No page for a silent request: the app hears login_required.
-			on, err := h.otpEnabled(r.Context())
-			if err != nil {
-				h.fail(w, r, err)
-				return
-			}
-			if !on {
-				h.d.OP.Fail(w, r, a, loginRequired())
-				return
-			}
-		} else if !h.requireOTP(w, r) {
+			h.d.OP.Fail(w, r, a, loginRequired())
 			return
 		}
+		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
+		return
 	}
 	flow, err := h.d.Flows.Ensure(w, r, h.t.ID)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.complete(w, r, a, sess, flow)
+	h.finish(w, r, a, sess, flow)
 }
 
 // sessionSatisfies applies prompt=login, max_age, id_token_hint and
@@ -143,14 +135,14 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) {
 	}
 	typed := r.PostFormValue("email")
 	addr, err := canon.Email(typed)
-	if err == nil {
-		// Every read of this step (request, guest, policy) in one round trip.
-		r = r.WithContext(store.Prefetch(r.Context(), h.d.Store,
-			h.d.OP.AuthRequestReadOp(r.URL.Query().Get("authRequestID")),
-			h.d.Guests.ReadOp(h.t.ID, addr.Canonical), h.d.Policies.ReadOp(h.t.ID)))
+	// Every read of this step (request, guest, policy) in one round trip.
+	step, lerr := h.loadEmail(r.Context(), r, addr.Canonical)
+	if lerr != nil {
+		h.fail(w, r, lerr)
+		return
 	}
-	a, ok := h.loadRequest(w, r, false)
-	if !ok {
+	a := step.req
+	if !h.checkRequest(w, r, a, step.reqErr, false) {
 		return
 	}
 	if err != nil {
@@ -165,7 +157,28 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, pages.PageEmail, d)
 		return
 	}
-	h.chooseAndContinue(w, r, a, flow, addr)
+	h.chooseAndContinue(w, r, a, flow, addr, step.guest, step.otpOn)
+}
+
+// continueHinted is chooseAndContinue for a login_hint: the start page
+// read neither the hinted guest nor (without a session) needed to, so
+// this costs one round trip of its own.
+func (h *Handler) continueHinted(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, addr canon.Address) {
+	g, on := h.d.Guests.Read(h.t.ID, addr.Canonical), h.readOTPEnabled()
+	err := store.Batch(r.Context(), h.d.Store, g.Op(), on.Op())
+	var rec guests.Record
+	var otpOn bool
+	if err == nil {
+		rec, err = g.Result()
+	}
+	if err == nil {
+		otpOn, err = on.Result()
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.chooseAndContinue(w, r, a, flow, addr, rec, otpOn)
 }
 
 var (
@@ -175,8 +188,8 @@ var (
 
 // chooseAndContinue runs the redemption chain for an address, keeps the
 // choice for this flow and goes on to the send page.
-func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, addr canon.Address) {
-	st, err := h.choose(r.Context(), a, addr)
+func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, addr canon.Address, g guests.Record, otpOn bool) {
+	st, err := h.choose(a, addr, g.Guest, otpOn)
 	switch {
 	case errors.Is(err, errOTPDisabled):
 		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
@@ -195,23 +208,16 @@ func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *o
 	http.Redirect(w, r, h.url("/send", a.ID), http.StatusSeeOther)
 }
 
-// choose picks the method for an address (B2). Addresses that may not sign
-// in go down the same path as invited ones (no enumeration): only Allowed
-// differs, and it never shows.
-func (h *Handler) choose(ctx context.Context, a *op.AuthRequest, addr canon.Address) (*signin, error) {
-	g, err := h.d.Guests.Get(ctx, h.t.ID, addr.Canonical)
-	if err != nil && !errors.Is(err, guests.ErrNotFound) {
-		return nil, err
-	}
+// choose picks the method for an address (B2) from the values its step
+// read: the guest (nil: none) and whether passcodes are on. Addresses
+// that may not sign in go down the same path as invited ones (no
+// enumeration): only Allowed differs, and it never shows.
+func (h *Handler) choose(a *op.AuthRequest, addr canon.Address, g *guests.Guest, on bool) (*signin, error) {
 	source := ""
 	st := &signin{ClientID: a.ClientID, Canonical: addr.Canonical, Typed: addr.Display,
 		Allowed: flag(h.t.SelfServiceSignUp), Lang: h.d.Pages.UILanguage(a.UILocales)}
 	if g != nil {
 		source, st.Allowed = g.Source, true
-	}
-	on, err := h.otpEnabled(ctx)
-	if err != nil {
-		return nil, err
 	}
 	switch h.d.Chain.Resolve(addr.Canonical, source, on).Kind {
 	case connectors.KindOTP:

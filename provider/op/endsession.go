@@ -1,7 +1,6 @@
 package op
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -23,7 +22,7 @@ import (
 // confirm, by a POST carrying a CSRF token bound to the session. Without
 // a session there is nothing to end, and the library answers (it checks
 // post_logout_redirect_uri exactly).
-func (t *Tenant) endSession(next http.Handler, w http.ResponseWriter, r *http.Request) {
+func (t *Tenant) endSession(w http.ResponseWriter, r *http.Request) {
 	ctx := op.ContextWithIssuer(r.Context(), t.issuer)
 	if err := r.ParseForm(); err != nil {
 		t.errorPage(w, r, http.StatusBadRequest, "invalid_request")
@@ -51,12 +50,33 @@ func (t *Tenant) endSession(next http.Handler, w http.ResponseWriter, r *http.Re
 		t.confirmLogout(w, r, sess, hint)
 		return
 	}
-	var st *logoutState
-	if sess != nil {
-		st = &logoutState{sid: sess.ID}
-		r = r.WithContext(context.WithValue(r.Context(), sessionIDKey{}, st))
+	t.logout(w, r.WithContext(ctx), sess)
+}
+
+// logout checks the request as the library does (id_token_hint, exact
+// post_logout_redirect_uri) and only then ends sess (nil: none), clears
+// the cookie and redirects: a refused logout changes nothing. The session
+// is handed over here rather than through the request's context, so the
+// storage adapter keeps no request-scoped state.
+func (t *Tenant) logout(w http.ResponseWriter, r *http.Request, sess *session.Session) {
+	req, err := op.ParseEndSessionRequest(r, t.provider.Decoder())
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
 	}
-	next.ServeHTTP(&logoutWriter{ResponseWriter: w, t: t, state: st}, r)
+	ended, err := op.ValidateEndSessionRequest(r.Context(), req, t.provider)
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	if sess != nil {
+		if err := t.sessions.DeleteByID(r.Context(), t.id, sess.ID); err != nil {
+			t.storeFailed(w, r, err)
+			return
+		}
+		t.sessions.ClearCookie(w, t.id)
+	}
+	http.Redirect(w, r, t.storage.logoutRedirect(ended), http.StatusFound)
 }
 
 // currentSession is the browser's live session of this tenant, or nil.

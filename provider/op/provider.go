@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/cors"
@@ -106,9 +105,6 @@ func New(o Options) (*Tenant, error) {
 		facts.anyAdmin = facts.anyAdmin || c.Admin
 		facts.anyPublic = facts.anyPublic || c.Secret == ""
 	}
-	if o.Sessions != nil {
-		st.endSession = func(ctx context.Context, sid string) error { return o.Sessions.DeleteByID(ctx, t.ID, sid) }
-	}
 
 	var cryptoKey [32]byte
 	copy(cryptoKey[:], derive(o.Secret, "guestpass/op-crypto/"+t.ID))
@@ -177,23 +173,34 @@ func (t *Tenant) AuthRequest(ctx context.Context, id string) (*AuthRequest, erro
 // ErrUnknownRequest means the auth request is unknown or expired.
 var ErrUnknownRequest = errors.New("unknown or expired sign-in request")
 
-// AuthRequestReadOp is the read AuthRequest does, for store.Prefetch.
-func (t *Tenant) AuthRequestReadOp(id string) *store.Op {
-	return store.GetOp(t.storage.k("authreq", id))
+// ReadAuthRequest is AuthRequest as a read of a step's batch.
+func (t *Tenant) ReadAuthRequest(id string) *store.Read[*AuthRequest] {
+	if !validRequestID(id) {
+		return store.NewRead(nil, func(*store.Op) (*AuthRequest, error) { return nil, ErrUnknownRequest })
+	}
+	return store.NewRead(store.GetOp(t.storage.k("authreq", id)), func(op *store.Op) (*AuthRequest, error) {
+		a, err := t.storage.decodeAuthRequest(op.Val, op.Err)
+		var nf errNotFound
+		if errors.As(err, &nf) {
+			return nil, ErrUnknownRequest
+		}
+		return a, err
+	})
 }
 
-// Complete records who signed in, bound to the browser's sign-in flow;
-// that browser then goes to CallbackURL.
-func (t *Tenant) Complete(ctx context.Context, a *AuthRequest, ident Identity, flow string) error {
+// CompleteOp records who signed in, bound to the browser's sign-in flow,
+// as an op of the step's last batch (with the new session); that browser
+// then goes to CallbackURL. ErrUnknownRequest when the request expired.
+func (t *Tenant) CompleteOp(a *AuthRequest, ident Identity, flow string) (*store.Op, error) {
 	if flow == "" {
-		return errors.New("complete: no flow to bind the sign-in to")
+		return nil, errors.New("complete: no flow to bind the sign-in to")
 	}
-	err := t.storage.completeAuthRequest(ctx, a, ident, flow)
+	op, err := t.storage.completeAuthRequestOp(a, ident, flow)
 	var nf errNotFound
 	if errors.As(err, &nf) {
-		return ErrUnknownRequest
+		return nil, ErrUnknownRequest
 	}
-	return err
+	return op, err
 }
 
 // CallbackURL is where the browser goes after Complete: the library then
@@ -238,9 +245,12 @@ func (t *Tenant) wrap(next http.Handler) http.Handler {
 			t.discovery.ServeHTTP(w, r)
 			return
 		case "/keys":
+			if !t.keysReachable(w, r) {
+				return
+			}
 			w.Header().Set("Cache-Control", "public, max-age=300")
 		case "/end_session":
-			t.endSession(next, w, r)
+			t.endSession(w, r)
 			return
 		case "/authorize/callback":
 			t.callback(w, r)
@@ -254,41 +264,6 @@ func (t *Tenant) wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// logoutState is shared between a logout request's context (where
-// TerminateSessionFromRequest finds the session) and its response writer:
-// TerminateSessionFromRequest deletes the session once the library has
-// validated the request and marks the state done, and only then is the
-// cookie cleared on the redirect: a refused logout (say, an unlisted
-// post_logout_redirect_uri) changes nothing.
-type logoutState struct {
-	sid  string
-	done atomic.Bool
-}
-
-// logoutWriter clears the session cookie on the response of a logout that
-// the library accepted.
-type logoutWriter struct {
-	http.ResponseWriter
-	t     *Tenant
-	state *logoutState
-	wrote bool
-}
-
-func (w *logoutWriter) WriteHeader(code int) {
-	if !w.wrote && w.state != nil && w.state.done.Load() {
-		w.t.sessions.ClearCookie(w.ResponseWriter, w.t.id)
-	}
-	w.wrote = true
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *logoutWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(b)
 }
 
 func (t *Tenant) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {

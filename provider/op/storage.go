@@ -57,9 +57,6 @@ type storage struct {
 	// decryptCode turns an authorization code back into its auth request
 	// id (the provider's crypto; set once the provider exists).
 	decryptCode func(code string) (string, error)
-	// endSession is called with the session id found in the logout
-	// request's context (see sessionIDKey) so logout deletes the session.
-	endSession func(ctx context.Context, sid string) error
 }
 
 var (
@@ -166,12 +163,28 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 }
 
 func (s *storage) authRequest(ctx context.Context, id string) (*AuthRequest, error) {
-	if id == "" || len(id) > 64 {
+	if !validRequestID(id) {
 		return nil, errNotFound{"auth request"}
 	}
-	var a AuthRequest
-	if err := s.getJSON(ctx, s.k("authreq", id), &a, "auth request"); err != nil {
+	raw, err := s.st.Get(ctx, s.k("authreq", id))
+	return s.decodeAuthRequest(raw, err)
+}
+
+// validRequestID: an id that can name an auth request (never sent to the
+// store otherwise).
+func validRequestID(id string) bool { return id != "" && len(id) <= 64 }
+
+// decodeAuthRequest reads an auth request as Get returned it (raw, err).
+func (s *storage) decodeAuthRequest(raw []byte, err error) (*AuthRequest, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNotFound{"auth request"}
+	}
+	if err != nil {
 		return nil, err
+	}
+	var a AuthRequest
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("decode auth request: %w", err)
 	}
 	if a.Tenant != s.tenant {
 		return nil, errNotFound{"auth request"}
@@ -192,20 +205,25 @@ func (s *storage) AuthRequestByCode(context.Context, string) (op.AuthRequest, er
 // (redeemOps).
 func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
-// completeAuthRequest records who signed in for an auth request, and the
-// browser (flow) it happened in. a is the request as the caller loaded it.
-func (s *storage) completeAuthRequest(ctx context.Context, a *AuthRequest, ident Identity, flow string) error {
+// completeAuthRequestOp is the write that records who signed in for an
+// auth request, and the browser (flow) it happened in. a is the request
+// as the caller loaded it.
+func (s *storage) completeAuthRequestOp(a *AuthRequest, ident Identity, flow string) (*store.Op, error) {
 	if a.Tenant != s.tenant {
-		return errNotFound{"auth request"}
+		return nil, errNotFound{"auth request"}
 	}
 	ttl := authRequestTTL - s.clock().Sub(a.CreatedAt)
 	if ttl <= 0 {
-		return errNotFound{"auth request"}
+		return nil, errNotFound{"auth request"}
 	}
 	done := *a
 	done.Identity = &ident
 	done.Binding = flowBinding(flow)
-	return s.putJSON(ctx, s.k("authreq", a.ID), &done, ttl)
+	b, err := json.Marshal(&done)
+	if err != nil {
+		return nil, fmt.Errorf("encode auth request: %w", err)
+	}
+	return store.SetOp(s.k("authreq", a.ID), b, ttl), nil
 }
 
 // flowBinding is what an auth request keeps of the browser's flow id.
@@ -378,20 +396,19 @@ func (s *storage) revokeFamily(ctx context.Context, rt *refreshToken) error {
 
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error { return nil }
 
-// TerminateSessionFromRequest runs after the library validated the logout
-// request (id_token_hint, exact post_logout_redirect_uri): only then is the
-// guest's session deleted.
-func (s *storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSessionRequest) (string, error) {
-	if st, ok := ctx.Value(sessionIDKey{}).(*logoutState); ok && st != nil && st.sid != "" && s.endSession != nil {
-		if err := s.endSession(ctx, st.sid); err != nil {
-			return "", err
-		}
-		st.done.Store(true)
-	}
+// TerminateSessionFromRequest only names where a logout goes: /end_session
+// is ours (endsession.go), which ends the session it found itself.
+func (s *storage) TerminateSessionFromRequest(_ context.Context, r *op.EndSessionRequest) (string, error) {
+	return s.logoutRedirect(r), nil
+}
+
+// logoutRedirect is where an accepted logout sends the browser: the app's
+// checked post_logout_redirect_uri, else the signed-out page.
+func (s *storage) logoutRedirect(r *op.EndSessionRequest) string {
 	if r.RedirectURI != "" {
-		return r.RedirectURI, nil
+		return r.RedirectURI
 	}
-	return "/" + s.tenant + "/logged-out", nil
+	return "/" + s.tenant + "/logged-out"
 }
 
 // refreshIDPrefix marks the token ids GetRefreshTokenInfo hands the
@@ -598,7 +615,3 @@ func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 }
 
 func (s *storage) Health(ctx context.Context) error { return s.st.Ping(ctx) }
-
-// sessionIDKey carries the browser's *logoutState (its session id) into
-// TerminateSessionFromRequest.
-type sessionIDKey struct{}

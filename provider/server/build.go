@@ -18,6 +18,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail"
 	"github.com/guestpass/guestpass/pkg/metrics"
+	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/login"
@@ -43,7 +44,7 @@ func Build(d Deps) (http.Handler, error) {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	st := store.Observed(d.Store)
+	st := d.Store
 	pageFS, mailFS, err := templateFS(cfg.TemplatesDir)
 	if err != nil {
 		return nil, err
@@ -70,7 +71,7 @@ func Build(d Deps) (http.Handler, error) {
 	devices := session.NewDevices(cookieOpts)
 	clients := clientip.New(cfg.TrustedNets)
 	gr := guests.NewRepo(st, d.Clock)
-	pol := guests.NewPolicies(st)
+	pol := policy.New(st)
 	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)
 	opLog := slog.New(NewSlogHandler(d.Logger.Named("op")))
 

@@ -98,17 +98,6 @@ func TestPipelineAndRunWhileRedisIsDown(t *testing.T) {
 	_, err = s.Run(ctx, bumpScript, []string{store.Key("t", "r")}, "1")
 	unavailable(t, "Run", err)
 
-	// Observed marks the request's outage for both.
-	octx := store.WithOutageMarker(ctx)
-	_ = store.Observed(s).Pipeline(octx, store.GetOp(store.Key("t", "k")))
-	if !store.HadOutage(octx) {
-		t.Error("Observed Pipeline did not mark the outage")
-	}
-	octx = store.WithOutageMarker(ctx)
-	_, _ = store.Observed(s).Run(octx, bumpScript, []string{store.Key("t", "r")}, "1")
-	if !store.HadOutage(octx) {
-		t.Error("Observed Run did not mark the outage")
-	}
 	if errors.Is(get.Err, store.ErrNotFound) {
 		t.Error("an outage read as not found")
 	}
