@@ -3,11 +3,11 @@ package otp
 import (
 	"errors"
 	"fmt"
-	"github.com/guestpass/guestpass/pkg/policy"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/store"
 )
 
