@@ -270,18 +270,26 @@ func (i *Issuer) PrepareIssueFrom(p Policy, o Origin, on policy.Switch, tenant, 
 	if o.ClientIP == "" {
 		ipCap = 0 // no client known: no limit per client
 	}
-	coolKey, sentKey := i.addressKeys(tenant, email, o.Device)
-	op := store.RunOp(issueScript, []string{
-		coolKey,
-		sentKey,
-		i.codeKey(tenant, challenge, email),
-		i.flowKey(tenant, o.Flow),
-		ipKey,
-		store.Key(tenant, "otp", "tenant"),
-		on.Key,
-	}, msArg(cool), strconv.Itoa(p.MaxCodesPerHour), msArg(window), string(r.marshal()), msArg(p.CodeTTL+storeMargin),
-		addr, strconv.Itoa(p.MaxAddressesPerFlow), strconv.Itoa(ipCap), strconv.Itoa(p.MaxCodesPerTenantPerHour),
-		on.Field, boolArg(on.Default))
+	var keys [ikCount]string
+	keys[ikCool], keys[ikSent] = i.addressKeys(tenant, email, o.Device)
+	keys[ikCode] = i.codeKey(tenant, challenge, email)
+	keys[ikFlow] = i.flowKey(tenant, o.Flow)
+	keys[ikIP] = ipKey
+	keys[ikTenant] = store.Key(tenant, "otp", "tenant")
+	keys[ikPolicy] = on.Key
+	var args [iaCount]string
+	args[iaCooldown] = msArg(cool)
+	args[iaAddrCap] = strconv.Itoa(p.MaxCodesPerHour)
+	args[iaWindow] = msArg(window)
+	args[iaRecord] = string(r.marshal())
+	args[iaRecordTTL] = msArg(p.CodeTTL + storeMargin)
+	args[iaAddrID] = addr
+	args[iaFlowCap] = strconv.Itoa(p.MaxAddressesPerFlow)
+	args[iaIPCap] = strconv.Itoa(ipCap)
+	args[iaTenantCap] = strconv.Itoa(p.MaxCodesPerTenantPerHour)
+	args[iaPolicyField] = on.Field
+	args[iaPolicyDefault] = boolArg(on.Default)
+	op := store.RunOp(issueScript, keys[:], args[:]...)
 	return &PendingIssue{op: op, code: code}, nil
 }
 
@@ -412,9 +420,16 @@ func (i *Issuer) VerifyCode(ctx context.Context, p Policy, c Code, tenant, chall
 		right = "1"
 	}
 	tryKey := store.Key(tenant, "otp", "try", hex.EncodeToString(r.nonce[:]))
-	res, err := i.st.Run(ctx, checkScript, []string{tryKey, failKey, codeKey},
-		strconv.Itoa(p.MaxAttempts), msArg(p.CodeTTL+storeMargin),
-		strconv.Itoa(p.MaxFailuresPerHour), msArg(window), right, string(raw))
+	var keys [ckCount]string
+	keys[ckTry], keys[ckFail], keys[ckCode] = tryKey, failKey, codeKey
+	var args [caCount]string
+	args[caMaxTries] = strconv.Itoa(p.MaxAttempts)
+	args[caTryTTL] = msArg(p.CodeTTL + storeMargin)
+	args[caMaxFails] = strconv.Itoa(p.MaxFailuresPerHour)
+	args[caWindow] = msArg(window)
+	args[caRight] = right
+	args[caRecord] = string(raw)
+	res, err := i.st.Run(ctx, checkScript, keys[:], args[:]...)
 	if err != nil {
 		return fmt.Errorf("otp: verify: attempts: %w", err)
 	}
