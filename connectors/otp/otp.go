@@ -213,7 +213,7 @@ func NewIssuer(st store.Store, key []byte, clock func() time.Time) *Issuer {
 	return &Issuer{st: st, key: append([]byte(nil), key...), clock: clock}
 }
 
-// Issue makes a new code for one sign-in flow (challenge) of one address in
+// issue makes a new code for one sign-in flow (challenge) of one address in
 // one tenant, replacing that flow's earlier code. The address must already
 // be canonical. It refuses with a *CooldownError (errors.Is ErrCooldown)
 // during the resend cooldown and with ErrTooManyCodes past the hourly cap.
@@ -222,8 +222,8 @@ func NewIssuer(st store.Store, key []byte, clock func() time.Time) *Issuer {
 //
 // The requester is known only by the challenge, which stands for its flow:
 // no limit per client IP applies. The sign-in pages use PrepareIssueFrom.
-func (i *Issuer) Issue(ctx context.Context, p Policy, tenant, challenge, email string) (string, error) {
-	pi, err := i.PrepareIssueFrom(p, Origin{Flow: challenge}, policy.EmailOTPSwitch(tenant, true), tenant, challenge, email)
+func (i *Issuer) issue(ctx context.Context, p Policy, tenant, challenge, email string) (string, error) {
+	pi, err := i.prepareIssueFrom(p, Origin{Flow: challenge}, policy.EmailOTPSwitch(tenant, true), tenant, challenge, email)
 	if err != nil {
 		return "", err
 	}
@@ -239,14 +239,14 @@ type PendingIssue struct {
 	code string
 }
 
-// PrepareIssueFrom draws the code and builds the op that stores it: the
+// prepareIssueFrom draws the code and builds the op that stores it: the
 // tenant's passcode switch (on must be read in the same atomic step as
 // the writes: nothing is counted or stored while passcodes are off), the
 // cooldown, every cap (address, flow, client, tenant), then the record, in
 // one script. Setting the record replaces the flow's earlier one; its
 // attempt counter is keyed by the old nonce and so no longer applies to
 // anything.
-func (i *Issuer) PrepareIssueFrom(p Policy, o Origin, on policy.Switch, tenant, challenge, email string) (*PendingIssue, error) {
+func (i *Issuer) prepareIssueFrom(p Policy, o Origin, on policy.Switch, tenant, challenge, email string) (*PendingIssue, error) {
 	if err := i.check(tenant, challenge, email); err != nil {
 		return nil, err
 	}
@@ -333,7 +333,7 @@ func (pi *PendingIssue) Result() (string, error) {
 	return "", fmt.Errorf("otp: issue: %w: %v", errScriptResult, res)
 }
 
-// Verify checks a code typed for (tenant, challenge, email). The code must
+// verify checks a code typed for (tenant, challenge, email). The code must
 // already be normalised (spaces stripped) and is refused unless it is
 // exactly 8 ASCII digits. nil means success, and the code is consumed: of
 // several concurrent right submissions exactly one gets nil.
@@ -341,18 +341,18 @@ func (pi *PendingIssue) Result() (string, error) {
 // Wrong, expired, used, replaced and voided codes all give ErrInvalid;
 // an address out of failure budget gets ErrLocked; store failures come back
 // wrapped (errors.Is store.ErrUnavailable), never as ErrInvalid.
-func (i *Issuer) Verify(ctx context.Context, p Policy, tenant, challenge, email, code string) error {
-	return i.VerifyOnDevice(ctx, p, tenant, challenge, email, code, "")
+func (i *Issuer) verify(ctx context.Context, p Policy, tenant, challenge, email, code string) error {
+	return i.verifyOnDevice(ctx, p, tenant, challenge, email, code, "")
 }
 
-// VerifyOnDevice is Verify for a browser that proved, with a device cookie
+// verifyOnDevice is Verify for a browser that proved, with a device cookie
 // (device: its id, "" for none), that it signed in as this address before.
 // Such a browser spends a failure budget of its own instead of the
 // address's, so a stranger who spent the address's budget cannot lock it
 // out (OWASP "device cookies"); its own failures are limited all the same.
 // The caller must have checked the cookie's binding to tenant and address.
-func (i *Issuer) VerifyOnDevice(ctx context.Context, p Policy, tenant, challenge, email, code, device string) error {
-	read := i.ReadCode(tenant, challenge, email)
+func (i *Issuer) verifyOnDevice(ctx context.Context, p Policy, tenant, challenge, email, code, device string) error {
+	read := i.readCode(tenant, challenge, email)
 	if err := i.st.Pipeline(ctx, read.Op()); err != nil {
 		return fmt.Errorf("otp: verify: load: %w", err)
 	}
@@ -360,16 +360,16 @@ func (i *Issuer) VerifyOnDevice(ctx context.Context, p Policy, tenant, challenge
 	if err != nil {
 		return err
 	}
-	return i.VerifyCode(ctx, p, rec, tenant, challenge, email, code, device)
+	return i.verifyCode(ctx, p, rec, tenant, challenge, email, code, device)
 }
 
 // Code is the stored record of one flow's code as a step read it
 // (ReadCode); the zero Code is "none".
 type Code struct{ raw []byte }
 
-// ReadCode is the read VerifyCode starts from, as a read of a step's
+// readCode is the read VerifyCode starts from, as a read of a step's
 // batch.
-func (i *Issuer) ReadCode(tenant, challenge, email string) *store.Read[Code] {
+func (i *Issuer) readCode(tenant, challenge, email string) *store.Read[Code] {
 	return store.NewRead(store.GetOp(i.codeKey(tenant, challenge, email)), func(op *store.Op) (Code, error) {
 		switch {
 		case errors.Is(op.Err, store.ErrNotFound):
@@ -381,9 +381,9 @@ func (i *Issuer) ReadCode(tenant, challenge, email string) *store.Read[Code] {
 	})
 }
 
-// VerifyCode is VerifyOnDevice for a caller that read the flow's record
+// verifyCode is VerifyOnDevice for a caller that read the flow's record
 // (ReadCode) in its step's batch: it costs one round trip, the script.
-func (i *Issuer) VerifyCode(ctx context.Context, p Policy, c Code, tenant, challenge, email, code, device string) error {
+func (i *Issuer) verifyCode(ctx context.Context, p Policy, c Code, tenant, challenge, email, code, device string) error {
 	if err := i.check(tenant, challenge, email); err != nil {
 		return err
 	}
@@ -454,9 +454,9 @@ func (i *Issuer) VerifyCode(ctx context.Context, p Policy, c Code, tenant, chall
 	}
 }
 
-// Locked reports whether the address has spent its failure budget, so a
+// locked reports whether the address has spent its failure budget, so a
 // page can say so before asking for a code.
-func (i *Issuer) Locked(ctx context.Context, p Policy, tenant, email string) (bool, error) {
+func (i *Issuer) locked(ctx context.Context, p Policy, tenant, email string) (bool, error) {
 	if len(i.key) < minKeyLen {
 		return false, ErrNoKey
 	}

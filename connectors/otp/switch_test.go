@@ -21,8 +21,8 @@ func TestIssueObeysThePolicySwitch(t *testing.T) {
 		pol := policy.New(e.st)
 		issue := func(dflt bool) (string, error) {
 			t.Helper()
-			pi, err := e.iss.PrepareIssueFrom(p, Origin{Flow: flow, ClientIP: "192.0.2.1"},
-				policy.EmailOTPSwitch(tenant, dflt), tenant, flow, ada)
+			pi, err := e.iss.For(tenant).PrepareIssueFrom(p, Origin{Flow: flow, ClientIP: "192.0.2.1"},
+				policy.EmailOTPSwitch(tenant, dflt), flow, ada)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +66,7 @@ func TestIssueObeysThePolicySwitch(t *testing.T) {
 		if err != nil {
 			t.Fatalf("override on: %v", err)
 		}
-		if err := e.iss.Verify(ctx, p, tenant, flow, ada, code); err != nil {
+		if err := e.iss.For(tenant).Verify(ctx, p, flow, ada, code); err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
 	})

@@ -123,9 +123,9 @@ type Record struct {
 	raw   []byte
 }
 
-// Read is Get as a read of a step's batch; its Record can be handed to
+// read is Get as a read of a step's batch; its Record can be handed to
 // RecordSignInFrom.
-func (r *Repo) Read(tenant, canonical string) *store.Read[Record] {
+func (r *Repo) read(tenant, canonical string) *store.Read[Record] {
 	if tenant == "" || canonical == "" {
 		return store.NewRead(nil, func(*store.Op) (Record, error) { return Record{}, nil })
 	}
@@ -230,8 +230,8 @@ func (r *Repo) update(ctx context.Context, tenant, canonical string, first *Reco
 	return nil, false, fmt.Errorf("guests: too much contention on one guest of %s", tenant)
 }
 
-// Get returns the guest with this canonical address, or ErrNotFound.
-func (r *Repo) Get(ctx context.Context, tenant, canonical string) (*Guest, error) {
+// get returns the guest with this canonical address, or ErrNotFound.
+func (r *Repo) get(ctx context.Context, tenant, canonical string) (*Guest, error) {
 	if tenant == "" || canonical == "" {
 		return nil, ErrNotFound
 	}
@@ -239,8 +239,8 @@ func (r *Repo) Get(ctx context.Context, tenant, canonical string) (*Guest, error
 	return g, err
 }
 
-// GetByID returns the guest with this id, or ErrNotFound.
-func (r *Repo) GetByID(ctx context.Context, tenant, id string) (*Guest, error) {
+// getByID returns the guest with this id, or ErrNotFound.
+func (r *Repo) getByID(ctx context.Context, tenant, id string) (*Guest, error) {
 	if tenant == "" || id == "" {
 		return nil, ErrNotFound
 	}
@@ -263,10 +263,10 @@ func (r *Repo) GetByID(ctx context.Context, tenant, id string) (*Guest, error) {
 	return g, nil
 }
 
-// Invite creates a PendingAcceptance guest for canonical, delivering mail to
+// invite creates a PendingAcceptance guest for canonical, delivering mail to
 // email. It is idempotent: when the guest exists it is returned unchanged
 // with created == false.
-func (r *Repo) Invite(ctx context.Context, tenant, canonical, email, displayName string) (*Guest, bool, error) {
+func (r *Repo) invite(ctx context.Context, tenant, canonical, email, displayName string) (*Guest, bool, error) {
 	if tenant == "" || canonical == "" || email == "" {
 		return nil, false, fmt.Errorf("%w: tenant, address and email are required", errInvalid)
 	}
@@ -290,7 +290,7 @@ func (r *Repo) Invite(ctx context.Context, tenant, canonical, email, displayName
 	return g, created, nil
 }
 
-// RecordSignIn records a completed sign-in of canonical through source.
+// recordSignIn records a completed sign-in of canonical through source.
 //
 // It creates the guest when missing (self-service sign-up, directory
 // members), records source on the first redemption and refuses a different
@@ -301,17 +301,8 @@ func (r *Repo) Invite(ctx context.Context, tenant, canonical, email, displayName
 // An existing guest keeps its stored Email (mail goes to the stored
 // address); displayName only fills an empty DisplayName, so a name the admin
 // gave at invitation is not overwritten by whatever an upstream returns.
-func (r *Repo) RecordSignIn(ctx context.Context, tenant, canonical, email, source, displayName string) (*Guest, error) {
-	return r.recordSignIn(ctx, tenant, canonical, nil, email, source, displayName)
-}
-
-// RecordSignInFrom is RecordSignIn for a caller that already read the
-// guest (Read) in its step's batch: an uncontended sign-in then costs one
-// write and no read.
-func (r *Repo) RecordSignInFrom(ctx context.Context, tenant, canonical string, rec Record, email, source, displayName string) (*Guest, error) {
-	return r.recordSignIn(ctx, tenant, canonical, &rec, email, source, displayName)
-}
-
+//
+// first, when not nil, is the guest as the caller already read it.
 func (r *Repo) recordSignIn(ctx context.Context, tenant, canonical string, first *Record, email, source, displayName string) (*Guest, error) {
 	if tenant == "" || canonical == "" || email == "" || source == "" {
 		return nil, fmt.Errorf("%w: tenant, address, email and source are required", errInvalid)
@@ -360,9 +351,9 @@ func (r *Repo) recordSignIn(ctx context.Context, tenant, canonical string, first
 	return g, nil
 }
 
-// List returns the guests of tenant that pass f, sorted by email (then id,
+// list returns the guests of tenant that pass f, sorted by email (then id,
 // for a stable order).
-func (r *Repo) List(ctx context.Context, tenant string, f Filter) ([]*Guest, error) {
+func (r *Repo) list(ctx context.Context, tenant string, f Filter) ([]*Guest, error) {
 	if tenant == "" {
 		return nil, fmt.Errorf("%w: tenant is required", errInvalid)
 	}
@@ -393,10 +384,10 @@ func (r *Repo) List(ctx context.Context, tenant string, f Filter) ([]*Guest, err
 	return out, nil
 }
 
-// Delete removes the guest with this id. The address can then be invited
+// delete removes the guest with this id. The address can then be invited
 // again and gets a new id (a new sub), choosing a method afresh (B5).
-func (r *Repo) Delete(ctx context.Context, tenant, id string) error {
-	g, err := r.GetByID(ctx, tenant, id)
+func (r *Repo) delete(ctx context.Context, tenant, id string) error {
+	g, err := r.getByID(ctx, tenant, id)
 	if err != nil {
 		return err
 	}
@@ -440,12 +431,12 @@ func (r *Repo) Delete(ctx context.Context, tenant, id string) error {
 	return nil
 }
 
-// ResetRedemption clears the guest's source so the next sign-in picks a
+// resetRedemption clears the guest's source so the next sign-in picks a
 // method afresh (B5). The id (sub) is kept; the state goes back to
 // PendingAcceptance and RedeemedAt is cleared so the next sign-in counts as
 // a first redemption. LastSignInAt and InvitedAt are history and are kept.
-func (r *Repo) ResetRedemption(ctx context.Context, tenant, id string) (*Guest, error) {
-	g, err := r.GetByID(ctx, tenant, id)
+func (r *Repo) resetRedemption(ctx context.Context, tenant, id string) (*Guest, error) {
+	g, err := r.getByID(ctx, tenant, id)
 	if err != nil {
 		return nil, err
 	}
@@ -463,4 +454,73 @@ func (r *Repo) ResetRedemption(ctx context.Context, tenant, id string) (*Guest, 
 		return nil, err
 	}
 	return out, nil
+}
+
+// TenantRepo is the guests of one tenant: a Repo bound to it, so that no
+// call lists the tenant among its other strings.
+type TenantRepo struct {
+	r      *Repo
+	tenant string
+}
+
+// For binds the repository to tenant.
+func (r *Repo) For(tenant string) *TenantRepo { return &TenantRepo{r: r, tenant: tenant} }
+
+// Tenant is the tenant the handle is bound to.
+func (t *TenantRepo) Tenant() string { return t.tenant }
+
+// Read is Get as a read of a step's batch; its Record can be handed to
+// RecordSignInFrom.
+func (t *TenantRepo) Read(canonical string) *store.Read[Record] { return t.r.read(t.tenant, canonical) }
+
+// Get returns the guest with this canonical address, or ErrNotFound.
+func (t *TenantRepo) Get(ctx context.Context, canonical string) (*Guest, error) {
+	return t.r.get(ctx, t.tenant, canonical)
+}
+
+// GetByID returns the guest with this id, or ErrNotFound.
+func (t *TenantRepo) GetByID(ctx context.Context, id string) (*Guest, error) {
+	return t.r.getByID(ctx, t.tenant, id)
+}
+
+// Invite creates a PendingAcceptance guest for canonical, delivering mail
+// to email; idempotent (created == false when the guest exists).
+func (t *TenantRepo) Invite(ctx context.Context, canonical, email, displayName string) (*Guest, bool, error) {
+	return t.r.invite(ctx, t.tenant, canonical, email, displayName)
+}
+
+// RecordSignIn records a completed sign-in of canonical through source
+// (see Repo.recordSignIn for the rules).
+func (t *TenantRepo) RecordSignIn(ctx context.Context, canonical string, s SignIn) (*Guest, error) {
+	return t.r.recordSignIn(ctx, t.tenant, canonical, nil, s.Email, s.Source, s.DisplayName)
+}
+
+// RecordSignInFrom is RecordSignIn for a caller that already read the
+// guest (Read) in its step's batch: an uncontended sign-in then costs one
+// write and no read.
+func (t *TenantRepo) RecordSignInFrom(ctx context.Context, rec Record, canonical string, s SignIn) (*Guest, error) {
+	return t.r.recordSignIn(ctx, t.tenant, canonical, &rec, s.Email, s.Source, s.DisplayName)
+}
+
+// List returns the tenant's guests that pass f, sorted by email, then id.
+func (t *TenantRepo) List(ctx context.Context, f Filter) ([]*Guest, error) {
+	return t.r.list(ctx, t.tenant, f)
+}
+
+// Delete removes the guest with this id (B5).
+func (t *TenantRepo) Delete(ctx context.Context, id string) error {
+	return t.r.delete(ctx, t.tenant, id)
+}
+
+// ResetRedemption clears the guest's source so the next sign-in picks a
+// method afresh (B5).
+func (t *TenantRepo) ResetRedemption(ctx context.Context, id string) (*Guest, error) {
+	return t.r.resetRedemption(ctx, t.tenant, id)
+}
+
+// SignIn is what a completed sign-in tells about the guest: the address
+// as the guest typed it (used only for a new guest), the method, and a
+// name from the method (only fills an empty one).
+type SignIn struct {
+	Email, Source, DisplayName string
 }

@@ -89,6 +89,12 @@ type Handler struct {
 	t      config.Tenant
 	policy otp.Policy
 	base   string // "/{tenant}/login"
+	// The parts, bound to the tenant.
+	guests   *guests.TenantRepo
+	otp      *otp.TenantIssuer
+	sessions *session.TenantSessions
+	flows    *session.TenantFlows
+	devices  *session.TenantDevices
 }
 
 // New builds the handler.
@@ -96,7 +102,10 @@ func New(d Deps) *Handler {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	return &Handler{d: d, t: d.Tenant, policy: otp.PolicyFrom(d.Tenant.EmailOTP), base: "/" + d.Tenant.ID + "/login"}
+	id := d.Tenant.ID
+	return &Handler{d: d, t: d.Tenant, policy: otp.PolicyFrom(d.Tenant.EmailOTP), base: "/" + id + "/login",
+		guests: d.Guests.For(id), otp: d.OTP.For(id), sessions: d.Sessions.For(id), flows: d.Flows.For(id),
+		devices: d.Devices.For(id)}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -175,8 +184,8 @@ func (h *Handler) checkPost(w http.ResponseWriter, r *http.Request) (string, boo
 		h.errorPage(w, r, http.StatusBadRequest, "invalid_request")
 		return "", false
 	}
-	flow, err := h.d.Flows.Get(r, h.t.ID)
-	if err != nil || !h.d.Flows.CheckCSRF(h.t.ID, flow, r.PostFormValue("csrf")) {
+	flow, err := h.flows.Get(r)
+	if err != nil || !h.flows.CheckCSRF(flow, r.PostFormValue("csrf")) {
 		h.errorPage(w, r, http.StatusForbidden, "csrf")
 		return "", false
 	}
@@ -200,7 +209,7 @@ func (h *Handler) data(authReq, clientID, flow, email string) pages.Data {
 	return pages.Data{
 		Tenant:  pages.TenantBranding(h.t),
 		AppName: h.d.OP.ClientName(clientID),
-		CSRF:    h.d.Flows.CSRFToken(h.t.ID, flow),
+		CSRF:    h.flows.CSRFToken(flow),
 		Email:   email,
 		Actions: map[string]string{
 			"email":   h.url("/email", authReq),

@@ -27,7 +27,7 @@ import (
 func (h *Handler) flowPage(page string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		authReq := r.URL.Query().Get("authRequestID")
-		flow, err := h.d.Flows.Get(r, h.t.ID)
+		flow, err := h.flows.Get(r)
 		if err != nil {
 			http.Redirect(w, r, h.url("", authReq), http.StatusSeeOther)
 			return
@@ -75,9 +75,9 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	// A browser that signed in as this address before (device cookie)
 	// has a cooldown and an hourly count of its own, out of a stranger's
 	// reach (see otp.Origin).
-	origin := otp.Origin{Flow: flow, ClientIP: h.d.ClientIP.Key(r), Device: h.d.Devices.ID(r, h.t.ID, st.Canonical)}
+	origin := otp.Origin{Flow: flow, ClientIP: h.d.ClientIP.Key(r), Device: h.devices.ID(r, st.Canonical)}
 	on := policy.EmailOTPSwitch(h.t.ID, h.t.EmailOTP.Enabled)
-	issue, err := h.d.OTP.PrepareIssueFrom(h.policy, origin, on, h.t.ID, challenge(flow, authReq), st.Canonical)
+	issue, err := h.otp.PrepareIssueFrom(h.policy, origin, on, challenge(flow, authReq), st.Canonical)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -194,8 +194,8 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	// A browser that signed in as this address before spends its own
 	// failure budget (device cookie), out of a stranger's reach.
-	device := h.d.Devices.ID(r, h.t.ID, st.Canonical)
-	err = h.d.OTP.VerifyCode(ctx, h.policy, step.code, h.t.ID, challenge(flow, a.ID), st.Canonical, code, device)
+	device := h.devices.ID(r, st.Canonical)
+	err = h.otp.VerifyCode(ctx, h.policy, step.code, challenge(flow, a.ID), st.Canonical, code, device)
 	if err == nil && !st.Allowed {
 		// Unreachable but by a lucky guess: such an address was never
 		// mailed. It gets the answer of a wrong code.
@@ -219,18 +219,18 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	// A known guest keeps the stored address and name; a new one
 	// (self-service sign-up) is created with the address as typed. The
 	// guest read with the code is where the write starts.
-	g, err := h.d.Guests.RecordSignInFrom(ctx, h.t.ID, st.Canonical, step.guest, st.Typed, connectors.SourceOTP, "")
+	g, err := h.guests.RecordSignInFrom(ctx, step.guest, st.Canonical, guests.SignIn{Email: st.Typed, Source: connectors.SourceOTP})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.d.Devices.Set(w, h.t.ID, st.Canonical); err != nil {
+	if err := h.devices.Set(w, st.Canonical); err != nil {
 		// Only a convenience is lost: the next sign-in uses the address's budget.
 		h.d.Logger.Warn("device cookie not set", requestid.Field(r.Context()), zap.Error(err))
 	}
 	// A fresh session id on every sign-in (no fixation); finish stores it
 	// and ends the browser's old session, if any.
-	sess, err := h.d.Sessions.Prepare(h.t.ID, session.Session{
+	sess, err := h.sessions.Prepare(session.Session{
 		GuestID: g.ID, Email: g.Email, Name: g.DisplayName, Source: connectors.SourceOTP,
 		AMR: []string{"otp"}, AuthTime: h.d.Clock().UTC(),
 	}, h.t.Session.Lifetime)
@@ -261,13 +261,13 @@ func (h *Handler) finishNew(w http.ResponseWriter, r *http.Request, a *op.AuthRe
 		h.onToOP(w, r, a, err)
 		return
 	}
-	save := h.d.Sessions.SaveOp(s)
-	err = store.Batch(r.Context(), h.d.Store, save, complete, h.d.Sessions.EndOp(r, h.t.ID))
+	save := h.sessions.SaveOp(s)
+	err = store.Batch(r.Context(), h.d.Store, save, complete, h.sessions.EndOp(r))
 	if err == nil {
 		err = session.Saved(save)
 	}
 	if err == nil {
-		err = h.d.Sessions.SetCookie(w, s)
+		err = h.sessions.SetCookie(w, s)
 	}
 	h.onToOP(w, r, a, err)
 }

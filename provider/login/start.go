@@ -65,7 +65,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.d.OP.Fail(w, r, a, loginRequired())
 		return
 	}
-	flow, err := h.d.Flows.Ensure(w, r, h.t.ID)
+	flow, err := h.flows.Ensure(w, r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -96,7 +96,7 @@ func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *op.Aut
 		h.errorPage(w, r, http.StatusForbidden, "otp_disabled")
 		return
 	}
-	flow, err := h.d.Flows.Ensure(w, r, h.t.ID)
+	flow, err := h.flows.Ensure(w, r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -164,7 +164,7 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) {
 // read neither the hinted guest nor (without a session) needed to, so
 // this costs one round trip of its own.
 func (h *Handler) continueHinted(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, addr canon.Address) {
-	g, on := h.d.Guests.Read(h.t.ID, addr.Canonical), h.readOTPEnabled()
+	g, on := h.guests.Read(addr.Canonical), h.readOTPEnabled()
 	err := store.Batch(r.Context(), h.d.Store, g.Op(), on.Op())
 	var rec guests.Record
 	var otpOn bool
@@ -201,7 +201,7 @@ func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *o
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.d.Flows.SetState(w, h.t.ID, flow, a.ID, st); err != nil {
+	if err := h.flows.SetState(w, flow, a.ID, st); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -235,7 +235,7 @@ func (h *Handler) choose(a *op.AuthRequest, addr canon.Address, g *guests.Guest,
 // one the guest starts over at the email page.
 func (h *Handler) current(w http.ResponseWriter, r *http.Request, authReq, flow string) (*signin, bool) {
 	var st signin
-	if err := h.d.Flows.State(r, h.t.ID, flow, authReq, &st); err != nil {
+	if err := h.flows.State(r, flow, authReq, &st); err != nil {
 		http.Redirect(w, r, h.url("", authReq), http.StatusSeeOther)
 		return nil, false
 	}

@@ -40,7 +40,7 @@ type startStep struct {
 // loadStart reads the start page's values in one round trip (the session
 // only when the browser has a cookie).
 func (h *Handler) loadStart(ctx context.Context, r *http.Request) (startStep, error) {
-	req, sess, on := h.readRequest(r), h.d.Sessions.Read(r, h.t.ID), h.readOTPEnabled()
+	req, sess, on := h.readRequest(r), h.sessions.Read(r), h.readOTPEnabled()
 	if err := store.Batch(ctx, h.d.Store, req.Op(), sess.Op(), on.Op()); err != nil {
 		return startStep{}, err
 	}
@@ -68,7 +68,7 @@ type emailStep struct {
 // loadEmail reads the email form's values in one round trip; canonical
 // "" (an address that did not parse) reads only the request.
 func (h *Handler) loadEmail(ctx context.Context, r *http.Request, canonical string) (emailStep, error) {
-	req, g, on := h.readRequest(r), h.d.Guests.Read(h.t.ID, canonical), h.readOTPEnabled()
+	req, g, on := h.readRequest(r), h.guests.Read(canonical), h.readOTPEnabled()
 	if err := store.Batch(ctx, h.d.Store, req.Op(), g.Op(), on.Op()); err != nil {
 		return emailStep{}, err
 	}
@@ -97,7 +97,7 @@ type sendStep struct {
 // for every address alike. The script itself checks that passcodes are on
 // before it counts or stores anything (otp.ErrDisabled otherwise).
 func (h *Handler) loadSend(ctx context.Context, issue *otp.PendingIssue, canonical string) (sendStep, error) {
-	g := h.d.Guests.Read(h.t.ID, canonical)
+	g := h.guests.Read(canonical)
 	if err := store.Batch(ctx, h.d.Store, issue.Op(), g.Op()); err != nil {
 		return sendStep{}, err
 	}
@@ -123,8 +123,8 @@ type verifyStep struct {
 // loadVerify reads the verify form's values in one round trip.
 func (h *Handler) loadVerify(ctx context.Context, authReq, flow string, st *signin) (verifyStep, error) {
 	req, on := h.d.OP.ReadAuthRequest(authReq), h.readOTPEnabled()
-	code := h.d.OTP.ReadCode(h.t.ID, challenge(flow, authReq), st.Canonical)
-	g := h.d.Guests.Read(h.t.ID, st.Canonical)
+	code := h.otp.ReadCode(challenge(flow, authReq), st.Canonical)
+	g := h.guests.Read(st.Canonical)
 	if err := store.Batch(ctx, h.d.Store, req.Op(), on.Op(), code.Op(), g.Op()); err != nil {
 		return verifyStep{}, err
 	}
