@@ -228,7 +228,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		// Only a convenience is lost: the next sign-in uses the address's budget.
 		h.d.Logger.Warn("device cookie not set", requestid.Field(r.Context()), zap.Error(err))
 	}
-	// A fresh session id on every sign-in (no fixation); finish stores it
+	// A fresh session id on every sign-in (no fixation); finishNew stores it
 	// and ends the browser's old session, if any.
 	sess, err := h.sessions.Prepare(session.Session{
 		GuestID: g.ID, Email: g.Email, Name: g.DisplayName, Source: connectors.SourceOTP,
