@@ -1,8 +1,6 @@
 package otp
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/guestpass/guestpass/pkg/store/redistest"
@@ -13,13 +11,5 @@ import (
 var sharedRedis *redistest.Server
 
 func TestMain(m *testing.M) {
-	srv, err := redistest.Launch()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "redis:", err)
-		os.Exit(1)
-	}
-	sharedRedis = srv
-	code := m.Run()
-	srv.Close()
-	os.Exit(code)
+	redistest.Main(m, &sharedRedis)
 }

@@ -2,8 +2,6 @@ package policy_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -18,15 +16,7 @@ import (
 var sharedRedis *redistest.Server
 
 func TestMain(m *testing.M) {
-	srv, err := redistest.Launch()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "redis:", err)
-		os.Exit(1)
-	}
-	sharedRedis = srv
-	code := m.Run()
-	srv.Close()
-	os.Exit(code)
+	redistest.Main(m, &sharedRedis)
 }
 
 func TestPolicyOverride(t *testing.T) {
