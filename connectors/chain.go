@@ -3,6 +3,8 @@ package connectors
 import (
 	"context"
 	"fmt"
+
+	"github.com/guestpass/guestpass/pkg/store"
 )
 
 // Kind is the chain's verdict.
@@ -37,18 +39,25 @@ func NewChain(list ...Connector) *Chain { return &Chain{list: list} }
 // recorded source ("" for a new or reset guest). Only a Toggled member that
 // is reached is asked whether it is on.
 func (c *Chain) Resolve(ctx context.Context, canonical string, source Source) (Method, error) {
+	return c.ResolveWith(ctx, canonical, source, nil)
+}
+
+// ResolveWith is Resolve for a step that already read its members'
+// switches in its batch (ReadToggles): a member found in on is not asked
+// again, so resolving costs no round trip of its own.
+func (c *Chain) ResolveWith(ctx context.Context, canonical string, source Source, on Toggles) (Method, error) {
 	if source != "" {
-		return c.sticky(ctx, source)
+		return c.sticky(ctx, source, on)
 	}
 	for _, k := range c.list {
 		if !k.Claims(canonical) {
 			continue
 		}
-		on, err := enabled(ctx, k)
+		ok, err := on.enabled(ctx, k)
 		if err != nil {
 			return Method{}, err
 		}
-		if on {
+		if ok {
 			return Method{Kind: KindConnector, Connector: k}, nil
 		}
 	}
@@ -57,21 +66,77 @@ func (c *Chain) Resolve(ctx context.Context, canonical string, source Source) (M
 
 // sticky keeps a redeemed guest on their source (B2 step 2), even when
 // another member would now claim the address.
-func (c *Chain) sticky(ctx context.Context, source Source) (Method, error) {
+func (c *Chain) sticky(ctx context.Context, source Source, on Toggles) (Method, error) {
 	k := c.BySource(source)
 	if k == nil {
 		// The connector was removed from the config: no silent downgrade
 		// to passcodes (a federated guest must not fall back).
 		return Method{Kind: KindNone}, nil
 	}
-	on, err := enabled(ctx, k)
+	ok, err := on.enabled(ctx, k)
 	if err != nil {
 		return Method{}, err
 	}
-	if !on {
+	if !ok {
 		return Method{Kind: KindDisabled, Connector: k}, nil
 	}
 	return Method{Kind: KindConnector, Connector: k}, nil
+}
+
+// Toggles is whether Toggled members are on, by connector id, as a step
+// read them in its batch (ReadToggles).
+type Toggles map[string]bool
+
+// Enabled is whether k is on: as read, else asked (a member that is not
+// Toggled always is).
+func (t Toggles) Enabled(ctx context.Context, k Connector) (bool, error) { return t.enabled(ctx, k) }
+
+func (t Toggles) enabled(ctx context.Context, k Connector) (bool, error) {
+	if on, ok := t[k.ID()]; ok {
+		return on, nil
+	}
+	return enabled(ctx, k)
+}
+
+// ToggleReads are the reads of the chain's BatchToggled switches, for a
+// step's batch.
+type ToggleReads map[string]*store.Read[bool]
+
+// ReadToggles is the read of every member's switch that can be read in a
+// batch (BatchToggled); the others are asked when reached.
+func (c *Chain) ReadToggles() ToggleReads {
+	reads := ToggleReads{}
+	if c == nil {
+		return reads
+	}
+	for _, k := range c.list {
+		if b, ok := k.(BatchToggled); ok {
+			reads[k.ID()] = b.ReadEnabled()
+		}
+	}
+	return reads
+}
+
+// Ops are the reads' ops, for store.Batch.
+func (r ToggleReads) Ops() []*store.Op {
+	ops := make([]*store.Op, 0, len(r))
+	for _, rd := range r {
+		ops = append(ops, rd.Op())
+	}
+	return ops
+}
+
+// Result is the switches once the batch has run.
+func (r ToggleReads) Result() (Toggles, error) {
+	on := make(Toggles, len(r))
+	for id, rd := range r {
+		v, err := rd.Result()
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: %w", id, err)
+		}
+		on[id] = v
+	}
+	return on, nil
 }
 
 // BySource is the member that records source, or nil.

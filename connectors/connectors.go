@@ -113,6 +113,14 @@ type Toggled interface {
 	Enabled(ctx context.Context) (bool, error)
 }
 
+// BatchToggled is a Toggled connector whose switch a login step can read
+// in its one batch of reads (Chain.ReadToggles) instead of a round trip
+// of its own.
+type BatchToggled interface {
+	Toggled
+	ReadEnabled() *store.Read[bool]
+}
+
 // DomainOf returns the domain of a canonical address.
 func DomainOf(canonical string) string {
 	if i := strings.LastIndexByte(canonical, '@'); i >= 0 {

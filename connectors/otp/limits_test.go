@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/store"
 )
 
@@ -29,7 +30,7 @@ func counter(t *testing.T, e env, key string) int64 {
 
 // issueFrom issues through the full entry point the sign-in pages use.
 func issueFrom(e env, p Policy, o Origin, tenant, challenge, email string) (string, error) {
-	pi, err := e.iss.PrepareIssueFrom(p, o, tenant, challenge, email)
+	pi, err := e.iss.For(tenant).PrepareIssueFrom(p, o, policy.EmailOTPSwitch(tenant, true), challenge, email)
 	if err != nil {
 		return "", err
 	}
@@ -153,15 +154,15 @@ func TestPlusAddressesCountAsBaseMailbox(t *testing.T) {
 		const tenant = "fabrikam"
 		mustIssue(t, e, p, tenant, "f1", "ada+1@example.com")
 		code := mustIssue(t, e, p, tenant, "f2", "ada+2@example.com")
-		if _, err := e.iss.Issue(ctx, p, tenant, "f3", "ada@example.com"); !errors.Is(err, ErrTooManyCodes) {
+		if _, err := e.iss.For(tenant).Issue(ctx, p, "f3", "ada@example.com"); !errors.Is(err, ErrTooManyCodes) {
 			t.Fatalf("3rd code to one mailbox via plus-addresses = %v, want ErrTooManyCodes", err)
 		}
-		if err := e.iss.Verify(ctx, p, tenant, "f2", "ada@example.com", code); !errors.Is(err, ErrInvalid) {
+		if err := e.iss.For(tenant).Verify(ctx, p, "f2", "ada@example.com", code); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("code of ada+2 accepted for ada: %v", err)
 		}
 		p.ResendCooldown = time.Minute
 		mustIssue(t, e, p, tenant, "f1", "bob@example.com")
-		if _, err := e.iss.Issue(ctx, p, tenant, "f1", "bob+x@example.com"); !errors.Is(err, ErrCooldown) {
+		if _, err := e.iss.For(tenant).Issue(ctx, p, "f1", "bob+x@example.com"); !errors.Is(err, ErrCooldown) {
 			t.Fatalf("plus-address during the base's cooldown = %v, want ErrCooldown", err)
 		}
 		// Failures on a plus-address spend the base mailbox's budget.
@@ -169,10 +170,10 @@ func TestPlusAddressesCountAsBaseMailbox(t *testing.T) {
 		p.MaxFailuresPerHour = 5
 		c := mustIssue(t, e, p, tenant, "g1", "cy+a@example.com")
 		for i := range 5 {
-			_ = e.iss.Verify(ctx, p, tenant, "g1", "cy+a@example.com", wrongCode(c, i))
+			_ = e.iss.For(tenant).Verify(ctx, p, "g1", "cy+a@example.com", wrongCode(c, i))
 		}
 		c = mustIssue(t, e, p, tenant, "g2", "cy@example.com")
-		if err := e.iss.Verify(ctx, p, tenant, "g2", "cy@example.com", c); !errors.Is(err, ErrLocked) {
+		if err := e.iss.For(tenant).Verify(ctx, p, "g2", "cy@example.com", c); !errors.Is(err, ErrLocked) {
 			t.Fatalf("base mailbox after its plus-address spent the budget = %v, want ErrLocked", err)
 		}
 	})
@@ -204,19 +205,19 @@ func TestDeviceHasItsOwnFailureBudget(t *testing.T) {
 			flow := fmt.Sprint("stranger-", f)
 			code := mustIssue(t, e, p, tenant, flow, email)
 			for i := range p.MaxAttempts {
-				_ = e.iss.Verify(ctx, p, tenant, flow, email, wrongCode(code, i))
+				_ = e.iss.For(tenant).Verify(ctx, p, flow, email, wrongCode(code, i))
 			}
 		}
 		code := mustIssue(t, e, p, tenant, "stranger-5", email)
-		if err := e.iss.Verify(ctx, p, tenant, "stranger-5", email, code); !errors.Is(err, ErrLocked) {
+		if err := e.iss.For(tenant).Verify(ctx, p, "stranger-5", email, code); !errors.Is(err, ErrLocked) {
 			t.Fatalf("the address is not locked: %v", err)
 		}
 		// Ada's own browser, with its device cookie, gets in.
 		code = mustIssue(t, e, p, tenant, "ada-flow", email)
-		if err := e.iss.VerifyOnDevice(ctx, p, tenant, "ada-flow", email, wrongCode(code, 1), "device-1"); !errors.Is(err, ErrInvalid) {
+		if err := e.iss.For(tenant).VerifyOnDevice(ctx, p, "ada-flow", email, wrongCode(code, 1), "device-1"); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("a typo on the device = %v, want ErrInvalid", err)
 		}
-		if err := e.iss.VerifyOnDevice(ctx, p, tenant, "ada-flow", email, code, "device-1"); err != nil {
+		if err := e.iss.For(tenant).VerifyOnDevice(ctx, p, "ada-flow", email, code, "device-1"); err != nil {
 			t.Fatalf("the device browser is locked out by a stranger: %v", err)
 		}
 		// The device's own failures are limited: 20 per hour, then locked.
@@ -225,7 +226,7 @@ func TestDeviceHasItsOwnFailureBudget(t *testing.T) {
 			flow := fmt.Sprint("ada-", c)
 			code := mustIssue(t, e, p, tenant, flow, email)
 			for i := range p.MaxAttempts {
-				if err := e.iss.VerifyOnDevice(ctx, p, tenant, flow, email, wrongCode(code, i), "device-1"); errors.Is(err, ErrLocked) {
+				if err := e.iss.For(tenant).VerifyOnDevice(ctx, p, flow, email, wrongCode(code, i), "device-1"); errors.Is(err, ErrLocked) {
 					locked = true
 					break
 				}
@@ -236,7 +237,7 @@ func TestDeviceHasItsOwnFailureBudget(t *testing.T) {
 		}
 		// Another device of the same address has a budget of its own.
 		code = mustIssue(t, e, p, tenant, "other", email)
-		if err := e.iss.VerifyOnDevice(ctx, p, tenant, "other", email, code, "device-2"); err != nil {
+		if err := e.iss.For(tenant).VerifyOnDevice(ctx, p, "other", email, code, "device-2"); err != nil {
 			t.Fatalf("a second device: %v", err)
 		}
 	})
@@ -321,7 +322,7 @@ func TestLimitKeysExpire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = e.iss.VerifyOnDevice(ctx, p, tenant, "c", email, wrongCode(code, 0), o.Device)
+		_ = e.iss.For(tenant).VerifyOnDevice(ctx, p, "c", email, wrongCode(code, 0), o.Device)
 		dcool, dsent := e.iss.addressKeys(tenant, email, o.Device)
 		for name, key := range map[string]string{
 			"flow": e.iss.flowKey(tenant, o.Flow), "ip": e.iss.clientKey(tenant, o.ClientIP),

@@ -40,6 +40,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/store"
 )
 
@@ -80,6 +81,9 @@ var (
 	// ErrLocked: the address spent its failure budget; verification is
 	// refused until the window ends.
 	ErrLocked = errors.New("otp: too many failed attempts")
+	// ErrDisabled: passcodes are off for the tenant (its policy switch);
+	// nothing was issued, counted or stored.
+	ErrDisabled = errors.New("otp: passcodes are disabled")
 	// ErrNoKey: the issuer was built with a missing or short key.
 	ErrNoKey = errors.New("otp: code key missing or shorter than 16 bytes")
 )
@@ -207,7 +211,7 @@ func NewIssuer(st store.Store, key []byte, clock func() time.Time) *Issuer {
 	return &Issuer{st: st, key: append([]byte(nil), key...), clock: clock}
 }
 
-// Issue makes a new code for one sign-in flow (challenge) of one address in
+// issue makes a new code for one sign-in flow (challenge) of one address in
 // one tenant, replacing that flow's earlier code. The address must already
 // be canonical. It refuses with a *CooldownError (errors.Is ErrCooldown)
 // during the resend cooldown and with ErrTooManyCodes past the hourly cap.
@@ -216,8 +220,8 @@ func NewIssuer(st store.Store, key []byte, clock func() time.Time) *Issuer {
 //
 // The requester is known only by the challenge, which stands for its flow:
 // no limit per client IP applies. The sign-in pages use PrepareIssueFrom.
-func (i *Issuer) Issue(ctx context.Context, p Policy, tenant, challenge, email string) (string, error) {
-	pi, err := i.PrepareIssueFrom(p, Origin{Flow: challenge}, tenant, challenge, email)
+func (i *Issuer) issue(ctx context.Context, p Policy, tenant, challenge, email string) (string, error) {
+	pi, err := i.prepareIssueFrom(p, Origin{Flow: challenge}, policy.EmailOTPSwitch(tenant, true), tenant, challenge, email)
 	if err != nil {
 		return "", err
 	}
@@ -233,12 +237,14 @@ type PendingIssue struct {
 	code string
 }
 
-// PrepareIssueFrom draws the code and builds the op that stores it: the
+// prepareIssueFrom draws the code and builds the op that stores it: the
+// tenant's passcode switch (on must be read in the same atomic step as
+// the writes: nothing is counted or stored while passcodes are off), the
 // cooldown, every cap (address, flow, client, tenant), then the record, in
 // one script. Setting the record replaces the flow's earlier one; its
 // attempt counter is keyed by the old nonce and so no longer applies to
 // anything.
-func (i *Issuer) PrepareIssueFrom(p Policy, o Origin, tenant, challenge, email string) (*PendingIssue, error) {
+func (i *Issuer) prepareIssueFrom(p Policy, o Origin, on policy.Switch, tenant, challenge, email string) (*PendingIssue, error) {
 	if err := i.check(tenant, challenge, email); err != nil {
 		return nil, err
 	}
@@ -262,16 +268,26 @@ func (i *Issuer) PrepareIssueFrom(p Policy, o Origin, tenant, challenge, email s
 	if o.ClientIP == "" {
 		ipCap = 0 // no client known: no limit per client
 	}
-	coolKey, sentKey := i.addressKeys(tenant, email, o.Device)
-	op := store.RunOp(issueScript, []string{
-		coolKey,
-		sentKey,
-		i.codeKey(tenant, challenge, email),
-		i.flowKey(tenant, o.Flow),
-		ipKey,
-		store.Key(tenant, "otp", "tenant"),
-	}, msArg(cool), strconv.Itoa(p.MaxCodesPerHour), msArg(window), string(r.marshal()), msArg(p.CodeTTL+storeMargin),
-		addr, strconv.Itoa(p.MaxAddressesPerFlow), strconv.Itoa(ipCap), strconv.Itoa(p.MaxCodesPerTenantPerHour))
+	var keys [ikCount]string
+	keys[ikCool], keys[ikSent] = i.addressKeys(tenant, email, o.Device)
+	keys[ikCode] = i.codeKey(tenant, challenge, email)
+	keys[ikFlow] = i.flowKey(tenant, o.Flow)
+	keys[ikIP] = ipKey
+	keys[ikTenant] = store.Key(tenant, "otp", "tenant")
+	keys[ikPolicy] = on.Key
+	var args [iaCount]string
+	args[iaCooldown] = msArg(cool)
+	args[iaAddrCap] = strconv.Itoa(p.MaxCodesPerHour)
+	args[iaWindow] = msArg(window)
+	args[iaRecord] = string(r.marshal())
+	args[iaRecordTTL] = msArg(p.CodeTTL + storeMargin)
+	args[iaAddrID] = addr
+	args[iaFlowCap] = strconv.Itoa(p.MaxAddressesPerFlow)
+	args[iaIPCap] = strconv.Itoa(ipCap)
+	args[iaTenantCap] = strconv.Itoa(p.MaxCodesPerTenantPerHour)
+	args[iaPolicyField] = on.Field
+	args[iaPolicyDefault] = boolArg(on.Default)
+	op := store.RunOp(issueScript, keys[:], args[:]...)
 	return &PendingIssue{op: op, code: code}, nil
 }
 
@@ -307,11 +323,15 @@ func (pi *PendingIssue) Result() (string, error) {
 		return "", &LimitError{Scope: ScopeClient}
 	case tenantCapped:
 		return "", &LimitError{Scope: ScopeTenant}
+	case switchedOff:
+		return "", ErrDisabled
+	case badSwitch:
+		return "", fmt.Errorf("otp: issue: the passcode policy holds an unexpected value")
 	}
 	return "", fmt.Errorf("otp: issue: %w: %v", errScriptResult, res)
 }
 
-// Verify checks a code typed for (tenant, challenge, email). The code must
+// verify checks a code typed for (tenant, challenge, email). The code must
 // already be normalised (spaces stripped) and is refused unless it is
 // exactly 8 ASCII digits. nil means success, and the code is consumed: of
 // several concurrent right submissions exactly one gets nil.
@@ -319,17 +339,49 @@ func (pi *PendingIssue) Result() (string, error) {
 // Wrong, expired, used, replaced and voided codes all give ErrInvalid;
 // an address out of failure budget gets ErrLocked; store failures come back
 // wrapped (errors.Is store.ErrUnavailable), never as ErrInvalid.
-func (i *Issuer) Verify(ctx context.Context, p Policy, tenant, challenge, email, code string) error {
-	return i.VerifyOnDevice(ctx, p, tenant, challenge, email, code, "")
+func (i *Issuer) verify(ctx context.Context, p Policy, tenant, challenge, email, code string) error {
+	return i.verifyOnDevice(ctx, p, tenant, challenge, email, code, "")
 }
 
-// VerifyOnDevice is Verify for a browser that proved, with a device cookie
+// verifyOnDevice is Verify for a browser that proved, with a device cookie
 // (device: its id, "" for none), that it signed in as this address before.
 // Such a browser spends a failure budget of its own instead of the
 // address's, so a stranger who spent the address's budget cannot lock it
 // out (OWASP "device cookies"); its own failures are limited all the same.
 // The caller must have checked the cookie's binding to tenant and address.
-func (i *Issuer) VerifyOnDevice(ctx context.Context, p Policy, tenant, challenge, email, code, device string) error {
+func (i *Issuer) verifyOnDevice(ctx context.Context, p Policy, tenant, challenge, email, code, device string) error {
+	read := i.readCode(tenant, challenge, email)
+	if err := i.st.Pipeline(ctx, read.Op()); err != nil {
+		return fmt.Errorf("otp: verify: load: %w", err)
+	}
+	rec, err := read.Result()
+	if err != nil {
+		return err
+	}
+	return i.verifyCode(ctx, p, rec, tenant, challenge, email, code, device)
+}
+
+// Code is the stored record of one flow's code as a step read it
+// (ReadCode); the zero Code is "none".
+type Code struct{ raw []byte }
+
+// readCode is the read VerifyCode starts from, as a read of a step's
+// batch.
+func (i *Issuer) readCode(tenant, challenge, email string) *store.Read[Code] {
+	return store.NewRead(store.GetOp(i.codeKey(tenant, challenge, email)), func(op *store.Op) (Code, error) {
+		switch {
+		case errors.Is(op.Err, store.ErrNotFound):
+			return Code{}, nil
+		case op.Err != nil:
+			return Code{}, fmt.Errorf("otp: verify: load: %w", op.Err)
+		}
+		return Code{raw: op.Val}, nil
+	})
+}
+
+// verifyCode is VerifyOnDevice for a caller that read the flow's record
+// (ReadCode) in its step's batch: it costs one round trip, the script.
+func (i *Issuer) verifyCode(ctx context.Context, p Policy, c Code, tenant, challenge, email, code, device string) error {
 	if err := i.check(tenant, challenge, email); err != nil {
 		return err
 	}
@@ -339,13 +391,9 @@ func (i *Issuer) VerifyOnDevice(ctx context.Context, p Policy, tenant, challenge
 	p = p.withDefaults()
 	failKey := i.failKey(tenant, email, device)
 	codeKey := i.codeKey(tenant, challenge, email)
-
-	raw, err := i.st.Get(ctx, codeKey)
-	if errors.Is(err, store.ErrNotFound) {
+	raw := c.raw
+	if raw == nil {
 		return ErrInvalid
-	}
-	if err != nil {
-		return fmt.Errorf("otp: verify: load: %w", err)
 	}
 	r, err := unmarshalRecord(raw)
 	if err != nil {
@@ -370,9 +418,16 @@ func (i *Issuer) VerifyOnDevice(ctx context.Context, p Policy, tenant, challenge
 		right = "1"
 	}
 	tryKey := store.Key(tenant, "otp", "try", hex.EncodeToString(r.nonce[:]))
-	res, err := i.st.Run(ctx, checkScript, []string{tryKey, failKey, codeKey},
-		strconv.Itoa(p.MaxAttempts), msArg(p.CodeTTL+storeMargin),
-		strconv.Itoa(p.MaxFailuresPerHour), msArg(window), right, string(raw))
+	var keys [ckCount]string
+	keys[ckTry], keys[ckFail], keys[ckCode] = tryKey, failKey, codeKey
+	var args [caCount]string
+	args[caMaxTries] = strconv.Itoa(p.MaxAttempts)
+	args[caTryTTL] = msArg(p.CodeTTL + storeMargin)
+	args[caMaxFails] = strconv.Itoa(p.MaxFailuresPerHour)
+	args[caWindow] = msArg(window)
+	args[caRight] = right
+	args[caRecord] = string(raw)
+	res, err := i.st.Run(ctx, checkScript, keys[:], args[:]...)
 	if err != nil {
 		return fmt.Errorf("otp: verify: attempts: %w", err)
 	}
@@ -397,9 +452,9 @@ func (i *Issuer) VerifyOnDevice(ctx context.Context, p Policy, tenant, challenge
 	}
 }
 
-// Locked reports whether the address has spent its failure budget, so a
+// locked reports whether the address has spent its failure budget, so a
 // page can say so before asking for a code.
-func (i *Issuer) Locked(ctx context.Context, p Policy, tenant, email string) (bool, error) {
+func (i *Issuer) locked(ctx context.Context, p Policy, tenant, email string) (bool, error) {
 	if len(i.key) < minKeyLen {
 		return false, ErrNoKey
 	}
@@ -477,12 +532,6 @@ func (i *Issuer) codeMAC(tenant, challenge, email string, nonce []byte, code str
 // codeKey is where the record of one flow of one address lives.
 func (i *Issuer) codeKey(tenant, challenge, email string) string {
 	return store.Key(tenant, "otp", "code", i.flowID(tenant, challenge, email))
-}
-
-// ReadOp is the first read of Verify, for a caller that prefetches a
-// request's reads in one round trip (store.Prefetch).
-func (i *Issuer) ReadOp(tenant, challenge, email string) *store.Op {
-	return store.GetOp(i.codeKey(tenant, challenge, email))
 }
 
 // flowID names the record of one flow of one address.

@@ -26,81 +26,136 @@ local function incr(key, delta, ttl)
 end
 `
 
-// Results of issueScript.
-const (
-	issued       = 0
-	cooling      = 1 // second value: the cooldown's remaining milliseconds
-	capped       = 2 // the address's hourly cap
-	flowCapped   = 3 // the flow's distinct addresses
-	clientCapped = 4 // the client's hourly cap
-	tenantCapped = 5 // the tenant's hourly cap
-)
-
 // addrIDLen is the length of an address id (hex of 16 bytes): the flow's
 // list of addresses is their concatenation.
 const addrIDLen = 32
 
-// issueScript: KEYS cool, sent, code, flow, ip, tenant; ARGV cooldown (ms,
-// 0: none), address cap, window (ms), record, record ttl (ms), address id,
-// flow cap, client cap (0: none), tenant cap. Every limit is checked
-// before anything is counted, so a refused request costs no budget and
-// sets no cooldown; then the counters, the flow's list and the record are
-// written together. A refused request leaves the flow's current code alone.
-// KEYS cool and sent are a trusted browser's own when it has a device
+// The issue script's keys, arguments and results, each named once: the
+// constants index the Go side (PrepareIssueFrom, the twin), issueSig gives
+// the Lua the same names.
+const (
+	ikCool   = iota // the resend cooldown (of the address, or of a trusted browser)
+	ikSent          // codes sent in the hour (idem)
+	ikCode          // the flow's code record
+	ikFlow          // the addresses the flow was sent codes for
+	ikIP            // codes requested from the client in the hour
+	ikTenant        // codes of the tenant in the hour
+	ikPolicy        // the tenant's policy hash (the passcode switch)
+	ikCount
+)
+
+const (
+	iaCooldown      = iota // ms, 0: none
+	iaAddrCap              // codes per address per hour
+	iaWindow               // ms
+	iaRecord               // the new code record
+	iaRecordTTL            // ms
+	iaAddrID               // the address's id (addrIDLen)
+	iaFlowCap              // distinct addresses per flow
+	iaIPCap                // codes per client per hour, 0: none
+	iaTenantCap            // codes per tenant per hour
+	iaPolicyField          // the switch's field in ikPolicy
+	iaPolicyDefault        // "1"/"0": the switch when the field is absent
+	iaCount
+)
+
+// Results of issueScript (the first integer; the second is the cooldown's
+// remaining milliseconds for cooling, else 0).
+const (
+	issued       = 0
+	cooling      = 1
+	capped       = 2 // the address's hourly cap
+	flowCapped   = 3 // the flow's distinct addresses
+	clientCapped = 4 // the client's hourly cap
+	tenantCapped = 5 // the tenant's hourly cap
+	switchedOff  = 6 // passcodes are off (the policy switch)
+	badSwitch    = 7 // the switch holds neither "on" nor "off"
+)
+
+// The Lua names, one per constant, in the constants' order; the checks
+// below fail to compile unless each table has exactly one per constant.
+var (
+	issueKeys = [...]string{"kCool", "kSent", "kCode", "kFlow", "kIP", "kTenant", "kPolicy"}
+	issueArgs = [...]string{"cooldown", "addrCap", "window", "record", "recordTTL", "addrID",
+		"flowCap", "ipCap", "tenantCap", "policyField", "policyDefault"}
+)
+
+var issueSig = store.Signature{
+	Keys: issueKeys[:],
+	Args: issueArgs[:],
+	Results: []store.Result{{Name: "ISSUED", Value: issued}, {Name: "COOLING", Value: cooling},
+		{Name: "CAPPED", Value: capped}, {Name: "FLOW_CAPPED", Value: flowCapped},
+		{Name: "CLIENT_CAPPED", Value: clientCapped}, {Name: "TENANT_CAPPED", Value: tenantCapped},
+		{Name: "SWITCHED_OFF", Value: switchedOff}, {Name: "BAD_SWITCH", Value: badSwitch}},
+}
+
+// issueScript: passcodes must be on (the policy field "on", or absent and
+// the default on) before anything else is looked at. Every limit is
+// checked before anything is counted, so a refused request costs no budget
+// and sets no cooldown; then the counters, the flow's list and the record
+// are written together. A refused request leaves the flow's current code
+// alone. kCool and kSent are a trusted browser's own when it has a device
 // cookie (Origin.Device), so a stranger cannot exhaust them; the tenant's
 // cap applies to that browser all the same: it protects the tenant (its
 // mail reputation and quota) against everyone together, and a stranger
 // who reaches it stops every sign-in of the tenant only by sending a
 // tenant's hour of codes from many clients, which the per-client cap makes
 // costly.
-var issueScript = store.NewScript(luaIncr+`
+var issueScript = store.NewScript(issueSig.Preamble()+luaIncr+`
 local function count(key)
   return tonumber(redis.call('GET', key) or '0')
 end
-local cool, win = tonumber(ARGV[1]), tonumber(ARGV[3])
-if cool > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
-  return {1, redis.call('PTTL', KEYS[1])}
+local on = redis.call('HGET', kPolicy, policyField)
+if not on then on = policyDefault == '1' and 'on' or 'off' end
+if on == 'off' then return {SWITCHED_OFF, 0} end
+if on ~= 'on' then return {BAD_SWITCH, 0} end
+local cool, win = tonumber(cooldown), tonumber(window)
+if cool > 0 and redis.call('EXISTS', kCool) == 1 then
+  return {COOLING, redis.call('PTTL', kCool)}
 end
-if count(KEYS[2]) >= tonumber(ARGV[2]) then
-  return {2, 0}
+if count(kSent) >= tonumber(addrCap) then
+  return {CAPPED, 0}
 end
-local list, known = redis.call('GET', KEYS[4]) or '', false
+local list, known = redis.call('GET', kFlow) or '', false
 for j = 1, #list, 32 do
-  if string.sub(list, j, j + 31) == ARGV[6] then known = true break end
+  if string.sub(list, j, j + 31) == addrID then known = true break end
 end
-if not known and #list / 32 >= tonumber(ARGV[7]) then
-  return {3, 0}
+if not known and #list / 32 >= tonumber(flowCap) then
+  return {FLOW_CAPPED, 0}
 end
-local ipCap = tonumber(ARGV[8])
-if ipCap > 0 and count(KEYS[5]) >= ipCap then
-  return {4, 0}
+local ipLimit = tonumber(ipCap)
+if ipLimit > 0 and count(kIP) >= ipLimit then
+  return {CLIENT_CAPPED, 0}
 end
-if count(KEYS[6]) >= tonumber(ARGV[9]) then
-  return {5, 0}
+if count(kTenant) >= tonumber(tenantCap) then
+  return {TENANT_CAPPED, 0}
 end
-if cool > 0 then redis.call('SET', KEYS[1], '1', 'PX', cool) end
-incr(KEYS[2], 1, win)
-if ipCap > 0 then incr(KEYS[5], 1, win) end
-incr(KEYS[6], 1, win)
+if cool > 0 then redis.call('SET', kCool, '1', 'PX', cool) end
+incr(kSent, 1, win)
+if ipLimit > 0 then incr(kIP, 1, win) end
+incr(kTenant, 1, win)
 if not known then
-  local left = redis.call('PTTL', KEYS[4])
+  local left = redis.call('PTTL', kFlow)
   if left <= 0 then left = win end
-  redis.call('SET', KEYS[4], list .. ARGV[6], 'PX', left)
+  redis.call('SET', kFlow, list .. addrID, 'PX', left)
 end
-redis.call('SET', KEYS[3], ARGV[4], 'PX', tonumber(ARGV[5]))
-return {0, 0}
+redis.call('SET', kCode, record, 'PX', tonumber(recordTTL))
+return {ISSUED, 0}
 `, issueTwin)
 
 // issueTwin is issueScript in Go, for the memory store.
 func issueTwin(tx store.Tx, keys, args []string) ([]int64, error) {
-	n, err := ints(args[0], args[1], args[2], args[4], args[6], args[7], args[8])
+	if res, err := switchTwin(tx, keys[ikPolicy], args[iaPolicyField], args[iaPolicyDefault]); res != nil || err != nil {
+		return res, err
+	}
+	n, err := ints(args[iaCooldown], args[iaAddrCap], args[iaWindow], args[iaRecordTTL], args[iaFlowCap], args[iaIPCap], args[iaTenantCap])
 	if err != nil {
 		return nil, err
 	}
 	cool, addrCap, win, ttl := ms(n[0]), n[1], ms(n[2]), ms(n[3])
 	flowCap, ipCap, tenantCap := n[4], n[5], n[6]
 	if cool > 0 {
-		left, err := tx.TTL(keys[0])
+		left, err := tx.TTL(keys[ikCool])
 		if err == nil {
 			return []int64{cooling, left.Milliseconds()}, nil
 		}
@@ -108,16 +163,17 @@ func issueTwin(tx store.Tx, keys, args []string) ([]int64, error) {
 			return nil, err
 		}
 	}
-	if c, err := txCount(tx, keys[1]); err != nil || c >= addrCap {
+	if c, err := txCount(tx, keys[ikSent]); err != nil || c >= addrCap {
 		return []int64{capped, 0}, err
 	}
-	list, err := tx.Get(keys[3])
+	list, err := tx.Get(keys[ikFlow])
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	addr := args[iaAddrID]
 	known := false
 	for j := 0; j+addrIDLen <= len(list); j += addrIDLen {
-		if string(list[j:j+addrIDLen]) == args[5] {
+		if string(list[j:j+addrIDLen]) == addr {
 			known = true
 			break
 		}
@@ -126,21 +182,21 @@ func issueTwin(tx store.Tx, keys, args []string) ([]int64, error) {
 		return []int64{flowCapped, 0}, nil
 	}
 	if ipCap > 0 {
-		if c, err := txCount(tx, keys[4]); err != nil || c >= ipCap {
+		if c, err := txCount(tx, keys[ikIP]); err != nil || c >= ipCap {
 			return []int64{clientCapped, 0}, err
 		}
 	}
-	if c, err := txCount(tx, keys[5]); err != nil || c >= tenantCap {
+	if c, err := txCount(tx, keys[ikTenant]); err != nil || c >= tenantCap {
 		return []int64{tenantCapped, 0}, err
 	}
 	if cool > 0 {
-		if err := tx.Set(keys[0], []byte{'1'}, cool); err != nil {
+		if err := tx.Set(keys[ikCool], []byte{'1'}, cool); err != nil {
 			return nil, err
 		}
 	}
-	counters := []string{keys[1], keys[5]}
+	counters := []string{keys[ikSent], keys[ikTenant]}
 	if ipCap > 0 {
-		counters = append(counters, keys[4])
+		counters = append(counters, keys[ikIP])
 	}
 	for _, k := range counters {
 		if _, err := tx.Incr(k, 1, win); err != nil {
@@ -148,18 +204,48 @@ func issueTwin(tx store.Tx, keys, args []string) ([]int64, error) {
 		}
 	}
 	if !known {
-		left, err := tx.TTL(keys[3])
+		left, err := tx.TTL(keys[ikFlow])
 		if err != nil || left <= 0 {
 			left = win
 		}
-		if err := tx.Set(keys[3], append(list, args[5]...), left); err != nil {
+		if err := tx.Set(keys[ikFlow], append(list, addr...), left); err != nil {
 			return nil, err
 		}
 	}
-	if err := tx.Set(keys[2], []byte(args[3]), ttl); err != nil {
+	if err := tx.Set(keys[ikCode], []byte(args[iaRecord]), ttl); err != nil {
 		return nil, err
 	}
 	return []int64{issued, 0}, nil
+}
+
+// switchTwin is the issue script's policy check: nil when passcodes are
+// on, else the script's answer.
+func switchTwin(tx store.Tx, key, field, dflt string) ([]int64, error) {
+	v, err := tx.HGet(key, field)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		v = []byte("off")
+		if dflt == "1" {
+			v = []byte("on")
+		}
+	case err != nil:
+		return nil, err
+	}
+	switch string(v) {
+	case "on":
+		return nil, nil
+	case "off":
+		return []int64{switchedOff, 0}, nil
+	}
+	return []int64{badSwitch, 0}, nil
+}
+
+// boolArg renders a flag for a script.
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // txCount reads a counter; absent is 0.
@@ -174,6 +260,24 @@ func txCount(tx store.Tx, key string) (int64, error) {
 	return strconv.ParseInt(string(b), 10, 64)
 }
 
+// The check script's keys, arguments and results (see issueSig).
+const (
+	ckTry  = iota // attempts on the issued code (keyed by its nonce)
+	ckFail        // the failure budget (of the address, or of a trusted browser)
+	ckCode        // the flow's code record
+	ckCount
+)
+
+const (
+	caMaxTries = iota // attempts per code
+	caTryTTL          // ms
+	caMaxFails        // failures per hour
+	caWindow          // ms
+	caRight           // "1"/"0": the verdict of the comparison made in Go
+	caRecord          // the record as read and compared
+	caCount
+)
+
 // Results of checkScript.
 const (
 	passed  = 0 // a right code within every limit, and consumed
@@ -183,73 +287,96 @@ const (
 	lost    = 4 // a right code, but the record changed or went first
 )
 
-// checkScript: KEYS try, fail, code; ARGV max attempts, try ttl (ms), max
-// failures, window (ms), right ("1"/"0"), the record as read. It counts
-// the attempt on the issued code, then charges the address's failure
-// budget, before the verdict counts; a right code gets its charge back at
-// once, so it never uses up the budget and never locks out others'
-// guesses in passing, and consumes the record only if it is still exactly
-// the one that was checked: of many right submissions one wins, and a
-// code replaced meanwhile (a resend) is never consumed by the old one.
-var checkScript = store.NewScript(luaIncr+`
-local maxTries = tonumber(ARGV[1])
-local tries = incr(KEYS[1], 1, tonumber(ARGV[2]))
-if tries > maxTries then
-  if tries == maxTries + 1 then incr(KEYS[2], 1, tonumber(ARGV[4])) end
-  return {1}
+var (
+	checkKeys = [...]string{"kTry", "kFail", "kCode"}
+	checkArgs = [...]string{"maxTries", "tryTTL", "maxFails", "window", "right", "record"}
+)
+
+// One name per constant: a negative array length does not compile.
+var (
+	_ [len(issueKeys) - ikCount]struct{}
+	_ [ikCount - len(issueKeys)]struct{}
+	_ [len(issueArgs) - iaCount]struct{}
+	_ [iaCount - len(issueArgs)]struct{}
+	_ [len(checkKeys) - ckCount]struct{}
+	_ [ckCount - len(checkKeys)]struct{}
+	_ [len(checkArgs) - caCount]struct{}
+	_ [caCount - len(checkArgs)]struct{}
+)
+
+var checkSig = store.Signature{
+	Keys: checkKeys[:],
+	Args: checkArgs[:],
+	Results: []store.Result{{Name: "PASSED", Value: passed}, {Name: "VOIDED", Value: voided},
+		{Name: "LOCKED", Value: locked}, {Name: "GUESSED", Value: guessed}, {Name: "LOST", Value: lost}},
+}
+
+// checkScript counts the attempt on the issued code, then charges the
+// address's failure budget, before the verdict counts; a right code gets
+// its charge back at once, so it never uses up the budget and never locks
+// out others' guesses in passing, and consumes the record only if it is
+// still exactly the one that was checked: of many right submissions one
+// wins, and a code replaced meanwhile (a resend) is never consumed by the
+// old one.
+var checkScript = store.NewScript(checkSig.Preamble()+luaIncr+`
+local limit, win = tonumber(maxTries), tonumber(window)
+local tries = incr(kTry, 1, tonumber(tryTTL))
+if tries > limit then
+  if tries == limit + 1 then incr(kFail, 1, win) end
+  return {VOIDED}
 end
-if incr(KEYS[2], 1, tonumber(ARGV[4])) > tonumber(ARGV[3]) then
-  return {2}
+if incr(kFail, 1, win) > tonumber(maxFails) then
+  return {LOCKED}
 end
-if ARGV[5] == '1' then
-  incr(KEYS[2], -1, tonumber(ARGV[4]))
-  if redis.call('GET', KEYS[3]) == ARGV[6] then
-    redis.call('DEL', KEYS[3])
-    return {0}
+if right == '1' then
+  incr(kFail, -1, win)
+  if redis.call('GET', kCode) == record then
+    redis.call('DEL', kCode)
+    return {PASSED}
   end
-  return {4}
+  return {LOST}
 end
-return {3}
+return {GUESSED}
 `, func(tx store.Tx, keys, args []string) ([]int64, error) {
-	n, err := ints(args[0], args[1], args[2], args[3])
+	n, err := ints(args[caMaxTries], args[caTryTTL], args[caMaxFails], args[caWindow])
 	if err != nil {
 		return nil, err
 	}
 	maxTries, tryTTL, maxFails, win := n[0], ms(n[1]), n[2], ms(n[3])
-	tries, err := tx.Incr(keys[0], 1, tryTTL)
+	tries, err := tx.Incr(keys[ckTry], 1, tryTTL)
 	if err != nil {
 		return nil, err
 	}
 	if tries > maxTries {
 		if tries == maxTries+1 {
-			if _, err := tx.Incr(keys[1], 1, win); err != nil {
+			if _, err := tx.Incr(keys[ckFail], 1, win); err != nil {
 				return nil, err
 			}
 		}
 		return []int64{voided}, nil
 	}
-	fails, err := tx.Incr(keys[1], 1, win)
+	fails, err := tx.Incr(keys[ckFail], 1, win)
 	if err != nil {
 		return nil, err
 	}
 	if fails > maxFails {
 		return []int64{locked}, nil
 	}
-	if args[4] == "1" {
-		if _, err := tx.Incr(keys[1], -1, win); err != nil {
+	if args[caRight] == "1" {
+		if _, err := tx.Incr(keys[ckFail], -1, win); err != nil {
 			return nil, err
 		}
-		cur, err := tx.Get(keys[2])
+		cur, err := tx.Get(keys[ckCode])
 		if errors.Is(err, store.ErrNotFound) {
 			return []int64{lost}, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		if !bytes.Equal(cur, []byte(args[5])) {
+		if !bytes.Equal(cur, []byte(args[caRecord])) {
 			return []int64{lost}, nil
 		}
-		if err := tx.Delete(keys[2]); err != nil {
+		if err := tx.Delete(keys[ckCode]); err != nil {
 			return nil, err
 		}
 		return []int64{passed}, nil

@@ -108,10 +108,27 @@ func recordKey(tenant, canonical string) string { return store.Key(tenant, "gues
 func listKey(tenant string) string              { return store.Key(tenant, "guests") }
 func idsKey(tenant string) string               { return store.Key(tenant, "guest-ids") }
 
-// ReadOp is the read Get does, for a caller that prefetches a request's
-// reads in one round trip (store.Prefetch).
-func (r *Repo) ReadOp(tenant, canonical string) *store.Op {
-	return store.GetOp(recordKey(tenant, canonical))
+// Record is a guest as a step read it (Guest nil: no such guest), with
+// the stored bytes a later compare-and-swap must find unchanged: a writer
+// given a Record starts from it instead of reading the guest again.
+type Record struct {
+	Guest *Guest
+	raw   []byte
+}
+
+// read is Get as a read of a step's batch; its Record can be handed to
+// RecordSignInFrom.
+func (r *Repo) read(tenant, canonical string) *store.Read[Record] {
+	if tenant == "" || canonical == "" {
+		return store.NewRead(nil, func(*store.Op) (Record, error) { return Record{}, nil })
+	}
+	return store.NewRead(store.GetOp(recordKey(tenant, canonical)), func(op *store.Op) (Record, error) {
+		g, raw, err := decode(tenant, op.Val, op.Err)
+		if errors.Is(err, ErrNotFound) {
+			return Record{}, nil
+		}
+		return Record{Guest: g, raw: raw}, err
+	})
 }
 
 func (r *Repo) now() time.Time { return r.clock().UTC() }
@@ -119,6 +136,11 @@ func (r *Repo) now() time.Time { return r.clock().UTC() }
 // load returns the record of canonical and its raw bytes (the CAS "prev").
 func (r *Repo) load(ctx context.Context, tenant, canonical string) (*Guest, []byte, error) {
 	raw, err := r.st.Get(ctx, recordKey(tenant, canonical))
+	return decode(tenant, raw, err)
+}
+
+// decode reads a record as Get returned it (raw, err).
+func decode(tenant string, raw []byte, err error) (*Guest, []byte, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, ErrNotFound
 	}
@@ -132,12 +154,10 @@ func (r *Repo) load(ctx context.Context, tenant, canonical string) (*Guest, []by
 	return &g, raw, nil
 }
 
-// index (re)writes both index entries of g; idempotent.
+// index (re)writes both index entries of g, in one round trip; idempotent.
 func (r *Repo) index(ctx context.Context, tenant string, g *Guest) error {
-	if err := r.st.HSet(ctx, listKey(tenant), g.Canonical, []byte(g.ID)); err != nil {
-		return fmt.Errorf("guests: index %s: %w", tenant, err)
-	}
-	if err := r.st.HSet(ctx, idsKey(tenant), g.ID, []byte(g.Canonical)); err != nil {
+	if err := r.st.Pipeline(ctx, store.HSetOp(listKey(tenant), g.Canonical, []byte(g.ID)),
+		store.HSetOp(idsKey(tenant), g.ID, []byte(g.Canonical))); err != nil {
 		return fmt.Errorf("guests: index %s: %w", tenant, err)
 	}
 	return nil
@@ -147,14 +167,20 @@ func (r *Repo) index(ctx context.Context, tenant string, g *Guest) error {
 // mutate gets the current guest (nil when missing) and returns the new one,
 // or nil to leave the record untouched (the current guest is then
 // returned), or an error to stop. mutate must not call the store (Dex #5017:
-// no store calls inside an updater).
-func (r *Repo) update(ctx context.Context, tenant, canonical string, mutate func(cur *Guest) (*Guest, error)) (*Guest, bool, error) {
+// no store calls inside an updater). first, when not nil, is the record as
+// the caller already read it: the first round starts from it, later rounds
+// (after a lost compare-and-swap) read again.
+func (r *Repo) update(ctx context.Context, tenant, canonical string, first *Record, mutate func(cur *Guest) (*Guest, error)) (*Guest, bool, error) {
 	for range maxCASAttempts {
 		if err := ctx.Err(); err != nil {
 			return nil, false, fmt.Errorf("guests: %w", err)
 		}
-		cur, prev, err := r.load(ctx, tenant, canonical)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		var cur *Guest
+		var prev []byte
+		var err error
+		if first != nil {
+			cur, prev, first = first.Guest, first.raw, nil
+		} else if cur, prev, err = r.load(ctx, tenant, canonical); err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, false, err
 		}
 		next, err := mutate(cur)
@@ -197,8 +223,8 @@ func (r *Repo) update(ctx context.Context, tenant, canonical string, mutate func
 	return nil, false, fmt.Errorf("guests: too much contention on one guest of %s", tenant)
 }
 
-// Get returns the guest with this canonical address, or ErrNotFound.
-func (r *Repo) Get(ctx context.Context, tenant, canonical string) (*Guest, error) {
+// get returns the guest with this canonical address, or ErrNotFound.
+func (r *Repo) get(ctx context.Context, tenant, canonical string) (*Guest, error) {
 	if tenant == "" || canonical == "" {
 		return nil, ErrNotFound
 	}
@@ -206,8 +232,8 @@ func (r *Repo) Get(ctx context.Context, tenant, canonical string) (*Guest, error
 	return g, err
 }
 
-// GetByID returns the guest with this id, or ErrNotFound.
-func (r *Repo) GetByID(ctx context.Context, tenant, id string) (*Guest, error) {
+// getByID returns the guest with this id, or ErrNotFound.
+func (r *Repo) getByID(ctx context.Context, tenant, id string) (*Guest, error) {
 	if tenant == "" || id == "" {
 		return nil, ErrNotFound
 	}
@@ -230,15 +256,15 @@ func (r *Repo) GetByID(ctx context.Context, tenant, id string) (*Guest, error) {
 	return g, nil
 }
 
-// Invite creates a PendingAcceptance guest for canonical, delivering mail to
+// invite creates a PendingAcceptance guest for canonical, delivering mail to
 // email. It is idempotent: when the guest exists it is returned unchanged
 // with created == false.
-func (r *Repo) Invite(ctx context.Context, tenant, canonical, email, displayName string) (*Guest, bool, error) {
+func (r *Repo) invite(ctx context.Context, tenant, canonical, email, displayName string) (*Guest, bool, error) {
 	if tenant == "" || canonical == "" || email == "" {
 		return nil, false, fmt.Errorf("%w: tenant, address and email are required", errInvalid)
 	}
 	now := r.now()
-	g, created, err := r.update(ctx, tenant, canonical, func(cur *Guest) (*Guest, error) {
+	g, created, err := r.update(ctx, tenant, canonical, nil, func(cur *Guest) (*Guest, error) {
 		if cur != nil {
 			return nil, nil
 		}
@@ -257,7 +283,7 @@ func (r *Repo) Invite(ctx context.Context, tenant, canonical, email, displayName
 	return g, created, nil
 }
 
-// RecordSignIn records a completed sign-in of canonical through source.
+// recordSignIn records a completed sign-in of canonical through source.
 //
 // It creates the guest when missing (self-service sign-up, directory
 // members), records source on the first redemption and refuses a different
@@ -268,12 +294,14 @@ func (r *Repo) Invite(ctx context.Context, tenant, canonical, email, displayName
 // An existing guest keeps its stored Email (mail goes to the stored
 // address); displayName only fills an empty DisplayName, so a name the admin
 // gave at invitation is not overwritten by whatever an upstream returns.
-func (r *Repo) RecordSignIn(ctx context.Context, tenant, canonical, email, source, displayName string) (*Guest, error) {
+//
+// first, when not nil, is the guest as the caller already read it.
+func (r *Repo) recordSignIn(ctx context.Context, tenant, canonical string, first *Record, email, source, displayName string) (*Guest, error) {
 	if tenant == "" || canonical == "" || email == "" || source == "" {
 		return nil, fmt.Errorf("%w: tenant, address, email and source are required", errInvalid)
 	}
 	now := r.now()
-	g, _, err := r.update(ctx, tenant, canonical, func(cur *Guest) (*Guest, error) {
+	g, _, err := r.update(ctx, tenant, canonical, first, func(cur *Guest) (*Guest, error) {
 		if cur == nil {
 			return &Guest{
 				ID:           uuid.NewString(),
@@ -316,9 +344,9 @@ func (r *Repo) RecordSignIn(ctx context.Context, tenant, canonical, email, sourc
 	return g, nil
 }
 
-// List returns the guests of tenant that pass f, sorted by email (then id,
+// list returns the guests of tenant that pass f, sorted by email (then id,
 // for a stable order).
-func (r *Repo) List(ctx context.Context, tenant string, f Filter) ([]*Guest, error) {
+func (r *Repo) list(ctx context.Context, tenant string, f Filter) ([]*Guest, error) {
 	if tenant == "" {
 		return nil, fmt.Errorf("%w: tenant is required", errInvalid)
 	}
@@ -349,10 +377,10 @@ func (r *Repo) List(ctx context.Context, tenant string, f Filter) ([]*Guest, err
 	return out, nil
 }
 
-// Delete removes the guest with this id. The address can then be invited
+// delete removes the guest with this id. The address can then be invited
 // again and gets a new id (a new sub), choosing a method afresh (B5).
-func (r *Repo) Delete(ctx context.Context, tenant, id string) error {
-	g, err := r.GetByID(ctx, tenant, id)
+func (r *Repo) delete(ctx context.Context, tenant, id string) error {
+	g, err := r.getByID(ctx, tenant, id)
 	if err != nil {
 		return err
 	}
@@ -396,16 +424,16 @@ func (r *Repo) Delete(ctx context.Context, tenant, id string) error {
 	return nil
 }
 
-// ResetRedemption clears the guest's source so the next sign-in picks a
+// resetRedemption clears the guest's source so the next sign-in picks a
 // method afresh (B5). The id (sub) is kept; the state goes back to
 // PendingAcceptance and RedeemedAt is cleared so the next sign-in counts as
 // a first redemption. LastSignInAt and InvitedAt are history and are kept.
-func (r *Repo) ResetRedemption(ctx context.Context, tenant, id string) (*Guest, error) {
-	g, err := r.GetByID(ctx, tenant, id)
+func (r *Repo) resetRedemption(ctx context.Context, tenant, id string) (*Guest, error) {
+	g, err := r.getByID(ctx, tenant, id)
 	if err != nil {
 		return nil, err
 	}
-	out, _, err := r.update(ctx, tenant, g.Canonical, func(cur *Guest) (*Guest, error) {
+	out, _, err := r.update(ctx, tenant, g.Canonical, nil, func(cur *Guest) (*Guest, error) {
 		if cur == nil || cur.ID != id {
 			return nil, ErrNotFound
 		}
@@ -419,4 +447,73 @@ func (r *Repo) ResetRedemption(ctx context.Context, tenant, id string) (*Guest, 
 		return nil, err
 	}
 	return out, nil
+}
+
+// TenantRepo is the guests of one tenant: a Repo bound to it, so that no
+// call lists the tenant among its other strings.
+type TenantRepo struct {
+	r      *Repo
+	tenant string
+}
+
+// For binds the repository to tenant.
+func (r *Repo) For(tenant string) *TenantRepo { return &TenantRepo{r: r, tenant: tenant} }
+
+// Tenant is the tenant the handle is bound to.
+func (t *TenantRepo) Tenant() string { return t.tenant }
+
+// Read is Get as a read of a step's batch; its Record can be handed to
+// RecordSignInFrom.
+func (t *TenantRepo) Read(canonical string) *store.Read[Record] { return t.r.read(t.tenant, canonical) }
+
+// Get returns the guest with this canonical address, or ErrNotFound.
+func (t *TenantRepo) Get(ctx context.Context, canonical string) (*Guest, error) {
+	return t.r.get(ctx, t.tenant, canonical)
+}
+
+// GetByID returns the guest with this id, or ErrNotFound.
+func (t *TenantRepo) GetByID(ctx context.Context, id string) (*Guest, error) {
+	return t.r.getByID(ctx, t.tenant, id)
+}
+
+// Invite creates a PendingAcceptance guest for canonical, delivering mail
+// to email; idempotent (created == false when the guest exists).
+func (t *TenantRepo) Invite(ctx context.Context, canonical, email, displayName string) (*Guest, bool, error) {
+	return t.r.invite(ctx, t.tenant, canonical, email, displayName)
+}
+
+// RecordSignIn records a completed sign-in of canonical through source
+// (see Repo.recordSignIn for the rules).
+func (t *TenantRepo) RecordSignIn(ctx context.Context, canonical string, s SignIn) (*Guest, error) {
+	return t.r.recordSignIn(ctx, t.tenant, canonical, nil, s.Email, s.Source, s.DisplayName)
+}
+
+// RecordSignInFrom is RecordSignIn for a caller that already read the
+// guest (Read) in its step's batch: an uncontended sign-in then costs one
+// write and no read.
+func (t *TenantRepo) RecordSignInFrom(ctx context.Context, rec Record, canonical string, s SignIn) (*Guest, error) {
+	return t.r.recordSignIn(ctx, t.tenant, canonical, &rec, s.Email, s.Source, s.DisplayName)
+}
+
+// List returns the tenant's guests that pass f, sorted by email, then id.
+func (t *TenantRepo) List(ctx context.Context, f Filter) ([]*Guest, error) {
+	return t.r.list(ctx, t.tenant, f)
+}
+
+// Delete removes the guest with this id (B5).
+func (t *TenantRepo) Delete(ctx context.Context, id string) error {
+	return t.r.delete(ctx, t.tenant, id)
+}
+
+// ResetRedemption clears the guest's source so the next sign-in picks a
+// method afresh (B5).
+func (t *TenantRepo) ResetRedemption(ctx context.Context, id string) (*Guest, error) {
+	return t.r.resetRedemption(ctx, t.tenant, id)
+}
+
+// SignIn is what a completed sign-in tells about the guest: the address
+// as the guest typed it (used only for a new guest), the method, and a
+// name from the method (only fills an empty one).
+type SignIn struct {
+	Email, Source, DisplayName string
 }

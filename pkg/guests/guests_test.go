@@ -27,7 +27,7 @@ func TestRecordSignInConcurrentOneGuest(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				g, err := repo.RecordSignIn(ctx, "fabrikam", "new@example.com", "New@Example.com", "otp", "")
+				g, err := repo.For("fabrikam").RecordSignIn(ctx, "new@example.com", guests.SignIn{Email: "New@Example.com", Source: "otp"})
 				errs[i] = err
 				if g != nil {
 					ids[i] = g.ID
@@ -44,7 +44,7 @@ func TestRecordSignInConcurrentOneGuest(t *testing.T) {
 				t.Fatalf("caller %d got id %q, caller 0 got %q: two guests for one address", i, ids[i], ids[0])
 			}
 		}
-		list, err := repo.List(ctx, "fabrikam", guests.Filter{})
+		list, err := repo.For("fabrikam").List(ctx, guests.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +81,7 @@ func TestInviteConcurrentCreatesOnce(t *testing.T) {
 		)
 		for range n {
 			wg.Go(func() {
-				g, c, err := repo.Invite(ctx, "fabrikam", "a@example.com", "a@example.com", "A")
+				g, c, err := repo.For("fabrikam").Invite(ctx, "a@example.com", "a@example.com", "A")
 				if err != nil {
 					t.Error(err)
 					return
@@ -106,7 +106,7 @@ func TestInviteThenRedeem(t *testing.T) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
 		invitedAt := clock.Now()
-		g, created, err := repo.Invite(ctx, "fabrikam", "ann@example.com", "Ann@Example.com", "Ann")
+		g, created, err := repo.For("fabrikam").Invite(ctx, "ann@example.com", "Ann@Example.com", "Ann")
 		if err != nil || !created {
 			t.Fatalf("Invite: %v created=%v", err, created)
 		}
@@ -114,7 +114,7 @@ func TestInviteThenRedeem(t *testing.T) {
 			!g.RedeemedAt.IsZero() || !g.LastSignInAt.IsZero() || g.Canonical != "ann@example.com" {
 			t.Fatalf("invited guest = %+v", g)
 		}
-		again, created, err := repo.Invite(ctx, "fabrikam", "ann@example.com", "other@example.com", "Other")
+		again, created, err := repo.For("fabrikam").Invite(ctx, "ann@example.com", "other@example.com", "Other")
 		if err != nil || created || *again != *g {
 			t.Fatalf("second Invite = %+v created=%v err=%v; want the first guest unchanged", again, created, err)
 		}
@@ -123,7 +123,7 @@ func TestInviteThenRedeem(t *testing.T) {
 		first := clock.Now()
 		// The typed address differs in case; mail must keep going to the
 		// stored one, and the admin's display name is kept.
-		r, err := repo.RecordSignIn(ctx, "fabrikam", "ann@example.com", "ANN@example.com", "otp", "Upstream Name")
+		r, err := repo.For("fabrikam").RecordSignIn(ctx, "ann@example.com", guests.SignIn{Email: "ANN@example.com", Source: "otp", DisplayName: "Upstream Name"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func TestInviteThenRedeem(t *testing.T) {
 		}
 
 		clock.Advance(time.Hour)
-		r2, err := repo.RecordSignIn(ctx, "fabrikam", "ann@example.com", "ann@example.com", "otp", "")
+		r2, err := repo.For("fabrikam").RecordSignIn(ctx, "ann@example.com", guests.SignIn{Email: "ann@example.com", Source: "otp"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,11 +141,11 @@ func TestInviteThenRedeem(t *testing.T) {
 			t.Fatalf("second sign-in: RedeemedAt %v (want %v), LastSignInAt %v (want %v)",
 				r2.RedeemedAt, first, r2.LastSignInAt, clock.Now())
 		}
-		got, err := repo.Get(ctx, "fabrikam", "ann@example.com")
+		got, err := repo.For("fabrikam").Get(ctx, "ann@example.com")
 		if err != nil || *got != *r2 {
 			t.Fatalf("Get = %+v, %v; want %+v", got, err, r2)
 		}
-		byID, err := repo.GetByID(ctx, "fabrikam", g.ID)
+		byID, err := repo.For("fabrikam").GetByID(ctx, g.ID)
 		if err != nil || *byID != *r2 {
 			t.Fatalf("GetByID = %+v, %v; want %+v", byID, err, r2)
 		}
@@ -156,13 +156,13 @@ func TestSourceIsSticky(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
-		g, err := repo.RecordSignIn(ctx, "fabrikam", "bob@gmail.com", "bob@gmail.com", "otp", "Bob")
+		g, err := repo.For("fabrikam").RecordSignIn(ctx, "bob@gmail.com", guests.SignIn{Email: "bob@gmail.com", Source: "otp", DisplayName: "Bob"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		clock.Advance(time.Minute)
 		for _, other := range []string{"google", "microsoft", "directory:staff", "oidc:contoso"} {
-			bound, err := repo.RecordSignIn(ctx, "fabrikam", "bob@gmail.com", "bob@gmail.com", other, "")
+			bound, err := repo.For("fabrikam").RecordSignIn(ctx, "bob@gmail.com", guests.SignIn{Email: "bob@gmail.com", Source: other})
 			if !errors.Is(err, guests.ErrSourceMismatch) {
 				t.Fatalf("%s: err = %v, want ErrSourceMismatch", other, err)
 			}
@@ -170,7 +170,7 @@ func TestSourceIsSticky(t *testing.T) {
 				t.Fatalf("%s: returned guest %+v, want the one bound to otp", other, bound)
 			}
 		}
-		got, err := repo.Get(ctx, "fabrikam", "bob@gmail.com")
+		got, err := repo.For("fabrikam").Get(ctx, "bob@gmail.com")
 		if err != nil || *got != *g {
 			t.Fatalf("refused sign-ins changed the record: %+v, want %+v", got, g)
 		}
@@ -181,11 +181,11 @@ func TestResetRedemption(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
-		g, err := repo.RecordSignIn(ctx, "fabrikam", "bob@gmail.com", "bob@gmail.com", "otp", "Bob")
+		g, err := repo.For("fabrikam").RecordSignIn(ctx, "bob@gmail.com", guests.SignIn{Email: "bob@gmail.com", Source: "otp", DisplayName: "Bob"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := repo.ResetRedemption(ctx, "fabrikam", g.ID)
+		r, err := repo.For("fabrikam").ResetRedemption(ctx, g.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,14 +194,14 @@ func TestResetRedemption(t *testing.T) {
 			t.Fatalf("reset guest = %+v", r)
 		}
 		clock.Advance(time.Hour)
-		again, err := repo.RecordSignIn(ctx, "fabrikam", "bob@gmail.com", "bob@gmail.com", "google", "")
+		again, err := repo.For("fabrikam").RecordSignIn(ctx, "bob@gmail.com", guests.SignIn{Email: "bob@gmail.com", Source: "google"})
 		if err != nil {
 			t.Fatalf("sign-in with a new method after reset: %v", err)
 		}
 		if again.ID != g.ID || again.Source != "google" || again.State != guests.Accepted || !again.RedeemedAt.Equal(clock.Now()) {
 			t.Fatalf("after reset and sign-in: %+v", again)
 		}
-		if _, err := repo.ResetRedemption(ctx, "fabrikam", uuid.NewString()); !errors.Is(err, guests.ErrNotFound) {
+		if _, err := repo.For("fabrikam").ResetRedemption(ctx, uuid.NewString()); !errors.Is(err, guests.ErrNotFound) {
 			t.Fatalf("reset of an unknown id: %v, want ErrNotFound", err)
 		}
 	})
@@ -211,30 +211,30 @@ func TestDeleteThenReinviteGivesNewID(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
-		g, _, err := repo.Invite(ctx, "fabrikam", "c@example.com", "c@example.com", "")
+		g, _, err := repo.For("fabrikam").Invite(ctx, "c@example.com", "c@example.com", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := repo.RecordSignIn(ctx, "fabrikam", "c@example.com", "c@example.com", "otp", ""); err != nil {
+		if _, err := repo.For("fabrikam").RecordSignIn(ctx, "c@example.com", guests.SignIn{Email: "c@example.com", Source: "otp"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := repo.Delete(ctx, "fabrikam", g.ID); err != nil {
+		if err := repo.For("fabrikam").Delete(ctx, g.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := repo.Get(ctx, "fabrikam", "c@example.com"); !errors.Is(err, guests.ErrNotFound) {
+		if _, err := repo.For("fabrikam").Get(ctx, "c@example.com"); !errors.Is(err, guests.ErrNotFound) {
 			t.Fatalf("Get after Delete: %v", err)
 		}
-		if _, err := repo.GetByID(ctx, "fabrikam", g.ID); !errors.Is(err, guests.ErrNotFound) {
+		if _, err := repo.For("fabrikam").GetByID(ctx, g.ID); !errors.Is(err, guests.ErrNotFound) {
 			t.Fatalf("GetByID after Delete: %v", err)
 		}
-		if err := repo.Delete(ctx, "fabrikam", g.ID); !errors.Is(err, guests.ErrNotFound) {
+		if err := repo.For("fabrikam").Delete(ctx, g.ID); !errors.Is(err, guests.ErrNotFound) {
 			t.Fatalf("second Delete: %v, want ErrNotFound", err)
 		}
-		if list, _ := repo.List(ctx, "fabrikam", guests.Filter{}); len(list) != 0 {
+		if list, _ := repo.For("fabrikam").List(ctx, guests.Filter{}); len(list) != 0 {
 			t.Fatalf("List after Delete = %+v", list)
 		}
 
-		n, created, err := repo.Invite(ctx, "fabrikam", "c@example.com", "c@example.com", "")
+		n, created, err := repo.For("fabrikam").Invite(ctx, "c@example.com", "c@example.com", "")
 		if err != nil || !created {
 			t.Fatalf("re-invite: %v created=%v", err, created)
 		}
@@ -242,14 +242,14 @@ func TestDeleteThenReinviteGivesNewID(t *testing.T) {
 			t.Fatalf("re-invited guest = %+v (old id %s)", n, g.ID)
 		}
 		// The new guest may pick another method.
-		if _, err := repo.RecordSignIn(ctx, "fabrikam", "c@example.com", "c@example.com", "google", ""); err != nil {
+		if _, err := repo.For("fabrikam").RecordSignIn(ctx, "c@example.com", guests.SignIn{Email: "c@example.com", Source: "google"}); err != nil {
 			t.Fatal(err)
 		}
 		// A late Delete of the old id must not touch the new guest.
-		if err := repo.Delete(ctx, "fabrikam", g.ID); !errors.Is(err, guests.ErrNotFound) {
+		if err := repo.For("fabrikam").Delete(ctx, g.ID); !errors.Is(err, guests.ErrNotFound) {
 			t.Fatalf("Delete of the old id: %v", err)
 		}
-		if got, err := repo.GetByID(ctx, "fabrikam", n.ID); err != nil || got.Source != "google" {
+		if got, err := repo.For("fabrikam").GetByID(ctx, n.ID); err != nil || got.Source != "google" {
 			t.Fatalf("new guest after stale Delete: %+v, %v", got, err)
 		}
 	})
@@ -259,7 +259,7 @@ func TestStaleIndexEntriesAreIgnored(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
-		old, _, err := repo.Invite(ctx, "fabrikam", "d@example.com", "d@example.com", "")
+		old, _, err := repo.For("fabrikam").Invite(ctx, "d@example.com", "d@example.com", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,14 +271,14 @@ func TestStaleIndexEntriesAreIgnored(t *testing.T) {
 		if err := st.HSet(ctx, store.Key("fabrikam", "guests"), "gone@example.com", []byte(uuid.NewString())); err != nil {
 			t.Fatal(err)
 		}
-		n, created, err := repo.Invite(ctx, "fabrikam", "d@example.com", "d@example.com", "")
+		n, created, err := repo.For("fabrikam").Invite(ctx, "d@example.com", "d@example.com", "")
 		if err != nil || !created {
 			t.Fatal(err, created)
 		}
-		if _, err := repo.GetByID(ctx, "fabrikam", old.ID); !errors.Is(err, guests.ErrNotFound) {
+		if _, err := repo.For("fabrikam").GetByID(ctx, old.ID); !errors.Is(err, guests.ErrNotFound) {
 			t.Fatalf("GetByID(stale id) = %v, want ErrNotFound", err)
 		}
-		list, err := repo.List(ctx, "fabrikam", guests.Filter{})
+		list, err := repo.For("fabrikam").List(ctx, guests.Filter{})
 		if err != nil || len(list) != 1 || list[0].ID != n.ID {
 			t.Fatalf("List = %+v, %v; want only %s", list, err, n.ID)
 		}
@@ -296,11 +296,11 @@ func TestListFilterAndOrder(t *testing.T) {
 			{"ada@fabrikam.example", "directory:staff"},
 			{"kim@example.com", "otp"},
 		} {
-			if _, err := repo.RecordSignIn(ctx, "fabrikam", s.addr, s.addr, s.source, ""); err != nil {
+			if _, err := repo.For("fabrikam").RecordSignIn(ctx, s.addr, guests.SignIn{Email: s.addr, Source: s.source}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, _, err := repo.Invite(ctx, "fabrikam", "pending@example.com", "pending@example.com", ""); err != nil {
+		if _, _, err := repo.For("fabrikam").Invite(ctx, "pending@example.com", "pending@example.com", ""); err != nil {
 			t.Fatal(err)
 		}
 		emails := func(gs []*guests.Guest) []string {
@@ -320,7 +320,7 @@ func TestListFilterAndOrder(t *testing.T) {
 			{"directory:staff", []string{"ada@fabrikam.example"}},
 			{"google", nil},
 		} {
-			got, err := repo.List(ctx, "fabrikam", guests.Filter{Source: tc.source})
+			got, err := repo.For("fabrikam").List(ctx, guests.Filter{Source: tc.source})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -347,34 +347,34 @@ func TestTenantIsolation(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
-		a, err := repo.RecordSignIn(ctx, "tenant-a", "same@example.com", "same@example.com", "otp", "")
+		a, err := repo.For("tenant-a").RecordSignIn(ctx, "same@example.com", guests.SignIn{Email: "same@example.com", Source: "otp"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := repo.Get(ctx, "tenant-b", "same@example.com"); !errors.Is(err, guests.ErrNotFound) {
+		if _, err := repo.For("tenant-b").Get(ctx, "same@example.com"); !errors.Is(err, guests.ErrNotFound) {
 			t.Fatalf("Get at B: %v", err)
 		}
-		if _, err := repo.GetByID(ctx, "tenant-b", a.ID); !errors.Is(err, guests.ErrNotFound) {
+		if _, err := repo.For("tenant-b").GetByID(ctx, a.ID); !errors.Is(err, guests.ErrNotFound) {
 			t.Fatalf("GetByID at B: %v", err)
 		}
-		if err := repo.Delete(ctx, "tenant-b", a.ID); !errors.Is(err, guests.ErrNotFound) {
+		if err := repo.For("tenant-b").Delete(ctx, a.ID); !errors.Is(err, guests.ErrNotFound) {
 			t.Fatalf("Delete at B: %v", err)
 		}
-		if _, err := repo.ResetRedemption(ctx, "tenant-b", a.ID); !errors.Is(err, guests.ErrNotFound) {
+		if _, err := repo.For("tenant-b").ResetRedemption(ctx, a.ID); !errors.Is(err, guests.ErrNotFound) {
 			t.Fatalf("Reset at B: %v", err)
 		}
-		if list, err := repo.List(ctx, "tenant-b", guests.Filter{}); err != nil || len(list) != 0 {
+		if list, err := repo.For("tenant-b").List(ctx, guests.Filter{}); err != nil || len(list) != 0 {
 			t.Fatalf("List at B = %+v, %v", list, err)
 		}
 		// The same address at B is a different guest with its own source.
-		b, err := repo.RecordSignIn(ctx, "tenant-b", "same@example.com", "same@example.com", "google", "")
+		b, err := repo.For("tenant-b").RecordSignIn(ctx, "same@example.com", guests.SignIn{Email: "same@example.com", Source: "google"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if b.ID == a.ID {
 			t.Fatal("one id across tenants")
 		}
-		if got, _ := repo.Get(ctx, "tenant-a", "same@example.com"); got.Source != "otp" {
+		if got, _ := repo.For("tenant-a").Get(ctx, "same@example.com"); got.Source != "otp" {
 			t.Fatalf("A's guest changed: %+v", got)
 		}
 	})
@@ -384,13 +384,13 @@ func TestInvalidArguments(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
-		if _, err := repo.RecordSignIn(ctx, "fabrikam", "x@example.com", "x@example.com", "", ""); err == nil {
+		if _, err := repo.For("fabrikam").RecordSignIn(ctx, "x@example.com", guests.SignIn{Email: "x@example.com", Source: ""}); err == nil {
 			t.Error("RecordSignIn with an empty source succeeded")
 		}
-		if _, _, err := repo.Invite(ctx, "fabrikam", "", "x@example.com", ""); err == nil {
+		if _, _, err := repo.For("fabrikam").Invite(ctx, "", "x@example.com", ""); err == nil {
 			t.Error("Invite with an empty address succeeded")
 		}
-		if _, err := repo.Get(ctx, "fabrikam", "x@example.com"); !errors.Is(err, guests.ErrNotFound) {
+		if _, err := repo.For("fabrikam").Get(ctx, "x@example.com"); !errors.Is(err, guests.ErrNotFound) {
 			t.Errorf("refused calls left a record: %v", err)
 		}
 	})

@@ -1,8 +1,6 @@
 package session
 
 import (
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -17,15 +15,7 @@ import (
 var sharedRedis *redistest.Server
 
 func TestMain(m *testing.M) {
-	srv, err := redistest.Launch()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "redis:", err)
-		os.Exit(1)
-	}
-	sharedRedis = srv
-	code := m.Run()
-	srv.Close()
-	os.Exit(code)
+	redistest.Main(m, &sharedRedis)
 }
 
 // fakeClock is the settable clock shared with the memory store.

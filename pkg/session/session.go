@@ -144,11 +144,37 @@ func recordKey(tenant, id string) string { return store.Key(tenant, "session", i
 // a value minted for tenant A fails verification at tenant B.
 func codecName(tenant string) string { return CookieName + "|" + tenant }
 
+// ErrCollision: a new session's id was already taken. 256 random bits do
+// not collide; a store that says otherwise is broken, and the sign-in
+// fails rather than overwrite another browser's session.
+var ErrCollision = errors.New("session: new session id already in use")
+
 // Create stores s as a new session of tenant for lifetime and sets the
 // cookie. The id is always fresh — never one the request carried — so an
 // attacker-planted cookie cannot become a signed-in session (no fixation).
 // AuthTime defaults to now. The returned session is what was stored.
 func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, tenant string, s Session, lifetime time.Duration) (*Session, error) {
+	ns, err := m.Prepare(tenant, s, lifetime)
+	if err != nil {
+		return nil, err
+	}
+	save := m.SaveOp(ns)
+	if err := m.st.Pipeline(ctx, save); err != nil {
+		return nil, fmt.Errorf("session: store: %w", err)
+	}
+	if err := Saved(save); err != nil {
+		return nil, err
+	}
+	if err := m.SetCookie(w, ns); err != nil {
+		return nil, err
+	}
+	return ns, nil
+}
+
+// Prepare makes s a new session of tenant for lifetime, with a fresh id,
+// without storing it: the caller sends SaveOp in its last batch and then
+// sets the cookie (SetCookie).
+func (m *Manager) Prepare(tenant string, s Session, lifetime time.Duration) (*Session, error) {
 	if m.err != nil {
 		return nil, m.err
 	}
@@ -170,21 +196,73 @@ func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, tenant stri
 	}
 	s.ExpiresAt = now.Add(lifetime)
 	s.AMR = append([]string(nil), s.AMR...)
-	raw, err := json.Marshal(&s)
-	if err != nil {
-		return nil, fmt.Errorf("session: encode: %w", err)
-	}
-	// A plain Set: 256 random bits do not collide, and a Set can be
-	// batched with the handler's other last writes (store.Defer).
-	if err := m.st.Set(ctx, recordKey(tenant, id), raw, lifetime); err != nil {
-		return nil, fmt.Errorf("session: store: %w", err)
-	}
-	value, err := m.codec.Encode(codecName(tenant), []byte(id))
-	if err != nil {
-		return nil, fmt.Errorf("session: encode cookie: %w", err)
-	}
-	setCookie(w, CookieName, value, tenant, int(lifetime/time.Second), m.secure)
 	return &s, nil
+}
+
+// SaveOp stores a prepared session only if its id is new (SetNX: a
+// collision never overwrites another session); its TTL ends the record
+// at ExpiresAt. Check the op's outcome with Saved.
+func (m *Manager) SaveOp(s *Session) *store.Op {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		// A Session always encodes; an op that fails keeps the batch honest.
+		return &store.Op{Err: fmt.Errorf("session: encode: %w", err)}
+	}
+	ttl := max(s.ExpiresAt.Sub(m.clock()), time.Second)
+	return store.SetNXOp(recordKey(s.Tenant, s.ID), raw, ttl)
+}
+
+// Saved reports what became of a SaveOp once its batch ran.
+func Saved(op *store.Op) error {
+	if op.Err != nil {
+		return fmt.Errorf("session: store: %w", op.Err)
+	}
+	if !op.OK {
+		return ErrCollision
+	}
+	return nil
+}
+
+// SetCookie gives the browser a stored session's id.
+func (m *Manager) SetCookie(w http.ResponseWriter, s *Session) error {
+	value, err := m.codec.Encode(codecName(s.Tenant), []byte(s.ID))
+	if err != nil {
+		return fmt.Errorf("session: encode cookie: %w", err)
+	}
+	// Rounded up: a session prepared a moment ago keeps its whole lifetime.
+	left := s.ExpiresAt.Sub(m.clock()) + time.Second - 1
+	setCookie(w, CookieName, value, s.Tenant, int(left/time.Second), m.secure)
+	return nil
+}
+
+// Read is Get as a read of a step's batch. Without a usable cookie it
+// needs no store, and its result is ErrNoSession.
+func (m *Manager) Read(r *http.Request, tenant string) *store.Read[*Session] {
+	id, err := m.currentID(r, tenant)
+	if err != nil {
+		return store.NewRead(nil, func(*store.Op) (*Session, error) { return nil, err })
+	}
+	return store.NewRead(store.GetOp(recordKey(tenant, id)), func(op *store.Op) (*Session, error) {
+		return m.decode(tenant, id, op.Val, op.Err)
+	})
+}
+
+// EndOp deletes the session the request's cookie names, for a step that
+// replaces it (a new sign-in in this browser); nil when there is none.
+func (m *Manager) EndOp(r *http.Request, tenant string) *store.Op {
+	id, err := m.currentID(r, tenant)
+	if err != nil {
+		return nil
+	}
+	return store.DeleteOp(recordKey(tenant, id))
+}
+
+// currentID is the session id of r's cookie for tenant, or an error.
+func (m *Manager) currentID(r *http.Request, tenant string) (string, error) {
+	if m.err != nil {
+		return "", m.err
+	}
+	return m.cookieID(r, tenant)
 }
 
 // cookieID returns the session id in r's cookie for tenant, or ErrNoSession.
@@ -217,6 +295,11 @@ func (m *Manager) Get(ctx context.Context, r *http.Request, tenant string) (*Ses
 		return nil, err
 	}
 	raw, err := m.st.Get(ctx, recordKey(tenant, id))
+	return m.decode(tenant, id, raw, err)
+}
+
+// decode checks a session record as Get returned it (raw, err).
+func (m *Manager) decode(tenant, id string, raw []byte, err error) (*Session, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNoSession
 	}

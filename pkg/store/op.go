@@ -13,16 +13,14 @@ import (
 type OpKind int
 
 // The op kinds; each means exactly what the Store method of the same name
-// means.
+// means. Only the kinds some step batches exist (Take, Incr and TTL run
+// alone, or inside a script).
 const (
 	OpGet OpKind = iota + 1
 	OpSet
 	OpSetNX
 	OpDelete
-	OpTake
 	OpCompareAndSwap
-	OpIncr
-	OpTTL
 	OpHGet
 	OpHSet
 	OpRun // Run(Script, Keys, Args): a script, atomic on its own
@@ -36,19 +34,16 @@ type Op struct {
 	Field string        // HGet, HSet
 	Value []byte        // Set, SetNX, HSet; CompareAndSwap: next
 	Prev  []byte        // CompareAndSwap
-	TTL   time.Duration // Set, SetNX, CompareAndSwap, Incr
-	Delta int64         // Incr
+	TTL   time.Duration // Set, SetNX, CompareAndSwap
 	// Run
 	Script *Script
 	Keys   []string
 	Args   []string
 
 	// Results.
-	Val  []byte        // Get, Take, HGet
-	OK   bool          // SetNX, CompareAndSwap
-	N    int64         // Incr
-	Left time.Duration // TTL
-	Ints []int64       // Run
+	Val  []byte  // Get, HGet
+	OK   bool    // SetNX, CompareAndSwap
+	Ints []int64 // Run
 	Err  error
 }
 
@@ -68,21 +63,10 @@ func SetNXOp(key string, value []byte, ttl time.Duration) *Op {
 // DeleteOp is Delete(key) as an Op.
 func DeleteOp(key string) *Op { return &Op{Kind: OpDelete, Key: key} }
 
-// TakeOp is Take(key) as an Op.
-func TakeOp(key string) *Op { return &Op{Kind: OpTake, Key: key} }
-
 // CompareAndSwapOp is CompareAndSwap(key, prev, next, ttl) as an Op.
 func CompareAndSwapOp(key string, prev, next []byte, ttl time.Duration) *Op {
 	return &Op{Kind: OpCompareAndSwap, Key: key, Prev: prev, Value: next, TTL: ttl}
 }
-
-// IncrOp is Incr(key, delta, ttl) as an Op.
-func IncrOp(key string, delta int64, ttl time.Duration) *Op {
-	return &Op{Kind: OpIncr, Key: key, Delta: delta, TTL: ttl}
-}
-
-// TTLOp is TTL(key) as an Op.
-func TTLOp(key string) *Op { return &Op{Kind: OpTTL, Key: key} }
 
 // HGetOp is HGet(key, field) as an Op.
 func HGetOp(key, field string) *Op { return &Op{Kind: OpHGet, Key: key, Field: field} }
@@ -109,14 +93,8 @@ func Apply(ctx context.Context, s Store, op *Op) {
 		op.OK, op.Err = s.SetNX(ctx, op.Key, op.Value, op.TTL)
 	case OpDelete:
 		op.Err = s.Delete(ctx, op.Key)
-	case OpTake:
-		op.Val, op.Err = s.Take(ctx, op.Key)
 	case OpCompareAndSwap:
 		op.OK, op.Err = s.CompareAndSwap(ctx, op.Key, op.Prev, op.Value, op.TTL)
-	case OpIncr:
-		op.N, op.Err = s.Incr(ctx, op.Key, op.Delta, op.TTL)
-	case OpTTL:
-		op.Left, op.Err = s.TTL(ctx, op.Key)
 	case OpHGet:
 		op.Val, op.Err = s.HGet(ctx, op.Key, op.Field)
 	case OpHSet:
@@ -149,6 +127,8 @@ type Tx interface {
 	Delete(key string) error
 	Incr(key string, delta int64, ttl time.Duration) (int64, error)
 	TTL(key string) (time.Duration, error)
+	// HGet reads one field of a hash (a switch a script obeys).
+	HGet(key, field string) ([]byte, error)
 }
 
 // Script is an atomic operation over several keys of one tenant, written

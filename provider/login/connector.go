@@ -13,6 +13,7 @@ import (
 
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/pkg/canon"
+	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/requestid"
 	"github.com/guestpass/guestpass/provider/op"
 	"github.com/guestpass/guestpass/provider/pages"
@@ -35,12 +36,12 @@ type connStep struct {
 // stepKey names the step cookie of an auth request.
 func stepKey(authReq string) string { return "connector|" + authReq }
 
-// codeConnector is the chain's code connector: the passcode.
-func codeConnector(c *connectors.Chain) connectors.CodeConnector {
+// codeConnector is the chain's code connector: the passcode (nil: none).
+func codeConnector(c *connectors.Chain) Passcode {
 	if c == nil {
 		return nil
 	}
-	k, _ := c.BySource(connectors.SourceOTP).(connectors.CodeConnector)
+	k, _ := c.BySource(connectors.SourceOTP).(Passcode)
 	return k
 }
 
@@ -64,12 +65,12 @@ func (h *Handler) continueWith(w http.ResponseWriter, r *http.Request, a *op.Aut
 		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
 		return
 	}
-	if err := h.d.Flows.SetState(w, h.t.ID, flow, a.ID, st); err != nil {
+	if err := h.flows.SetState(w, flow, a.ID, st); err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	if step.Connector != "" {
-		if err := h.d.Flows.SetState(w, h.t.ID, flow, stepKey(a.ID), step); err != nil {
+		if err := h.flows.SetState(w, flow, stepKey(a.ID), step); err != nil {
 			h.fail(w, r, err)
 			return
 		}
@@ -123,13 +124,13 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 		return
 	}
-	flow, err := h.d.Flows.Get(r, h.t.ID)
+	flow, err := h.flows.Get(r)
 	if err != nil {
 		h.errorPage(w, r, http.StatusForbidden, pages.MsgCSRF)
 		return
 	}
 	var step connStep
-	err = h.d.Flows.State(r, h.t.ID, flow, stepKey(authReq), &step)
+	err = h.flows.State(r, flow, stepKey(authReq), &step)
 	if err != nil || step.Connector != connID || step.Secret == "" ||
 		subtle.ConstantTimeCompare([]byte(step.Secret), []byte(secret)) != 1 {
 		h.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
@@ -137,7 +138,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	// One use: the secret is forgotten before anything else happens, so
 	// the same answer cannot be played twice in this browser.
-	if err := h.d.Flows.SetState(w, h.t.ID, flow, stepKey(authReq), connStep{Connector: connID}); err != nil {
+	if err := h.flows.SetState(w, flow, stepKey(authReq), connStep{Connector: connID}); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -151,8 +152,15 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
 		return
 	}
-	a, ok := h.loadRequestID(w, r, authReq, false)
-	if !ok {
+	// The request and the guest in one round trip, before the upstream
+	// is asked.
+	cs, err := h.loadConnector(r.Context(), authReq, st.Canonical)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a := cs.req
+	if !h.checkRequest(w, r, a, cs.reqErr, false) {
 		return
 	}
 	ident, err := k.HandleCallback(r.Context(), a.Scopes, step.Conn, r)
@@ -160,13 +168,13 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.upstreamFailed(w, r, k, err)
 		return
 	}
-	h.finish(w, r, a, flow, st, k, ident, "fed")
+	h.finish(w, r, a, flow, st, cs.guest, k, ident, "fed")
 }
 
 // passwordPage shows the password form of the flow's chosen address.
 func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request) {
 	authReq := r.URL.Query().Get("authRequestID")
-	flow, err := h.d.Flows.Get(r, h.t.ID)
+	flow, err := h.flows.Get(r)
 	if err != nil {
 		http.Redirect(w, r, h.url("", authReq), http.StatusSeeOther)
 		return
@@ -191,7 +199,7 @@ func (h *Handler) passwordData(authReq, flow string, st *signin) pages.Data {
 // the guest starts over at the email page.
 func (h *Handler) passwordConnector(w http.ResponseWriter, r *http.Request, authReq, flow string) (connectors.PasswordConnector, bool) {
 	var step connStep
-	if err := h.d.Flows.State(r, h.t.ID, flow, stepKey(authReq), &step); err == nil {
+	if err := h.flows.State(r, flow, stepKey(authReq), &step); err == nil {
 		if k, ok := h.d.Chain.ByID(step.Connector).(connectors.PasswordConnector); ok {
 			return k, true
 		}
@@ -211,8 +219,15 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a, ok := h.loadRequest(w, r, false)
-	if !ok {
+	// The request and the guest in one round trip, before the password
+	// is checked.
+	cs, err := h.loadConnector(r.Context(), authReq, st.Canonical)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a := cs.req
+	if !h.checkRequest(w, r, a, cs.reqErr, false) {
 		return
 	}
 	d := h.passwordData(authReq, flow, st)
@@ -232,7 +247,7 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, pages.PagePassword, d)
 		return
 	}
-	h.finish(w, r, a, flow, st, k, ident, "pwd")
+	h.finish(w, r, a, flow, st, cs.guest, k, ident, "pwd")
 }
 
 // errIdentity: a connector's identity that may not sign in as the address.
@@ -253,9 +268,9 @@ func accept(ident connectors.Identity, canonical string) (pages.MessageKey, erro
 }
 
 // finish signs in with a connector's identity, or refuses it with an error
-// page and nothing recorded.
+// page and nothing recorded. rec is the guest as the step read it.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, st *signin,
-	k connectors.Connector, ident connectors.Identity, amr string) {
+	rec guests.Record, k connectors.Connector, ident connectors.Identity, amr string) {
 	if key, err := accept(ident, st.Canonical); err != nil {
 		h.d.Logger.Info("connector identity refused", requestid.Field(r.Context()),
 			zap.String("connector", k.ID()), zap.String("reason", string(key)))
@@ -273,7 +288,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthReque
 		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
 		return
 	}
-	h.signIn(w, r, a, flow, st, k.Source(), ident, amr)
+	h.signIn(w, r, a, flow, st, rec, k.Source(), ident, amr)
 }
 
 // upstreamFailed answers a connector whose backend failed or refused: a

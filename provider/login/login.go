@@ -34,13 +34,14 @@ import (
 
 // OP is what the pages need of the tenant's OpenID provider.
 type OP interface {
-	AuthRequest(ctx context.Context, id string) (*op.AuthRequest, error)
-	// Complete records who signed in, bound to the browser's flow: only
-	// that browser can then collect the code.
-	Complete(ctx context.Context, a *op.AuthRequest, ident op.Identity, flow string) error
+	// ReadAuthRequest reads a pending request (op.ErrUnknownRequest when
+	// unknown or expired) in a step's batch.
+	ReadAuthRequest(id string) *store.Read[*op.AuthRequest]
+	// CompleteOp records who signed in, bound to the browser's flow (only
+	// that browser can then collect the code), as an op of the step's
+	// last batch.
+	CompleteOp(a *op.AuthRequest, ident op.Identity, flow string) (*store.Op, error)
 	CallbackURL(id string) string
-	// AuthRequestReadOp is AuthRequest's read, for store.Prefetch.
-	AuthRequestReadOp(id string) *store.Op
 	Fail(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, err error)
 	ClientName(id string) string
 }
@@ -57,11 +58,10 @@ type Mailer interface {
 type Deps struct {
 	Tenant Tenant
 	OP     OP
-	// Store is the request-observing store the other parts share; the
-	// handler only uses it to prefetch a step's reads (store.Prefetch).
+	// Store is the store the other parts share; each step sends its
+	// batch of reads, and its last writes, to it in one Pipeline.
 	Store    store.Store
 	Guests   *guests.Repo
-	Policies *guests.Policies
 	Sessions *session.Manager
 	Flows    *session.Flows
 	// Devices reads and sets device cookies (a browser's own failure
@@ -69,10 +69,8 @@ type Deps struct {
 	Devices *session.Devices
 	// ClientIP tells the client's address for the limits per client.
 	ClientIP clientip.Resolver
-	// OTP is the passcode engine; the pages reach it through the chain's
-	// code connector and use it here only to prefetch a step's reads.
-	OTP *otp.Issuer
-	// Chain is the tenant's connectors in order, the passcode last.
+	// Chain is the tenant's connectors in order, the passcode last: the
+	// pages issue and verify codes only through it.
 	Chain *connectors.Chain
 	// BaseURL is the deployment's base URL: upstreams send the browser
 	// back to {BaseURL}/{tenant}/login/callback.
@@ -93,8 +91,24 @@ type Handler struct {
 	policy otp.Policy
 	base   string         // "/{tenant}/login"
 	routes *http.ServeMux // Routes, for ServeHTTP
-	// passcode is the chain's code connector (the email passcode).
-	passcode connectors.CodeConnector
+	// passcode is the chain's code connector (the email passcode); nil
+	// when the chain has none.
+	passcode Passcode
+	// The parts, bound to the tenant.
+	guests   *guests.TenantRepo
+	sessions *session.TenantSessions
+	flows    *session.TenantFlows
+	devices  *session.TenantDevices
+}
+
+// Passcode is the chain's code connector as the passcode steps use it
+// (otp.Connector): its switch and its stored code are read in the step's
+// one batch, and the code is verified from what was read.
+type Passcode interface {
+	connectors.CodeConnector
+	connectors.BatchToggled
+	ReadCode(req connectors.CodeRequest) *store.Read[otp.Code]
+	VerifyRead(ctx context.Context, req connectors.CodeRequest, rec otp.Code, code string) (connectors.Identity, error)
 }
 
 // New builds the handler.
@@ -102,8 +116,10 @@ func New(d Deps) *Handler {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	h := &Handler{d: d, t: d.Tenant, policy: d.Tenant.EmailOTP.Policy, base: "/" + d.Tenant.ID + "/login",
-		passcode: codeConnector(d.Chain)}
+	id := d.Tenant.ID
+	h := &Handler{d: d, t: d.Tenant, policy: d.Tenant.EmailOTP.Policy, base: "/" + id + "/login",
+		passcode: codeConnector(d.Chain), guests: d.Guests.For(id), sessions: d.Sessions.For(id),
+		flows: d.Flows.For(id), devices: d.Devices.For(id)}
 	h.routes = h.mux()
 	return h
 }
@@ -124,30 +140,23 @@ func (h *Handler) apps(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, pages.PageApps, pages.Data{Apps: list})
 }
 
-// loadRequest loads the auth request named in the query; on failure it
-// has already answered. A request that is already signed in continues to
-// the app unless allowDone (the verify form answers it itself).
-func (h *Handler) loadRequest(w http.ResponseWriter, r *http.Request, allowDone bool) (*op.AuthRequest, bool) {
-	return h.loadRequestID(w, r, r.URL.Query().Get("authRequestID"), allowDone)
-}
-
-// loadRequestID is loadRequest for an id found elsewhere (the upstream
-// callback's state).
-func (h *Handler) loadRequestID(w http.ResponseWriter, r *http.Request, id string, allowDone bool) (*op.AuthRequest, bool) {
-	a, err := h.d.OP.AuthRequest(r.Context(), id)
+// checkRequest answers for a request that could not be read (err, from
+// the step's batch) or is already signed in (unless allowDone: the verify
+// form answers that itself); it reports whether the caller may go on.
+func (h *Handler) checkRequest(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, err error, allowDone bool) bool {
 	if errors.Is(err, op.ErrUnknownRequest) {
 		h.errorPage(w, r, http.StatusBadRequest, pages.MsgExpiredRequest)
-		return nil, false
+		return false
 	}
 	if err != nil {
 		h.fail(w, r, err)
-		return nil, false
+		return false
 	}
 	if a.Done() && !allowDone {
 		http.Redirect(w, r, h.d.OP.CallbackURL(a.ID), http.StatusSeeOther)
-		return nil, false
+		return false
 	}
-	return a, true
+	return true
 }
 
 // checkPost checks a form POST: the flow cookie and the CSRF token. On
@@ -157,32 +166,12 @@ func (h *Handler) checkPost(w http.ResponseWriter, r *http.Request) (string, boo
 		h.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 		return "", false
 	}
-	flow, err := h.d.Flows.Get(r, h.t.ID)
-	if err != nil || !h.d.Flows.CheckCSRF(h.t.ID, flow, r.PostFormValue("csrf")) {
+	flow, err := h.flows.Get(r)
+	if err != nil || !h.flows.CheckCSRF(flow, r.PostFormValue("csrf")) {
 		h.errorPage(w, r, http.StatusForbidden, pages.MsgCSRF)
 		return "", false
 	}
 	return flow, true
-}
-
-// otpEnabled reads the tenant's passcode policy: the stored override (B5:
-// every replica sees a change at once) or the YAML default.
-func (h *Handler) otpEnabled(ctx context.Context) (bool, error) {
-	return h.d.Policies.EmailOTPEnabled(ctx, h.t.ID, h.t.EmailOTP.Enabled)
-}
-
-// requireOTP answers with the otp_disabled page (or a 503) unless
-// passcodes are on; it reports whether the caller may go on.
-func (h *Handler) requireOTP(w http.ResponseWriter, r *http.Request) bool {
-	on, err := h.otpEnabled(r.Context())
-	if err != nil {
-		h.fail(w, r, err)
-		return false
-	}
-	if !on {
-		h.errorPage(w, r, http.StatusForbidden, pages.MsgOTPDisabled)
-	}
-	return on
 }
 
 func (h *Handler) url(suffix, authReq string) string {
@@ -202,7 +191,7 @@ func (h *Handler) data(authReq, clientID, flow, email string) pages.Data {
 	return pages.Data{
 		Tenant:  h.t.Branding,
 		AppName: h.d.OP.ClientName(clientID),
-		CSRF:    h.d.Flows.CSRFToken(h.t.ID, flow),
+		CSRF:    h.flows.CSRFToken(flow),
 		Email:   email,
 		Actions: pages.Actions{
 			Email:   h.url("/email", authReq),

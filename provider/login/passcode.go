@@ -26,7 +26,7 @@ import (
 func (h *Handler) flowPage(page string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		authReq := r.URL.Query().Get("authRequestID")
-		flow, err := h.d.Flows.Get(r, h.t.ID)
+		flow, err := h.flows.Get(r)
 		if err != nil {
 			http.Redirect(w, r, h.url("", authReq), http.StatusSeeOther)
 			return
@@ -62,7 +62,7 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) (authReq, flo
 // would have gone out, invited and uninvited addresses still look alike.
 func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	authReq, flow, st, ok := h.postStep(w, r)
-	if !ok {
+	if !ok || !h.havePasscode(w, r) {
 		return
 	}
 	slot, err := h.d.Mailer.Reserve(h.t.ID)
@@ -76,21 +76,25 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	// reach (see otp.Origin).
 	issue, err := h.passcode.PrepareCode(connectors.CodeRequest{
 		Canonical: st.Canonical, Challenge: challenge(flow, authReq), Flow: flow, ClientIP: h.d.ClientIP.Key(r),
-		Device: h.d.Devices.ID(r, h.t.ID, st.Canonical)})
+		Device: h.devices.ID(r, st.Canonical)})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	// The policy read, the issue and the guest's record (where the mail
-	// goes) travel in one round trip, for every address alike. A code
-	// issued while passcodes are off is never mailed, and could not be
-	// used: verify checks the policy again.
-	r = r.WithContext(store.Prefetch(r.Context(), h.d.Store, h.d.Policies.ReadOp(h.t.ID), issue.Op(),
-		h.d.Guests.ReadOp(h.t.ID, st.Canonical)))
-	if !h.requireOTP(w, r) {
+	// The issue and the guest's record (where the mail goes) travel in one
+	// round trip, for every address alike. The issue script checks the
+	// passcode policy first: while passcodes are off it counts and stores
+	// nothing. (Verify checks the policy again.)
+	step, err := h.loadSend(r.Context(), issue, st.Canonical)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	code, err := issue.Result()
+	code, err := step.code, step.issueErr
+	if errors.Is(err, otp.ErrDisabled) {
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgOTPDisabled)
+		return
+	}
 	if retry, ok := otp.RetryAfter(err); ok {
 		h.d.Metrics.RateLimited.WithLabelValues("cooldown").Inc()
 		d := h.signinData(authReq, flow, st)
@@ -111,12 +115,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st.Allowed {
-		to, err := h.recipient(r, st)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		if err := h.mailCode(r, st, to, code, slot); err != nil {
+		if err := h.mailCode(r, st, recipient(step.guest.Guest, st), code, slot); err != nil {
 			h.notSent(w, r, authReq, flow, st, err)
 			return
 		}
@@ -125,19 +124,13 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 }
 
 // recipient is where a code mail goes (B10): a known guest's stored
-// address, else the address as typed (self-service sign-up). The guest's
-// record was read with the issue (send), so this costs no round trip.
-func (h *Handler) recipient(r *http.Request, st *signin) (string, error) {
-	g, err := h.d.Guests.Get(r.Context(), h.t.ID, st.Canonical)
-	switch {
-	case errors.Is(err, guests.ErrNotFound):
-		return st.Typed, nil
-	case err != nil:
-		return "", fmt.Errorf("passcode mail: read guest: %w", err)
-	case g.Email == "":
-		return st.Typed, nil
+// address, else the address as typed (self-service sign-up). The guest
+// (nil: none) was read with the issue.
+func recipient(g *guests.Guest, st *signin) string {
+	if g == nil || g.Email == "" {
+		return st.Typed
 	}
-	return g.Email, nil
+	return g.Email
 }
 
 // mailCode queues the passcode mail to the address to in the place
@@ -162,21 +155,37 @@ func (h *Handler) mailCode(r *http.Request, st *signin, to, code string, slot ma
 	return nil
 }
 
+// havePasscode answers for a tenant whose chain has no code connector;
+// it reports whether the passcode steps may go on.
+func (h *Handler) havePasscode(w http.ResponseWriter, r *http.Request) bool {
+	if h.passcode == nil {
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
+		return false
+	}
+	return true
+}
+
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	authReq, flow, st, ok := h.postStep(w, r)
-	if !ok {
+	if !ok || !h.havePasscode(w, r) {
 		return
 	}
+	// A browser that signed in as this address before spends its own
+	// failure budget (device cookie), out of a stranger's reach.
+	creq := connectors.CodeRequest{Canonical: st.Canonical, Challenge: challenge(flow, authReq),
+		Device: h.devices.ID(r, st.Canonical)}
 	// Every read of this step (request, policy, passcode, guest) in one
 	// round trip.
-	r = r.WithContext(store.Prefetch(r.Context(), h.d.Store,
-		h.d.OP.AuthRequestReadOp(authReq), h.d.Policies.ReadOp(h.t.ID),
-		h.d.OTP.ReadOp(h.t.ID, challenge(flow, authReq), st.Canonical), h.d.Guests.ReadOp(h.t.ID, st.Canonical)))
-	a, ok := h.loadRequest(w, r, true)
-	if !ok {
+	ctx := r.Context()
+	step, err := h.loadVerify(ctx, authReq, creq, st)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	ctx := r.Context()
+	a := step.req
+	if !h.checkRequest(w, r, a, step.reqErr, true) {
+		return
+	}
 	d := h.signinData(a.ID, flow, st)
 	if a.Done() {
 		// A code was already accepted for this request (a replay, or a
@@ -192,14 +201,11 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, pages.PageCode, d)
 		return
 	}
-	if !h.requireOTP(w, r) {
+	if !step.otpOn {
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgOTPDisabled)
 		return
 	}
-	// A browser that signed in as this address before spends its own
-	// failure budget (device cookie), out of a stranger's reach.
-	device := h.d.Devices.ID(r, h.t.ID, st.Canonical)
-	ident, err := h.passcode.VerifyCode(ctx, connectors.CodeRequest{
-		Canonical: st.Canonical, Challenge: challenge(flow, a.ID), Device: device}, code)
+	ident, err := h.passcode.VerifyRead(ctx, creq, step.code, code)
 	if err == nil && !st.Allowed {
 		// Unreachable but by a lucky guess: such an address was never
 		// mailed. It gets the answer of a wrong code.
@@ -220,56 +226,84 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.d.Devices.Set(w, h.t.ID, st.Canonical); err != nil {
+	if err := h.devices.Set(w, st.Canonical); err != nil {
 		// Only a convenience is lost: the next sign-in uses the address's budget.
 		h.d.Logger.Warn("device cookie not set", requestid.Field(r.Context()), zap.Error(err))
 	}
-	h.signIn(w, r, a, flow, st, h.passcode.Source(), ident, "otp")
+	h.signIn(w, r, a, flow, st, step.guest, h.passcode.Source(), ident, "otp")
 }
 
 // signIn records a sign-in through a connector whose identity was
-// accepted: the guest (source recorded, sticky), a new session, and the
-// completed auth request; then on to the app.
+// accepted: the guest (source recorded, sticky; rec is the guest as the
+// step read it), a new session, and the completed auth request; then on
+// to the app.
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, st *signin,
-	source connectors.Source, ident connectors.Identity, amr string) {
-	ctx := r.Context()
+	rec guests.Record, source connectors.Source, ident connectors.Identity, amr string) {
 	// A known guest keeps the stored address and name; a new one
 	// (self-service sign-up) is created with the address as typed and the
-	// name the connector knows.
-	g, err := h.d.Guests.RecordSignIn(ctx, h.t.ID, st.Canonical, st.Typed, source.String(), ident.Name)
+	// name the connector knows. The guest read in the step's batch is
+	// where the write starts.
+	g, err := h.guests.RecordSignInFrom(r.Context(), rec, st.Canonical,
+		guests.SignIn{Email: st.Typed, Source: source.String(), DisplayName: ident.Name})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	// A fresh session id on every sign-in (no fixation); the old session
-	// of this browser, if any, is ended.
-	if old, err := h.d.Sessions.Get(ctx, r, h.t.ID); err == nil && old != nil {
-		_ = h.d.Sessions.DeleteByID(ctx, h.t.ID, old.ID)
-	}
-	// The new session and the completed request are written together in
-	// complete (store.Defer / store.Flush): one round trip.
-	r = r.WithContext(store.Defer(ctx))
-	sess, err := h.d.Sessions.Create(r.Context(), w, h.t.ID, session.Session{
-		GuestID: g.ID, Email: g.Email, EmailVerified: ident.EmailVerified, Name: g.DisplayName, Source: source.String(),
-		AMR: []string{amr}, AuthTime: h.d.Clock().UTC(),
+	// A fresh session id on every sign-in (no fixation); finishNew stores it
+	// and ends the browser's old session, if any.
+	sess, err := h.sessions.Prepare(session.Session{
+		GuestID: g.ID, Email: g.Email, EmailVerified: ident.EmailVerified, Name: g.DisplayName,
+		Source: source.String(), AMR: []string{amr}, AuthTime: h.d.Clock().UTC(),
 	}, h.t.Session.Lifetime)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	h.d.Metrics.SignIns.WithLabelValues(source.String()).Inc()
-	h.complete(w, r, a, sess, flow)
+	h.finishNew(w, r, a, sess, flow)
 }
 
-// complete hands the identity to the OP and sends the browser on to it.
+// complete completes a request from a live session (single sign-on): one
+// write, and the browser goes on to the OP.
 func (h *Handler) complete(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, s *session.Session, flow string) {
-	err := h.d.OP.Complete(r.Context(), a, op.Identity{
+	done, err := h.d.OP.CompleteOp(a, identity(s), flow)
+	if err == nil {
+		err = h.d.Store.Pipeline(r.Context(), done)
+	}
+	h.onToOP(w, r, a, err)
+}
+
+// finishNew writes a new sign-in's last batch in one round trip: the new
+// session (only if its id is new), the completed request, and the end of
+// the browser's old session; then it sets the session cookie.
+func (h *Handler) finishNew(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, s *session.Session, flow string) {
+	done, err := h.d.OP.CompleteOp(a, identity(s), flow)
+	if err != nil {
+		h.onToOP(w, r, a, err)
+		return
+	}
+	save := h.sessions.SaveOp(s)
+	err = store.Batch(r.Context(), h.d.Store, save, done, h.sessions.EndOp(r))
+	if err == nil {
+		err = session.Saved(save)
+	}
+	if err == nil {
+		err = h.sessions.SetCookie(w, s)
+	}
+	h.onToOP(w, r, a, err)
+}
+
+// identity is what the OP puts in the tokens of a session's sign-in.
+func identity(s *session.Session) op.Identity {
+	return op.Identity{
 		Subject: s.GuestID, Email: s.Email, EmailVerified: s.EmailVerified, Name: s.Name, Source: s.Source,
 		AMR: s.AMR, AuthTime: s.AuthTime, SessionID: PublicSessionID(s.ID),
-	}, flow)
-	if err == nil {
-		err = store.Flush(r.Context(), h.d.Store)
 	}
+}
+
+// onToOP sends the browser on to the OP once the request is complete
+// (err: why it is not).
+func (h *Handler) onToOP(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, err error) {
 	if errors.Is(err, op.ErrUnknownRequest) {
 		h.errorPage(w, r, http.StatusBadRequest, pages.MsgExpiredRequest)
 		return

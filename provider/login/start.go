@@ -48,18 +48,17 @@ func (s *signin) shown() string { return s.Typed }
 // start is where the OP sends the browser: single sign-on, prompt
 // handling, login_hint, or the email page.
 func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
-	a, ok := h.loadRequest(w, r, false)
-	if !ok {
-		return
-	}
-	ctx := r.Context()
-	sess, err := h.d.Sessions.Get(ctx, r, h.t.ID)
-	if err != nil && !errors.Is(err, session.ErrNoSession) {
+	step, err := h.loadStart(r.Context(), r)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if sess != nil && h.sessionSatisfies(a, sess) {
-		h.singleSignOn(w, r, a, sess)
+	a := step.req
+	if !h.checkRequest(w, r, a, step.reqErr, false) {
+		return
+	}
+	if step.sess != nil && h.sessionSatisfies(a, step.sess) {
+		h.singleSignOn(w, r, a, step.sess, step.on)
 		return
 	}
 	if a.HasPrompt("none") {
@@ -67,7 +66,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.d.OP.Fail(w, r, a, loginRequired())
 		return
 	}
-	flow, err := h.d.Flows.Ensure(w, r, h.t.ID)
+	flow, err := h.flows.Ensure(w, r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -76,7 +75,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		if addr, err := canon.Email(a.LoginHint); err == nil {
 			// A hinted address skips the email step but still shows the
 			// send page: nothing is sent on a GET.
-			h.chooseAndContinue(w, r, a, flow, addr)
+			h.continueHinted(w, r, a, flow, addr)
 			return
 		}
 	}
@@ -86,15 +85,16 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 }
 
 // singleSignOn completes a request from a live session, unless the
-// session's connector was turned off (passcodes, B5).
-func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, sess *session.Session) {
-	if t, ok := h.d.Chain.BySource(connectors.Source(sess.Source)).(connectors.Toggled); ok {
-		on, err := t.Enabled(r.Context())
+// session's connector was turned off (passcodes, B5; on was read with the
+// session).
+func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, sess *session.Session, on connectors.Toggles) {
+	if k := h.d.Chain.BySource(connectors.Source(sess.Source)); k != nil {
+		ok, err := on.Enabled(r.Context(), k)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		if !on {
+		if !ok {
 			if a.HasPrompt("none") {
 				// No page for a silent request: the app hears login_required.
 				h.d.OP.Fail(w, r, a, loginRequired())
@@ -104,7 +104,7 @@ func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *op.Aut
 			return
 		}
 	}
-	flow, err := h.d.Flows.Ensure(w, r, h.t.ID)
+	flow, err := h.flows.Ensure(w, r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -143,14 +143,14 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) {
 	}
 	typed := r.PostFormValue("email")
 	addr, err := canon.Email(typed)
-	if err == nil {
-		// Every read of this step (request, guest, policy) in one round trip.
-		r = r.WithContext(store.Prefetch(r.Context(), h.d.Store,
-			h.d.OP.AuthRequestReadOp(r.URL.Query().Get("authRequestID")),
-			h.d.Guests.ReadOp(h.t.ID, addr.Canonical), h.d.Policies.ReadOp(h.t.ID)))
+	// Every read of this step (request, guest, policy) in one round trip.
+	step, lerr := h.loadEmail(r.Context(), r, addr.Canonical)
+	if lerr != nil {
+		h.fail(w, r, lerr)
+		return
 	}
-	a, ok := h.loadRequest(w, r, false)
-	if !ok {
+	a := step.req
+	if !h.checkRequest(w, r, a, step.reqErr, false) {
 		return
 	}
 	if err != nil {
@@ -165,7 +165,28 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, pages.PageEmail, d)
 		return
 	}
-	h.chooseAndContinue(w, r, a, flow, addr)
+	h.chooseAndContinue(w, r, a, flow, addr, step.guest, step.on)
+}
+
+// continueHinted is chooseAndContinue for a login_hint: the start page
+// read neither the hinted guest nor (without a session) needed to, so
+// this costs one round trip of its own.
+func (h *Handler) continueHinted(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, addr canon.Address) {
+	g, on := h.guests.Read(addr.Canonical), h.readToggles()
+	err := store.Batch(r.Context(), h.d.Store, append(on.Ops(), g.Op())...)
+	var rec guests.Record
+	var toggles connectors.Toggles
+	if err == nil {
+		rec, err = g.Result()
+	}
+	if err == nil {
+		toggles, err = on.Result()
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.chooseAndContinue(w, r, a, flow, addr, rec, toggles)
 }
 
 var (
@@ -175,8 +196,8 @@ var (
 
 // chooseAndContinue runs the redemption chain for an address, keeps the
 // choice for this flow and goes on to the chosen connector's first page.
-func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, addr canon.Address) {
-	st, conn, err := h.choose(r.Context(), a, addr)
+func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, addr canon.Address, g guests.Record, on connectors.Toggles) {
+	st, conn, err := h.choose(r.Context(), a, addr, g.Guest, on)
 	switch {
 	case errors.Is(err, errOTPDisabled):
 		h.errorPage(w, r, http.StatusForbidden, pages.MsgOTPDisabled)
@@ -191,21 +212,18 @@ func (h *Handler) chooseAndContinue(w http.ResponseWriter, r *http.Request, a *o
 	h.continueWith(w, r, a, flow, st, conn)
 }
 
-// choose picks the method for an address (B2). Addresses that may not sign
-// in go down the same path as invited ones (no enumeration): only Allowed
-// differs, and it never shows.
-func (h *Handler) choose(ctx context.Context, a *op.AuthRequest, addr canon.Address) (*signin, connectors.Connector, error) {
-	g, err := h.d.Guests.Get(ctx, h.t.ID, addr.Canonical)
-	if err != nil && !errors.Is(err, guests.ErrNotFound) {
-		return nil, nil, err
-	}
+// choose picks the method for an address (B2) from the values its step
+// read: the guest (nil: none) and the chain's switches. Addresses that
+// may not sign in go down the same path as invited ones (no enumeration):
+// only Allowed differs, and it never shows.
+func (h *Handler) choose(ctx context.Context, a *op.AuthRequest, addr canon.Address, g *guests.Guest, on connectors.Toggles) (*signin, connectors.Connector, error) {
 	source := ""
 	st := &signin{ClientID: a.ClientID, Canonical: addr.Canonical, Typed: addr.Display,
 		Allowed: flag(h.t.SelfServiceSignUp), Lang: h.d.Pages.UILanguage(a.UILocales)}
 	if g != nil {
 		source, st.Allowed = g.Source, true
 	}
-	m, err := h.d.Chain.Resolve(ctx, addr.Canonical, connectors.Source(source))
+	m, err := h.d.Chain.ResolveWith(ctx, addr.Canonical, connectors.Source(source), on)
 	switch {
 	case err != nil:
 		return nil, nil, err
@@ -221,7 +239,7 @@ func (h *Handler) choose(ctx context.Context, a *op.AuthRequest, addr canon.Addr
 // one the guest starts over at the email page.
 func (h *Handler) current(w http.ResponseWriter, r *http.Request, authReq, flow string) (*signin, bool) {
 	var st signin
-	if err := h.d.Flows.State(r, h.t.ID, flow, authReq, &st); err != nil {
+	if err := h.flows.State(r, flow, authReq, &st); err != nil {
 		http.Redirect(w, r, h.url("", authReq), http.StatusSeeOther)
 		return nil, false
 	}

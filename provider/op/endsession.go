@@ -60,8 +60,7 @@ func (t *Tenant) endSession(w http.ResponseWriter, r *http.Request) {
 	}
 	if sess != nil {
 		if err := t.sessions.DeleteByID(ctx, t.id, sess.ID); err != nil {
-			t.log.ErrorContext(ctx, "logout: delete session", "tenant", t.id, "error", err.Error())
-			t.errorPage(w, r, http.StatusInternalServerError, pages.MsgServerError)
+			t.storeFailed(w, r, err)
 			return
 		}
 		t.sessions.ClearCookie(w, t.id)

@@ -56,12 +56,15 @@ func (t *Tenant) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // asOAuthError turns what storage and the library return into an answer:
-// *oidc.Error keeps its type and description (never its parent), anything
-// else is a server error (the HTTP layer makes a store outage a 503).
+// a store outage is a 503 (storeDown), *oidc.Error keeps its type and
+// description (never its parent), anything else is a server error.
 func asOAuthError(err error) *oauthError {
 	var oe *oauthError
 	if errors.As(err, &oe) {
 		return oe
+	}
+	if storeDown(err) {
+		return unavailable()
 	}
 	var le *oidc.Error
 	if !errors.As(err, &le) {
@@ -85,6 +88,9 @@ func (e *oauthError) write(w http.ResponseWriter, realm string) {
 	}
 	if e.allow != "" {
 		h.Set("Allow", e.allow)
+	}
+	if e.status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", retryAfter)
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

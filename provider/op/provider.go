@@ -175,23 +175,34 @@ func (t *Tenant) AuthRequest(ctx context.Context, id string) (*AuthRequest, erro
 // ErrUnknownRequest means the auth request is unknown or expired.
 var ErrUnknownRequest = errors.New("unknown or expired sign-in request")
 
-// AuthRequestReadOp is the read AuthRequest does, for store.Prefetch.
-func (t *Tenant) AuthRequestReadOp(id string) *store.Op {
-	return store.GetOp(t.storage.k("authreq", id))
+// ReadAuthRequest is AuthRequest as a read of a step's batch.
+func (t *Tenant) ReadAuthRequest(id string) *store.Read[*AuthRequest] {
+	if !validRequestID(id) {
+		return store.NewRead(nil, func(*store.Op) (*AuthRequest, error) { return nil, ErrUnknownRequest })
+	}
+	return store.NewRead(store.GetOp(t.storage.k("authreq", id)), func(op *store.Op) (*AuthRequest, error) {
+		a, err := t.storage.decodeAuthRequest(op.Val, op.Err)
+		var nf errNotFound
+		if errors.As(err, &nf) {
+			return nil, ErrUnknownRequest
+		}
+		return a, err
+	})
 }
 
-// Complete records who signed in, bound to the browser's sign-in flow;
-// that browser then goes to CallbackURL.
-func (t *Tenant) Complete(ctx context.Context, a *AuthRequest, ident Identity, flow string) error {
+// CompleteOp records who signed in, bound to the browser's sign-in flow,
+// as an op of the step's last batch (with the new session); that browser
+// then goes to CallbackURL. ErrUnknownRequest when the request expired.
+func (t *Tenant) CompleteOp(a *AuthRequest, ident Identity, flow string) (*store.Op, error) {
 	if flow == "" {
-		return errors.New("complete: no flow to bind the sign-in to")
+		return nil, errors.New("complete: no flow to bind the sign-in to")
 	}
-	err := t.storage.completeAuthRequest(ctx, a, ident, flow)
+	op, err := t.storage.completeAuthRequestOp(a, ident, flow)
 	var nf errNotFound
 	if errors.As(err, &nf) {
-		return ErrUnknownRequest
+		return nil, ErrUnknownRequest
 	}
-	return err
+	return op, err
 }
 
 // CallbackURL is where the browser goes after Complete: the library then
@@ -237,7 +248,9 @@ func (t *Tenant) wrap(next http.Handler) http.Handler {
 			t.discovery.ServeHTTP(w, r)
 			return
 		case "/keys":
-			// The one route still served by the library.
+			if !t.keysReachable(w, r) {
+				return
+			}
 			w.Header().Set("Cache-Control", "public, max-age=300")
 			next.ServeHTTP(w, r)
 			return

@@ -162,12 +162,28 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 }
 
 func (s *storage) authRequest(ctx context.Context, id string) (*AuthRequest, error) {
-	if id == "" || len(id) > 64 {
+	if !validRequestID(id) {
 		return nil, errNotFound{"auth request"}
 	}
-	var a AuthRequest
-	if err := s.getJSON(ctx, s.k("authreq", id), &a, "auth request"); err != nil {
+	raw, err := s.st.Get(ctx, s.k("authreq", id))
+	return s.decodeAuthRequest(raw, err)
+}
+
+// validRequestID: an id that can name an auth request (never sent to the
+// store otherwise).
+func validRequestID(id string) bool { return id != "" && len(id) <= 64 }
+
+// decodeAuthRequest reads an auth request as Get returned it (raw, err).
+func (s *storage) decodeAuthRequest(raw []byte, err error) (*AuthRequest, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNotFound{"auth request"}
+	}
+	if err != nil {
 		return nil, err
+	}
+	var a AuthRequest
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("decode auth request: %w", err)
 	}
 	if a.Tenant != s.tenant {
 		return nil, errNotFound{"auth request"}
@@ -188,20 +204,25 @@ func (s *storage) AuthRequestByCode(context.Context, string) (op.AuthRequest, er
 // (redeemOps).
 func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
-// completeAuthRequest records who signed in for an auth request, and the
-// browser (flow) it happened in. a is the request as the caller loaded it.
-func (s *storage) completeAuthRequest(ctx context.Context, a *AuthRequest, ident Identity, flow string) error {
+// completeAuthRequestOp is the write that records who signed in for an
+// auth request, and the browser (flow) it happened in. a is the request
+// as the caller loaded it.
+func (s *storage) completeAuthRequestOp(a *AuthRequest, ident Identity, flow string) (*store.Op, error) {
 	if a.Tenant != s.tenant {
-		return errNotFound{"auth request"}
+		return nil, errNotFound{"auth request"}
 	}
 	ttl := authRequestTTL - s.clock().Sub(a.CreatedAt)
 	if ttl <= 0 {
-		return errNotFound{"auth request"}
+		return nil, errNotFound{"auth request"}
 	}
 	done := *a
 	done.Identity = &ident
 	done.Binding = flowBinding(flow)
-	return s.putJSON(ctx, s.k("authreq", a.ID), &done, ttl)
+	b, err := json.Marshal(&done)
+	if err != nil {
+		return nil, fmt.Errorf("encode auth request: %w", err)
+	}
+	return store.SetOp(s.k("authreq", a.ID), b, ttl), nil
 }
 
 // flowBinding is what an auth request keeps of the browser's flow id.

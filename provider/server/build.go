@@ -18,6 +18,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail"
 	"github.com/guestpass/guestpass/pkg/metrics"
+	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/login"
@@ -46,7 +47,7 @@ func Build(d Deps) (http.Handler, error) {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	st := store.Observed(d.Store)
+	st := d.Store
 	pageFS, mailFS, err := templateFS(cfg.TemplatesDir)
 	if err != nil {
 		return nil, err
@@ -73,7 +74,7 @@ func Build(d Deps) (http.Handler, error) {
 	devices := session.NewDevices(cookieOpts)
 	clients := clientip.New(cfg.TrustedNets)
 	gr := guests.NewRepo(st, d.Clock)
-	pol := guests.NewPolicies(st)
+	pol := policy.New(st)
 	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)
 	opLog := slog.New(NewSlogHandler(d.Logger.Named("op")))
 	opened, err := openConnectors(cfg, d.Connectors)
@@ -94,8 +95,8 @@ func Build(d Deps) (http.Handler, error) {
 			return nil, err
 		}
 		lh := login.New(login.Deps{
-			Tenant: loginTenant(t), OP: provider, Store: st, Guests: gr, Policies: pol, Sessions: sessions, Flows: flows,
-			Devices: devices, ClientIP: clients, OTP: issuer, Chain: chainOf(t, opened[t.ID], issuer, pol), BaseURL: cfg.BaseURL,
+			Tenant: loginTenant(t), OP: provider, Store: st, Guests: gr, Sessions: sessions, Flows: flows,
+			Devices: devices, ClientIP: clients, Chain: chainOf(t, opened[t.ID], issuer, pol), BaseURL: cfg.BaseURL,
 			Mail: mr, Mailer: d.Mailer, Pages: pg,
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
 		})

@@ -1,14 +1,13 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/connectors/otp"
 	"github.com/guestpass/guestpass/pkg/config"
-	"github.com/guestpass/guestpass/pkg/guests"
+	"github.com/guestpass/guestpass/pkg/policy"
 )
 
 // The tenants' connectors are opened from the config through a registry
@@ -75,9 +74,7 @@ func configFile(cfg *config.Config) string {
 // chainOf is a tenant's chain: its configured connectors in order, then
 // the email passcode, which claims every address and is switched by the
 // tenant's policy (the stored override, else the config's default).
-func chainOf(t config.Tenant, opened []connectors.Connector, issuer *otp.Issuer, pol *guests.Policies) *connectors.Chain {
-	passcode := otp.NewConnector(issuer, t.ID, otpPolicy(t.EmailOTP), func(ctx context.Context) (bool, error) {
-		return pol.EmailOTPEnabled(ctx, t.ID, t.EmailOTP.Enabled)
-	})
+func chainOf(t config.Tenant, opened []connectors.Connector, issuer *otp.Issuer, pol *policy.Policies) *connectors.Chain {
+	passcode := otp.NewConnector(issuer.For(t.ID), otpPolicy(t.EmailOTP), pol, t.EmailOTP.Enabled)
 	return connectors.NewChain(append(append([]connectors.Connector(nil), opened...), passcode)...)
 }

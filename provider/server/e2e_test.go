@@ -15,6 +15,7 @@ import (
 
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail/mailtest"
+	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
 )
 
@@ -121,7 +122,7 @@ func waitCode(t testing.TB, s *mailtest.Server, email string) string {
 
 func invite(t testing.TB, e *env, tenant, email, name string) *guests.Guest {
 	t.Helper()
-	g, _, err := guests.NewRepo(e.store, e.clock.Now).Invite(context.Background(), tenant, strings.ToLower(email), email, name)
+	g, _, err := guests.NewRepo(e.store, e.clock.Now).For(tenant).Invite(context.Background(), strings.ToLower(email), email, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +307,7 @@ func TestPolicyOffStopsPasscodeSSO(t *testing.T) {
 	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
 	b := newBrowser(t)
 	r.callback(t, e, "fabrikam", signIn(t, e, b, r.authURL(), "sso@guest.example"))
-	if err := guests.NewPolicies(e.store).SetEmailOTP(context.Background(), "fabrikam", false); err != nil {
+	if err := policy.New(e.store).SetEmailOTP(context.Background(), "fabrikam", false); err != nil {
 		t.Fatal(err)
 	}
 	p := b.get(r.authURL())

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/store/memory"
 	"github.com/guestpass/guestpass/pkg/store/redisstore"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
 	"github.com/guestpass/guestpass/provider/server"
 )
 
@@ -97,19 +97,6 @@ func secret(n int) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// clock is a settable clock for crossing expiry lines without waiting.
-type clock struct {
-	mu sync.Mutex
-	d  time.Duration
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.d) }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.d += d
-	c.mu.Unlock()
-}
-
 type env struct {
 	t      testing.TB
 	base   string
@@ -118,7 +105,7 @@ type env struct {
 	redis  *redistest.Server
 	store  store.Store
 	logs   *observer.ObservedLogs
-	clock  *clock
+	clock  *storetest.Clock
 	secret [3]string
 
 	// metrics is the base URL of the metrics listener (config
@@ -150,7 +137,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	// The listener exists before the handler: the config's baseURL is
 	// its address.
 	srv := httptest.NewUnstartedServer(nil)
-	e := &env{t: t, base: "http://" + srv.Listener.Addr().String(), clock: &clock{}, redis: o.redis}
+	e := &env{t: t, base: "http://" + srv.Listener.Addr().String(), clock: storetest.NewWallClock(), redis: o.redis}
 	if o.secrets != nil {
 		e.secret = *o.secrets
 	} else {

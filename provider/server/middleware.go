@@ -11,8 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/guestpass/guestpass/pkg/requestid"
-	"github.com/guestpass/guestpass/pkg/store"
-	"github.com/guestpass/guestpass/provider/pages"
 )
 
 // requestIDPattern accepts a caller's X-Request-Id only when it is short
@@ -25,7 +23,7 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
-// middleware: request id, body cap, outage marker, panic recovery, access
+// middleware: request id, body cap, panic recovery, access
 // log and latency. The log line has the path but never the query (it may
 // hold login hints, codes or tokens).
 func (rt *Router) middleware(next http.Handler) http.Handler {
@@ -36,13 +34,12 @@ func (rt *Router) middleware(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		ctx := store.WithOutageMarker(r.Context())
-		ctx = requestid.With(ctx, id)
+		ctx := requestid.With(r.Context(), id)
 		r = r.WithContext(ctx)
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		}
-		sw := &statusWriter{ResponseWriter: w, r: r, pages: rt.pages, status: http.StatusOK}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
 				rt.log.Error("panic", requestid.Field(ctx), zap.Any("panic", p), zap.Stack("stack"))
@@ -61,15 +58,13 @@ func (rt *Router) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// statusWriter records the status, and turns a 500 caused by a store
-// outage (as marked in the request context) into a clear 503.
+// statusWriter records the status. A store outage is answered by the
+// handler that got the error (a 503 page or JSON); nothing here rewrites
+// an answer.
 type statusWriter struct {
 	http.ResponseWriter
-	r       *http.Request
-	pages   *pages.Renderer
-	status  int
-	wrote   bool
-	swallow bool
+	status int
+	wrote  bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -77,24 +72,6 @@ func (w *statusWriter) WriteHeader(code int) {
 		return
 	}
 	w.wrote = true
-	// Any error answer on a request that found the store unreachable is
-	// the outage's doing (zitadel reports a failed code lookup as
-	// invalid_grant, a failed save as server_error): say so with a 503.
-	if code >= 400 && code != http.StatusServiceUnavailable && store.HadOutage(w.r.Context()) {
-		w.swallow = true
-		w.status = http.StatusServiceUnavailable
-		h := w.ResponseWriter.Header()
-		h.Del("Content-Length")
-		h.Set("Retry-After", "5")
-		if WantsHTML(w.r) {
-			writeError(w.ResponseWriter, w.r, w.pages, http.StatusServiceUnavailable, pages.MsgUnavailable, "", nil)
-			return
-		}
-		// temporarily_unavailable is OAuth's word for it (RFC 6749 §4.1.2.1).
-		WriteJSONError(w.ResponseWriter, http.StatusServiceUnavailable, "temporarily_unavailable",
-			"the service is temporarily unavailable; try again shortly")
-		return
-	}
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -102,9 +79,6 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
-	}
-	if w.swallow {
-		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
 }

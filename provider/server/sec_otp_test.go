@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guestpass/guestpass/pkg/guests"
+	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
 )
 
@@ -398,7 +398,7 @@ func TestSecPolicyOff(t *testing.T) {
 	invite(t, e, "fabrikam", ada, "Ada")
 	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
 	r.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r.authURL(), ada))
-	pol := guests.NewPolicies(e.store)
+	pol := policy.New(e.store)
 	if err := pol.SetEmailOTP(bg(), "fabrikam", false); err != nil {
 		t.Fatal(err)
 	}

@@ -120,3 +120,19 @@ func (t *tx) TTL(key string) (time.Duration, error) {
 	}
 	return sh.ttl(key, t.now)
 }
+
+func (t *tx) HGet(key, field string) ([]byte, error) {
+	sh, err := t.shard(key)
+	if err != nil {
+		return nil, err
+	}
+	h, err := sh.hashAt(key, t.now)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := h[field]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return clone(v), nil
+}

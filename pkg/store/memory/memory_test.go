@@ -19,7 +19,9 @@ func newStore(tb testing.TB, clock func() time.Time) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, nil) })
+	storetest.RunOnClock(t, time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC), func(t *testing.T, clock func() time.Time) store.Store {
+		return newStore(t, clock)
+	})
 }
 
 func TestExpiryFollowsInjectedClock(t *testing.T) {

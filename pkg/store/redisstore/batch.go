@@ -48,7 +48,7 @@ func isNoScript(err error) bool {
 func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op) redis.Cmder {
 	k := s.key(op.Key)
 	switch op.Kind {
-	case store.OpSet, store.OpSetNX, store.OpCompareAndSwap, store.OpIncr:
+	case store.OpSet, store.OpSetNX, store.OpCompareAndSwap:
 		ttl, err := ttlArg(op.TTL)
 		if err != nil {
 			op.Err = err
@@ -59,20 +59,14 @@ func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op) r
 			return pipe.Set(ctx, k, op.Value, ttl)
 		case store.OpSetNX:
 			return pipe.SetNX(ctx, k, op.Value, ttl)
-		case store.OpCompareAndSwap:
+		default:
 			return pipe.EvalSha(ctx, casScript.Hash(), []string{k},
 				flag(op.Prev), nonNil(op.Prev), flag(op.Value), nonNil(op.Value), ttl.Milliseconds())
-		default:
-			return pipe.EvalSha(ctx, incrScript.Hash(), []string{k}, op.Delta, ttl.Milliseconds())
 		}
 	case store.OpGet:
 		return pipe.Get(ctx, k)
 	case store.OpDelete:
 		return pipe.Del(ctx, k)
-	case store.OpTake:
-		return pipe.GetDel(ctx, k)
-	case store.OpTTL:
-		return pipe.PTTL(ctx, k)
 	case store.OpHGet:
 		return pipe.HGet(ctx, k, op.Field)
 	case store.OpHSet:
@@ -95,7 +89,7 @@ func (s *Store) read(op *store.Op, cmd redis.Cmder) {
 	err := cmd.Err()
 	if errors.Is(err, redis.Nil) {
 		switch op.Kind {
-		case store.OpGet, store.OpTake, store.OpHGet:
+		case store.OpGet, store.OpHGet:
 			op.Err = store.ErrNotFound
 		}
 		// SetNX answers nil when the key exists: OK stays false.
@@ -122,13 +116,7 @@ func (s *Store) read(op *store.Op, cmd redis.Cmder) {
 			op.Err = fail(opName(op.Kind), err)
 			return
 		}
-		if op.Kind == store.OpCompareAndSwap {
-			op.OK = n == 1
-		} else {
-			op.N = n
-		}
-	case *redis.DurationCmd:
-		op.Left, op.Err = pttl(c.Val())
+		op.OK = n == 1 // CompareAndSwap
 	}
 }
 
@@ -155,14 +143,8 @@ func opName(k store.OpKind) string {
 		return "setnx"
 	case store.OpDelete:
 		return "delete"
-	case store.OpTake:
-		return "take"
 	case store.OpCompareAndSwap:
 		return "compare-and-swap"
-	case store.OpIncr:
-		return "incr"
-	case store.OpTTL:
-		return "ttl"
 	case store.OpHGet:
 		return "hget"
 	case store.OpHSet:

@@ -91,6 +91,21 @@ func Launch() (*Server, error) {
 	return s, nil
 }
 
+// Main is a package's TestMain when its tests share one Redis: it
+// launches the server, points *shared at it, runs the tests, closes the
+// server and exits with the tests' code.
+func Main(m *testing.M, shared **Server) {
+	srv, err := Launch()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "redis:", err)
+		os.Exit(1)
+	}
+	*shared = srv
+	code := m.Run()
+	srv.Close()
+	os.Exit(code)
+}
+
 // External reports whether the server came from $REDIS_URL.
 func (s *Server) External() bool { return s.external }
 

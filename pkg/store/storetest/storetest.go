@@ -29,55 +29,91 @@ import (
 // Racers is how many goroutines contend in the race subtests.
 const Racers = 100
 
-// Short TTLs are real: the suite sleeps past them. The margin is generous
-// so a loaded machine does not make a key look alive; nothing here asserts
-// how fast anything is.
+// The TTL tests let time pass with an elapse function: a store on an
+// injected clock (RunOnClock) moves that clock, so its tests never wait; a
+// store keeping its own time (Redis) is slept past its TTLs, with a margin
+// generous enough that a loaded machine does not make a key look alive.
+// Nothing here asserts how fast anything is.
 const (
 	shortTTL    = 300 * time.Millisecond
-	expirySleep = shortTTL + 700*time.Millisecond
+	sleepMargin = 700 * time.Millisecond
 	longTTL     = time.Hour
 )
 
-// Run runs the conformance suite against stores made by newStore.
+// elapse lets d pass for the store under test.
+type elapse func(d time.Duration)
+
+// sleep is the elapse of a store that keeps its own time. A sub-millisecond
+// TTL (which must still expire) needs only a short margin.
+func sleep(d time.Duration) {
+	if d <= time.Millisecond {
+		time.Sleep(50 * time.Millisecond)
+		return
+	}
+	time.Sleep(d + sleepMargin)
+}
+
+// Run runs the conformance suite against stores made by newStore, which
+// keep their own time (the TTL tests sleep).
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	run(t, func(t *testing.T) (store.Store, elapse) { return newStore(t), sleep })
+}
+
+// RunOnClock runs the conformance suite against stores that read the time
+// from the clock they are built with: each test gets its own Clock, and the
+// TTL tests advance it instead of sleeping.
+func RunOnClock(t *testing.T, start time.Time, newStore func(t *testing.T, clock func() time.Time) store.Store) {
+	run(t, func(t *testing.T) (store.Store, elapse) {
+		c := NewClock(start)
+		return newStore(t, c.Now), c.Advance
+	})
+}
+
+// timeless adapts a test that lets no time pass.
+func timeless(f func(t *testing.T, s store.Store)) func(*testing.T, store.Store, elapse) {
+	return func(t *testing.T, s store.Store, _ elapse) { f(t, s) }
+}
+
+func run(t *testing.T, newStore func(t *testing.T) (store.Store, elapse)) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s store.Store)
+		fn   func(t *testing.T, s store.Store, wait elapse)
 	}{
-		{"GetSetDelete", testGetSetDelete},
-		{"NotFound", testNotFound},
-		{"ValuesAreCopied", testValuesAreCopied},
-		{"ArbitraryBytes", testArbitraryBytes},
+		{"GetSetDelete", timeless(testGetSetDelete)},
+		{"NotFound", timeless(testNotFound)},
+		{"ValuesAreCopied", timeless(testValuesAreCopied)},
+		{"ArbitraryBytes", timeless(testArbitraryBytes)},
 		{"TTLExpiry", testTTLExpiry},
 		{"TTLWithoutExpiry", testTTLWithoutExpiry},
-		{"NegativeTTLRefused", testNegativeTTL},
-		{"SetNX", testSetNX},
-		{"SetNXRace", testSetNXRace},
-		{"Take", testTake},
-		{"TakeRace", testTakeRace},
-		{"CompareAndSwap", testCompareAndSwap},
-		{"CompareAndSwapRace", testCompareAndSwapRace},
-		{"CompareAndSwapCounter", testCompareAndSwapCounter},
-		{"Incr", testIncr},
+		{"NegativeTTLRefused", timeless(testNegativeTTL)},
+		{"SetNX", timeless(testSetNX)},
+		{"SetNXRace", timeless(testSetNXRace)},
+		{"Take", timeless(testTake)},
+		{"TakeRace", timeless(testTakeRace)},
+		{"CompareAndSwap", timeless(testCompareAndSwap)},
+		{"CompareAndSwapRace", timeless(testCompareAndSwapRace)},
+		{"CompareAndSwapCounter", timeless(testCompareAndSwapCounter)},
+		{"Incr", timeless(testIncr)},
 		{"IncrWindow", testIncrWindow},
-		{"IncrRace", testIncrRace},
-		{"Hashes", testHashes},
-		{"HSetNXRace", testHSetNXRace},
-		{"WrongType", testWrongType},
-		{"TenantIsolation", testTenantIsolation},
-		{"Pipeline", testPipeline},
-		{"PipelineErrors", testPipelineErrors},
-		{"PipelineEmpty", testPipelineEmpty},
-		{"Script", testScript},
-		{"ScriptRace", testScriptRace},
-		{"ScriptErrors", testScriptErrors},
-		{"PipelineRun", testPipelineRun},
-		{"Ping", testPing},
+		{"IncrRace", timeless(testIncrRace)},
+		{"Hashes", timeless(testHashes)},
+		{"HSetNXRace", timeless(testHSetNXRace)},
+		{"WrongType", timeless(testWrongType)},
+		{"TenantIsolation", timeless(testTenantIsolation)},
+		{"Pipeline", timeless(testPipeline)},
+		{"PipelineErrors", timeless(testPipelineErrors)},
+		{"PipelineEmpty", timeless(testPipelineEmpty)},
+		{"Script", timeless(testScript)},
+		{"ScriptRace", timeless(testScriptRace)},
+		{"ScriptErrors", timeless(testScriptErrors)},
+		{"PipelineRun", timeless(testPipelineRun)},
+		{"Ping", timeless(testPing)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.fn(t, newStore(t))
+			s, wait := newStore(t)
+			tc.fn(t, s, wait)
 		})
 	}
 }
@@ -245,7 +281,7 @@ func testArbitraryBytes(t *testing.T, s store.Store) {
 	}
 }
 
-func testTTLExpiry(t *testing.T, s store.Store) {
+func testTTLExpiry(t *testing.T, s store.Store, wait elapse) {
 	ctx := ctxFor(t)
 	short, long := store.Key("t", "short"), store.Key("t", "long")
 	nx, cas := store.Key("t", "nx"), store.Key("t", "cas")
@@ -265,7 +301,7 @@ func testTTLExpiry(t *testing.T, s store.Store) {
 		t.Fatalf("TTL(long) = %v, %v; want in (0, %v]", d, err, longTTL)
 	}
 
-	time.Sleep(expirySleep)
+	wait(shortTTL)
 
 	mustNotFound(t, s, ctx, short)
 	mustNotFound(t, s, ctx, nx)
@@ -293,7 +329,7 @@ func testTTLExpiry(t *testing.T, s store.Store) {
 	}
 }
 
-func testTTLWithoutExpiry(t *testing.T, s store.Store) {
+func testTTLWithoutExpiry(t *testing.T, s store.Store, wait elapse) {
 	ctx := ctxFor(t)
 	k := store.Key("t", "forever")
 	if err := s.Set(ctx, k, []byte("v"), 0); err != nil {
@@ -314,7 +350,7 @@ func testTTLWithoutExpiry(t *testing.T, s store.Store) {
 	if err := s.Set(ctx, tiny, []byte("v"), time.Microsecond); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	wait(time.Millisecond)
 	mustNotFound(t, s, ctx, tiny)
 }
 
@@ -589,7 +625,7 @@ func testIncr(t *testing.T, s store.Store) {
 	mustGet(t, s, ctx, k4, []byte("abc"))
 }
 
-func testIncrWindow(t *testing.T, s store.Store) {
+func testIncrWindow(t *testing.T, s store.Store, wait elapse) {
 	ctx := ctxFor(t)
 	// Creation sets the ttl; a later increment with a longer one must not
 	// extend it (a fixed window, not a sliding one).
@@ -611,7 +647,7 @@ func testIncrWindow(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(expirySleep)
+	wait(shortTTL)
 	if got, err := s.Incr(ctx, short, 1, longTTL); err != nil || got != 1 {
 		t.Fatalf("Incr after the window = %d, %v; want 1", got, err)
 	}

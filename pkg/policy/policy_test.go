@@ -1,19 +1,30 @@
-package guests_test
+package policy_test
 
 import (
 	"context"
 	"testing"
+	"time"
 
-	"github.com/guestpass/guestpass/pkg/guests"
+	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/backendtest"
+	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
 
+// sharedRedis is the one Redis this package's tests share.
+var sharedRedis *redistest.Server
+
+func TestMain(m *testing.M) {
+	redistest.Main(m, &sharedRedis)
+}
+
 func TestPolicyOverride(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, _ *fakeClock) {
+	backendtest.Each(t, sharedRedis, time.Time{}, func(t *testing.T, st store.Store, _ *storetest.Clock) {
 		ctx := context.Background()
 		// Two replicas sharing one store.
-		p1, p2 := guests.NewPolicies(st), guests.NewPolicies(st)
-		check := func(p *guests.Policies, tenant string, dflt, want bool) {
+		p1, p2 := policy.New(st), policy.New(st)
+		check := func(p *policy.Policies, tenant string, dflt, want bool) {
 			t.Helper()
 			got, err := p.EmailOTPEnabled(ctx, tenant, dflt)
 			if err != nil || got != want {

@@ -1,0 +1,169 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/guestpass/guestpass/connectors"
+	"github.com/guestpass/guestpass/connectors/otp"
+	"github.com/guestpass/guestpass/pkg/guests"
+	"github.com/guestpass/guestpass/pkg/session"
+	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/provider/op"
+)
+
+// Each step reads what it needs in one batch (one store round trip) and
+// hands the values down; the repositories take what was read instead of
+// reading it again. The loaders below are those batches.
+
+// readRequest is the auth request named in the query, as a read.
+func (h *Handler) readRequest(r *http.Request) *store.Read[*op.AuthRequest] {
+	return h.d.OP.ReadAuthRequest(r.URL.Query().Get("authRequestID"))
+}
+
+// readToggles is the switches of the chain's members that can be turned
+// off (the passcode: the stored override, B5, so every replica sees a
+// change at once, or the YAML default).
+func (h *Handler) readToggles() connectors.ToggleReads { return h.d.Chain.ReadToggles() }
+
+// startStep is what the start page needs: the request, the browser's
+// session (nil: none) and the chain's switches (for a session of a
+// connector that can be turned off).
+type startStep struct {
+	req    *op.AuthRequest
+	reqErr error
+	sess   *session.Session
+	on     connectors.Toggles
+}
+
+// loadStart reads the start page's values in one round trip (the session
+// only when the browser has a cookie).
+func (h *Handler) loadStart(ctx context.Context, r *http.Request) (startStep, error) {
+	req, sess, on := h.readRequest(r), h.sessions.Read(r), h.readToggles()
+	if err := store.Batch(ctx, h.d.Store, append(on.Ops(), req.Op(), sess.Op())...); err != nil {
+		return startStep{}, err
+	}
+	var s startStep
+	s.req, s.reqErr = req.Result()
+	var err error
+	if s.sess, err = sess.Result(); err != nil && !errors.Is(err, session.ErrNoSession) {
+		return startStep{}, err
+	}
+	if s.on, err = on.Result(); err != nil {
+		return startStep{}, err
+	}
+	return s, nil
+}
+
+// emailStep is what the email form needs: the request, the typed
+// address's guest (Guest nil: none) and the chain's switches.
+type emailStep struct {
+	req    *op.AuthRequest
+	reqErr error
+	guest  guests.Record
+	on     connectors.Toggles
+}
+
+// loadEmail reads the email form's values in one round trip; canonical
+// "" (an address that did not parse) reads only the request.
+func (h *Handler) loadEmail(ctx context.Context, r *http.Request, canonical string) (emailStep, error) {
+	req, g, on := h.readRequest(r), h.guests.Read(canonical), h.readToggles()
+	if err := store.Batch(ctx, h.d.Store, append(on.Ops(), req.Op(), g.Op())...); err != nil {
+		return emailStep{}, err
+	}
+	var s emailStep
+	var err error
+	s.req, s.reqErr = req.Result()
+	if s.guest, err = g.Result(); err != nil {
+		return emailStep{}, err
+	}
+	if s.on, err = on.Result(); err != nil {
+		return emailStep{}, err
+	}
+	return s, nil
+}
+
+// sendStep is what the send step learns in its one round trip: the
+// outcome of the issue (the code, or why none) and the guest (where the
+// mail goes).
+type sendStep struct {
+	code     string
+	issueErr error
+	guest    guests.Record
+}
+
+// loadSend runs the issue script and reads the guest in one round trip,
+// for every address alike. The script itself checks that passcodes are on
+// before it counts or stores anything (otp.ErrDisabled otherwise).
+func (h *Handler) loadSend(ctx context.Context, issue connectors.PendingCode, canonical string) (sendStep, error) {
+	g := h.guests.Read(canonical)
+	if err := store.Batch(ctx, h.d.Store, issue.Op(), g.Op()); err != nil {
+		return sendStep{}, err
+	}
+	var s sendStep
+	var err error
+	s.code, s.issueErr = issue.Result()
+	if s.guest, err = g.Result(); err != nil {
+		return sendStep{}, err
+	}
+	return s, nil
+}
+
+// verifyStep is what the verify form needs: the request, whether
+// passcodes are on, the flow's code record and the guest.
+type verifyStep struct {
+	req    *op.AuthRequest
+	reqErr error
+	otpOn  bool
+	code   otp.Code
+	guest  guests.Record
+}
+
+// loadVerify reads the verify form's values in one round trip: the
+// passcode connector's switch and stored code among them.
+func (h *Handler) loadVerify(ctx context.Context, authReq string, creq connectors.CodeRequest, st *signin) (verifyStep, error) {
+	req, on := h.d.OP.ReadAuthRequest(authReq), h.passcode.ReadEnabled()
+	code := h.passcode.ReadCode(creq)
+	g := h.guests.Read(st.Canonical)
+	if err := store.Batch(ctx, h.d.Store, req.Op(), on.Op(), code.Op(), g.Op()); err != nil {
+		return verifyStep{}, err
+	}
+	var s verifyStep
+	var err error
+	s.req, s.reqErr = req.Result()
+	if s.otpOn, err = on.Result(); err != nil {
+		return verifyStep{}, err
+	}
+	if s.code, err = code.Result(); err != nil {
+		return verifyStep{}, err
+	}
+	if s.guest, err = g.Result(); err != nil {
+		return verifyStep{}, err
+	}
+	return s, nil
+}
+
+// connectorStep is what a connector's sign-in (password, upstream
+// callback) needs besides the connector's answer: the request and the
+// guest whose sign-in it records.
+type connectorStep struct {
+	req    *op.AuthRequest
+	reqErr error
+	guest  guests.Record
+}
+
+// loadConnector reads a connector step's values in one round trip.
+func (h *Handler) loadConnector(ctx context.Context, authReq, canonical string) (connectorStep, error) {
+	req, g := h.d.OP.ReadAuthRequest(authReq), h.guests.Read(canonical)
+	if err := store.Batch(ctx, h.d.Store, req.Op(), g.Op()); err != nil {
+		return connectorStep{}, err
+	}
+	var s connectorStep
+	var err error
+	s.req, s.reqErr = req.Result()
+	if s.guest, err = g.Result(); err != nil {
+		return connectorStep{}, err
+	}
+	return s, nil
+}

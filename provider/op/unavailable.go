@@ -1,0 +1,53 @@
+package op
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/provider/pages"
+)
+
+// A store outage is told by the error a store call returned
+// (store.ErrUnavailable, or a deadline that ran out waiting for it), and
+// every endpoint answers it with a 503 the client may retry: nothing is
+// carried in the request's context for a middleware to find later.
+
+// retryAfter is the Retry-After of every outage answer, in seconds.
+const retryAfter = "5"
+
+// storeDown reports whether err is the store being unreachable.
+func storeDown(err error) bool {
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// unavailable is the JSON endpoints' answer to an outage;
+// temporarily_unavailable is OAuth's word for it (RFC 6749 §4.1.2.1).
+func unavailable() *oauthError {
+	return &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
+		desc: "the service is temporarily unavailable; try again shortly"}
+}
+
+// storeFailed answers a browser endpoint whose store call failed: the
+// error page, 503 for an outage and 500 otherwise.
+func (t *Tenant) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if storeDown(err) {
+		w.Header().Set("Retry-After", retryAfter)
+		t.errorPage(w, r, http.StatusServiceUnavailable, pages.MsgUnavailable)
+		return
+	}
+	t.log.ErrorContext(r.Context(), "oidc endpoint", "tenant", t.id, "path", r.URL.Path, "error", err.Error())
+	t.errorPage(w, r, http.StatusInternalServerError, pages.MsgServerError)
+}
+
+// keysReachable makes sure the library's /keys will find the signing keys
+// (the ring keeps them once loaded, so this costs no round trip then); an
+// outage before the first load is a 503, not the library's 500.
+func (t *Tenant) keysReachable(w http.ResponseWriter, r *http.Request) bool {
+	if _, err := t.storage.keys.set(r.Context()); err != nil && storeDown(err) {
+		unavailable().write(w, t.issuer)
+		return false
+	}
+	return true
+}
