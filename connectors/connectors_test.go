@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/guestpass/guestpass/pkg/store"
 )
 
 // fake is a connector claiming one domain, optionally Toggled.
@@ -126,5 +128,44 @@ func TestRegistry(t *testing.T) {
 	}
 	if len(Builtin().Types()) != 0 {
 		t.Fatalf("this version implements no upstream type, Builtin has %v", Builtin().Types())
+	}
+}
+
+// batchSwitched is a switched fake whose switch a step can read in its
+// batch.
+type batchSwitched struct{ switched }
+
+func (b batchSwitched) ReadEnabled() *store.Read[bool] {
+	return store.NewRead(nil, func(*store.Op) (bool, error) { return b.on, b.err })
+}
+
+// TestResolveWithToggles: a member's switch as the step read it decides,
+// and the member is not asked again; a member the step did not read is
+// asked as by Resolve.
+func TestResolveWithToggles(t *testing.T) {
+	otp := batchSwitched{switched{fake: fake{id: "otp", domain: "*", source: SourceOTP}, on: true}}
+	other := switched{fake: fake{id: "other", domain: "other.example", source: "x:other"}, err: errors.New("asked")}
+	c := NewChain(other, otp)
+
+	reads := c.ReadToggles()
+	if len(reads) != 1 || reads["otp"] == nil {
+		t.Fatalf("ReadToggles = %v, want the passcode's switch only", reads)
+	}
+	on, err := reads.Result()
+	if err != nil || !on["otp"] {
+		t.Fatalf("Result = %v, %v", on, err)
+	}
+	// Read off in the batch: a passcode guest hears that it is off, a new
+	// address finds no method; the connector itself (on) is not asked.
+	off := Toggles{"otp": false}
+	if m, err := c.ResolveWith(context.Background(), "x@y.example", SourceOTP, off); err != nil || m.Kind != KindDisabled {
+		t.Fatalf("sticky, read off: %+v, %v", m, err)
+	}
+	if m, err := c.ResolveWith(context.Background(), "x@y.example", "", off); err != nil || m.Kind != KindNone {
+		t.Fatalf("new address, read off: %+v, %v", m, err)
+	}
+	// A member not read is asked (its error comes back).
+	if _, err := c.ResolveWith(context.Background(), "x@other.example", "", off); err == nil {
+		t.Fatal("a member the step did not read was not asked")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/guestpass/guestpass/connectors/mock"
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/guests"
+	"github.com/guestpass/guestpass/pkg/store/redistest"
 	"github.com/guestpass/guestpass/provider/server"
 )
 
@@ -59,8 +60,14 @@ const (
 // callback mock for partner.example, before the passcode.
 func newMockEnv(t *testing.T) (*env, *mocks) {
 	t.Helper()
+	return newMockEnvOn(t, nil)
+}
+
+// newMockEnvOn is newMockEnv on a Redis (nil: the memory store).
+func newMockEnvOn(t *testing.T, redis *redistest.Server) (*env, *mocks) {
+	t.Helper()
 	m := &mocks{pw: map[string]*mock.Password{}, cb: map[string]*mock.Callback{}}
-	e := newEnv(t, envOptions{connectors: m.registry(), configure: func(c *config.Config) {
+	e := newEnv(t, envOptions{redis: redis, connectors: m.registry(), configure: func(c *config.Config) {
 		for i := range c.Tenants {
 			c.Tenants[i].Connectors = []config.Connector{
 				{Type: mock.TypePassword, ID: "staff", Name: "Staff", Domains: []string{"staff.example"}},

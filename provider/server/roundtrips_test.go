@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 
+	"github.com/guestpass/guestpass/connectors/mock"
 	"github.com/guestpass/guestpass/pkg/store/redisstore"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
 )
@@ -34,6 +35,17 @@ const (
 	// maxRefreshRoundTrips: one refresh grant: the token, its family's
 	// revocation mark, marking it used (compare-and-swap), the new tokens.
 	maxRefreshRoundTrips = 4
+	// maxPasswordRoundTrips: a member's first sign-in through a password
+	// connector (mock): authorize 1, start 1, email form 1 (request,
+	// guest, switches), the password form 1 (request, guest) before the
+	// connector is asked, the new guest's record 1 and index 1, the last
+	// batch 1, callback 2, token 2.
+	maxPasswordRoundTrips = 11
+	// maxUpstreamRoundTrips: a new guest's first sign-in through an
+	// upstream (callback mock): as the password path, the callback step
+	// reading request and guest in one batch before the upstream's
+	// answer is checked.
+	maxUpstreamRoundTrips = 11
 )
 
 // countHook counts Redis round trips: each command and each pipeline is one.
@@ -99,5 +111,36 @@ func TestSignInRedisRoundTrips(t *testing.T) {
 		if _, err := r.oauth.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
 			t.Fatalf("refresh: %v", err)
 		}
+	})
+}
+
+// TestConnectorRedisRoundTrips pins the round trips of the connector
+// paths (mock password and callback connectors), measured like the
+// passcode's.
+func TestConnectorRedisRoundTrips(t *testing.T) {
+	e, m := newMockEnvOn(t, redistest.Start(t))
+	m.pw["contoso"].SetUser("ada@staff.example", mock.User{Password: "right horse"})
+	r := newRP(t, e, "contoso", "portal", "contoso-secret")
+	clientCredentials(t, e, "contoso", "admin", "contoso-admin-secret")
+
+	h := &countHook{}
+	e.store.(*redisstore.Store).Client().AddHook(h)
+	measure := func(path string, budget int64, run func()) {
+		t.Helper()
+		before := h.n.Load()
+		run()
+		n := h.n.Load() - before
+		t.Logf("%s: %d Redis round trips (budget %d)", path, n, budget)
+		if n > budget {
+			t.Errorf("%s: %d round trips, budget %d", path, n, budget)
+		}
+	}
+	measure("password connector, first sign-in", maxPasswordRoundTrips, func() {
+		b := newBrowser(t)
+		r.callback(t, e, "contoso", postPassword(t, b, submitEmail(t, b, r.authURL(), "ada@staff.example"), "right horse"))
+	})
+	measure("upstream (callback) connector, first sign-in", maxUpstreamRoundTrips, func() {
+		b := newBrowser(t)
+		r.callback(t, e, "contoso", b.get(upstreamRedirect(t, b, r.authURL(), "bo@partner.example")))
 	})
 }
