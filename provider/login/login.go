@@ -111,6 +111,9 @@ type Passcode interface {
 	VerifyRead(ctx context.Context, req connectors.CodeRequest, rec otp.Code, code string) (connectors.Identity, error)
 }
 
+// The chain's passcode must be a Passcode, or the pages would find none.
+var _ Passcode = (*otp.Connector)(nil)
+
 // New builds the handler.
 func New(d Deps) *Handler {
 	if d.Clock == nil {
