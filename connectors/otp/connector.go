@@ -31,6 +31,10 @@ func NewConnector(i *Issuer, tenant string, p Policy, enabled func(context.Conte
 // ID is "otp".
 func (c *Connector) ID() string { return connectorID }
 
+// Name says what the connector is in log lines; pages have their own
+// words for the passcode.
+func (c *Connector) Name() string { return "email one-time passcode" }
+
 // Source is connectors.SourceOTP.
 func (c *Connector) Source() connectors.Source { return connectors.SourceOTP }
 

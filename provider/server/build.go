@@ -36,7 +36,7 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	Clock   func() time.Time
 	// Connectors opens the tenants' connectors by type; nil is
-	// connectors.Builtin (tests register the mock connectors).
+	// Builtin (tests register the mock connectors).
 	Connectors *connectors.Registry
 }
 
@@ -76,7 +76,7 @@ func Build(d Deps) (http.Handler, error) {
 	pol := guests.NewPolicies(st)
 	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)
 	opLog := slog.New(NewSlogHandler(d.Logger.Named("op")))
-	opened, err := openConnectors(cfg, d.Connectors)
+	opened, err := openConnectors(cfg, d.Connectors, connectors.Env{Logger: d.Logger.Named("connector"), Clock: d.Clock})
 	if err != nil {
 		return nil, err
 	}
