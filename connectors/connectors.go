@@ -13,8 +13,10 @@ package connectors
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/guestpass/guestpass/pkg/store"
 )
@@ -24,6 +26,9 @@ type Connector interface {
 	// ID is the configured id, unique in a tenant; it names the connector
 	// in the upstream callback's state.
 	ID() string
+	// Name is the configured display name ("Fabrikam accounts"): the
+	// pages name it, e.g. when it could not be reached.
+	Name() string
 	// Source is what is recorded on a guest who signs in through it.
 	Source() Source
 	// Claims reports whether this connector authenticates the canonical
@@ -43,7 +48,33 @@ type Identity struct {
 	EmailVerified bool
 	// Name is the display name, "" when the upstream has none.
 	Name string
+	// AuthTime is when the person last authenticated at the upstream (its
+	// ID token's auth_time); zero means now, at this sign-in.
+	AuthTime time.Time
 }
+
+// Errors a connector returns, wrapped with %w, so that the login pages can
+// answer each kind and count it (errors.Is):
+var (
+	// ErrUnreachable: the backend (LDAP server, upstream provider) did not
+	// answer in time or at all. The page names the organisation that
+	// could not be reached and offers a retry.
+	ErrUnreachable = errors.New("connector: backend unreachable")
+	// ErrDenied: the person declined or the upstream refused the sign-in
+	// (an OAuth error=access_denied, a disabled account).
+	ErrDenied = errors.New("connector: sign-in denied upstream")
+	// ErrBadResponse: the backend answered something that cannot be
+	// trusted or used (a token that fails verification, a nonce or state
+	// that does not match, a malformed answer).
+	ErrBadResponse = errors.New("connector: bad answer from backend")
+)
+
+// AMR values (RFC 8176) the login pages record for each capability.
+const (
+	AMRPassword  = "pwd" // a PasswordConnector
+	AMRFederated = "fed" // a CallbackConnector
+	AMRPasscode  = "otp" // a CodeConnector
+)
 
 // PasswordConnector checks a password typed on guestpass's own password
 // page (directory, LDAP).
@@ -51,25 +82,51 @@ type PasswordConnector interface {
 	Connector
 	// Login checks password for the canonical address. A wrong password
 	// and an unknown user both answer validPassword false with a nil
-	// error, so the page cannot tell them apart (no enumeration); err is
-	// for an unreachable or misbehaving backend only.
-	Login(ctx context.Context, scopes []string, canonical, password string) (ident Identity, validPassword bool, err error)
+	// error, and take the same time (an unknown user is checked against a
+	// dummy hash), so the page cannot tell them apart (no enumeration);
+	// err is for an unreachable or misbehaving backend only (ErrUnreachable,
+	// ErrBadResponse). The login pages count attempts before calling it
+	// (the passcode's discipline) and bound ctx with a deadline.
+	Login(ctx context.Context, canonical, password string) (ident Identity, validPassword bool, err error)
 }
 
 // CallbackConnector sends the browser to an upstream provider, which sends
 // it back to the tenant's one callback URL.
 type CallbackConnector interface {
 	Connector
-	// LoginURL is where to send the browser. state must come back
-	// unchanged on the callback; loginHint is the address the guest typed.
-	// connState is what the connector needs again on the callback (a PKCE
-	// verifier, a nonce): the login pages keep it in the sealed flow
-	// cookie and give it back to HandleCallback. LoginURL must not do
-	// network I/O that can block for long; discovery, if any, is cached.
-	LoginURL(ctx context.Context, scopes []string, callbackURL, state, loginHint string) (url string, connState []byte, err error)
-	// HandleCallback completes the sign-in from the upstream's answer:
-	// the query of a GET, or the form of a POST (response_mode=form_post).
-	HandleCallback(ctx context.Context, scopes []string, connState []byte, r *http.Request) (Identity, error)
+	// LoginURL is where to send the browser (see LoginRequest). connState
+	// is what the connector needs again on the callback (a PKCE verifier,
+	// a nonce): the login pages keep it in a sealed cookie bound to the
+	// browser's flow and give it back to HandleCallback. Discovery, if
+	// any, is cached; ctx carries a deadline.
+	LoginURL(ctx context.Context, req LoginRequest) (url string, connState []byte, err error)
+	// HandleCallback completes the sign-in from the upstream's answer at
+	// the tenant's callback URL: r's query (GET). The login pages turn a
+	// form_post answer into that GET first (a cross-site POST carries no
+	// SameSite=Lax cookie), so connectors ask for response_mode=query or
+	// the default. An error=... answer from the upstream is ErrDenied.
+	HandleCallback(ctx context.Context, connState []byte, r *http.Request) (Identity, error)
+}
+
+// LoginRequest is what a CallbackConnector needs to build the upstream
+// authorization request.
+type LoginRequest struct {
+	// CallbackURL is the tenant's one redirect URI,
+	// {baseURL}/{tenant}/login/callback.
+	CallbackURL string
+	// State must come back unchanged on the callback; it names the
+	// connector and is bound to the browser's flow by the login pages.
+	State string
+	// LoginHint is the address the guest is signing in as (forward it as
+	// login_hint).
+	LoginHint string
+	// ForceLogin asks the upstream to authenticate the person again
+	// (prompt=login; the app asked for prompt=login or max_age=0).
+	ForceLogin bool
+	// MaxAge, when not nil, is the app's max_age: forward it.
+	MaxAge *time.Duration
+	// UILocales are the app's ui_locales, to forward.
+	UILocales []string
 }
 
 // CodeConnector proves control of the address with a code sent to it (the

@@ -15,6 +15,7 @@ type fake struct {
 }
 
 func (f fake) ID() string     { return f.id }
+func (f fake) Name() string   { return f.id }
 func (f fake) Source() Source { return f.source }
 func (f fake) Claims(canonical string) bool {
 	return f.domain == "*" || DomainOf(canonical) == f.domain
@@ -115,20 +116,30 @@ func TestSources(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	r := NewRegistry().Register("fake", func(s Spec) (Connector, error) {
+	r := NewRegistry().Register("fake", func(s Spec, _ Env) (Connector, error) {
 		return fake{s.ID, s.Domains[0], SourceOf(s.Type, s.ID)}, nil
 	})
-	k, err := r.Open(Spec{Type: "fake", ID: "x", Domains: []string{"x.example"}})
+	k, err := r.Open(Spec{Type: "fake", ID: "x", Domains: []string{"x.example"}}, Env{})
 	if err != nil || k.Source() != "fake:x" || !k.Claims("a@x.example") {
 		t.Fatalf("Open = %v, %v", k, err)
 	}
-	_, err = r.Open(Spec{Type: "ldap", ID: "corp"})
+	_, err = r.Open(Spec{Type: "ldap", ID: "corp"}, Env{})
 	if !errors.Is(err, ErrNotImplemented) || err.Error() != `connector type "ldap" is not implemented yet in this version` {
 		t.Fatalf("Open(ldap) = %v", err)
 	}
-	if len(Builtin().Types()) != 0 {
-		t.Fatalf("this version implements no upstream type, Builtin has %v", Builtin().Types())
-	}
+	mustPanic(t, "a type registered twice", func() {
+		NewRegistry().Register("fake", nil).Register("fake", nil)
+	})
+}
+
+func mustPanic(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if recover() == nil {
+			t.Errorf("%s did not panic", what)
+		}
+	}()
+	f()
 }
 
 // batchSwitched is a switched fake whose switch a step can read in its

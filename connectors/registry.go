@@ -3,7 +3,12 @@ package connectors
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"sort"
+	"time"
+
+	"go.uber.org/zap"
 )
 
 // Spec is one configured connector, as a factory sees it: the keys every
@@ -21,11 +26,54 @@ type Spec struct {
 	Options any
 }
 
+// Env is what the deployment gives every factory besides its Spec.
+type Env struct {
+	// BaseURL is the deployment's base URL; a tenant's issuer is
+	// BaseURL + "/" + tenant, its callback URL issuer + "/login/callback".
+	BaseURL string
+	// HTTPClient reaches upstream providers; it has timeouts. Never nil
+	// when Open is called through a Registry.
+	HTTPClient *http.Client
+	// Logger is for the connector's own lines (never a password, token or
+	// unmasked address). Never nil through a Registry.
+	Logger *zap.Logger
+	// Clock is the time source (ID token expiry, caches). Never nil
+	// through a Registry.
+	Clock func() time.Time
+	// Tenants answers questions about the deployment's other tenants (the
+	// home-tenant connector); nil when nothing provides it.
+	Tenants Tenants
+}
+
+// Tenants is what a connector may know about the deployment's tenants.
+type Tenants interface {
+	// Issuer is the issuer URL of the tenant id, and whether it exists.
+	Issuer(id string) (string, bool)
+	// Domains are the verified domains of the tenant id.
+	Domains(id string) []string
+}
+
 // Factory opens a connector of one type, like Dex's ConnectorConfig.Open.
 // It runs on every start and on every reload (SIGHUP), while the running
 // config keeps serving: it must not dial or do other network I/O that can
 // block. Upstreams are reached lazily, on the first sign-in that needs them.
-type Factory func(Spec) (Connector, error)
+// A connector that holds resources (an LDAP connection pool) implements
+// io.Closer; the old set is closed once a reload has replaced it.
+type Factory func(Spec, Env) (Connector, error)
+
+// Close closes the connectors that hold resources (io.Closer), after a
+// reload has replaced them; it returns the first error.
+func Close(list []Connector) error {
+	var first error
+	for _, c := range list {
+		if cl, ok := c.(io.Closer); ok {
+			if err := cl.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
 
 // ErrNotImplemented: the config names a connector type this version has no
 // factory for. Open returns it as a *NotImplementedError naming the type.
@@ -51,15 +99,13 @@ type Registry struct {
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{factories: map[string]Factory{}} }
 
-// Builtin is the registry of the production binary: every connector type
-// this version implements. None of the upstream types is implemented yet
-// (they arrive with the federation issue), so a config that names one is
-// refused rather than silently ignored.
-func Builtin() *Registry { return NewRegistry() }
-
-// Register adds the factory of a type, replacing an earlier one. It returns
-// the registry, so registrations chain.
+// Register adds the factory of a type. Registering a type twice is a
+// programming error (two packages claiming one type) and panics. It
+// returns the registry, so registrations chain.
 func (r *Registry) Register(typ string, f Factory) *Registry {
+	if _, dup := r.factories[typ]; dup {
+		panic(fmt.Sprintf("connectors: type %q registered twice", typ))
+	}
 	r.factories[typ] = f
 	return r
 }
@@ -75,13 +121,24 @@ func (r *Registry) Types() []string {
 }
 
 // Open builds the connector of a spec. A type without a factory is
-// ErrNotImplemented, with a message an admin can act on.
-func (r *Registry) Open(s Spec) (Connector, error) {
+// ErrNotImplemented, with a message an admin can act on. Env's nil parts
+// get defaults: an HTTP client with a 10 s timeout, a no-op logger, and
+// time.Now.
+func (r *Registry) Open(s Spec, env Env) (Connector, error) {
 	f, ok := r.factories[s.Type]
 	if !ok {
 		return nil, &NotImplementedError{Type: s.Type}
 	}
-	c, err := f(s)
+	if env.HTTPClient == nil {
+		env.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if env.Logger == nil {
+		env.Logger = zap.NewNop()
+	}
+	if env.Clock == nil {
+		env.Clock = time.Now
+	}
+	c, err := f(s, env)
 	if err != nil {
 		return nil, fmt.Errorf("connector %s (type %s): %w", s.ID, s.Type, err)
 	}

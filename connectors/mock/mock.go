@@ -4,7 +4,7 @@
 // the callback URL. They let the login pages' branches (password page,
 // upstream redirect and callback, sticky sources, refused identities) run
 // before any real upstream exists. They are never registered in the
-// production binary (connectors.Builtin); tests register them.
+// production binary (server.Builtin); tests register them.
 package mock
 
 import (
@@ -54,6 +54,7 @@ type base struct {
 }
 
 func (b *base) ID() string                { return b.spec.ID }
+func (b *base) Name() string              { return b.spec.Name }
 func (b *base) Source() connectors.Source { return connectors.SourceOf(b.spec.Type, b.spec.ID) }
 
 // User is an account of the password mock, or the identity the callback
@@ -115,7 +116,7 @@ func NewPassword(s connectors.Spec) *Password {
 
 // Login checks the password. An unknown address and a wrong password give
 // the same answer (no enumeration).
-func (p *Password) Login(_ context.Context, _ []string, canonical, password string) (connectors.Identity, bool, error) {
+func (p *Password) Login(_ context.Context, canonical, password string) (connectors.Identity, bool, error) {
 	u, ok := p.user(canonical)
 	if !ok || subtle.ConstantTimeCompare([]byte(u.Password), []byte(password)) != 1 {
 		return connectors.Identity{}, false, nil
@@ -141,8 +142,8 @@ func NewCallback(s connectors.Spec) *Callback {
 
 // LoginURL returns callbackURL?state=…&code=<loginHint>&nonce=…; the nonce
 // is also the connector state.
-func (c *Callback) LoginURL(_ context.Context, _ []string, callbackURL, state, loginHint string) (string, []byte, error) {
-	u, err := url.Parse(callbackURL)
+func (c *Callback) LoginURL(_ context.Context, req connectors.LoginRequest) (string, []byte, error) {
+	u, err := url.Parse(req.CallbackURL)
 	if err != nil {
 		return "", nil, err
 	}
@@ -152,8 +153,8 @@ func (c *Callback) LoginURL(_ context.Context, _ []string, callbackURL, state, l
 	}
 	nonce := base64.RawURLEncoding.EncodeToString(b)
 	q := u.Query()
-	q.Set("state", state)
-	q.Set("code", loginHint)
+	q.Set("state", req.State)
+	q.Set("code", req.LoginHint)
 	q.Set("nonce", nonce)
 	u.RawQuery = q.Encode()
 	return u.String(), []byte(nonce), nil
@@ -169,7 +170,7 @@ var ErrUnknownUser = errors.New("mock: no such user")
 // HandleCallback reads the query (GET) or the form (POST, form_post) and
 // vouches for the address in "code": a user set with SetUser gives its
 // identity, any other address is vouched for as itself, verified.
-func (c *Callback) HandleCallback(_ context.Context, _ []string, connState []byte, r *http.Request) (connectors.Identity, error) {
+func (c *Callback) HandleCallback(_ context.Context, connState []byte, r *http.Request) (connectors.Identity, error) {
 	if err := r.ParseForm(); err != nil {
 		return connectors.Identity{}, err
 	}

@@ -40,6 +40,10 @@ func NewConnector(i *TenantIssuer, p Policy, policies *policy.Policies, byDefaul
 // ID is "otp".
 func (c *Connector) ID() string { return connectorID }
 
+// Name says what the connector is in log lines; pages have their own
+// words for the passcode.
+func (c *Connector) Name() string { return "email one-time passcode" }
+
 // Source is connectors.SourceOTP.
 func (c *Connector) Source() connectors.Source { return connectors.SourceOTP }
 

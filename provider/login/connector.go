@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -89,11 +90,23 @@ func (h *Handler) upstream(r *http.Request, a *op.AuthRequest, st *signin, k con
 	}
 	secret := base64.RawURLEncoding.EncodeToString(b)
 	state := k.ID() + "." + a.ID + "." + secret
-	to, connState, err := k.LoginURL(r.Context(), a.Scopes, h.callbackURL(), state, st.shown())
+	to, connState, err := k.LoginURL(r.Context(), connectors.LoginRequest{
+		CallbackURL: h.callbackURL(), State: state, LoginHint: st.Canonical,
+		ForceLogin: a.HasPrompt("login") || (a.MaxAge != nil && *a.MaxAge == 0), MaxAge: maxAge(a), UILocales: a.UILocales,
+	})
 	if err != nil {
 		return "", connStep{}, err
 	}
 	return to, connStep{Connector: k.ID(), Secret: secret, Conn: connState}, nil
+}
+
+// maxAge is the app's max_age as a duration, nil when it sent none.
+func maxAge(a *op.AuthRequest) *time.Duration {
+	if a.MaxAge == nil {
+		return nil
+	}
+	d := time.Duration(*a.MaxAge) * time.Second
+	return &d
 }
 
 // callbackURL is the one redirect URI of the tenant at every upstream.
@@ -163,12 +176,12 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	if !h.checkRequest(w, r, a, cs.reqErr, false) {
 		return
 	}
-	ident, err := k.HandleCallback(r.Context(), a.Scopes, step.Conn, r)
+	ident, err := k.HandleCallback(r.Context(), step.Conn, r)
 	if err != nil {
 		h.upstreamFailed(w, r, k, err)
 		return
 	}
-	h.finish(w, r, a, flow, st, cs.guest, k, ident, "fed")
+	h.finish(w, r, a, flow, st, cs.guest, k, ident, connectors.AMRFederated)
 }
 
 // passwordPage shows the password form of the flow's chosen address.
@@ -237,7 +250,7 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, pages.PagePassword, d)
 		return
 	}
-	ident, valid, err := k.Login(r.Context(), a.Scopes, st.Canonical, password)
+	ident, valid, err := k.Login(r.Context(), st.Canonical, password)
 	if err != nil {
 		h.upstreamFailed(w, r, k, err)
 		return
@@ -247,7 +260,7 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, pages.PagePassword, d)
 		return
 	}
-	h.finish(w, r, a, flow, st, cs.guest, k, ident, "pwd")
+	h.finish(w, r, a, flow, st, cs.guest, k, ident, connectors.AMRPassword)
 }
 
 // errIdentity: a connector's identity that may not sign in as the address.

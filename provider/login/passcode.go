@@ -230,7 +230,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		// Only a convenience is lost: the next sign-in uses the address's budget.
 		h.d.Logger.Warn("device cookie not set", requestid.Field(r.Context()), zap.Error(err))
 	}
-	h.signIn(w, r, a, flow, st, step.guest, h.passcode.Source(), ident, "otp")
+	h.signIn(w, r, a, flow, st, step.guest, h.passcode.Source(), ident, connectors.AMRPasscode)
 }
 
 // signIn records a sign-in through a connector whose identity was

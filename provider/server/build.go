@@ -37,7 +37,7 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	Clock   func() time.Time
 	// Connectors opens the tenants' connectors by type; nil is
-	// connectors.Builtin (tests register the mock connectors).
+	// Builtin (tests register the mock connectors).
 	Connectors *connectors.Registry
 }
 
@@ -77,7 +77,7 @@ func Build(d Deps) (http.Handler, error) {
 	pol := policy.New(st)
 	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)
 	opLog := slog.New(NewSlogHandler(d.Logger.Named("op")))
-	opened, err := openConnectors(cfg, d.Connectors)
+	opened, err := openConnectors(cfg, d.Connectors, connectors.Env{Logger: d.Logger.Named("connector"), Clock: d.Clock})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/connectors/otp"
@@ -14,27 +15,36 @@ import (
 // (type → factory). Factories do no network I/O, so opening every tenant's
 // connectors again on SIGHUP never blocks the reload on an upstream.
 
+// Builtin is the registry of the production binary: every connector type
+// this version implements. A config that names another type is refused
+// rather than silently ignored (CheckConnectors).
+func Builtin() *connectors.Registry {
+	return connectors.NewRegistry()
+}
+
 // CheckConnectors opens every configured connector of cfg with reg (nil:
-// connectors.Builtin) and reports those that cannot be opened, a type this
+// Builtin) and reports those that cannot be opened, a type this
 // version does not implement above all, as a *config.Error naming the file
 // and the key: check-config, serve and a reload refuse such a config
 // rather than silently ignore a connector.
 func CheckConnectors(cfg *config.Config, reg *connectors.Registry) error {
-	_, err := openConnectors(cfg, reg)
+	_, err := openConnectors(cfg, reg, connectors.Env{})
 	return err
 }
 
 // openConnectors opens the configured connectors of every tenant, in
 // configured order, keyed by tenant id.
-func openConnectors(cfg *config.Config, reg *connectors.Registry) (map[string][]connectors.Connector, error) {
+// env's BaseURL and Tenants come from cfg.
+func openConnectors(cfg *config.Config, reg *connectors.Registry, env connectors.Env) (map[string][]connectors.Connector, error) {
 	if reg == nil {
-		reg = connectors.Builtin()
+		reg = Builtin()
 	}
+	env.BaseURL, env.Tenants = cfg.BaseURL, tenantsOf(cfg)
 	out := make(map[string][]connectors.Connector, len(cfg.Tenants))
 	var probs []config.Problem
 	for i, t := range cfg.Tenants {
 		for j, cn := range t.Connectors {
-			k, err := reg.Open(specOf(t, cn))
+			k, err := reg.Open(specOf(t, cn), env)
 			if err != nil {
 				probs = append(probs, connectorProblem(i, j, cn, err))
 				continue
@@ -47,6 +57,30 @@ func openConnectors(cfg *config.Config, reg *connectors.Registry) (map[string][]
 	}
 	return out, nil
 }
+
+// configTenants answers a connector's questions about the deployment's
+// tenants from the config (connectors.Tenants).
+type configTenants struct {
+	base    string
+	domains map[string][]string
+}
+
+func tenantsOf(cfg *config.Config) connectors.Tenants {
+	t := configTenants{base: cfg.BaseURL, domains: make(map[string][]string, len(cfg.Tenants))}
+	for _, tn := range cfg.Tenants {
+		t.domains[tn.ID] = tn.Domains
+	}
+	return t
+}
+
+func (t configTenants) Issuer(id string) (string, bool) {
+	if _, ok := t.domains[id]; !ok {
+		return "", false
+	}
+	return strings.TrimSuffix(t.base, "/") + "/" + id, true
+}
+
+func (t configTenants) Domains(id string) []string { return t.domains[id] }
 
 // specOf is a configured connector as its factory sees it. Types that have
 // settings of their own get them here, translated into their package's

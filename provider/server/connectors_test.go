@@ -36,13 +36,13 @@ type mocks struct {
 
 func (m *mocks) registry() *connectors.Registry {
 	return connectors.NewRegistry().
-		Register(mock.TypePassword, func(s connectors.Spec) (connectors.Connector, error) {
+		Register(mock.TypePassword, func(s connectors.Spec, _ connectors.Env) (connectors.Connector, error) {
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			m.pw[s.Tenant] = mock.NewPassword(s)
 			return m.pw[s.Tenant], nil
 		}).
-		Register(mock.TypeCallback, func(s connectors.Spec) (connectors.Connector, error) {
+		Register(mock.TypeCallback, func(s connectors.Spec, _ connectors.Env) (connectors.Connector, error) {
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			m.cb[s.Tenant] = mock.NewCallback(s)
