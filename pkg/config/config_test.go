@@ -12,10 +12,10 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// testHash is a real bcrypt hash (minimum cost, so tests stay fast).
+// testHash is a real bcrypt hash (the lowest cost the config accepts).
 func testHash(t *testing.T) string {
 	t.Helper()
-	h, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	h, err := bcrypt.GenerateFromPassword([]byte("pw"), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +153,8 @@ func TestBadConfigs(t *testing.T) {
 		{"oidc no domains", "domains: [contoso.example], ", "", nil, "tenants[0].connectors[1].domains", "is empty"},
 		{"google other domain", "{type: google, clientID: gid}", "{type: google, clientID: gid, domains: [gmail.com, example.com]}", nil, "tenants[0].connectors[2].domains[1]", "only covers gmail.com and googlemail.com"},
 		{"domain claimed twice", "domains: [contoso.example], clientID", "domains: [fabrikam.example], clientID", nil, "tenants[0].connectors[1].domains[0]", "already claimed by tenants[0].connectors[0]"},
-		{"password in clear", "", "", map[string]string{"HASH": "hunter2"}, "tenants[0].connectors[0].users[0].passwordHash", "not a bcrypt hash"},
-		{"truncated hash", "", "", map[string]string{"HASH": "$2a$10$abc"}, "tenants[0].connectors[0].users[0].passwordHash", "not a complete bcrypt hash"},
+		{"password in clear", "", "", map[string]string{"HASH": "hunter2"}, "tenants[0].connectors[0].users[0].passwordHash", "not a bcrypt ($2a$, $2b$, $2y$) or argon2id ($argon2id$) hash; store only hashes, never passwords: generate one with `guestpass hash-password`"},
+		{"truncated hash", "", "", map[string]string{"HASH": "$2a$10$abc"}, "tenants[0].connectors[0].users[0].passwordHash", "a bcrypt hash has 60 characters"},
 		{"user outside domains", "email: ada@fabrikam.example", "email: ada@other.example", nil, "tenants[0].connectors[0].users[0].email", "outside this connector's domains"},
 		{"user email with name", "email: ada@fabrikam.example", `email: "Ada <ada@fabrikam.example>"`, nil, "tenants[0].connectors[0].users[0].email", "not a plain mail address"},
 		{"redirect not absolute", `"https://portal.example/callback"`, `"https://portal.example/callback", "callback"`, nil, "tenants[0].clients[0].redirectURIs[1]", `"callback" is not an absolute URL; use the full URL, e.g. https://app.example/callback`},
