@@ -63,7 +63,7 @@ type Argon2Params struct {
 // OWASP's Password Storage Cheat Sheet lists equivalent argon2id settings
 // from m=19 MiB,t=2 up to m=46 MiB,t=1; RFC 9106's second recommendation
 // is m=64 MiB,t=3. 64 MiB with 2 passes is above OWASP's minimums on both
-// axes while keeping a verification near 100 ms on one server core, so a
+// axes while keeping a verification around 0.1-0.3 s here, so a
 // burst of sign-ins stays affordable (memory is held per concurrent one).
 var DefaultArgon2 = Argon2Params{Memory: 64 * 1024, Time: 2, Threads: 2}
 
