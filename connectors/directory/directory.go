@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 
 	"github.com/guestpass/guestpass/connectors"
@@ -32,6 +33,11 @@ type Options struct {
 	// (passhash.Hash.Verify). Tests count calls through it to prove that
 	// an unknown user is checked against the dummy hash too.
 	Verify func(h passhash.Hash, password string) bool
+	// MaxConcurrent bounds the verifications running at once; 0 is
+	// twice GOMAXPROCS. Each argon2id check holds its m (64 MiB by
+	// default) while it runs, so a burst of sign-ins must queue rather
+	// than take the server's memory.
+	MaxConcurrent int
 }
 
 // account is a user ready for sign-in.
@@ -48,6 +54,7 @@ type Connector struct {
 	accounts map[string]account
 	dummy    passhash.Hash
 	verify   func(passhash.Hash, string) bool
+	slots    chan struct{} // a token per verification allowed to run
 }
 
 var _ connectors.PasswordConnector = (*Connector)(nil)
@@ -64,6 +71,11 @@ func New(s connectors.Spec, _ connectors.Env) (connectors.Connector, error) {
 	if c.verify == nil {
 		c.verify = passhash.Hash.Verify
 	}
+	n := o.MaxConcurrent
+	if n <= 0 {
+		n = 2 * runtime.GOMAXPROCS(0)
+	}
+	c.slots = make(chan struct{}, n)
 	for _, d := range s.Domains {
 		cd, err := CanonicalDomain(d)
 		if err != nil {
@@ -149,13 +161,23 @@ func (c *Connector) Claims(canonical string) bool {
 // Login checks the password. An unknown address is checked against the
 // dummy hash, so it costs one verification of the same cost as a known
 // address with a wrong password, and answers the same.
-func (c *Connector) Login(_ context.Context, canonical, password string) (connectors.Identity, bool, error) {
+//
+// Verifications wait for a free slot (MaxConcurrent); one that cannot start
+// before ctx ends is ErrUnreachable: the directory is too busy to answer.
+func (c *Connector) Login(ctx context.Context, canonical, password string) (connectors.Identity, bool, error) {
 	a, known := c.accounts[canonical]
 	h := a.hash
 	if !known {
 		h = c.dummy
 	}
-	if ok := c.verify(h, password); !ok || !known {
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return connectors.Identity{}, false, fmt.Errorf("directory %s: too many password checks at once: %w (%v)", c.spec.ID, connectors.ErrUnreachable, ctx.Err())
+	}
+	ok := c.verify(h, password)
+	<-c.slots
+	if !ok || !known {
 		return connectors.Identity{}, false, nil
 	}
 	return connectors.Identity{

@@ -2,7 +2,9 @@ package directory_test
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/guestpass/guestpass/connectors"
@@ -183,5 +185,50 @@ func TestNewRefuses(t *testing.T) {
 	}
 	if _, err := directory.New(connectors.Spec{ID: "staff"}, connectors.Env{}); err == nil {
 		t.Error("missing options accepted")
+	}
+}
+
+// TestConcurrencyBounded: with every slot taken, a check waits; when its
+// context ends first, the answer is ErrUnreachable (a busy directory),
+// not a wrong password, and no verification ran for it.
+func TestConcurrencyBounded(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	k, err := directory.New(connectors.Spec{ID: "staff", Domains: []string{"fabrikam.example"}, Options: directory.Options{
+		Users: []directory.User{{Email: "ada@fabrikam.example", PasswordHash: argon(t, "x")}},
+		Verify: func(h passhash.Hash, pw string) bool {
+			if calls.Add(1) == 1 {
+				close(started)
+				<-release
+			}
+			return h.Verify(pw)
+		},
+		MaxConcurrent: 1,
+	}}, connectors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := k.(connectors.PasswordConnector)
+	done := make(chan bool)
+	go func() {
+		_, ok, _ := pc.Login(context.Background(), "ada@fabrikam.example", "x")
+		done <- ok
+	}()
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, ok, err := pc.Login(ctx, "nobody@fabrikam.example", "x"); ok || !errors.Is(err, connectors.ErrUnreachable) {
+		t.Fatalf("busy directory: ok %v err %v", ok, err)
+	}
+	close(release)
+	if !<-done {
+		t.Fatal("the first check failed")
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("%d verifications ran, want 1", calls.Load())
+	}
+	// A free slot again: checks run.
+	if _, ok, err := pc.Login(context.Background(), "ada@fabrikam.example", "x"); !ok || err != nil {
+		t.Fatalf("after release: %v %v", ok, err)
 	}
 }
