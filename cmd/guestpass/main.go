@@ -1,5 +1,5 @@
 // Command guestpass is the one binary: the server (serve), its config
-// tools (check-config, gen-secrets) and, later, the admin CLI.
+// tools (check-config, gen-secrets, hash-password) and, later, the admin CLI.
 package main
 
 import (
@@ -24,6 +24,9 @@ commands:
   serve --config FILE     run the server (config/dev.yaml: memory store, mail to the log)
   check-config FILE       validate a config file and exit
   gen-secrets             print a fresh set of secrets as shell exports
+  hash-password [--algo argon2id|bcrypt]
+                          print a hash for a directory user's passwordHash; the
+                          password is read from the terminal or stdin, never argv
   probe URL               GET URL; exit 0 on a 2xx (container health checks: /readyz)
   version                 print the version
 `)
@@ -55,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return checkConfig(args[1], stdout, stderr)
 	case "gen-secrets":
 		return genSecrets(stdout, stderr)
+	case "hash-password":
+		return hashPassword(args[1:], os.Stdin, stdout, stderr)
 	case "probe":
 		if len(args) != 2 {
 			fmt.Fprintln(stderr, "usage: guestpass probe URL")

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/guestpass/guestpass/pkg/passhash"
 )
 
-// testHash is a real bcrypt hash (minimum cost, so tests stay fast).
+// testHash is a real bcrypt hash (the lowest cost the config accepts).
 func testHash(t *testing.T) string {
 	t.Helper()
-	h, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	h, err := bcrypt.GenerateFromPassword([]byte("pw"), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +155,8 @@ func TestBadConfigs(t *testing.T) {
 		{"oidc no domains", "domains: [contoso.example], ", "", nil, "tenants[0].connectors[1].domains", "is empty"},
 		{"google other domain", "{type: google, clientID: gid}", "{type: google, clientID: gid, domains: [gmail.com, example.com]}", nil, "tenants[0].connectors[2].domains[1]", "only covers gmail.com and googlemail.com"},
 		{"domain claimed twice", "domains: [contoso.example], clientID", "domains: [fabrikam.example], clientID", nil, "tenants[0].connectors[1].domains[0]", "already claimed by tenants[0].connectors[0]"},
-		{"password in clear", "", "", map[string]string{"HASH": "hunter2"}, "tenants[0].connectors[0].users[0].passwordHash", "not a bcrypt hash"},
-		{"truncated hash", "", "", map[string]string{"HASH": "$2a$10$abc"}, "tenants[0].connectors[0].users[0].passwordHash", "not a complete bcrypt hash"},
+		{"password in clear", "", "", map[string]string{"HASH": "hunter2"}, "tenants[0].connectors[0].users[0].passwordHash", "not a bcrypt ($2a$, $2b$, $2y$) or argon2id ($argon2id$) hash; store only hashes, never passwords: generate one with `guestpass hash-password`"},
+		{"truncated hash", "", "", map[string]string{"HASH": "$2a$10$abc"}, "tenants[0].connectors[0].users[0].passwordHash", "a bcrypt hash has 60 characters"},
 		{"user outside domains", "email: ada@fabrikam.example", "email: ada@other.example", nil, "tenants[0].connectors[0].users[0].email", "outside this connector's domains"},
 		{"user email with name", "email: ada@fabrikam.example", `email: "Ada <ada@fabrikam.example>"`, nil, "tenants[0].connectors[0].users[0].email", "not a plain mail address"},
 		{"redirect not absolute", `"https://portal.example/callback"`, `"https://portal.example/callback", "callback"`, nil, "tenants[0].clients[0].redirectURIs[1]", `"callback" is not an absolute URL; use the full URL, e.g. https://app.example/callback`},
@@ -423,8 +425,17 @@ func TestExampleYAML(t *testing.T) {
 	if len(cfg.Tenants) != 2 || cfg.Store.Type != "redis" || cfg.Mail.Driver != "smtp" || cfg.Store.Redis.Password != "r" {
 		t.Errorf("example %+v", cfg)
 	}
-	if f := cfg.Tenant("fabrikam"); len(f.Connectors) != 0 {
-		t.Errorf("the example configures connectors this version refuses: %+v", f.Connectors)
+	// The directory is live (both hash kinds, written unescaped); the
+	// types this version refuses are commented out.
+	if f := cfg.Tenant("fabrikam"); len(f.Connectors) != 1 || f.Connectors[0].Type != "directory" {
+		t.Errorf("the example's live connectors: %+v", f.Connectors)
+	} else {
+		for _, u := range f.Connectors[0].Users {
+			h, err := passhash.Parse(u.PasswordHash)
+			if err != nil || !h.Verify("correct horse battery staple") {
+				t.Errorf("example hash of %s: %v", u.Email, err)
+			}
+		}
 	}
 	// The commented-out federation example stays a valid shape for the
 	// release that implements it.
@@ -439,10 +450,6 @@ func TestExampleYAML(t *testing.T) {
 	}
 	if len(kinds) != 4 {
 		t.Errorf("connector kinds %v", kinds)
-	}
-	h := f.Connectors[0].Users[0].PasswordHash
-	if err := bcrypt.CompareHashAndPassword([]byte(h), []byte("correct horse battery staple")); err != nil {
-		t.Errorf("example hash %q: %v", h, err)
 	}
 	if cfg.TenantByDomain("northwind.example.") == nil || cfg.Tenant("3f2b8c1e-6a0d-4c55-9e7b-1d2a3b4c5d6e") == nil {
 		t.Error("GUID tenant lookups")

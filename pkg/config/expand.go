@@ -23,6 +23,12 @@ type envRef struct {
 // unescaped, so a complete hash is copied as is ("$$" escaping works too).
 var bcryptLiteral = regexp.MustCompile(`^\$2[abxy]?\$[0-9]{2}\$[./A-Za-z0-9]{53}`)
 
+// argon2Literal matches a whole argon2 PHC string
+// ("$argon2id$v=19$m=65536,t=2,p=2$<salt>$<hash>"), copied as is for the
+// same reason: "$argon2id", "$v" and "$m" would read as variables. argon2i
+// and argon2d are matched too, so the validator can say why they are refused.
+var argon2Literal = regexp.MustCompile(`^\$argon2(?:id|i|d)\$v=[0-9]+\$m=[0-9]+,t=[0-9]+,p=[0-9]+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+`)
+
 // expandEnv replaces $NAME and ${NAME} with values from lookup, and $$ with
 // a literal $. A $ that starts no valid name (e.g. "$2", "$ ", a final "$")
 // is left as is. Unset variables expand to empty. Values holding CR, LF or
@@ -67,6 +73,11 @@ func expandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, []envRe
 			continue
 		case bcryptLiteral.MatchString(rest):
 			m := bcryptLiteral.FindString(rest)
+			write(m)
+			i += len(m)
+			continue
+		case argon2Literal.MatchString(rest):
+			m := argon2Literal.FindString(rest)
 			write(m)
 			i += len(m)
 			continue

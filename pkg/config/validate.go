@@ -12,8 +12,10 @@ import (
 	"time"
 	"unicode"
 
-	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/net/idna"
+
+	"github.com/guestpass/guestpass/pkg/canon"
+	"github.com/guestpass/guestpass/pkg/passhash"
 )
 
 // validator collects every problem of a decoded config.
@@ -35,11 +37,10 @@ func (v *validator) add(key, format string, args ...any) {
 }
 
 var (
-	slugRE   = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
-	guidRE   = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	labelRE  = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
-	colorRE  = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
-	bcryptRE = regexp.MustCompile(`^\$2[aby]\$`)
+	slugRE  = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+	guidRE  = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	labelRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+	colorRE = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 )
 
 func (v *validator) validate(c *Config) {
@@ -506,47 +507,68 @@ func (v *validator) directory(cn *Connector, cp string) {
 	if len(cn.Users) == 0 {
 		v.add(cp+".users", "is empty; list the organisation's accounts (email, name, passwordHash)")
 	}
-	emails := map[string]string{}
+	domains := map[string]bool{}
+	for _, d := range cn.Domains {
+		if cd, ok := canonicalDomain(d); ok {
+			domains[cd] = true
+		}
+	}
+	emails := map[string]string{} // canonical address -> key of its first listing
 	for k, u := range cn.Users {
 		up := fmt.Sprintf("%s.users[%d]", cp, k)
-		switch a, err := mail.ParseAddress(u.Email); {
-		case u.Email == "":
-			v.add(up+".email", "is required; write the account's address, e.g. ada@%s", firstOr(cn.Domains, "fabrikam.example"))
-		case strings.ContainsAny(u.Email, "\r\n\x00") || err != nil || a.Address != u.Email || a.Name != "":
-			v.add(up+".email", "%q is not a plain mail address; write only the address, e.g. ada@%s", u.Email, firstOr(cn.Domains, "fabrikam.example"))
-		case len(u.Email) > 254:
-			v.add(up+".email", "is longer than 254 bytes; shorten it")
-		default:
-			at := strings.LastIndexByte(u.Email, '@')
-			dom := u.Email[at+1:]
-			if dom != strings.ToLower(dom) {
-				v.add(up+".email", "%q has an upper-case domain; write %q", u.Email, u.Email[:at+1]+strings.ToLower(dom))
-				break
-			}
-			if !contains(cn.Domains, dom) {
-				v.add(up+".email", "%q is outside this connector's domains (%s); add %s to domains or move the user", u.Email, strings.Join(cn.Domains, ", "), dom)
-			}
-			// Local parts compare case-insensitively (ASCII only, PRODUCT.md B10).
-			fold := asciiLower(u.Email)
-			if first, dup := emails[fold]; dup {
-				v.add(up+".email", "%q is already listed at %s; remove the duplicate", u.Email, first)
-			}
-			emails[fold] = up
-		}
+		v.directoryEmail(up+".email", u.Email, cn.Domains, domains, emails)
 		if hasControl(u.Name) {
 			v.add(up+".name", "contains a control character; write the name on one line")
 		}
-		switch {
-		case u.PasswordHash == "":
-			v.add(up+".passwordHash", "is required; write a bcrypt hash ($2a$, $2b$ or $2y$), e.g. from `htpasswd -nbBC 10 '' PASSWORD | cut -d: -f2`")
-		case !bcryptRE.MatchString(u.PasswordHash):
-			v.add(up+".passwordHash", "is not a bcrypt hash (it must start with $2a$, $2b$ or $2y$); store only bcrypt hashes, never passwords. If the file has the hash, a $ may have been read as a variable: write $$ for each $")
-		default:
-			if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil || len(u.PasswordHash) != 60 {
-				v.add(up+".passwordHash", "is not a complete bcrypt hash (expected 60 characters like $2a$10$...); if a $ was read as a variable, write $$ for each $")
-			}
-		}
+		v.passwordHash(up+".passwordHash", u.PasswordHash)
 	}
+}
+
+// directoryEmail checks a directory user's address: a plain address whose
+// canonical form (PRODUCT.md B10, as sign-in compares it) is in one of the
+// connector's domains and is not listed twice.
+func (v *validator) directoryEmail(key, email string, list []string, domains map[string]bool, seen map[string]string) {
+	example := "ada@" + firstOr(list, "fabrikam.example")
+	if email == "" {
+		v.add(key, "is required; write the account's address, e.g. %s", example)
+		return
+	}
+	a, err := canon.Email(email)
+	if err != nil {
+		v.add(key, "%q is not a plain mail address (%v); write only the address, e.g. %s", email, err, example)
+		return
+	}
+	dom := a.Canonical[strings.LastIndexByte(a.Canonical, '@')+1:]
+	if !domains[dom] {
+		v.add(key, "%q is outside this connector's domains (%s); add %s to domains or move the user", email, strings.Join(list, ", "), dom)
+	}
+	if first, dup := seen[a.Canonical]; dup {
+		v.add(key, "%q is the same account as %s (addresses compare as %s); remove the duplicate", email, first, a.Canonical)
+		return
+	}
+	seen[a.Canonical] = key
+}
+
+// passwordHash checks a directory user's hash with the rules the connector
+// verifies by (pkg/passhash): bcrypt or argon2id, costs within bounds.
+func (v *validator) passwordHash(key, h string) {
+	const howTo = "generate one with `guestpass hash-password` (argon2id; --algo bcrypt for bcrypt)"
+	if h == "" {
+		v.add(key, "is required; %s", howTo)
+		return
+	}
+	if _, err := passhash.Parse(h); err != nil {
+		v.add(key, "%v; store only hashes, never passwords: %s. If the file has a valid hash, a $ may have been read as a variable: write $$ for each $", err, howTo)
+	}
+}
+
+// canonicalDomain is a configured domain as canonical addresses spell it.
+func canonicalDomain(d string) (string, bool) {
+	a, err := canon.Email("x@" + d)
+	if err != nil {
+		return "", false
+	}
+	return a.Canonical[2:], true
 }
 
 func (v *validator) clients(c *Config, t *Tenant, p string) {
@@ -634,29 +656,9 @@ func (v *validator) origin(key, s string) {
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func firstOr(list []string, def string) string {
 	if len(list) > 0 {
 		return list[0]
 	}
 	return def
-}
-
-// asciiLower folds only A-Z, so the Kelvin sign stays itself (B10).
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

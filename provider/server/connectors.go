@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/guestpass/guestpass/connectors"
+	"github.com/guestpass/guestpass/connectors/directory"
 	"github.com/guestpass/guestpass/connectors/otp"
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/policy"
@@ -19,7 +20,8 @@ import (
 // this version implements. A config that names another type is refused
 // rather than silently ignored (CheckConnectors).
 func Builtin() *connectors.Registry {
-	return connectors.NewRegistry()
+	return connectors.NewRegistry().
+		Register(directory.Type, directory.New)
 }
 
 // CheckConnectors opens every configured connector of cfg with reg (nil:
@@ -84,9 +86,21 @@ func (t configTenants) Domains(id string) []string { return t.domains[id] }
 
 // specOf is a configured connector as its factory sees it. Types that have
 // settings of their own get them here, translated into their package's
-// options (none of this version's types has any yet).
+// options.
 func specOf(t config.Tenant, cn config.Connector) connectors.Spec {
-	return connectors.Spec{Tenant: t.ID, Type: cn.Type, ID: cn.ID, Name: cn.Name, Domains: cn.Domains}
+	s := connectors.Spec{Tenant: t.ID, Type: cn.Type, ID: cn.ID, Name: cn.Name, Domains: cn.Domains}
+	if cn.Type == directory.Type {
+		s.Options = directoryOptions(cn)
+	}
+	return s
+}
+
+func directoryOptions(cn config.Connector) directory.Options {
+	users := make([]directory.User, len(cn.Users))
+	for k, u := range cn.Users {
+		users[k] = directory.User{Email: u.Email, Name: u.Name, PasswordHash: u.PasswordHash}
+	}
+	return directory.Options{Users: users}
 }
 
 func connectorProblem(i, j int, cn config.Connector, err error) config.Problem {
