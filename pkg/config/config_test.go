@@ -429,8 +429,8 @@ func TestExampleYAML(t *testing.T) {
 	if len(cfg.Tenants) != 2 || cfg.Store.Type != "redis" || cfg.Mail.Driver != "smtp" || cfg.Store.Redis.Password != "r" {
 		t.Errorf("example %+v", cfg)
 	}
-	if f := cfg.Tenant("fabrikam"); len(f.Connectors) != 0 {
-		t.Errorf("the example configures connectors this version refuses: %+v", f.Connectors)
+	if f := cfg.Tenant("fabrikam"); len(f.Connectors) != 3 || f.Connectors[0].Type != "microsoft" || f.Connectors[2].Type != "oidc" {
+		t.Errorf("the example's upstream OpenID connectors: %+v", f.Connectors)
 	}
 	// The commented-out federation example stays a valid shape for the
 	// release that implements it.
