@@ -189,6 +189,11 @@ func (c *Connector) HandleCallback(ctx context.Context, raw []byte, r *http.Requ
 	if e := q.Get("error"); e != "" {
 		return connectors.Identity{}, fmt.Errorf("upstream answered error %q: %w", truncate(e, 64), connectors.ErrDenied)
 	}
+	// RFC 9207: an upstream that names itself in the answer must be the
+	// one this sign-in went to (no mix-up with another provider).
+	if q.Has("iss") && q.Get("iss") != c.opts.Issuer {
+		return connectors.Identity{}, fmt.Errorf("callback names another issuer: %w", connectors.ErrBadResponse)
+	}
 	var st connState
 	if err := json.Unmarshal(raw, &st); err != nil || st.Verifier == "" || st.Nonce == "" {
 		return connectors.Identity{}, fmt.Errorf("connector state unreadable: %w", connectors.ErrBadResponse)

@@ -255,6 +255,25 @@ func TestCallbackErrors(t *testing.T) {
 	}
 }
 
+// An answer naming another issuer (RFC 9207) is refused before the code
+// is sent anywhere.
+func TestCallbackOtherIssuer(t *testing.T) {
+	d := startDiscovery(t)
+	var tokenCalls atomic.Int32
+	tok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { tokenCalls.Add(1) }))
+	defer tok.Close()
+	d.body.Store([]byte(`{"issuer":"` + d.URL + `","authorization_endpoint":"` + d.URL + `/a","token_endpoint":"` + tok.URL + `","jwks_uri":"` + d.URL + `/k"}`))
+	c := open(t, d.URL, &fakeClock{now: time.Unix(1_700_000_000, 0)}, nil)
+	_, state, err := c.LoginURL(context.Background(), connectors.LoginRequest{State: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/t/login/callback?code=c&state=s&iss=https%3A%2F%2Fother.example", nil)
+	if _, err := c.HandleCallback(context.Background(), state, r); !errors.Is(err, connectors.ErrBadResponse) || tokenCalls.Load() != 0 {
+		t.Fatalf("another issuer: %v, token endpoint called %d times", err, tokenCalls.Load())
+	}
+}
+
 // email_verified decides, as a boolean or a string; only an absent claim
 // is left to AssumeVerified (Microsoft's consumer tenant), and an identity
 // without an email is never verified.
