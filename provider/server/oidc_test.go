@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/guestpass/guestpass/connectors/mock"
 	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/provider/server"
 )
 
 // Upstream OpenID connectors (oidc and its presets microsoft and google)
@@ -314,5 +317,45 @@ func TestOIDCGoogleClaimsOnlyItsDomains(t *testing.T) {
 		if !strings.HasPrefix(p.url, f.down.base) || !strings.Contains(p.body, "/login/send") {
 			t.Fatalf("%s: expected the passcode's send page, got %d %s", a, p.status, p.url)
 		}
+	}
+}
+
+// The README's YAML examples for Microsoft, Google and any OpenID
+// provider are working configs: each, pasted under a tenant, passes the
+// config's validation and opens with the production registry.
+func TestOIDCReadmeExamples(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	for heading, typ := range map[string]string{
+		"#### Microsoft accounts": "microsoft", "#### Google": "google", "#### Any OpenID provider": "oidc",
+	} {
+		t.Run(typ, func(t *testing.T) {
+			i := strings.Index(readme, heading)
+			if i < 0 {
+				t.Fatalf("README lacks %q", heading)
+			}
+			rest := readme[i:]
+			start := strings.Index(rest, "```yaml\n")
+			if start < 0 {
+				t.Fatalf("no yaml block after %q", heading)
+			}
+			block := rest[start+len("```yaml\n"):]
+			block = block[:strings.Index(block, "```")]
+			text := "dev: true\nbaseURL: http://127.0.0.1:8099\nmail: {from: \"t <t@example.com>\", driver: log}\n" +
+				"tenants:\n  - id: alpha\n    clients: [{id: app, secret: s, redirectURIs: [\"http://127.0.0.1:9/cb\"]}]\n" + block
+			cfg, err := config.Parse([]byte(text), "README.md", func(string) (string, bool) { return "secret", true })
+			if err != nil {
+				t.Fatalf("README's %s example: %v\n%s", typ, err, block)
+			}
+			if cn := cfg.Tenant("alpha").Connectors; len(cn) != 1 || cn[0].Type != typ || cn[0].ClientSecret != "secret" {
+				t.Fatalf("README's %s example parsed as %+v", typ, cn)
+			}
+			if err := server.CheckConnectors(cfg, nil); err != nil {
+				t.Fatalf("README's %s example does not open: %v", typ, err)
+			}
+		})
 	}
 }
