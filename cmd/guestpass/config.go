@@ -23,6 +23,11 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d tenants, store %s)\n", path, len(cfg.Tenants), cfg.Store.Type)
+	// The one URI each tenant registers at its upstream providers
+	// (Microsoft, Google, a partner's OpenID provider).
+	for _, r := range server.UpstreamRedirects(cfg) {
+		fmt.Fprintf(stdout, "tenant %s: redirect URI to register at its upstream providers: %s\n", r.Tenant, r.URI)
+	}
 	return 0
 }
 

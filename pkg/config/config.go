@@ -158,6 +158,9 @@ type Connector struct {
 	Issuer       string          `yaml:"issuer"`
 	ClientID     string          `yaml:"clientID"`
 	ClientSecret string          `yaml:"clientSecret"`
+	// Scopes asked of an upstream OpenID provider; empty means
+	// openid email profile.
+	Scopes []string `yaml:"scopes"`
 }
 
 // DirectoryUser is a static organisational account.

@@ -60,8 +60,8 @@ tenants:
     session: {lifetime: 24h}
     connectors:
       - {type: directory, id: staff, domains: [fabrikam.example], users: [{email: ada@fabrikam.example, name: Ada, passwordHash: "${HASH}"}]}
-      - {type: oidc, id: contoso, issuer: "https://idp.contoso.example", domains: [contoso.example], clientID: cid}
-      - {type: google, clientID: gid}
+      - {type: oidc, id: contoso, issuer: "https://idp.contoso.example", domains: [contoso.example], clientID: cid, clientSecret: csec}
+      - {type: google, clientID: gid, clientSecret: gsec}
     clients:
       - id: portal
         secret: s3cret
@@ -150,10 +150,16 @@ func TestBadConfigs(t *testing.T) {
 		{"list as scalar", "domains: [fabrikam.example]\n    branding", "domains: fabrikam.example\n    branding", nil, "tenants[0].domains", "write a list, e.g. [fabrikam.example]"},
 		{"connector type", "type: oidc", "type: saml", nil, "tenants[0].connectors[1].type", "directory, microsoft, google, oidc"},
 		{"connector duplicate id", "id: contoso, issuer", "id: staff, issuer", nil, "tenants[0].connectors[1].id", "already used by tenants[0].connectors[0]"},
-		{"oidc without clientID", ", clientID: cid}", "}", nil, "tenants[0].connectors[1].clientID", "is required"},
+		{"oidc without clientID", ", clientID: cid,", ",", nil, "tenants[0].connectors[1].clientID", "is required"},
+		{"oidc without clientSecret", ", clientSecret: csec}", "}", nil, "tenants[0].connectors[1].clientSecret", "is required; copy the client secret issued by the upstream provider, e.g. clientSecret: ${CONTOSO_SECRET}"},
+		{"oidc scopes without openid", "clientSecret: csec}", "clientSecret: csec, scopes: [email, profile]}", nil, "tenants[0].connectors[1].scopes", "lacks openid"},
+		{"oidc scope with a space", "clientSecret: csec}", `clientSecret: csec, scopes: ["openid email"]}`, nil, "tenants[0].connectors[1].scopes[0]", "one scope per list item"},
+		{"second google", "{type: google, clientID: gid, clientSecret: gsec}", "{type: google, clientID: gid, clientSecret: gsec}\n      - {type: google, id: google2, clientID: g2, clientSecret: g2, domains: [googlemail.com]}", nil, "tenants[0].connectors[3].type", "at most one google connector, and tenants[0].connectors[2] is one already"},
+		{"second microsoft", "{type: google, clientID: gid, clientSecret: gsec}", "{type: microsoft, clientID: m, clientSecret: s, domains: [outlook.com]}\n      - {type: microsoft, id: msa2, clientID: m, clientSecret: s, domains: [live.com]}", nil, "tenants[0].connectors[3].type", "at most one microsoft connector"},
+		{"scopes on a directory", "users: [{", "scopes: [openid], users: [{", nil, "tenants[0].connectors[0]", "scopes do not apply to a directory connector"},
 		{"oidc http issuer", "https://idp.contoso.example", "http://idp.contoso.example", nil, "tenants[0].connectors[1].issuer", "uses http"},
 		{"oidc no domains", "domains: [contoso.example], ", "", nil, "tenants[0].connectors[1].domains", "is empty"},
-		{"google other domain", "{type: google, clientID: gid}", "{type: google, clientID: gid, domains: [gmail.com, example.com]}", nil, "tenants[0].connectors[2].domains[1]", "only covers gmail.com and googlemail.com"},
+		{"google other domain", "{type: google, clientID: gid, clientSecret: gsec}", "{type: google, clientID: gid, clientSecret: gsec, domains: [gmail.com, example.com]}", nil, "tenants[0].connectors[2].domains[1]", "only covers gmail.com and googlemail.com"},
 		{"domain claimed twice", "domains: [contoso.example], clientID", "domains: [fabrikam.example], clientID", nil, "tenants[0].connectors[1].domains[0]", "already claimed by tenants[0].connectors[0]"},
 		{"password in clear", "", "", map[string]string{"HASH": "hunter2"}, "tenants[0].connectors[0].users[0].passwordHash", "not a bcrypt ($2a$, $2b$, $2y$) or argon2id ($argon2id$) hash; store only hashes, never passwords: generate one with `guestpass hash-password`"},
 		{"truncated hash", "", "", map[string]string{"HASH": "$2a$10$abc"}, "tenants[0].connectors[0].users[0].passwordHash", "a bcrypt hash has 60 characters"},
@@ -333,9 +339,9 @@ tenants:
   - id: t1
     emailOTP: {resendCooldown: 0s}
     connectors:
-      - {type: microsoft, clientID: m}
-      - {type: google, clientID: g}
-      - {type: oidc, id: corp, issuer: "http://localhost:9999", domains: [corp.example], clientID: c}
+      - {type: microsoft, clientID: m, clientSecret: ms}
+      - {type: google, clientID: g, clientSecret: gs}
+      - {type: oidc, id: corp, issuer: "http://localhost:9999", domains: [corp.example], clientID: c, clientSecret: cs}
     clients: [{id: c1, redirectURIs: ["http://[::1]:5000/cb"]}]
   - id: t2
     emailOTP: {enabled: false}
@@ -363,7 +369,7 @@ tenants:
 	}
 	ms, g, o := t1.Connectors[0], t1.Connectors[1], t1.Connectors[2]
 	if ms.ID != "microsoft" || ms.Name != "Microsoft account" || ms.Issuer != MicrosoftIssuer ||
-		strings.Join(ms.Domains, ",") != "outlook.com,hotmail.com,live.com,msn.com" {
+		!strings.HasPrefix(strings.Join(ms.Domains, ","), "outlook.com,hotmail.com,live.com,msn.com,hotmail.co.uk,") {
 		t.Errorf("microsoft preset %+v", ms)
 	}
 	if g.ID != "google" || g.Issuer != "https://accounts.google.com" || strings.Join(g.Domains, ",") != "gmail.com,googlemail.com" {
@@ -425,9 +431,11 @@ func TestExampleYAML(t *testing.T) {
 	if len(cfg.Tenants) != 2 || cfg.Store.Type != "redis" || cfg.Mail.Driver != "smtp" || cfg.Store.Redis.Password != "r" {
 		t.Errorf("example %+v", cfg)
 	}
-	// The directory is live (both hash kinds, written unescaped); the
-	// types this version refuses are commented out.
-	if f := cfg.Tenant("fabrikam"); len(f.Connectors) != 1 || f.Connectors[0].Type != "directory" {
+	// Every type this version implements is live in the example: the
+	// directory (both hash kinds, written unescaped), then the upstream
+	// OpenID providers; the types it refuses are commented out.
+	if f := cfg.Tenant("fabrikam"); len(f.Connectors) != 4 || f.Connectors[0].Type != "directory" ||
+		f.Connectors[1].Type != "microsoft" || f.Connectors[3].Type != "oidc" {
 		t.Errorf("the example's live connectors: %+v", f.Connectors)
 	} else {
 		for _, u := range f.Connectors[0].Users {

@@ -27,9 +27,17 @@ const (
 )
 
 // MicrosoftDomains are the consumer-account domains the microsoft preset
-// claims. A function, not a variable, so callers cannot change the preset.
+// claims: the four global ones and the country variants Microsoft has
+// long handed out for consumer accounts (an admin lists others in
+// domains). A function, not a variable, so callers cannot change the
+// preset.
 func MicrosoftDomains() []string {
-	return []string{"outlook.com", "hotmail.com", "live.com", "msn.com"}
+	return []string{
+		"outlook.com", "hotmail.com", "live.com", "msn.com",
+		"hotmail.co.uk", "hotmail.fr", "hotmail.de", "hotmail.it", "hotmail.es",
+		"live.co.uk", "live.fr", "live.de", "live.it", "live.nl", "live.ca",
+		"outlook.fr", "outlook.de", "outlook.es", "outlook.it",
+	}
 }
 
 // GoogleDomains are the only domains a google connector may claim.

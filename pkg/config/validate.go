@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -417,6 +418,7 @@ func (v *validator) dnsName(key, d string) bool {
 
 func (v *validator) connectors(t *Tenant, p string) {
 	ids := map[string]string{}
+	presets := map[string]string{} // microsoft/google -> connector key
 	claimed := map[string]string{} // domain -> connector key
 	for j := range t.Connectors {
 		cn := &t.Connectors[j]
@@ -465,10 +467,36 @@ func (v *validator) connectors(t *Tenant, p string) {
 		if len(cn.Users) > 0 {
 			v.add(cp+".users", "only directory connectors have users; remove them or change the type")
 		}
-		v.issuer(cp+".issuer", cn.Issuer)
-		if cn.ClientID == "" {
-			v.add(cp+".clientID", "is required; copy the client id registered at the upstream provider")
+		v.upstream(cn, cp, presets)
+	}
+}
+
+// upstream checks an OpenID connector (oidc, microsoft, google). The
+// presets stand for one provider each, whose guests are recorded with the
+// bare source "microsoft" or "google": a second one in a tenant could not
+// be told apart on its guests.
+func (v *validator) upstream(cn *Connector, cp string, presets map[string]string) {
+	if cn.Type != "oidc" {
+		if first, dup := presets[cn.Type]; dup {
+			v.add(cp+".type", "a tenant has at most one %s connector, and %s is one already; remove one (use an oidc connector for another provider)", cn.Type, first)
+		} else {
+			presets[cn.Type] = cp
 		}
+	}
+	v.issuer(cp+".issuer", cn.Issuer)
+	if cn.ClientID == "" {
+		v.add(cp+".clientID", "is required; copy the client id registered at the upstream provider")
+	}
+	if cn.ClientSecret == "" {
+		v.add(cp+".clientSecret", "is required; copy the client secret issued by the upstream provider, e.g. clientSecret: ${%s_SECRET}", strings.ToUpper(strings.ReplaceAll(cn.ID, "-", "_")))
+	}
+	for k, sc := range cn.Scopes {
+		if sc == "" || strings.ContainsAny(sc, " \t\r\n\"\\") {
+			v.add(fmt.Sprintf("%s.scopes[%d]", cp, k), "%q is not a scope; write one scope per list item, e.g. [openid, email, profile]", sc)
+		}
+	}
+	if len(cn.Scopes) > 0 && !slices.Contains(cn.Scopes, "openid") {
+		v.add(cp+".scopes", "lacks openid; an upstream answers with an ID token only for it, e.g. [openid, email, profile]")
 	}
 }
 
@@ -501,8 +529,8 @@ func (v *validator) issuer(key, s string) {
 }
 
 func (v *validator) directory(cn *Connector, cp string) {
-	if cn.Issuer != "" || cn.ClientID != "" || cn.ClientSecret != "" {
-		v.add(cp, "issuer, clientID and clientSecret do not apply to a directory connector; remove them")
+	if cn.Issuer != "" || cn.ClientID != "" || cn.ClientSecret != "" || len(cn.Scopes) > 0 {
+		v.add(cp, "issuer, clientID, clientSecret and scopes do not apply to a directory connector; remove them")
 	}
 	if len(cn.Users) == 0 {
 		v.add(cp+".users", "is empty; list the organisation's accounts (email, name, passwordHash)")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/connectors/directory"
+	"github.com/guestpass/guestpass/connectors/oidc"
 	"github.com/guestpass/guestpass/connectors/otp"
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/policy"
@@ -21,7 +22,10 @@ import (
 // rather than silently ignored (CheckConnectors).
 func Builtin() *connectors.Registry {
 	return connectors.NewRegistry().
-		Register(directory.Type, directory.New)
+		Register(directory.Type, directory.New).
+		Register(oidc.TypeOIDC, oidc.New).
+		Register(oidc.TypeMicrosoft, oidc.New).
+		Register(oidc.TypeGoogle, oidc.New)
 }
 
 // CheckConnectors opens every configured connector of cfg with reg (nil:
@@ -89,8 +93,18 @@ func (t configTenants) Domains(id string) []string { return t.domains[id] }
 // options.
 func specOf(t config.Tenant, cn config.Connector) connectors.Spec {
 	s := connectors.Spec{Tenant: t.ID, Type: cn.Type, ID: cn.ID, Name: cn.Name, Domains: cn.Domains}
-	if cn.Type == directory.Type {
+	switch cn.Type {
+	case directory.Type:
 		s.Options = directoryOptions(cn)
+	case oidc.TypeOIDC, oidc.TypeMicrosoft, oidc.TypeGoogle:
+		s.Options = oidc.Options{
+			Issuer: cn.Issuer, ClientID: cn.ClientID, ClientSecret: cn.ClientSecret, Scopes: cn.Scopes,
+			// Microsoft's consumer tenant sends no email_verified: its
+			// addresses are the accounts' sign-in names. Only that issuer
+			// is trusted so; a work tenant's email is whatever its admin
+			// typed.
+			AssumeVerified: cn.Type == oidc.TypeMicrosoft && cn.Issuer == config.MicrosoftIssuer,
+		}
 	}
 	return s
 }
@@ -102,6 +116,25 @@ func directoryOptions(cn config.Connector) directory.Options {
 	}
 	return directory.Options{Users: users}
 }
+
+// UpstreamRedirects lists, for each tenant with upstream OpenID
+// connectors, the one redirect URI to register at those upstreams
+// ({baseURL}/{tenant}/login/callback), in config order.
+func UpstreamRedirects(cfg *config.Config) []TenantRedirect {
+	var out []TenantRedirect
+	for _, t := range cfg.Tenants {
+		for _, cn := range t.Connectors {
+			if cn.Type == oidc.TypeOIDC || cn.Type == oidc.TypeMicrosoft || cn.Type == oidc.TypeGoogle {
+				out = append(out, TenantRedirect{Tenant: t.ID, URI: strings.TrimSuffix(cfg.BaseURL, "/") + "/" + t.ID + "/login/callback"})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// TenantRedirect is a tenant's redirect URI at its upstreams.
+type TenantRedirect struct{ Tenant, URI string }
 
 func connectorProblem(i, j int, cn config.Connector, err error) config.Problem {
 	key := fmt.Sprintf("tenants[%d].connectors[%d]", i, j)
