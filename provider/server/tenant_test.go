@@ -8,6 +8,8 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/mail/mailtest"
+	"github.com/guestpass/guestpass/provider/server"
 )
 
 // Home tenants (PRODUCT.md B2, type tenant): one deployment, two tenants.
@@ -171,5 +174,39 @@ func TestTenantImpliedClientIsNarrow(t *testing.T) {
 		return resp.StatusCode, body.Error
 	}(); st != http.StatusUnauthorized || er != "invalid_client" {
 		t.Fatalf("the implied client at fabrikam: %d %s, want 401 invalid_client", st, er)
+	}
+}
+
+// The README's home-tenant example is a working config: it passes the
+// config's validation with the documented defaults and opens with the
+// production registry.
+func TestTenantReadmeExample(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	i := strings.Index(readme, "#### Users from other organisations: home tenants")
+	if i < 0 {
+		t.Fatal("README lacks the home tenants section")
+	}
+	rest := readme[i:]
+	start := strings.Index(rest, "```yaml\n")
+	if start < 0 {
+		t.Fatal("no yaml block in the home tenants section")
+	}
+	block := rest[start+len("```yaml\n"):]
+	block = block[:strings.Index(block, "```")]
+	text := "dev: true\nbaseURL: http://127.0.0.1:8099\nmail: {from: \"t <t@example.com>\", driver: log}\n" + block
+	cfg, err := config.Parse([]byte(text), "README.md", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("README's example: %v\n%s", err, block)
+	}
+	cn := cfg.Tenant("fabrikam").Connectors
+	if len(cn) != 1 || cn[0].Type != "tenant" || cn[0].ID != "contoso" || cn[0].Name != "Contoso" || !slices.Equal(cn[0].Domains, []string{"contoso.example"}) {
+		t.Fatalf("README's example parsed as %+v", cn)
+	}
+	if err := server.CheckConnectors(cfg, nil); err != nil {
+		t.Fatalf("README's example does not open: %v", err)
 	}
 }
