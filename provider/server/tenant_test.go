@@ -93,6 +93,22 @@ func TestTenantHomeSignIn(t *testing.T) {
 	}
 }
 
+// A person already signed in at their home tenant is not asked again:
+// contoso's session answers fabrikam's request without a page.
+func TestTenantHomeSessionIsReused(t *testing.T) {
+	e := newTenantEnv(t)
+	invite(t, e, "fabrikam", "cy@contoso.example", "Cy")
+	b := newBrowser(t)
+	home := newRP(t, e, "contoso", "portal", "contoso-secret")
+	home.callback(t, e, "contoso", signIn(t, e, b, home.authURL(), "cy@contoso.example"))
+
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	_, idt := r.callback(t, e, "fabrikam", submitEmail(t, b, r.authURL(), "cy@contoso.example"))
+	if c := idClaims(t, idt); c.IDP != "tenant:contoso" || !c.EmailVerified {
+		t.Fatalf("claims %+v", c)
+	}
+}
+
 // An address outside contoso's domains is not sent there: fabrikam's own
 // passcode signs it in.
 func TestTenantHomeClaimsOnlyItsDomains(t *testing.T) {
