@@ -29,7 +29,7 @@ func writeRaw(t *testing.T, path, addr, tenants string) {
 // refused by check-config and serve with the file, the key and the type,
 // never silently ignored.
 func TestUnimplementedConnectorRefused(t *testing.T) {
-	for _, typ := range []string{"ldap", "tenant"} {
+	for _, typ := range []string{"ldap"} {
 		t.Run(typ, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "c.yaml")
 			tenant := connectorTenant("alpha", typ)

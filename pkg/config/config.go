@@ -161,6 +161,11 @@ type Connector struct {
 	// Scopes asked of an upstream OpenID provider; empty means
 	// openid email profile.
 	Scopes []string `yaml:"scopes"`
+	// Home is the id of the tenant whose users a tenant connector signs
+	// in (B2B between tenants of one deployment). Its domains default to
+	// all of the home tenant's verified domains, its id to Home and its
+	// name to the home tenant's display name.
+	Home string `yaml:"home"`
 }
 
 // DirectoryUser is a static organisational account.

@@ -179,6 +179,16 @@ func TestBadConfigs(t *testing.T) {
 		{"client duplicate", "      - id: app\n", "      - id: app\n        redirectURIs: [\"http://127.0.0.1/cb\"]\n      - id: app\n", nil, "tenants[1].clients[1].id", "must be unique"},
 		{"no tenants", "tenants:\n", "tenants: []\nx_tenants:\n", nil, "x_tenants", "unknown key"},
 		{"display name newline", "  - id: contoso\n", "  - id: contoso\n    displayName: \"Evil\\r\\nBcc: x\"\n", nil, "tenants[1].displayName", "control character"},
+		{"tenant without home", "  - id: contoso\n", "  - id: contoso\n    connectors: [{type: tenant, id: fab}]\n", nil, "tenants[1].connectors[0].home", "is required; write the id of the tenant these people belong to, e.g. home: fabrikam"},
+		{"tenant home itself", "  - id: contoso\n", "  - id: contoso\n    connectors: [{type: tenant, home: contoso}]\n", nil, "tenants[1].connectors[0].home", `"contoso" is this tenant itself`},
+		{"tenant home unknown", "  - id: contoso\n", "  - id: contoso\n    connectors: [{type: tenant, home: northwind}]\n", nil, "tenants[1].connectors[0].home", `"northwind" is not a tenant of this deployment; write the id of one of its tenants, e.g. home: fabrikam`},
+		{"tenant home without domains", "{type: google, clientID: gid, clientSecret: gsec}", "{type: google, clientID: gid, clientSecret: gsec}\n      - {type: tenant, home: contoso}", nil, "tenants[0].connectors[3].home", `tenant "contoso" has no verified domains`},
+		{"tenant domain not the home's", "  - id: contoso\n", "  - id: contoso\n    connectors: [{type: tenant, home: fabrikam, domains: [other.example]}]\n", nil, "tenants[1].connectors[0].domains[0]", `"other.example" is not a verified domain of tenant "fabrikam" (its domains: fabrikam.example); remove it, or leave domains out`},
+		// A sends B's addresses to B and B sends them back to A: refused,
+		// because the first hop may only claim B's domains.
+		{"tenant cycle", "  - id: contoso\n", "  - id: contoso\n    domains: [contoso.example]\n    connectors: [{type: tenant, home: fabrikam, domains: [contoso.example]}]\n", nil, "tenants[1].connectors[0].domains[0]", `"contoso.example" is not a verified domain of tenant "fabrikam"`},
+		{"tenant with a secret", "  - id: contoso\n", "  - id: contoso\n    connectors: [{type: tenant, home: fabrikam, clientSecret: x}]\n", nil, "tenants[1].connectors[0]", "do not apply to a tenant connector (the home tenant's client and secret are implied)"},
+		{"client id implied prefix", "      - id: app\n", "      - id: \"guestpass:tenant:fabrikam\"\n", nil, "tenants[1].clients[0].id", "reserved for the clients guestpass implies between tenants"},
 		{"yaml syntax", "listen: 127.0.0.1:8080", "listen: [127.0.0.1:8080", nil, "", "YAML syntax error"},
 		{"malformed variable", "codeKey: $CK", "codeKey: ${CK", nil, "", "not a valid variable reference"},
 	}
@@ -217,6 +227,26 @@ func TestBadConfigs(t *testing.T) {
 			}
 			t.Fatalf("want key %q with %q; got:\n%v", tc.key, tc.fragment, err)
 		})
+	}
+}
+
+// A tenant connector takes its id, name and domains from its home tenant;
+// two tenants may each be the other's home, for their own domains.
+func TestTenantConnectorDefaults(t *testing.T) {
+	text := mustEdit(t, "  - id: contoso\n", "  - id: contoso\n    displayName: Contoso Ltd\n    domains: [contoso.example, contoso.test]\n    connectors: [{type: tenant, home: fabrikam}]\n")
+	text = strings.Replace(text, `{type: oidc, id: contoso, issuer: "https://idp.contoso.example", domains: [contoso.example], clientID: cid, clientSecret: csec}`,
+		`{type: tenant, home: contoso, domains: [contoso.test]}`, 1)
+	cfg, err := Parse([]byte(text), "test.yaml", lookup(testEnv(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.Tenant("contoso").Connectors[0]
+	if got.ID != "fabrikam" || got.Name != "fabrikam" || strings.Join(got.Domains, ",") != "fabrikam.example" {
+		t.Errorf("contoso's connector %+v, want id and name fabrikam, domains [fabrikam.example]", got)
+	}
+	got = cfg.Tenant("fabrikam").Connectors[1]
+	if got.ID != "contoso" || got.Name != "Contoso Ltd" || strings.Join(got.Domains, ",") != "contoso.test" {
+		t.Errorf("fabrikam's connector %+v, want id contoso, name Contoso Ltd, domains [contoso.test]", got)
 	}
 }
 

@@ -60,6 +60,11 @@ func DefaultEmailOTP() EmailOTP {
 // DefaultSession is the session policy of a tenant that sets nothing.
 func DefaultSession() Session { return Session{Lifetime: 24 * time.Hour} }
 
+// ImpliedClientPrefix starts the ids of the clients a home tenant's OP
+// implies for the tenants that send it their guests' sign-ins
+// ("guestpass:tenant:fabrikam"); configured client ids may not use it.
+const ImpliedClientPrefix = "guestpass:"
+
 func defaultConnectorName(typ string) string {
 	switch typ {
 	case "directory":
@@ -141,8 +146,15 @@ func (v *validator) applyDefaults(c *Config) {
 		for j := range t.Connectors {
 			cn := &t.Connectors[j]
 			cp := fmt.Sprintf("%s.connectors[%d]", p, j)
+			if cn.ID == "" && cn.Type == "tenant" && cn.Home != "" {
+				// The guests' source reads tenant:<home> (tenant:contoso).
+				cn.ID = cn.Home
+			}
 			if cn.ID == "" {
 				cn.ID = cn.Type
+			}
+			if cn.Type == "tenant" {
+				continue // named after the home tenant, below
 			}
 			if cn.Name == "" {
 				cn.Name = defaultConnectorName(cn.Type)
@@ -169,5 +181,31 @@ func (v *validator) applyDefaults(c *Config) {
 				t.Clients[j].Name = t.Clients[j].ID
 			}
 		}
+	}
+	// Home-tenant connectors take their name and domains from the home
+	// tenant, once every tenant's own defaults are in.
+	for i := range c.Tenants {
+		for j := range c.Tenants[i].Connectors {
+			v.homeDefaults(c, &c.Tenants[i].Connectors[j], fmt.Sprintf("tenants[%d].connectors[%d]", i, j))
+		}
+	}
+}
+
+// homeDefaults fills a tenant connector from its home tenant: the name its
+// guests see ("Contoso"), and all of the home's verified domains unless the
+// connector lists some. An unknown home is left for validation to report.
+func (v *validator) homeDefaults(c *Config, cn *Connector, cp string) {
+	if cn.Type != "tenant" {
+		return
+	}
+	home := c.Tenant(cn.Home)
+	if cn.Name == "" {
+		cn.Name = cn.Home
+		if home != nil {
+			cn.Name = home.DisplayName
+		}
+	}
+	if home != nil && !v.tree.present[cp+".domains"] {
+		cn.Domains = append([]string(nil), home.Domains...)
 	}
 }

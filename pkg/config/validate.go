@@ -347,7 +347,7 @@ func (v *validator) tenant(c *Config, t *Tenant, p string, ids, domains map[stri
 	v.abuseLimits(o, e.AbuseLimits)
 	v.durRange(p+".session.lifetime", t.Session.Lifetime, time.Minute, 30*24*time.Hour, "24h")
 
-	v.connectors(t, p)
+	v.connectors(c, t, p)
 	v.clients(c, t, p)
 }
 
@@ -416,16 +416,16 @@ func (v *validator) dnsName(key, d string) bool {
 	return ok
 }
 
-func (v *validator) connectors(t *Tenant, p string) {
+func (v *validator) connectors(c *Config, t *Tenant, p string) {
 	ids := map[string]string{}
 	presets := map[string]string{} // microsoft/google -> connector key
 	claimed := map[string]string{} // domain -> connector key
 	for j := range t.Connectors {
 		cn := &t.Connectors[j]
 		cp := fmt.Sprintf("%s.connectors[%d]", p, j)
-		// ldap and tenant are known types whose own keys arrive with
-		// federation; the connector registry refuses every type this
-		// version does not implement, naming it (server.CheckConnectors).
+		// ldap is a known type whose own keys arrive with federation; the
+		// connector registry refuses every type this version does not
+		// implement, naming it (server.CheckConnectors).
 		if !v.oneOf(cp+".type", cn.Type, "directory", "microsoft", "google", "oidc", "ldap", "tenant") {
 			continue
 		}
@@ -461,7 +461,11 @@ func (v *validator) connectors(t *Tenant, p string) {
 			v.directory(cn, cp)
 			continue
 		}
-		if cn.Type == "ldap" || cn.Type == "tenant" {
+		if cn.Type == "tenant" {
+			v.homeTenant(c, t, cn, cp)
+			continue
+		}
+		if cn.Type == "ldap" {
 			continue
 		}
 		if len(cn.Users) > 0 {
@@ -469,6 +473,49 @@ func (v *validator) connectors(t *Tenant, p string) {
 		}
 		v.upstream(cn, cp, presets)
 	}
+}
+
+// homeTenant checks a tenant connector: its home is another tenant of this
+// deployment, and it claims only domains that tenant verified. Because a
+// domain belongs to one tenant only, that subset rule also rules out cycles
+// (A sending an address to B, which sends it back to A): B can never send
+// on an address of its own domains.
+func (v *validator) homeTenant(c *Config, t *Tenant, cn *Connector, cp string) {
+	if cn.Issuer != "" || cn.ClientID != "" || cn.ClientSecret != "" || len(cn.Scopes) > 0 || len(cn.Users) > 0 {
+		v.add(cp, "issuer, clientID, clientSecret, scopes and users do not apply to a tenant connector (the home tenant's client and secret are implied); remove them")
+	}
+	home := c.Tenant(cn.Home)
+	switch {
+	case cn.Home == "":
+		v.add(cp+".home", "is required; write the id of the tenant these people belong to, e.g. home: %s", otherTenant(c, t.ID))
+		return
+	case cn.Home == t.ID:
+		v.add(cp+".home", "%q is this tenant itself; a home tenant is another tenant of this deployment (its own members sign in through its own connectors)", cn.Home)
+		return
+	case home == nil:
+		v.add(cp+".home", "%q is not a tenant of this deployment; write the id of one of its tenants, e.g. home: %s", cn.Home, otherTenant(c, t.ID))
+		return
+	case len(home.Domains) == 0:
+		v.add(cp+".home", "tenant %q has no verified domains, so no address could be sent there; list its domains under that tenant's domains first", cn.Home)
+		return
+	}
+	for k, d := range cn.Domains {
+		if !slices.Contains(home.Domains, d) {
+			v.add(fmt.Sprintf("%s.domains[%d]", cp, k), "%q is not a verified domain of tenant %q (its domains: %s); remove it, or leave domains out to take all of them",
+				d, cn.Home, strings.Join(home.Domains, ", "))
+		}
+	}
+}
+
+// otherTenant is an example home for messages: the first tenant that is
+// not self.
+func otherTenant(c *Config, self string) string {
+	for _, t := range c.Tenants {
+		if t.ID != self && t.ID != "" {
+			return t.ID
+		}
+	}
+	return "contoso"
 }
 
 // upstream checks an OpenID connector (oidc, microsoft, google). The
@@ -609,6 +656,8 @@ func (v *validator) clients(c *Config, t *Tenant, p string) {
 			v.add(cp+".id", "is required; choose the id the app will send as client_id, e.g. portal")
 		case len(cl.ID) > 255 || strings.IndexFunc(cl.ID, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:
 			v.add(cp+".id", "%q must be printable ASCII without spaces, at most 255 bytes; choose e.g. portal", cl.ID)
+		case strings.HasPrefix(cl.ID, ImpliedClientPrefix):
+			v.add(cp+".id", "%q starts with %q, which is reserved for the clients guestpass implies between tenants (tenant connectors); choose another id", cl.ID, ImpliedClientPrefix)
 		default:
 			if first, dup := ids[cl.ID]; dup {
 				v.add(cp+".id", "%q is already used by %s; client ids must be unique in a tenant", cl.ID, first)

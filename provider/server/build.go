@@ -84,8 +84,10 @@ func Build(d Deps) (http.Handler, error) {
 
 	tenants := make(map[string]Tenant, len(cfg.Tenants))
 	for _, t := range cfg.Tenants {
+		settings := opTenant(t)
+		settings.Clients = append(settings.Clients, impliedClients(cfg, t.ID)...)
 		provider, err := op.New(op.Options{
-			BaseURL: cfg.BaseURL, Tenant: opTenant(t), Store: st, Secret: cfg.Secrets.Code,
+			BaseURL: cfg.BaseURL, Tenant: settings, Store: st, Secret: cfg.Secrets.Code,
 			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog, Pages: pg,
 			ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey) {
 				pg.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Tenant: branding(t)})

@@ -9,6 +9,7 @@ import (
 	"github.com/guestpass/guestpass/connectors/directory"
 	"github.com/guestpass/guestpass/connectors/oidc"
 	"github.com/guestpass/guestpass/connectors/otp"
+	"github.com/guestpass/guestpass/connectors/tenant"
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/policy"
 )
@@ -25,7 +26,8 @@ func Builtin() *connectors.Registry {
 		Register(directory.Type, directory.New).
 		Register(oidc.TypeOIDC, oidc.New).
 		Register(oidc.TypeMicrosoft, oidc.New).
-		Register(oidc.TypeGoogle, oidc.New)
+		Register(oidc.TypeGoogle, oidc.New).
+		Register(tenant.Type, tenant.New)
 }
 
 // CheckConnectors opens every configured connector of cfg with reg (nil:
@@ -50,7 +52,7 @@ func openConnectors(cfg *config.Config, reg *connectors.Registry, env connectors
 	var probs []config.Problem
 	for i, t := range cfg.Tenants {
 		for j, cn := range t.Connectors {
-			k, err := reg.Open(specOf(t, cn), env)
+			k, err := reg.Open(specOf(cfg, t, cn), env)
 			if err != nil {
 				probs = append(probs, connectorProblem(i, j, cn, err))
 				continue
@@ -90,8 +92,9 @@ func (t configTenants) Domains(id string) []string { return t.domains[id] }
 
 // specOf is a configured connector as its factory sees it. Types that have
 // settings of their own get them here, translated into their package's
-// options.
-func specOf(t config.Tenant, cn config.Connector) connectors.Spec {
+// options; a tenant connector gets its implied client's secret, derived
+// from cfg's code key.
+func specOf(cfg *config.Config, t config.Tenant, cn config.Connector) connectors.Spec {
 	s := connectors.Spec{Tenant: t.ID, Type: cn.Type, ID: cn.ID, Name: cn.Name, Domains: cn.Domains}
 	switch cn.Type {
 	case directory.Type:
@@ -105,6 +108,8 @@ func specOf(t config.Tenant, cn config.Connector) connectors.Spec {
 			// typed.
 			AssumeVerified: cn.Type == oidc.TypeMicrosoft && cn.Issuer == config.MicrosoftIssuer,
 		}
+	case tenant.Type:
+		s.Options = tenant.Options{Home: cn.Home, ClientSecret: impliedSecret(cfg.Secrets.Code, cn.Home, t.ID)}
 	}
 	return s
 }
@@ -125,7 +130,7 @@ func UpstreamRedirects(cfg *config.Config) []TenantRedirect {
 	for _, t := range cfg.Tenants {
 		for _, cn := range t.Connectors {
 			if cn.Type == oidc.TypeOIDC || cn.Type == oidc.TypeMicrosoft || cn.Type == oidc.TypeGoogle {
-				out = append(out, TenantRedirect{Tenant: t.ID, URI: strings.TrimSuffix(cfg.BaseURL, "/") + "/" + t.ID + "/login/callback"})
+				out = append(out, TenantRedirect{Tenant: t.ID, URI: callbackURL(cfg.BaseURL, t.ID)})
 				break
 			}
 		}
