@@ -148,6 +148,21 @@ func TestDirectoryDownAndBack(t *testing.T) {
 	}
 }
 
+// A pooled connection that died unnoticed (dropped by a middlebox) fails
+// when used; the sign-in then runs on a fresh connection instead of
+// failing.
+func TestStalePooledConnection(t *testing.T) {
+	srv := ldaptest.Start(t, ldaptest.Options{Users: users})
+	p := newProxy(t, srv.Addr)
+	c := open(t, options(p.addr))
+	for i := range 2 {
+		if _, ok, err := c.Login(t.Context(), "ada@example.org", "analytical engine"); !ok || err != nil {
+			t.Fatalf("sign-in %d: %v, %v", i, ok, err)
+		}
+		p.Forget()
+	}
+}
+
 // A directory that accepts connections but never answers: the sign-in
 // ends at its deadline with ErrUnreachable instead of hanging.
 func TestDirectoryHangs(t *testing.T) {
@@ -177,22 +192,33 @@ func TestDirectoryHangs(t *testing.T) {
 		mu.Unlock()
 	}()
 	for _, tc := range []struct {
-		name    string
-		timeout time.Duration // the connector's
-		ctx     time.Duration // the caller's deadline
+		name     string
+		timeout  time.Duration // the connector's
+		deadline bool          // the caller's context has a 300ms deadline
 	}{
-		{"timeout option", 300 * time.Millisecond, time.Minute},
-		{"caller's deadline", time.Minute, 300 * time.Millisecond},
+		{"timeout option", 300 * time.Millisecond, false},
+		{"caller's deadline", time.Minute, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := options(l.Addr().String())
 			o.Timeout = tc.timeout
 			c := open(t, o)
-			ctx, cancel := context.WithTimeout(t.Context(), tc.ctx)
+			// Without a deadline the caller still gives up after 30 s,
+			// by cancelling, so that a broken timeout fails the test
+			// rather than hanging it.
+			ctx, cancel := context.WithCancel(t.Context())
+			if tc.deadline {
+				ctx, cancel = context.WithTimeout(t.Context(), 300*time.Millisecond)
+			}
 			defer cancel()
+			stop := time.AfterFunc(30*time.Second, cancel)
+			defer stop.Stop()
 			_, ok, err := c.Login(ctx, "ada@example.org", "analytical engine")
 			if ok || !errors.Is(err, connectors.ErrUnreachable) {
 				t.Fatalf("Login = %v, %v; want ErrUnreachable", ok, err)
+			}
+			if !tc.deadline && ctx.Err() != nil {
+				t.Errorf("the caller gave up, not the connector's timeout")
 			}
 		})
 	}
@@ -336,10 +362,40 @@ func TestOptionsRefused(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to a directory and counts them.
+// proxy forwards TCP connections to a directory and counts them. After
+// Forget, the connections open until then are hung up on as soon as the
+// client sends something (a firewall or load balancer that dropped them
+// silently): the client learns it only when it uses one.
 type proxy struct {
 	addr     string
 	accepted atomic.Int32
+	gen      atomic.Int32
+}
+
+// Forget makes the proxy drop its current connections on their next use.
+func (p *proxy) Forget() { p.gen.Add(1) }
+
+// forward copies client bytes to the directory until the connection ends
+// or is forgotten.
+func (p *proxy) forward(in, out net.Conn) {
+	gen := p.gen.Load()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := in.Read(buf)
+		if n > 0 && p.gen.Load() != gen {
+			break
+		}
+		if n > 0 {
+			if _, werr := out.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	in.Close()
+	out.Close()
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -379,7 +435,7 @@ func newProxy(t *testing.T, target string) *proxy {
 			open = append(open, in, out)
 			mu.Unlock()
 			wg.Add(2)
-			go func() { defer wg.Done(); _, _ = io.Copy(out, in); out.Close() }()
+			go func() { defer wg.Done(); p.forward(in, out) }()
 			go func() { defer wg.Done(); _, _ = io.Copy(in, out); in.Close() }()
 		}
 	}()
