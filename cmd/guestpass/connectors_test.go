@@ -29,7 +29,7 @@ func writeRaw(t *testing.T, path, addr, tenants string) {
 // refused by check-config and serve with the file, the key and the type,
 // never silently ignored.
 func TestUnimplementedConnectorRefused(t *testing.T) {
-	for _, typ := range []string{"ldap", "directory", "oidc", "tenant"} {
+	for _, typ := range []string{"directory", "oidc", "tenant"} {
 		t.Run(typ, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "c.yaml")
 			tenant := connectorTenant("alpha", typ)
@@ -68,12 +68,12 @@ func TestReloadRefusesUnimplementedConnector(t *testing.T) {
 	base := "http://" + addr
 	eventually(t, "server up", func() bool { return status(base+"/healthz") == 200 })
 
-	writeRaw(t, path, addr, connectorTenant("alpha", "ldap")+connectorTenant("beta", "ldap"))
+	writeRaw(t, path, addr, connectorTenant("alpha", "tenant")+connectorTenant("beta", "tenant"))
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "refused reload logged", func() bool {
-		return strings.Contains(logs.String(), "reload refused") && strings.Contains(logs.String(), `connector type \"ldap\" is not implemented yet`)
+		return strings.Contains(logs.String(), "reload refused") && strings.Contains(logs.String(), `connector type \"tenant\" is not implemented yet`)
 	})
 	if s := status(base + "/beta/.well-known/openid-configuration"); s != 404 {
 		t.Fatalf("beta after a refused reload: %d", s)

@@ -158,6 +158,8 @@ type Connector struct {
 	Issuer       string          `yaml:"issuer"`
 	ClientID     string          `yaml:"clientID"`
 	ClientSecret string          `yaml:"clientSecret"`
+	// LDAPConnector: the keys of an ldap connector (host, userSearch, ...).
+	LDAPConnector `yaml:",inline"`
 }
 
 // DirectoryUser is a static organisational account.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/guestpass/guestpass/connectors"
+	"github.com/guestpass/guestpass/connectors/ldap"
 	"github.com/guestpass/guestpass/connectors/otp"
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/guests"
@@ -20,7 +21,8 @@ import (
 // this version implements. A config that names another type is refused
 // rather than silently ignored (CheckConnectors).
 func Builtin() *connectors.Registry {
-	return connectors.NewRegistry()
+	return connectors.NewRegistry().
+		Register(ldap.Type, ldap.New)
 }
 
 // CheckConnectors opens every configured connector of cfg with reg (nil:
@@ -29,7 +31,10 @@ func Builtin() *connectors.Registry {
 // and the key: check-config, serve and a reload refuse such a config
 // rather than silently ignore a connector.
 func CheckConnectors(cfg *config.Config, reg *connectors.Registry) error {
-	_, err := openConnectors(cfg, reg, connectors.Env{})
+	opened, err := openConnectors(cfg, reg, connectors.Env{})
+	for _, list := range opened {
+		_ = connectors.Close(list) // nothing dialled yet; frees what a factory holds
+	}
 	return err
 }
 
@@ -85,9 +90,38 @@ func (t configTenants) Domains(id string) []string { return t.domains[id] }
 
 // specOf is a configured connector as its factory sees it. Types that have
 // settings of their own get them here, translated into their package's
-// options (none of this version's types has any yet).
+// options.
 func specOf(t config.Tenant, cn config.Connector) connectors.Spec {
-	return connectors.Spec{Tenant: t.ID, Type: cn.Type, ID: cn.ID, Name: cn.Name, Domains: cn.Domains}
+	s := connectors.Spec{Tenant: t.ID, Type: cn.Type, ID: cn.ID, Name: cn.Name, Domains: cn.Domains}
+	switch cn.Type {
+	case ldap.Type:
+		s.Options = ldapOptions(cn.LDAPConnector)
+	}
+	return s
+}
+
+// ldapOptions translates an ldap connector's keys.
+func ldapOptions(l config.LDAPConnector) ldap.Options {
+	o := ldap.Options{
+		Host:               l.Host,
+		StartTLS:           l.StartTLS,
+		InsecureNoSSL:      l.InsecureNoSSL,
+		InsecureSkipVerify: l.InsecureSkipVerify,
+		RootCA:             l.RootCA,
+		BindDN:             l.BindDN,
+		BindPW:             l.BindPW,
+		UserSearch: ldap.UserSearch{
+			BaseDN:    l.UserSearch.BaseDN,
+			Filter:    l.UserSearch.Filter,
+			EmailAttr: l.UserSearch.EmailAttr,
+			NameAttr:  l.UserSearch.NameAttr,
+		},
+		Timeout: l.Timeout,
+	}
+	if l.RootCAData != "" {
+		o.RootCAData = []byte(l.RootCAData)
+	}
+	return o
 }
 
 func connectorProblem(i, j int, cn config.Connector, err error) config.Problem {

@@ -346,7 +346,7 @@ func TestConnectorStickySources(t *testing.T) {
 func TestConnectorTypeNotImplemented(t *testing.T) {
 	cfg := &config.Config{Path: "guestpass.yaml", Tenants: []config.Tenant{
 		{ID: "a", Connectors: []config.Connector{{Type: mock.TypePassword, ID: "ok"}}},
-		{ID: "b", Connectors: []config.Connector{{Type: "oidc", ID: "contoso"}, {Type: "ldap", ID: "corp"}}},
+		{ID: "b", Connectors: []config.Connector{{Type: "oidc", ID: "contoso"}, {Type: "tenant", ID: "corp"}}},
 	}}
 	m := &mocks{pw: map[string]*mock.Password{}, cb: map[string]*mock.Callback{}}
 	err := server.CheckConnectors(cfg, m.registry())
@@ -356,14 +356,13 @@ func TestConnectorTypeNotImplemented(t *testing.T) {
 	}
 	for _, want := range []string{
 		`guestpass.yaml: tenants[1].connectors[0].type: connector type "oidc" is not implemented yet in this version`,
-		`guestpass.yaml: tenants[1].connectors[1].type: connector type "ldap" is not implemented yet in this version`,
+		`guestpass.yaml: tenants[1].connectors[1].type: connector type "tenant" is not implemented yet in this version`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message lacks %q:\n%v", want, err)
 		}
 	}
-	// The production registry implements none of the upstream types yet,
-	// and the mocks are not among its types either.
+	// The mocks are not among the production registry's types.
 	cfg.Tenants = cfg.Tenants[:1]
 	if err := server.CheckConnectors(cfg, nil); err == nil || !strings.Contains(err.Error(), `"mockPassword" is not implemented`) {
 		t.Fatalf("production registry accepted a mock: %v", err)
