@@ -410,7 +410,7 @@ func TestExampleYAML(t *testing.T) {
 	}
 	env := map[string]string{
 		"REDIS_PASSWORD": "r", "SMTP_PASSWORD": "s", "MSA_SECRET": "m", "GOOGLE_SECRET": "g",
-		"CONTOSO_SECRET": "c", "PORTAL_SECRET": "p", "FABRIKAM_ADMIN_SECRET": "f", "NORTHWIND_CRM_SECRET": "n",
+		"CONTOSO_SECRET": "c", "LDAP_BIND_PW": "l", "PORTAL_SECRET": "p", "FABRIKAM_ADMIN_SECRET": "f", "NORTHWIND_CRM_SECRET": "n",
 		"GUESTPASS_COOKIE_HASH_KEY": b64(64), "GUESTPASS_COOKIE_BLOCK_KEY": b64(32), "GUESTPASS_CODE_KEY": b64(32),
 	}
 	cfg, err := Parse(data, "config/example.yaml", lookup(env))
@@ -423,8 +423,14 @@ func TestExampleYAML(t *testing.T) {
 	if len(cfg.Tenants) != 2 || cfg.Store.Type != "redis" || cfg.Mail.Driver != "smtp" || cfg.Store.Redis.Password != "r" {
 		t.Errorf("example %+v", cfg)
 	}
-	if f := cfg.Tenant("fabrikam"); len(f.Connectors) != 0 {
-		t.Errorf("the example configures connectors this version refuses: %+v", f.Connectors)
+	// Only the types this version implements are active.
+	for _, c := range cfg.Tenant("fabrikam").Connectors {
+		if c.Type != "ldap" {
+			t.Errorf("the example configures a connector this version refuses: %+v", c)
+		}
+	}
+	if l := cfg.Tenant("fabrikam").Connectors[0].LDAPConnector; l.Host != "ldap.fabrikam.example:636" || l.BindPW != "l" || l.UserSearch.EmailAttr != "mail" {
+		t.Errorf("the example's ldap connector: %+v", l)
 	}
 	// The commented-out federation example stays a valid shape for the
 	// release that implements it.
@@ -437,10 +443,10 @@ func TestExampleYAML(t *testing.T) {
 	for _, c := range f.Connectors {
 		kinds[c.Type] = true
 	}
-	if len(kinds) != 4 {
+	if len(kinds) != 5 {
 		t.Errorf("connector kinds %v", kinds)
 	}
-	h := f.Connectors[0].Users[0].PasswordHash
+	h := f.Connectors[1].Users[0].PasswordHash
 	if err := bcrypt.CompareHashAndPassword([]byte(h), []byte("correct horse battery staple")); err != nil {
 		t.Errorf("example hash %q: %v", h, err)
 	}
