@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -139,7 +140,7 @@ func (c *Connector) find(ctx context.Context, canonical string) (*goldap.Entry, 
 	}
 	req := goldap.NewSearchRequest(us.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
 		2, // two are enough to know the address is ambiguous
-		int(c.opts.Timeout.Seconds()+0.5), false, c.filter(canonical), attrs, nil)
+		int(math.Ceil(c.opts.Timeout.Seconds())), false, c.filter(canonical), attrs, nil)
 	var res *goldap.SearchResult
 	err := c.pool.with(ctx, func(l *goldap.Conn) error {
 		var err error
@@ -267,7 +268,9 @@ func (c *Connector) classify(op string, err error) error {
 	if isCertError(err) {
 		kind = connectors.ErrBadResponse // not ours to trust: an admin must fix rootCA
 	}
-	c.log.Warn("ldap: directory exchange failed", zap.String("op", op), zap.Error(err))
+	// The login pages log the returned error with the request; this line
+	// is for debugging the connector alone.
+	c.log.Debug("ldap: directory exchange failed", zap.String("op", op), zap.Error(err))
 	return fmt.Errorf("ldap %s at %s: %w: %w", op, c.end.addr, kind, err)
 }
 
