@@ -166,6 +166,8 @@ type Connector struct {
 	// all of the home tenant's verified domains, its id to Home and its
 	// name to the home tenant's display name.
 	Home string `yaml:"home"`
+	// LDAPConnector: the keys of an ldap connector (host, userSearch, ...).
+	LDAPConnector `yaml:",inline"`
 }
 
 // DirectoryUser is a static organisational account.

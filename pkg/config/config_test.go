@@ -448,7 +448,7 @@ func TestExampleYAML(t *testing.T) {
 	}
 	env := map[string]string{
 		"REDIS_PASSWORD": "r", "SMTP_PASSWORD": "s", "MSA_SECRET": "m", "GOOGLE_SECRET": "g",
-		"CONTOSO_SECRET": "c", "PORTAL_SECRET": "p", "FABRIKAM_ADMIN_SECRET": "f", "NORTHWIND_CRM_SECRET": "n",
+		"CONTOSO_SECRET": "c", "LDAP_BIND_PW": "l", "PORTAL_SECRET": "p", "FABRIKAM_ADMIN_SECRET": "f", "NORTHWIND_CRM_SECRET": "n",
 		"GUESTPASS_COOKIE_HASH_KEY": b64(64), "GUESTPASS_COOKIE_BLOCK_KEY": b64(32), "GUESTPASS_CODE_KEY": b64(32),
 	}
 	cfg, err := Parse(data, "config/example.yaml", lookup(env))
@@ -461,12 +461,16 @@ func TestExampleYAML(t *testing.T) {
 	if len(cfg.Tenants) != 2 || cfg.Store.Type != "redis" || cfg.Mail.Driver != "smtp" || cfg.Store.Redis.Password != "r" {
 		t.Errorf("example %+v", cfg)
 	}
-	// Every type this version implements is live in the example: the
-	// directory (both hash kinds, written unescaped), then the upstream
-	// OpenID providers; the types it refuses are commented out.
-	if f := cfg.Tenant("fabrikam"); len(f.Connectors) != 4 || f.Connectors[0].Type != "directory" ||
-		f.Connectors[1].Type != "microsoft" || f.Connectors[3].Type != "oidc" {
-		t.Errorf("the example's live connectors: %+v", f.Connectors)
+	// Every connector type is live in the example, in a sensible order:
+	// the directory (both hash kinds, written unescaped), an LDAP
+	// directory, then the upstream OpenID providers.
+	f := cfg.Tenant("fabrikam")
+	var types []string
+	for _, c := range f.Connectors {
+		types = append(types, c.Type)
+	}
+	if strings.Join(types, ",") != "directory,ldap,microsoft,google,oidc" {
+		t.Errorf("the example's connectors: %v", types)
 	} else {
 		for _, u := range f.Connectors[0].Users {
 			h, err := passhash.Parse(u.PasswordHash)
@@ -474,20 +478,9 @@ func TestExampleYAML(t *testing.T) {
 				t.Errorf("example hash of %s: %v", u.Email, err)
 			}
 		}
-	}
-	// The commented-out federation example stays a valid shape for the
-	// release that implements it.
-	cfg, err = Parse(uncommentFederation(t, data), "config/example.yaml", lookup(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := cfg.Tenant("fabrikam")
-	kinds := map[string]bool{}
-	for _, c := range f.Connectors {
-		kinds[c.Type] = true
-	}
-	if len(kinds) != 4 {
-		t.Errorf("connector kinds %v", kinds)
+		if l := f.Connectors[1].LDAPConnector; l.Host != "ldap.fabrikam.example:636" || l.BindPW != "l" || l.UserSearch.EmailAttr != "mail" {
+			t.Errorf("the example's ldap connector: %+v", l)
+		}
 	}
 	if cfg.TenantByDomain("northwind.example.") == nil || cfg.Tenant("3f2b8c1e-6a0d-4c55-9e7b-1d2a3b4c5d6e") == nil {
 		t.Error("GUID tenant lookups")
@@ -642,29 +635,4 @@ func TestStructuralAndSemanticProblemsInOneRound(t *testing.T) {
 	if ce.Problems[0].Key != "listen" {
 		t.Errorf("problems not in file order: %v", err)
 	}
-}
-
-// uncommentFederation returns the example with its commented-out connector
-// block (between the "federation example" markers) uncommented.
-func uncommentFederation(t *testing.T, data []byte) []byte {
-	t.Helper()
-	var out []string
-	in := false
-	for _, l := range strings.Split(string(data), "\n") {
-		switch {
-		case strings.Contains(l, "# --- federation example: begin"):
-			in = true
-			continue
-		case strings.Contains(l, "# --- federation example: end"):
-			in = false
-			continue
-		case in:
-			l = strings.Replace(l, "# ", "", 1)
-		}
-		out = append(out, l)
-	}
-	if in || len(out) == len(strings.Split(string(data), "\n")) {
-		t.Fatal("config/example.yaml lacks the federation example markers")
-	}
-	return []byte(strings.Join(out, "\n"))
 }

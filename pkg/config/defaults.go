@@ -75,6 +75,8 @@ func defaultConnectorName(typ string) string {
 		return "Google"
 	case "oidc":
 		return "Single sign-on"
+	case "ldap":
+		return "Organisation account"
 	}
 	return typ
 }
@@ -160,6 +162,8 @@ func (v *validator) applyDefaults(c *Config) {
 				cn.Name = defaultConnectorName(cn.Type)
 			}
 			switch cn.Type {
+			case "ldap":
+				v.applyLDAPDefaults(&cn.LDAPConnector, cp)
 			case "microsoft":
 				if cn.Issuer == "" {
 					cn.Issuer = MicrosoftIssuer

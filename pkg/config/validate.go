@@ -24,6 +24,7 @@ type validator struct {
 	tree  *tree
 	unset map[string][]string // key path -> unset variables it referenced
 	probs []Problem
+	dev   bool // the config's dev: true (allows what only development may)
 }
 
 // add records a problem at key. msg should read "what is wrong; how to fix
@@ -45,6 +46,7 @@ var (
 )
 
 func (v *validator) validate(c *Config) {
+	v.dev = c.Dev
 	v.baseURL(c.BaseURL)
 	v.hostPort("listen", c.Listen, "127.0.0.1:8080")
 	v.metrics(c)
@@ -423,9 +425,9 @@ func (v *validator) connectors(c *Config, t *Tenant, p string) {
 	for j := range t.Connectors {
 		cn := &t.Connectors[j]
 		cp := fmt.Sprintf("%s.connectors[%d]", p, j)
-		// ldap is a known type whose own keys arrive with federation; the
-		// connector registry refuses every type this version does not
-		// implement, naming it (server.CheckConnectors).
+		// Every type listed here is implemented; the connector registry
+		// still refuses a type it has no factory for, naming it
+		// (server.CheckConnectors).
 		if !v.oneOf(cp+".type", cn.Type, "directory", "microsoft", "google", "oidc", "ldap", "tenant") {
 			continue
 		}
@@ -457,15 +459,19 @@ func (v *validator) connectors(c *Config, t *Tenant, p string) {
 			}
 			claimed[d] = cp
 		}
+		if cn.Type == "ldap" {
+			v.ldap(cn, cp)
+			continue
+		}
+		if ldapKeysUsed(cn.LDAPConnector) {
+			v.add(cp, "%s", ldapOnly(cn.Type))
+		}
 		if cn.Type == "directory" {
 			v.directory(cn, cp)
 			continue
 		}
 		if cn.Type == "tenant" {
 			v.homeTenant(c, t, cn, cp)
-			continue
-		}
-		if cn.Type == "ldap" {
 			continue
 		}
 		if len(cn.Users) > 0 {

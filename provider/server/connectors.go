@@ -7,6 +7,7 @@ import (
 
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/connectors/directory"
+	"github.com/guestpass/guestpass/connectors/ldap"
 	"github.com/guestpass/guestpass/connectors/oidc"
 	"github.com/guestpass/guestpass/connectors/otp"
 	"github.com/guestpass/guestpass/connectors/tenant"
@@ -27,7 +28,8 @@ func Builtin() *connectors.Registry {
 		Register(oidc.TypeOIDC, oidc.New).
 		Register(oidc.TypeMicrosoft, oidc.New).
 		Register(oidc.TypeGoogle, oidc.New).
-		Register(tenant.Type, tenant.New)
+		Register(tenant.Type, tenant.New).
+		Register(ldap.Type, ldap.New)
 }
 
 // CheckConnectors opens every configured connector of cfg with reg (nil:
@@ -36,7 +38,10 @@ func Builtin() *connectors.Registry {
 // and the key: check-config, serve and a reload refuse such a config
 // rather than silently ignore a connector.
 func CheckConnectors(cfg *config.Config, reg *connectors.Registry) error {
-	_, err := openConnectors(cfg, reg, connectors.Env{})
+	opened, err := openConnectors(cfg, reg, connectors.Env{})
+	for _, list := range opened {
+		_ = connectors.Close(list) // nothing dialled yet; frees what a factory holds
+	}
 	return err
 }
 
@@ -108,10 +113,36 @@ func specOf(cfg *config.Config, t config.Tenant, cn config.Connector) connectors
 			// typed.
 			AssumeVerified: cn.Type == oidc.TypeMicrosoft && cn.Issuer == config.MicrosoftIssuer,
 		}
+	case ldap.Type:
+		s.Options = ldapOptions(cn.LDAPConnector)
 	case tenant.Type:
 		s.Options = tenant.Options{Home: cn.Home, ClientSecret: impliedSecret(cfg.Secrets.Code, cn.Home, t.ID)}
 	}
 	return s
+}
+
+// ldapOptions translates an ldap connector's keys.
+func ldapOptions(l config.LDAPConnector) ldap.Options {
+	o := ldap.Options{
+		Host:               l.Host,
+		StartTLS:           l.StartTLS,
+		InsecureNoSSL:      l.InsecureNoSSL,
+		InsecureSkipVerify: l.InsecureSkipVerify,
+		RootCA:             l.RootCA,
+		BindDN:             l.BindDN,
+		BindPW:             l.BindPW,
+		UserSearch: ldap.UserSearch{
+			BaseDN:    l.UserSearch.BaseDN,
+			Filter:    l.UserSearch.Filter,
+			EmailAttr: l.UserSearch.EmailAttr,
+			NameAttr:  l.UserSearch.NameAttr,
+		},
+		Timeout: l.Timeout,
+	}
+	if l.RootCAData != "" {
+		o.RootCAData = []byte(l.RootCAData)
+	}
+	return o
 }
 
 func directoryOptions(cn config.Connector) directory.Options {

@@ -1,0 +1,13 @@
+package ldaptest
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// setProcAttr makes the kernel kill slapd if the test binary dies
+// without running its cleanups (timeout panic, SIGKILL), so no orphan
+// servers pile up on the machine.
+func setProcAttr(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
