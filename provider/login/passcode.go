@@ -245,6 +245,14 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a *op.AuthReque
 	// where the write starts.
 	g, err := h.guests.RecordSignInFrom(r.Context(), rec, st.Canonical,
 		guests.SignIn{Email: st.Typed, Source: source.String(), DisplayName: ident.Name})
+	if errors.Is(err, guests.ErrSourceMismatch) {
+		// Bound to another method meanwhile (a concurrent first sign-in,
+		// an admin's change): this method is not the guest's.
+		h.d.Logger.Info("sign-in refused: guest bound to another source", requestid.Field(r.Context()),
+			zap.String("source", source.String()))
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
+		return
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
