@@ -17,6 +17,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/canon"
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/requestid"
+	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/op"
 	"github.com/guestpass/guestpass/provider/pages"
 )
@@ -195,9 +196,20 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
 		return
 	}
-	// The request, the guest and the chain's switches in one round trip,
-	// before the upstream is asked.
-	cs, err := h.loadConnector(r.Context(), authReq, st.Canonical, nil)
+	var ident connectors.Identity
+	err = h.callUpstream(r.Context(), k, func(ctx context.Context) (err error) {
+		ident, err = k.HandleCallback(ctx, step.Conn, r)
+		return err
+	})
+	if err != nil {
+		h.upstreamFailed(w, r, authReq, k, err)
+		return
+	}
+	// The request, the guest, the chain's switches and the guest the
+	// upstream subject belongs to in one round trip, once the upstream
+	// has answered (the subject is known only then; the state's one-time
+	// secret already tied the answer to this browser).
+	cs, err := h.loadConnector(r.Context(), authReq, st.Canonical, nil, h.guests.ReadSubject(k.Source().String(), ident.UserID))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -206,16 +218,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	if !h.checkRequest(w, r, a, cs.reqErr, false) || !h.stillChosen(w, r, st, cs, k) {
 		return
 	}
-	var ident connectors.Identity
-	err = h.callUpstream(r.Context(), k, func(ctx context.Context) (err error) {
-		ident, err = k.HandleCallback(ctx, step.Conn, r)
-		return err
-	})
-	if err != nil {
-		h.upstreamFailed(w, r, a.ID, k, err)
-		return
-	}
-	h.finish(w, r, a, flow, st, cs.guest, k, ident, connectors.AMRFederated)
+	h.finish(w, r, a, flow, st, cs, k, ident, connectors.AMRFederated)
 }
 
 // stillChosen re-runs the chain for the address with the guest and the
@@ -300,7 +303,7 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) {
 	// The request, the guest, the switches and this attempt, counted, in
 	// one round trip, before the password is checked.
 	device := h.devices.ID(r, st.Canonical)
-	cs, err := h.loadConnector(r.Context(), authReq, st.Canonical, countAttempt(h.t.ID, st.Canonical, device))
+	cs, err := h.loadConnector(r.Context(), authReq, st.Canonical, countAttempt(h.t.ID, st.Canonical, device), nil)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -331,7 +334,20 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, pages.PagePassword, d)
 		return
 	}
-	h.finish(w, r, a, flow, st, cs.guest, k, ident, connectors.AMRPassword)
+	if cs.guest.Guest == nil {
+		// No guest at this address: the subject may be a known guest's
+		// whose address changed in the directory. Known only after
+		// Login, so one read of its own, on a member's first sign-in.
+		rd := h.guests.ReadSubject(k.Source().String(), ident.UserID)
+		if err := store.Batch(r.Context(), h.d.Store, rd.Op()); err == nil {
+			cs.subjectAt, err = rd.Result()
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	h.finish(w, r, a, flow, st, cs, k, ident, connectors.AMRPassword)
 }
 
 // errIdentity: a connector's identity that may not sign in as the address.
@@ -352,9 +368,10 @@ func accept(ident connectors.Identity, canonical string) (pages.MessageKey, erro
 }
 
 // finish signs in with a connector's identity, or refuses it with an error
-// page and nothing recorded. rec is the guest as the step read it.
+// page and nothing recorded. cs is what the step read: the guest at the
+// address and the address the identity's subject is known at.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, st *signin,
-	rec guests.Record, k connectors.Connector, ident connectors.Identity, amr string) {
+	cs connectorStep, k connectors.Connector, ident connectors.Identity, amr string) {
 	if key, err := accept(ident, st.Canonical); err != nil {
 		h.d.Logger.Info("connector identity refused", requestid.Field(r.Context()),
 			zap.String("connector", k.ID()), zap.String("reason", string(key)))
@@ -363,13 +380,20 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthReque
 		h.render(w, r, pages.PageError, d)
 		return
 	}
+	// The person's address changed upstream: the guest they were is found
+	// by the subject (only when no guest holds the new address).
+	moveFrom := ""
+	if cs.guest.Guest == nil && cs.subjectAt != "" && cs.subjectAt != st.Canonical {
+		moveFrom = cs.subjectAt
+	}
 	// Organisational accounts (a password connector: directory, LDAP) are
 	// members of the tenant and need no invitation (B5); anyone else
-	// signing in through an upstream needs one, or self-service sign-up.
-	// Said only now, after the upstream vouched for the person, so the
-	// redirect itself tells nobody whether an address is invited.
+	// signing in through an upstream needs one, or self-service sign-up,
+	// or to be a guest already under an earlier address. Said only now,
+	// after the upstream vouched for the person, so the redirect itself
+	// tells nobody whether an address is invited.
 	_, member := k.(connectors.PasswordConnector)
-	if !member && !bool(st.Allowed) {
+	if !member && !bool(st.Allowed) && moveFrom == "" {
 		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
 		return
 	}
@@ -380,7 +404,36 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthReque
 			h.d.Logger.Warn("device cookie not set", requestid.Field(r.Context()), zap.Error(err))
 		}
 	}
-	h.signIn(w, r, a, flow, st, rec, k.Source(), ident, amr)
+	if moveFrom != "" {
+		h.moveAndSignIn(w, r, a, flow, st, cs.guest, moveFrom, k, ident, amr, member)
+		return
+	}
+	h.signIn(w, r, a, flow, st, cs.guest, k.Source(), ident, amr)
+}
+
+// moveAndSignIn signs in the guest found by subject at the address from
+// under its new address. A hint gone stale (that guest no longer carries
+// the subject) or an address taken meanwhile falls back to the ordinary
+// sign-in at the new address, under its rules.
+func (h *Handler) moveAndSignIn(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, st *signin,
+	rec guests.Record, from string, k connectors.Connector, ident connectors.Identity, amr string, member bool) {
+	source := k.Source()
+	g, err := h.guests.MoveSignIn(r.Context(), from, st.Canonical,
+		guests.SignIn{Email: st.Typed, Source: source.String(), DisplayName: ident.Name, Subject: ident.UserID})
+	if errors.Is(err, guests.ErrNotFound) || errors.Is(err, guests.ErrAddressTaken) {
+		if !member && !bool(st.Allowed) {
+			h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
+			return
+		}
+		h.signIn(w, r, a, flow, st, guests.Record{}, source, ident, amr)
+		return
+	}
+	if !h.recorded(w, r, st, source, err) {
+		return
+	}
+	h.d.Logger.Info("guest address changed at the source", requestid.Field(r.Context()),
+		zap.String("source", source.String()), zap.String("guest", g.ID))
+	h.startSession(w, r, a, flow, g, source, ident, amr)
 }
 
 // upstreamFailed answers a connector whose backend failed or refused with

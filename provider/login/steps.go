@@ -154,15 +154,22 @@ type connectorStep struct {
 	guest    guests.Record
 	on       connectors.Toggles
 	attempts int64
+	// subjectAt is the address the guests' subjects index names for the
+	// identity's subject at the connector's source ("" none, or not read).
+	subjectAt string
 }
 
 // loadConnector reads a connector step's values in one round trip;
-// attempt (nil: none) counts a password attempt in the same batch.
-func (h *Handler) loadConnector(ctx context.Context, authReq, canonical string, attempt *store.Read[int64]) (connectorStep, error) {
+// attempt (nil: none) counts a password attempt in the same batch, and
+// subject (nil: none) reads the guest an upstream subject belongs to.
+func (h *Handler) loadConnector(ctx context.Context, authReq, canonical string, attempt *store.Read[int64], subject *store.Read[string]) (connectorStep, error) {
 	req, g, on := h.d.OP.ReadAuthRequest(authReq), h.guests.Read(canonical), h.readToggles()
 	ops := append(on.Ops(), req.Op(), g.Op())
 	if attempt != nil {
 		ops = append(ops, attempt.Op())
+	}
+	if subject != nil {
+		ops = append(ops, subject.Op())
 	}
 	if err := store.Batch(ctx, h.d.Store, ops...); err != nil {
 		return connectorStep{}, err
@@ -178,6 +185,11 @@ func (h *Handler) loadConnector(ctx context.Context, authReq, canonical string, 
 	}
 	if attempt != nil {
 		if s.attempts, err = attempt.Result(); err != nil {
+			return connectorStep{}, err
+		}
+	}
+	if subject != nil {
+		if s.subjectAt, err = subject.Result(); err != nil {
 			return connectorStep{}, err
 		}
 	}

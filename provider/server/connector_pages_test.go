@@ -347,3 +347,82 @@ func TestConnectorSSOAfterRemoval(t *testing.T) {
 		t.Fatalf("prompt=none: %d %s", p.status, p.url)
 	}
 }
+
+// guestOf reads a guest of contoso (nil: none).
+func guestOf(t *testing.T, e *env, canonical string) *guests.Guest {
+	t.Helper()
+	g, err := guests.NewRepo(e.store, e.clock.Now).For("contoso").Get(context.Background(), canonical)
+	if errors.Is(err, guests.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// The upstream subject is kept on the guest: a recycled upstream address
+// (another subject) is refused with nothing recorded, and the same
+// subject under a new address signs in as the same guest, now at that
+// address, unless another guest holds it.
+func TestConnectorUpstreamSubject(t *testing.T) {
+	e, m := newMockEnvWith(t, mockOptions{redis: redistest.Start(t)})
+	cb, pw := m.cb["contoso"], m.pw["contoso"]
+	r := newRP(t, e, "contoso", "portal", "contoso-secret")
+	upstream := func(addr string) page {
+		b := newBrowser(t)
+		return b.get(upstreamRedirect(t, b, r.authURL(), addr))
+	}
+	cb.SetUser("cy@partner.example", mock.User{Identity: connectors.Identity{UserID: "u-1"}})
+	_, idt := r.callback(t, e, "contoso", upstream("cy@partner.example"))
+	first := guestOf(t, e, "cy@partner.example")
+	if first == nil || first.Subject != "u-1" || idt.Subject != first.ID {
+		t.Fatalf("guest %+v, sub %s", first, idt.Subject)
+	}
+
+	// Someone else now holds the address upstream.
+	cb.SetUser("cy@partner.example", mock.User{Identity: connectors.Identity{UserID: "u-2"}})
+	p := upstream("cy@partner.example")
+	if p.status != http.StatusForbidden || strings.HasPrefix(p.url, rpCallback) ||
+		!strings.Contains(html.UnescapeString(p.body), "This Partner account isn't the one") {
+		t.Fatalf("recycled address: %d %s:\n%s", p.status, p.url, p.body)
+	}
+	if g := guestOf(t, e, "cy@partner.example"); g.Subject != "u-1" || !g.LastSignInAt.Equal(first.LastSignInAt) {
+		t.Fatalf("the refused sign-in changed the guest: %+v", g)
+	}
+
+	// The person's address changes upstream: same guest, new address.
+	cb.SetUser("cy.new@partner.example", mock.User{Identity: connectors.Identity{UserID: "u-1"}})
+	_, idt = r.callback(t, e, "contoso", upstream("cy.new@partner.example"))
+	moved := guestOf(t, e, "cy.new@partner.example")
+	if idt.Subject != first.ID || moved == nil || moved.ID != first.ID || moved.Email != "cy.new@partner.example" {
+		t.Fatalf("after the address change: sub %s, guest %+v (was %s)", idt.Subject, moved, first.ID)
+	}
+	if old := guestOf(t, e, "cy@partner.example"); old != nil {
+		t.Fatalf("the old address still has a guest: %+v", old)
+	}
+
+	// A new address that is another guest's stays that guest's.
+	invite(t, e, "contoso", "dee@partner.example", "Dee")
+	cb.SetUser("dee@partner.example", mock.User{Identity: connectors.Identity{UserID: "u-1"}})
+	_, idt = r.callback(t, e, "contoso", upstream("dee@partner.example"))
+	if dee := guestOf(t, e, "dee@partner.example"); dee == nil || dee.ID == first.ID || idt.Subject != dee.ID {
+		t.Fatalf("dee: %+v, sub %s", dee, idt.Subject)
+	}
+	if g := guestOf(t, e, "cy.new@partner.example"); g == nil || g.ID != first.ID {
+		t.Fatalf("the moved guest was touched: %+v", g)
+	}
+
+	// The same through a password connector (an address changed in the
+	// directory).
+	pw.SetUser("old@staff.example", mock.User{Password: "pw", Identity: connectors.Identity{UserID: "emp-7"}})
+	b := newBrowser(t)
+	_, idt = r.callback(t, e, "contoso", postPassword(t, b, submitEmail(t, b, r.authURL(), "old@staff.example"), "pw"))
+	emp := idt.Subject
+	pw.SetUser("new@staff.example", mock.User{Password: "pw", Identity: connectors.Identity{UserID: "emp-7"}})
+	b = newBrowser(t)
+	_, idt = r.callback(t, e, "contoso", postPassword(t, b, submitEmail(t, b, r.authURL(), "new@staff.example"), "pw"))
+	if idt.Subject != emp || guestOf(t, e, "old@staff.example") != nil {
+		t.Fatalf("directory address change: sub %s, was %s", idt.Subject, emp)
+	}
+}
