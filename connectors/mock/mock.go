@@ -13,6 +13,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -47,9 +48,63 @@ func (c *claims) SetDomains(domains ...string) {
 	c.mu.Unlock()
 }
 
-// base is what both mocks share: id, source and claimed domains.
+// faults make a mock's backend fail the way a real one can, for the pages'
+// failure answers, and count the calls that reached it.
+type faults struct {
+	mu    sync.Mutex
+	err   error
+	hang  bool
+	calls int
+}
+
+// SetErr makes every later backend call answer err (nil: work again).
+func (f *faults) SetErr(err error) {
+	f.mu.Lock()
+	f.err = err
+	f.mu.Unlock()
+}
+
+// SetHang makes every later backend call wait until its context ends, as
+// an upstream that never answers (false: answer again).
+func (f *faults) SetHang(on bool) {
+	f.mu.Lock()
+	f.hang = on
+	f.mu.Unlock()
+}
+
+// Calls is how many backend calls (Login, LoginURL, HandleCallback) were
+// made.
+func (f *faults) Calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+// ErrNoDeadline: a hanging mock was called without a deadline, which would
+// have hung the request for ever; it answers at once so the test fails
+// instead of hanging.
+var ErrNoDeadline = errors.New("mock: backend called without a deadline")
+
+// enter counts a call and answers the fault set, if any.
+func (f *faults) enter(ctx context.Context) error {
+	f.mu.Lock()
+	f.calls++
+	err, hang := f.err, f.hang
+	f.mu.Unlock()
+	if hang {
+		if _, ok := ctx.Deadline(); !ok {
+			return ErrNoDeadline
+		}
+		<-ctx.Done()
+		return fmt.Errorf("%w: %w", connectors.ErrUnreachable, ctx.Err())
+	}
+	return err
+}
+
+// base is what both mocks share: id, source, claimed domains and faults.
 type base struct {
 	claims
+	faults
 	spec connectors.Spec
 }
 
@@ -116,7 +171,10 @@ func NewPassword(s connectors.Spec) *Password {
 
 // Login checks the password. An unknown address and a wrong password give
 // the same answer (no enumeration).
-func (p *Password) Login(_ context.Context, canonical, password string) (connectors.Identity, bool, error) {
+func (p *Password) Login(ctx context.Context, canonical, password string) (connectors.Identity, bool, error) {
+	if err := p.enter(ctx); err != nil {
+		return connectors.Identity{}, false, err
+	}
 	u, ok := p.user(canonical)
 	if !ok || subtle.ConstantTimeCompare([]byte(u.Password), []byte(password)) != 1 {
 		return connectors.Identity{}, false, nil
@@ -142,7 +200,10 @@ func NewCallback(s connectors.Spec) *Callback {
 
 // LoginURL returns callbackURL?state=…&code=<loginHint>&nonce=…; the nonce
 // is also the connector state.
-func (c *Callback) LoginURL(_ context.Context, req connectors.LoginRequest) (string, []byte, error) {
+func (c *Callback) LoginURL(ctx context.Context, req connectors.LoginRequest) (string, []byte, error) {
+	if err := c.enter(ctx); err != nil {
+		return "", nil, err
+	}
 	u, err := url.Parse(req.CallbackURL)
 	if err != nil {
 		return "", nil, err
@@ -170,7 +231,10 @@ var ErrUnknownUser = errors.New("mock: no such user")
 // HandleCallback reads the query (GET) or the form (POST, form_post) and
 // vouches for the address in "code": a user set with SetUser gives its
 // identity, any other address is vouched for as itself, verified.
-func (c *Callback) HandleCallback(_ context.Context, connState []byte, r *http.Request) (connectors.Identity, error) {
+func (c *Callback) HandleCallback(ctx context.Context, connState []byte, r *http.Request) (connectors.Identity, error) {
+	if err := c.enter(ctx); err != nil {
+		return connectors.Identity{}, err
+	}
 	if err := r.ParseForm(); err != nil {
 		return connectors.Identity{}, err
 	}

@@ -150,6 +150,7 @@ func TestBadConfigs(t *testing.T) {
 		{"list as scalar", "domains: [fabrikam.example]\n    branding", "domains: fabrikam.example\n    branding", nil, "tenants[0].domains", "write a list, e.g. [fabrikam.example]"},
 		{"connector type", "type: oidc", "type: saml", nil, "tenants[0].connectors[1].type", "directory, microsoft, google, oidc"},
 		{"connector duplicate id", "id: contoso, issuer", "id: staff, issuer", nil, "tenants[0].connectors[1].id", "already used by tenants[0].connectors[0]"},
+		{"connector id otp", "id: contoso, issuer", "id: otp, issuer", nil, "tenants[0].connectors[1].id", `"otp" is reserved for the email passcode; choose another id, e.g. oidc-accounts`},
 		{"oidc without clientID", ", clientID: cid,", ",", nil, "tenants[0].connectors[1].clientID", "is required"},
 		{"oidc without clientSecret", ", clientSecret: csec}", "}", nil, "tenants[0].connectors[1].clientSecret", "is required; copy the client secret issued by the upstream provider, e.g. clientSecret: ${CONTOSO_SECRET}"},
 		{"oidc scopes without openid", "clientSecret: csec}", "clientSecret: csec, scopes: [email, profile]}", nil, "tenants[0].connectors[1].scopes", "lacks openid"},

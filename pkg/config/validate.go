@@ -433,6 +433,10 @@ func (v *validator) connectors(c *Config, t *Tenant, p string) {
 		}
 		if !slugRE.MatchString(cn.ID) {
 			v.add(cp+".id", "%q is not a valid connector id; use lowercase letters, digits and inner hyphens, e.g. staff", cn.ID)
+		} else if cn.ID == "otp" {
+			// The email passcode is every chain's last member under this
+			// id; a second "otp" would make callbacks and sources ambiguous.
+			v.add(cp+".id", "\"otp\" is reserved for the email passcode; choose another id, e.g. %s-accounts", cn.Type)
 		} else if first, dup := ids[cn.ID]; dup {
 			v.add(cp+".id", "%q is already used by %s; connector ids must be unique in a tenant (the id defaults to the type)", cn.ID, first)
 		} else {

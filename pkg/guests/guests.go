@@ -15,6 +15,9 @@
 //     field = canonical address, value = guest id.
 //   - store.Key(tenant, "guest-ids") — a hash used only as an index for
 //     GetByID: field = guest id, value = canonical address.
+//   - store.Key(tenant, "guest-subjects") — a hash used only as an index
+//     for BySubject: field = source + "|" + upstream subject, value =
+//     canonical address. It finds a guest whose address changed upstream.
 //
 // The indexes are written after the record and are not atomic with it, so
 // readers treat them as hints: an index entry whose record is missing, or
@@ -61,6 +64,12 @@ type Guest struct {
 	// Source is "" until the first redemption, then sticky (B2); its
 	// values are connectors.Source's.
 	Source string `json:"source,omitempty"`
+	// Subject is the person's id at the source (connectors.Identity.UserID),
+	// recorded on the first sign-in through a source other than the
+	// passcode: a later sign-in through the source must present the same
+	// one (a recycled upstream address must not take the guest over), and
+	// an address change upstream finds the guest by it.
+	Subject string `json:"subject,omitempty"`
 	// Zero when not yet.
 	InvitedAt    time.Time `json:"invitedAt,omitzero"`
 	RedeemedAt   time.Time `json:"redeemedAt,omitzero"`
@@ -79,6 +88,12 @@ var (
 	// ErrSourceMismatch: the guest already redeemed with another source;
 	// sources are sticky and only an admin changes them (B2, B5).
 	ErrSourceMismatch = errors.New("guests: guest is bound to another sign-in method")
+	// ErrSubjectMismatch: the source vouches for another person than the
+	// one the guest signed in as before (a recycled upstream address).
+	ErrSubjectMismatch = errors.New("guests: guest is bound to another account at its source")
+	// ErrAddressTaken: an address change would land on another guest's
+	// address.
+	ErrAddressTaken = errors.New("guests: the new address is another guest's")
 )
 
 // errInvalid is returned for arguments no caller should pass (empty tenant,
@@ -107,6 +122,10 @@ func NewRepo(st store.Store, clock func() time.Time) *Repo {
 func recordKey(tenant, canonical string) string { return store.Key(tenant, "guest", canonical) }
 func listKey(tenant string) string              { return store.Key(tenant, "guests") }
 func idsKey(tenant string) string               { return store.Key(tenant, "guest-ids") }
+func subjectsKey(tenant string) string          { return store.Key(tenant, "guest-subjects") }
+
+// subjectField names a subject of a source in the subjects index.
+func subjectField(source, subject string) string { return source + "|" + subject }
 
 // Record is a guest as a step read it (Guest nil: no such guest), with
 // the stored bytes a later compare-and-swap must find unchanged: a writer
@@ -156,8 +175,12 @@ func decode(tenant string, raw []byte, err error) (*Guest, []byte, error) {
 
 // index (re)writes both index entries of g, in one round trip; idempotent.
 func (r *Repo) index(ctx context.Context, tenant string, g *Guest) error {
-	if err := r.st.Pipeline(ctx, store.HSetOp(listKey(tenant), g.Canonical, []byte(g.ID)),
-		store.HSetOp(idsKey(tenant), g.ID, []byte(g.Canonical))); err != nil {
+	ops := []*store.Op{store.HSetOp(listKey(tenant), g.Canonical, []byte(g.ID)),
+		store.HSetOp(idsKey(tenant), g.ID, []byte(g.Canonical))}
+	if g.Subject != "" && g.Source != "" {
+		ops = append(ops, store.HSetOp(subjectsKey(tenant), subjectField(g.Source, g.Subject), []byte(g.Canonical)))
+	}
+	if err := r.st.Pipeline(ctx, ops...); err != nil {
 		return fmt.Errorf("guests: index %s: %w", tenant, err)
 	}
 	return nil
@@ -213,7 +236,7 @@ func (r *Repo) update(ctx context.Context, tenant, canonical string, first *Reco
 		// record is created: a returning guest's sign-in costs no index
 		// writes. (A write that changes nothing still re-asserts them
 		// above, which heals an index lost to a crash at creation.)
-		if cur == nil || cur.ID != next.ID {
+		if cur == nil || cur.ID != next.ID || cur.Subject != next.Subject {
 			if err := r.index(ctx, tenant, next); err != nil {
 				return nil, false, err
 			}
@@ -296,7 +319,7 @@ func (r *Repo) invite(ctx context.Context, tenant, canonical, email, displayName
 // gave at invitation is not overwritten by whatever an upstream returns.
 //
 // first, when not nil, is the guest as the caller already read it.
-func (r *Repo) recordSignIn(ctx context.Context, tenant, canonical string, first *Record, email, source, displayName string) (*Guest, error) {
+func (r *Repo) recordSignIn(ctx context.Context, tenant, canonical string, first *Record, email, source, displayName, subject string) (*Guest, error) {
 	if tenant == "" || canonical == "" || email == "" || source == "" {
 		return nil, fmt.Errorf("%w: tenant, address, email and source are required", errInvalid)
 	}
@@ -310,6 +333,7 @@ func (r *Repo) recordSignIn(ctx context.Context, tenant, canonical string, first
 				DisplayName:  displayName,
 				State:        Accepted,
 				Source:       source,
+				Subject:      subject,
 				RedeemedAt:   now,
 				LastSignInAt: now,
 			}, nil
@@ -317,7 +341,13 @@ func (r *Repo) recordSignIn(ctx context.Context, tenant, canonical string, first
 		if cur.Source != "" && cur.Source != source {
 			return nil, ErrSourceMismatch
 		}
+		if cur.Source == source && cur.Subject != "" && cur.Subject != subject {
+			return nil, ErrSubjectMismatch
+		}
 		next := *cur
+		if next.Subject == "" {
+			next.Subject = subject
+		}
 		if next.Source == "" {
 			next.Source = source
 			next.RedeemedAt = now
@@ -337,6 +367,9 @@ func (r *Repo) recordSignIn(ctx context.Context, tenant, canonical string, first
 	})
 	if errors.Is(err, ErrSourceMismatch) {
 		return g, fmt.Errorf("%w (bound to %q)", ErrSourceMismatch, g.Source)
+	}
+	if errors.Is(err, ErrSubjectMismatch) {
+		return g, err
 	}
 	if err != nil {
 		return nil, err
@@ -485,14 +518,44 @@ func (t *TenantRepo) Invite(ctx context.Context, canonical, email, displayName s
 // RecordSignIn records a completed sign-in of canonical through source
 // (see Repo.recordSignIn for the rules).
 func (t *TenantRepo) RecordSignIn(ctx context.Context, canonical string, s SignIn) (*Guest, error) {
-	return t.r.recordSignIn(ctx, t.tenant, canonical, nil, s.Email, s.Source, s.DisplayName)
+	return t.r.recordSignIn(ctx, t.tenant, canonical, nil, s.Email, s.Source, s.DisplayName, s.Subject)
+}
+
+// ReadSubject is the read, for a step's batch, of the address the subjects
+// index names for a subject of a source ("" when none). It is a hint: the
+// guest at that address must still carry the source and subject
+// (MoveSignIn checks).
+func (t *TenantRepo) ReadSubject(source, subject string) *store.Read[string] {
+	if source == "" || subject == "" {
+		return store.NewRead(nil, func(*store.Op) (string, error) { return "", nil })
+	}
+	return store.NewRead(store.HGetOp(subjectsKey(t.tenant), subjectField(source, subject)), func(op *store.Op) (string, error) {
+		if errors.Is(op.Err, store.ErrNotFound) {
+			return "", nil
+		}
+		if op.Err != nil {
+			return "", fmt.Errorf("guests: read subjects %s: %w", t.tenant, op.Err)
+		}
+		return string(op.Val), nil
+	})
+}
+
+// MoveSignIn records a sign-in through s.Source as s.Subject at the new
+// address canonical, of the guest found at from by its subject (the
+// person's address changed upstream): the guest keeps its id (its sub)
+// and gets the new address. It returns ErrNotFound when the guest at from
+// no longer carries that source and subject, and ErrAddressTaken when
+// another guest holds canonical. The new record is written before the old
+// one is removed, so a crash in between loses no guest.
+func (t *TenantRepo) MoveSignIn(ctx context.Context, from, canonical string, s SignIn) (*Guest, error) {
+	return t.r.move(ctx, t.tenant, from, canonical, s)
 }
 
 // RecordSignInFrom is RecordSignIn for a caller that already read the
 // guest (Read) in its step's batch: an uncontended sign-in then costs one
 // write and no read.
 func (t *TenantRepo) RecordSignInFrom(ctx context.Context, rec Record, canonical string, s SignIn) (*Guest, error) {
-	return t.r.recordSignIn(ctx, t.tenant, canonical, &rec, s.Email, s.Source, s.DisplayName)
+	return t.r.recordSignIn(ctx, t.tenant, canonical, &rec, s.Email, s.Source, s.DisplayName, s.Subject)
 }
 
 // List returns the tenant's guests that pass f, sorted by email, then id.
@@ -512,8 +575,52 @@ func (t *TenantRepo) ResetRedemption(ctx context.Context, id string) (*Guest, er
 }
 
 // SignIn is what a completed sign-in tells about the guest: the address
-// as the guest typed it (used only for a new guest), the method, and a
-// name from the method (only fills an empty one).
+// as the guest typed it (used only for a new guest), the method, a name
+// from the method (only fills an empty one), and the person's id at the
+// method (Subject; "" for the passcode, whose subject is the address).
 type SignIn struct {
-	Email, Source, DisplayName string
+	Email, Source, DisplayName, Subject string
+}
+
+// move is MoveSignIn.
+func (r *Repo) move(ctx context.Context, tenant, from, canonical string, s SignIn) (*Guest, error) {
+	if tenant == "" || from == "" || canonical == "" || s.Source == "" || s.Subject == "" || s.Email == "" {
+		return nil, fmt.Errorf("%w: tenant, addresses, email, source and subject are required", errInvalid)
+	}
+	old, prev, err := r.load(ctx, tenant, from)
+	if err != nil {
+		return nil, err
+	}
+	if old.Source != s.Source || old.Subject != s.Subject {
+		return nil, ErrNotFound
+	}
+	now := r.now()
+	next := *old
+	next.Email, next.Canonical, next.State, next.LastSignInAt = s.Email, canonical, Accepted, now
+	if next.DisplayName == "" {
+		next.DisplayName = s.DisplayName
+	}
+	raw, err := json.Marshal(&next)
+	if err != nil {
+		return nil, fmt.Errorf("guests: encode record: %w", err)
+	}
+	ok, err := r.st.CompareAndSwap(ctx, recordKey(tenant, canonical), nil, raw, 0)
+	if err != nil {
+		return nil, fmt.Errorf("guests: write %s: %w", tenant, err)
+	}
+	if !ok {
+		return nil, ErrAddressTaken
+	}
+	if err := r.index(ctx, tenant, &next); err != nil {
+		return nil, err
+	}
+	// The old record goes only if it is still the one read: a guest
+	// re-created there meanwhile is left alone.
+	if _, err := r.st.CompareAndSwap(ctx, recordKey(tenant, from), prev, nil, 0); err != nil {
+		return nil, fmt.Errorf("guests: remove old address in %s: %w", tenant, err)
+	}
+	if err := r.st.HDel(ctx, listKey(tenant), from); err != nil {
+		return nil, fmt.Errorf("guests: unindex %s: %w", tenant, err)
+	}
+	return &next, nil
 }

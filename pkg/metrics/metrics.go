@@ -31,6 +31,15 @@ type Metrics struct {
 	RateLimited *prometheus.CounterVec
 	// HTTPDuration is request latency by route group and status class.
 	HTTPDuration *prometheus.HistogramVec
+	// UpstreamCalls counts calls to connectors' backends (LoginURL,
+	// HandleCallback, Login) by connector type and outcome (ok, denied,
+	// unreachable, bad_response, error). A wrong password is "ok": the
+	// backend answered.
+	UpstreamCalls *prometheus.CounterVec
+	// UpstreamDuration is the latency of those calls by connector type.
+	UpstreamDuration *prometheus.HistogramVec
+	// PasswordLockouts counts password attempts refused over the budget.
+	PasswordLockouts prometheus.Counter
 }
 
 // New builds the collectors on a fresh registry (so tests can build many).
@@ -60,9 +69,19 @@ func New() *Metrics {
 			Name: "guestpass_http_request_duration_seconds", Help: "HTTP latency.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route", "code"}),
+		UpstreamCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "guestpass_upstream_calls_total", Help: "Calls to connector backends by connector type and outcome.",
+		}, []string{"type", "outcome"}),
+		UpstreamDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "guestpass_upstream_call_duration_seconds", Help: "Latency of calls to connector backends.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"type"}),
+		PasswordLockouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "guestpass_password_lockouts_total", Help: "Password attempts refused over the failure budget.",
+		}),
 	}
 	reg.MustRegister(m.CodesSent, m.MailFailures, m.Verifications, m.SignIns, m.Lockouts,
-		m.RateLimited, m.HTTPDuration,
+		m.RateLimited, m.HTTPDuration, m.UpstreamCalls, m.UpstreamDuration, m.PasswordLockouts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

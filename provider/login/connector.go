@@ -1,6 +1,7 @@
 package login
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -16,6 +17,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/canon"
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/requestid"
+	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/op"
 	"github.com/guestpass/guestpass/provider/pages"
 )
@@ -30,6 +32,10 @@ import (
 // one-time secret and the connector's own state (PKCE verifier, nonce).
 type connStep struct {
 	Connector string `json:"k"`
+	// Canonical is the address the connector was chosen for: a step
+	// cookie left from an earlier choice in this flow must not apply the
+	// connector to the address chosen since.
+	Canonical string `json:"a"`
 	Secret    string `json:"s,omitempty"`
 	Conn      []byte `json:"c,omitempty"`
 }
@@ -55,11 +61,11 @@ func (h *Handler) continueWith(w http.ResponseWriter, r *http.Request, a *op.Aut
 	case connectors.CodeConnector:
 		next = h.url("/send", a.ID)
 	case connectors.PasswordConnector:
-		next, step = h.url("/password", a.ID), connStep{Connector: k.ID()}
+		next, step = h.url("/password", a.ID), connStep{Connector: k.ID(), Canonical: st.Canonical}
 	case connectors.CallbackConnector:
 		var err error
 		if next, step, err = h.upstream(r, a, st, k); err != nil {
-			h.upstreamFailed(w, r, k, err)
+			h.upstreamFailed(w, r, a.ID, k, err)
 			return
 		}
 	default:
@@ -90,14 +96,19 @@ func (h *Handler) upstream(r *http.Request, a *op.AuthRequest, st *signin, k con
 	}
 	secret := base64.RawURLEncoding.EncodeToString(b)
 	state := k.ID() + "." + a.ID + "." + secret
-	to, connState, err := k.LoginURL(r.Context(), connectors.LoginRequest{
-		CallbackURL: h.callbackURL(), State: state, LoginHint: st.Canonical,
-		ForceLogin: a.HasPrompt("login") || (a.MaxAge != nil && *a.MaxAge == 0), MaxAge: maxAge(a), UILocales: a.UILocales,
+	var to string
+	var connState []byte
+	err := h.callUpstream(r.Context(), k, func(ctx context.Context) (err error) {
+		to, connState, err = k.LoginURL(ctx, connectors.LoginRequest{
+			CallbackURL: h.callbackURL(), State: state, LoginHint: st.Canonical,
+			ForceLogin: a.HasPrompt("login") || (a.MaxAge != nil && *a.MaxAge == 0), MaxAge: maxAge(a), UILocales: a.UILocales,
+		})
+		return err
 	})
 	if err != nil {
 		return "", connStep{}, err
 	}
-	return to, connStep{Connector: k.ID(), Secret: secret, Conn: connState}, nil
+	return to, connStep{Connector: k.ID(), Canonical: st.Canonical, Secret: secret, Conn: connState}, nil
 }
 
 // maxAge is the app's max_age as a duration, nil when it sent none.
@@ -125,14 +136,28 @@ func parseState(s string) (connector, authReq, secret string, ok bool) {
 	return parts[0], parts[1], parts[2], true
 }
 
-// callback is where an upstream sends the browser back (GET, or POST for
-// form_post).
-func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
+// callbackPost turns an upstream's form_post answer into the GET the
+// callback serves: a cross-site POST arrives without the SameSite=Lax flow
+// cookies, a top-level GET navigation carries them. It reads no cookie,
+// sets none and checks nothing; the GET does all of that.
+func (h *Handler) callbackPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxCallbackForm)
 	if err := r.ParseForm(); err != nil {
 		h.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 		return
 	}
-	connID, authReq, secret, ok := parseState(r.Form.Get("state"))
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, h.base+"/callback?"+r.Form.Encode(), http.StatusSeeOther)
+}
+
+// maxCallbackForm bounds a form_post answer (an ID token, a code, a state).
+const maxCallbackForm = 64 << 10
+
+// callback is where an upstream sends the browser back (GET; a form_post
+// answer arrives here through callbackPost).
+func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	connID, authReq, secret, ok := parseState(q.Get("state"))
 	if !ok {
 		h.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 		return
@@ -151,12 +176,18 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	// One use: the secret is forgotten before anything else happens, so
 	// the same answer cannot be played twice in this browser.
-	if err := h.flows.SetState(w, flow, stepKey(authReq), connStep{Connector: connID}); err != nil {
+	if err := h.flows.SetState(w, flow, stepKey(authReq), connStep{Connector: connID, Canonical: step.Canonical}); err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	st, ok := h.current(w, r, authReq, flow)
 	if !ok {
+		return
+	}
+	if step.Canonical != st.Canonical {
+		// A step of an earlier choice in this flow: the guest chose
+		// another address since.
+		h.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 		return
 	}
 	k, ok := h.d.Chain.ByID(connID).(connectors.CallbackConnector)
@@ -165,23 +196,51 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
 		return
 	}
-	// The request and the guest in one round trip, before the upstream
-	// is asked.
-	cs, err := h.loadConnector(r.Context(), authReq, st.Canonical)
+	var ident connectors.Identity
+	err = h.callUpstream(r.Context(), k, func(ctx context.Context) (err error) {
+		ident, err = k.HandleCallback(ctx, step.Conn, r)
+		return err
+	})
+	if err != nil {
+		h.upstreamFailed(w, r, authReq, k, err)
+		return
+	}
+	// The request, the guest, the chain's switches and the guest the
+	// upstream subject belongs to in one round trip, once the upstream
+	// has answered (the subject is known only then; the state's one-time
+	// secret already tied the answer to this browser).
+	cs, err := h.loadConnector(r.Context(), authReq, st.Canonical, nil, h.guests.ReadSubject(k.Source().String(), ident.UserID))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	a := cs.req
-	if !h.checkRequest(w, r, a, cs.reqErr, false) {
+	if !h.checkRequest(w, r, a, cs.reqErr, false) || !h.stillChosen(w, r, st, cs, k) {
 		return
 	}
-	ident, err := k.HandleCallback(r.Context(), step.Conn, r)
+	h.finish(w, r, a, flow, st, cs, k, ident, connectors.AMRFederated)
+}
+
+// stillChosen re-runs the chain for the address with the guest and the
+// switches the step read: the connector of the step cookie must still be
+// the one the chain picks (the guest may have been bound to another
+// source, or the connector may no longer claim the address). Otherwise
+// it answers the no-method page and reports false.
+func (h *Handler) stillChosen(w http.ResponseWriter, r *http.Request, st *signin, cs connectorStep, k connectors.Connector) bool {
+	source := ""
+	if cs.guest.Guest != nil {
+		source = cs.guest.Guest.Source
+	}
+	m, err := h.d.Chain.ResolveWith(r.Context(), st.Canonical, connectors.Source(source), cs.on)
 	if err != nil {
-		h.upstreamFailed(w, r, k, err)
-		return
+		h.fail(w, r, err)
+		return false
 	}
-	h.finish(w, r, a, flow, st, cs.guest, k, ident, connectors.AMRFederated)
+	if m.Kind != connectors.KindConnector || m.Connector.ID() != k.ID() {
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
+		return false
+	}
+	return true
 }
 
 // passwordPage shows the password form of the flow's chosen address.
@@ -196,7 +255,7 @@ func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, ok := h.passwordConnector(w, r, authReq, flow); !ok {
+	if _, ok := h.passwordConnector(w, r, authReq, flow, st); !ok {
 		return
 	}
 	h.render(w, r, pages.PagePassword, h.passwordData(authReq, flow, st))
@@ -208,11 +267,12 @@ func (h *Handler) passwordData(authReq, flow string, st *signin) pages.Data {
 	return d
 }
 
-// passwordConnector is the flow's chosen password connector; without one
-// the guest starts over at the email page.
-func (h *Handler) passwordConnector(w http.ResponseWriter, r *http.Request, authReq, flow string) (connectors.PasswordConnector, bool) {
+// passwordConnector is the flow's chosen password connector for the flow's
+// current address; without one (or with a step of an earlier address) the
+// guest starts over at the email page.
+func (h *Handler) passwordConnector(w http.ResponseWriter, r *http.Request, authReq, flow string, st *signin) (connectors.PasswordConnector, bool) {
 	var step connStep
-	if err := h.flows.State(r, flow, stepKey(authReq), &step); err == nil {
+	if err := h.flows.State(r, flow, stepKey(authReq), &step); err == nil && step.Canonical == st.Canonical {
 		if k, ok := h.d.Chain.ByID(step.Connector).(connectors.PasswordConnector); ok {
 			return k, true
 		}
@@ -222,45 +282,72 @@ func (h *Handler) passwordConnector(w http.ResponseWriter, r *http.Request, auth
 }
 
 // submitPassword checks the password form. A wrong password and an unknown
-// account get the same page (no enumeration).
+// account get the same page (no enumeration), and so does an address over
+// its attempt budget (see attempts.go).
 func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) {
 	authReq, flow, st, ok := h.postStep(w, r)
 	if !ok {
 		return
 	}
-	k, ok := h.passwordConnector(w, r, authReq, flow)
+	k, ok := h.passwordConnector(w, r, authReq, flow, st)
 	if !ok {
-		return
-	}
-	// The request and the guest in one round trip, before the password
-	// is checked.
-	cs, err := h.loadConnector(r.Context(), authReq, st.Canonical)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	a := cs.req
-	if !h.checkRequest(w, r, a, cs.reqErr, false) {
 		return
 	}
 	d := h.passwordData(authReq, flow, st)
 	password := r.PostFormValue("password")
 	if password == "" {
-		d.Status, d.FieldError = http.StatusBadRequest, "password_required"
+		d.Status, d.FieldError = http.StatusBadRequest, pages.MsgPasswordRequired
 		h.render(w, r, pages.PagePassword, d)
 		return
 	}
-	ident, valid, err := k.Login(r.Context(), st.Canonical, password)
+	// The request, the guest, the switches and this attempt, counted, in
+	// one round trip, before the password is checked.
+	device := h.devices.ID(r, st.Canonical)
+	cs, err := h.loadConnector(r.Context(), authReq, st.Canonical, countAttempt(h.t.ID, st.Canonical, device), nil)
 	if err != nil {
-		h.upstreamFailed(w, r, k, err)
+		h.fail(w, r, err)
+		return
+	}
+	a := cs.req
+	if !h.checkRequest(w, r, a, cs.reqErr, false) || !h.stillChosen(w, r, st, cs, k) {
+		return
+	}
+	if cs.attempts > int64(h.policy.MaxFailuresPerHour) {
+		// The connector is not asked: the same answer for every address.
+		h.d.Metrics.PasswordLockouts.Inc()
+		d.Status, d.FieldError = http.StatusTooManyRequests, pages.MsgPasswordLocked
+		h.render(w, r, pages.PagePassword, d)
+		return
+	}
+	var ident connectors.Identity
+	var valid bool
+	err = h.callUpstream(r.Context(), k, func(ctx context.Context) (err error) {
+		ident, valid, err = k.Login(ctx, st.Canonical, password)
+		return err
+	})
+	if err != nil {
+		h.upstreamFailed(w, r, a.ID, k, err)
 		return
 	}
 	if !valid {
-		d.Status, d.FieldError = http.StatusBadRequest, "password_invalid"
+		d.Status, d.FieldError = http.StatusBadRequest, pages.MsgPasswordInvalid
 		h.render(w, r, pages.PagePassword, d)
 		return
 	}
-	h.finish(w, r, a, flow, st, cs.guest, k, ident, connectors.AMRPassword)
+	if cs.guest.Guest == nil {
+		// No guest at this address: the subject may be a known guest's
+		// whose address changed in the directory. Known only after
+		// Login, so one read of its own, on a member's first sign-in.
+		rd := h.guests.ReadSubject(k.Source().String(), ident.UserID)
+		if err := store.Batch(r.Context(), h.d.Store, rd.Op()); err == nil {
+			cs.subjectAt, err = rd.Result()
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	h.finish(w, r, a, flow, st, cs, k, ident, connectors.AMRPassword)
 }
 
 // errIdentity: a connector's identity that may not sign in as the address.
@@ -281,9 +368,10 @@ func accept(ident connectors.Identity, canonical string) (pages.MessageKey, erro
 }
 
 // finish signs in with a connector's identity, or refuses it with an error
-// page and nothing recorded. rec is the guest as the step read it.
+// page and nothing recorded. cs is what the step read: the guest at the
+// address and the address the identity's subject is known at.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, st *signin,
-	rec guests.Record, k connectors.Connector, ident connectors.Identity, amr string) {
+	cs connectorStep, k connectors.Connector, ident connectors.Identity, amr string) {
 	if key, err := accept(ident, st.Canonical); err != nil {
 		h.d.Logger.Info("connector identity refused", requestid.Field(r.Context()),
 			zap.String("connector", k.ID()), zap.String("reason", string(key)))
@@ -292,21 +380,80 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthReque
 		h.render(w, r, pages.PageError, d)
 		return
 	}
+	// The person's address changed upstream: the guest they were is found
+	// by the subject (only when no guest holds the new address).
+	moveFrom := ""
+	if cs.guest.Guest == nil && cs.subjectAt != "" && cs.subjectAt != st.Canonical {
+		moveFrom = cs.subjectAt
+	}
 	// Organisational accounts (a password connector: directory, LDAP) are
 	// members of the tenant and need no invitation (B5); anyone else
-	// signing in through an upstream needs one, or self-service sign-up.
-	// Said only now, after the upstream vouched for the person, so the
-	// redirect itself tells nobody whether an address is invited.
-	if _, member := k.(connectors.PasswordConnector); !member && !bool(st.Allowed) {
+	// signing in through an upstream needs one, or self-service sign-up,
+	// or to be a guest already under an earlier address. Said only now,
+	// after the upstream vouched for the person, so the redirect itself
+	// tells nobody whether an address is invited.
+	_, member := k.(connectors.PasswordConnector)
+	if !member && !bool(st.Allowed) && moveFrom == "" {
 		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
 		return
 	}
-	h.signIn(w, r, a, flow, st, rec, k.Source(), ident, amr)
+	if member {
+		// As after a passcode: this browser keeps a failure budget of its
+		// own for the address, out of a stranger's reach.
+		if err := h.devices.Set(w, st.Canonical); err != nil {
+			h.d.Logger.Warn("device cookie not set", requestid.Field(r.Context()), zap.Error(err))
+		}
+	}
+	if moveFrom != "" {
+		h.moveAndSignIn(w, r, a, flow, st, cs.guest, moveFrom, k, ident, amr, member)
+		return
+	}
+	h.signIn(w, r, a, flow, st, cs.guest, k.Source(), ident, amr)
 }
 
-// upstreamFailed answers a connector whose backend failed or refused: a
-// page saying sign-in with that account did not work; details to the log.
-func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, k connectors.Connector, err error) {
-	h.d.Logger.Warn("connector failed", requestid.Field(r.Context()), zap.String("connector", k.ID()), zap.Error(err))
-	h.errorPage(w, r, http.StatusBadGateway, pages.MsgUpstreamFailed)
+// moveAndSignIn signs in the guest found by subject at the address from
+// under its new address. A hint gone stale (that guest no longer carries
+// the subject) or an address taken meanwhile falls back to the ordinary
+// sign-in at the new address, under its rules.
+func (h *Handler) moveAndSignIn(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, st *signin,
+	rec guests.Record, from string, k connectors.Connector, ident connectors.Identity, amr string, member bool) {
+	source := k.Source()
+	g, err := h.guests.MoveSignIn(r.Context(), from, st.Canonical,
+		guests.SignIn{Email: st.Typed, Source: source.String(), DisplayName: ident.Name, Subject: ident.UserID})
+	if errors.Is(err, guests.ErrNotFound) || errors.Is(err, guests.ErrAddressTaken) {
+		if !member && !bool(st.Allowed) {
+			h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
+			return
+		}
+		h.signIn(w, r, a, flow, st, guests.Record{}, source, ident, amr)
+		return
+	}
+	if !h.recorded(w, r, st, source, err) {
+		return
+	}
+	h.d.Logger.Info("guest address changed at the source", requestid.Field(r.Context()),
+		zap.String("source", source.String()), zap.String("guest", g.ID))
+	h.startSession(w, r, a, flow, g, source, ident, amr)
+}
+
+// upstreamFailed answers a connector whose backend failed or refused with
+// a page naming the organisation (Connector.Name) and, when it could not be
+// reached, a link to try the sign-in of the same request again; the
+// details go to the log only.
+func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, authReq string, k connectors.Connector, err error) {
+	outcome := upstreamOutcome(err)
+	h.d.Logger.Warn("connector failed", requestid.Field(r.Context()), zap.String("connector", k.ID()),
+		zap.String("outcome", outcome), zap.Error(err))
+	d := pages.Data{Extra: map[string]string{"name": k.Name()}}
+	switch outcome {
+	case outcomeUnreachable:
+		d.Status, d.Message = http.StatusServiceUnavailable, pages.MsgUpstreamUnreachable
+		d.Actions.Retry = h.url("", authReq)
+	case outcomeDenied:
+		d.Status, d.Message = http.StatusForbidden, pages.MsgUpstreamDenied
+		d.Actions.Retry = h.url("", authReq)
+	default:
+		d.Status, d.Message = http.StatusBadGateway, pages.MsgUpstreamBadResponse
+	}
+	h.render(w, r, pages.PageError, d)
 }

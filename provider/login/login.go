@@ -81,6 +81,9 @@ type Deps struct {
 	Logger  *zap.Logger
 	Metrics *metrics.Metrics
 	Clock   func() time.Time
+	// UpstreamTimeout bounds each call to a connector's backend (LoginURL,
+	// HandleCallback, Login); zero is DefaultUpstreamTimeout.
+	UpstreamTimeout time.Duration
 }
 
 // Handler serves "/login...", "/apps" and "/logged-out" of one tenant (paths are
@@ -93,7 +96,8 @@ type Handler struct {
 	routes *http.ServeMux // Routes, for ServeHTTP
 	// passcode is the chain's code connector (the email passcode); nil
 	// when the chain has none.
-	passcode Passcode
+	passcode        Passcode
+	upstreamTimeout time.Duration
 	// The parts, bound to the tenant.
 	guests   *guests.TenantRepo
 	sessions *session.TenantSessions
@@ -123,6 +127,10 @@ func New(d Deps) *Handler {
 	h := &Handler{d: d, t: d.Tenant, policy: d.Tenant.EmailOTP.Policy, base: "/" + id + "/login",
 		passcode: codeConnector(d.Chain), guests: d.Guests.For(id), sessions: d.Sessions.For(id),
 		flows: d.Flows.For(id), devices: d.Devices.For(id)}
+	h.upstreamTimeout = d.UpstreamTimeout
+	if h.upstreamTimeout <= 0 {
+		h.upstreamTimeout = DefaultUpstreamTimeout
+	}
 	h.routes = h.mux()
 	return h
 }

@@ -244,11 +244,60 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a *op.AuthReque
 	// name the connector knows. The guest read in the step's batch is
 	// where the write starts.
 	g, err := h.guests.RecordSignInFrom(r.Context(), rec, st.Canonical,
-		guests.SignIn{Email: st.Typed, Source: source.String(), DisplayName: ident.Name})
-	if err != nil {
-		h.fail(w, r, err)
+		guests.SignIn{Email: st.Typed, Source: source.String(), DisplayName: ident.Name, Subject: subjectOf(source, ident)})
+	if !h.recorded(w, r, st, source, err) {
 		return
 	}
+	h.startSession(w, r, a, flow, g, source, ident, amr)
+}
+
+// subjectOf is what is kept of the person's id at the source: nothing
+// for the passcode, whose subject is the address itself.
+func subjectOf(source connectors.Source, ident connectors.Identity) string {
+	if source == connectors.SourceOTP {
+		return ""
+	}
+	return ident.UserID
+}
+
+// recorded answers a guest write that failed, and reports whether the
+// sign-in may go on.
+func (h *Handler) recorded(w http.ResponseWriter, r *http.Request, st *signin, source connectors.Source, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, guests.ErrSourceMismatch):
+		// Bound to another method meanwhile (a concurrent first sign-in,
+		// an admin's change): this method is not the guest's.
+		h.d.Logger.Info("sign-in refused: guest bound to another source", requestid.Field(r.Context()),
+			zap.String("source", source.String()))
+		h.errorPage(w, r, http.StatusForbidden, pages.MsgNoMethod)
+	case errors.Is(err, guests.ErrSubjectMismatch):
+		// Another person at the source now holds the address (recycled
+		// upstream): the guest is not theirs.
+		h.d.Logger.Warn("sign-in refused: another account at the source", requestid.Field(r.Context()),
+			zap.String("source", source.String()))
+		d := pages.Data{Status: http.StatusForbidden, Message: pages.MsgUpstreamSubject, Email: st.shown(),
+			Extra: map[string]string{"name": h.sourceName(source)}}
+		h.render(w, r, pages.PageError, d)
+	default:
+		h.fail(w, r, err)
+	}
+	return false
+}
+
+// sourceName is the display name of the connector that records source.
+func (h *Handler) sourceName(source connectors.Source) string {
+	if k := h.d.Chain.BySource(source); k != nil {
+		return k.Name()
+	}
+	return source.String()
+}
+
+// startSession starts the session of a recorded sign-in and completes the
+// request.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, g *guests.Guest,
+	source connectors.Source, ident connectors.Identity, amr string) {
 	// A fresh session id on every sign-in (no fixation); finishNew stores it
 	// and ends the browser's old session, if any.
 	sess, err := h.sessions.Prepare(session.Session{

@@ -39,9 +39,10 @@ func (h *Handler) Routes() []Route {
 		{post, "/login/resend", http.HandlerFunc(h.send)},
 		{get, "/login/password", http.HandlerFunc(h.passwordPage)},
 		{post, "/login/password", http.HandlerFunc(h.submitPassword)},
-		// GET for a query answer, POST for response_mode=form_post.
+		// GET for a query answer; POST (response_mode=form_post) is
+		// turned into that GET, which carries the Lax flow cookies.
 		{get, "/login/callback", http.HandlerFunc(h.callback)},
-		{post, "/login/callback", http.HandlerFunc(h.callback)},
+		{post, "/login/callback", http.HandlerFunc(h.callbackPost)},
 		{get, "/apps", http.HandlerFunc(h.apps)},
 		{get, "/logged-out", http.HandlerFunc(h.signedOut)},
 	}

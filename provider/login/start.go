@@ -118,6 +118,12 @@ func (h *Handler) sessionSatisfies(a *op.AuthRequest, s *session.Session) bool {
 	if a.HasPrompt("login") || a.HasPrompt("select_account") {
 		return false
 	}
+	if h.d.Chain == nil || h.d.Chain.BySource(connectors.Source(s.Source)) == nil {
+		// The session's connector was removed from the config: no silent
+		// single sign-on on its word; a new sign-in decides (with
+		// prompt=none, login_required).
+		return false
+	}
 	if a.HintSubject != "" && a.HintSubject != s.GuestID {
 		// The app believes someone else is signed in: never answer it
 		// with this session's guest (a new sign-in, or login_required).

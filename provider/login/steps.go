@@ -145,18 +145,33 @@ func (h *Handler) loadVerify(ctx context.Context, authReq string, creq connector
 }
 
 // connectorStep is what a connector's sign-in (password, upstream
-// callback) needs besides the connector's answer: the request and the
-// guest whose sign-in it records.
+// callback) needs besides the connector's answer: the request, the guest
+// whose sign-in it records, the chain's switches (to check that the chain
+// still picks the connector) and, for a password, the attempt just counted.
 type connectorStep struct {
-	req    *op.AuthRequest
-	reqErr error
-	guest  guests.Record
+	req      *op.AuthRequest
+	reqErr   error
+	guest    guests.Record
+	on       connectors.Toggles
+	attempts int64
+	// subjectAt is the address the guests' subjects index names for the
+	// identity's subject at the connector's source ("" none, or not read).
+	subjectAt string
 }
 
-// loadConnector reads a connector step's values in one round trip.
-func (h *Handler) loadConnector(ctx context.Context, authReq, canonical string) (connectorStep, error) {
-	req, g := h.d.OP.ReadAuthRequest(authReq), h.guests.Read(canonical)
-	if err := store.Batch(ctx, h.d.Store, req.Op(), g.Op()); err != nil {
+// loadConnector reads a connector step's values in one round trip;
+// attempt (nil: none) counts a password attempt in the same batch, and
+// subject (nil: none) reads the guest an upstream subject belongs to.
+func (h *Handler) loadConnector(ctx context.Context, authReq, canonical string, attempt *store.Read[int64], subject *store.Read[string]) (connectorStep, error) {
+	req, g, on := h.d.OP.ReadAuthRequest(authReq), h.guests.Read(canonical), h.readToggles()
+	ops := append(on.Ops(), req.Op(), g.Op())
+	if attempt != nil {
+		ops = append(ops, attempt.Op())
+	}
+	if subject != nil {
+		ops = append(ops, subject.Op())
+	}
+	if err := store.Batch(ctx, h.d.Store, ops...); err != nil {
 		return connectorStep{}, err
 	}
 	var s connectorStep
@@ -164,6 +179,19 @@ func (h *Handler) loadConnector(ctx context.Context, authReq, canonical string) 
 	s.req, s.reqErr = req.Result()
 	if s.guest, err = g.Result(); err != nil {
 		return connectorStep{}, err
+	}
+	if s.on, err = on.Result(); err != nil {
+		return connectorStep{}, err
+	}
+	if attempt != nil {
+		if s.attempts, err = attempt.Result(); err != nil {
+			return connectorStep{}, err
+		}
+	}
+	if subject != nil {
+		if s.subjectAt, err = subject.Result(); err != nil {
+			return connectorStep{}, err
+		}
 	}
 	return s, nil
 }

@@ -10,7 +10,10 @@ type Actions struct {
 	Verify  string // the code form
 	Resend  string // the resend form
 	Restart string // "use another email": back to the email page
-	Home    string // the tenant's apps page
+	// Retry is "try again": the sign-in of the same auth request from its
+	// start (an upstream that could not be reached).
+	Retry string
+	Home  string // the tenant's apps page
 	// Password is the password form; the password page posts to Verify
 	// when it is empty.
 	Password string
@@ -31,6 +34,8 @@ func (a Actions) ByName(name string) string {
 		return a.Resend
 	case "restart":
 		return a.Restart
+	case "retry":
+		return a.Retry
 	case "home":
 		return a.Home
 	case "password":

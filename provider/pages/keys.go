@@ -10,11 +10,14 @@ type MessageKey string
 
 // Field errors.
 const (
-	MsgEmailInvalid     MessageKey = "email_invalid"
-	MsgEmailRequired    MessageKey = "email_required"
-	MsgCodeInvalid      MessageKey = "code_invalid"
-	MsgCodeFormat       MessageKey = "code_format"
-	MsgLocked           MessageKey = "locked"
+	MsgEmailInvalid  MessageKey = "email_invalid"
+	MsgEmailRequired MessageKey = "email_required"
+	MsgCodeInvalid   MessageKey = "code_invalid"
+	MsgCodeFormat    MessageKey = "code_format"
+	MsgLocked        MessageKey = "locked"
+	// MsgPasswordLocked: the password page's answer over the failure
+	// budget, the same for known and unknown accounts.
+	MsgPasswordLocked   MessageKey = "password_locked"
 	MsgPasswordInvalid  MessageKey = "password_invalid"
 	MsgPasswordRequired MessageKey = "password_required"
 )
@@ -44,6 +47,14 @@ const (
 	MsgUpstreamMismatch   MessageKey = "upstream_mismatch"
 	MsgUpstreamUnverified MessageKey = "upstream_unverified"
 	MsgUpstreamFailed     MessageKey = "upstream_failed"
-	MsgNotFound           MessageKey = "not_found"
-	MsgServerError        MessageKey = "server_error"
+	// The three ways a connector's backend can fail; {name} is the
+	// connector's display name (Connector.Name).
+	MsgUpstreamUnreachable MessageKey = "upstream_unreachable"
+	MsgUpstreamDenied      MessageKey = "upstream_denied"
+	MsgUpstreamBadResponse MessageKey = "upstream_bad_response"
+	// MsgUpstreamSubject: the upstream account is not the one this guest
+	// signed in with before (a recycled address).
+	MsgUpstreamSubject MessageKey = "upstream_subject"
+	MsgNotFound        MessageKey = "not_found"
+	MsgServerError     MessageKey = "server_error"
 )

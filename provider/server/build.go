@@ -39,6 +39,10 @@ type Deps struct {
 	// Connectors opens the tenants' connectors by type; nil is
 	// Builtin (tests register the mock connectors).
 	Connectors *connectors.Registry
+	// UpstreamTimeout bounds each call to a connector's backend; zero is
+	// login.DefaultUpstreamTimeout (10 s). Not a config key yet: the
+	// default suits every upstream we know, and tests shorten it here.
+	UpstreamTimeout time.Duration
 }
 
 // Build wires a complete guestpass handler for a config.
@@ -101,6 +105,7 @@ func Build(d Deps) (http.Handler, error) {
 			Devices: devices, ClientIP: clients, Chain: chainOf(t, opened[t.ID], issuer, pol), BaseURL: cfg.BaseURL,
 			Mail: mr, Mailer: d.Mailer, Pages: pg,
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
+			UpstreamTimeout: d.UpstreamTimeout,
 		})
 		tenants[t.ID] = Tenant{Pages: lh.Routes(), OP: provider}
 	}

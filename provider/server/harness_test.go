@@ -130,6 +130,8 @@ type envOptions struct {
 	mailQueue int
 	// connectors, when set, opens the tenants' connectors (the mocks).
 	connectors *connectors.Registry
+	// upstreamTimeout, when set, bounds each connector call.
+	upstreamTimeout time.Duration
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -193,7 +195,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	disp := mail.NewDispatcher(tr, cfg.Mail.From, mail.DispatcherOptions{
 		Workers: 2, QueueSize: queue, Retries: 2, Backoff: 10 * time.Millisecond, Logger: log, Metrics: m})
 	h, err := server.Build(server.Deps{Config: cfg, Store: e.store, Mailer: disp, Logger: log, Metrics: m, Clock: e.clock.Now,
-		Connectors: o.connectors})
+		Connectors: o.connectors, UpstreamTimeout: o.upstreamTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

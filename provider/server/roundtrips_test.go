@@ -37,14 +37,17 @@ const (
 	maxRefreshRoundTrips = 4
 	// maxPasswordRoundTrips: a member's first sign-in through a password
 	// connector (mock): authorize 1, start 1, email form 1 (request,
-	// guest, switches), the password form 1 (request, guest) before the
-	// connector is asked, the new guest's record 1 and index 1, the last
-	// batch 1, callback 2, token 2.
-	maxPasswordRoundTrips = 11
+	// guest, switches), the password form 1 (request, guest, switches,
+	// the attempt counted) before the connector is asked, the subject
+	// index 1 (no guest at the address: the subject, known only once
+	// the connector answered, may be a guest's whose address changed),
+	// the new guest's record 1 and index 1, the last batch 1, callback 2,
+	// token 2.
+	maxPasswordRoundTrips = 12
 	// maxUpstreamRoundTrips: a new guest's first sign-in through an
-	// upstream (callback mock): as the password path, the callback step
-	// reading request and guest in one batch before the upstream's
-	// answer is checked.
+	// upstream (callback mock): as the password path without the
+	// subject's own read, which the callback step's one batch carries
+	// (request, guest, switches, subject index) once the upstream answered.
 	maxUpstreamRoundTrips = 11
 )
 

@@ -1,0 +1,78 @@
+package login
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/guestpass/guestpass/pkg/store"
+)
+
+// The password page's attempt discipline (PRODUCT.md B2: "the same attempt
+// discipline as passcodes"). Every password attempt for an address is
+// counted before the connector is asked, in the step's one batch, and over
+// the tenant's budget (emailOTP.maxFailuresPerHour) the connector is not
+// asked at all. The count is of attempts, not failures: counting first is
+// what keeps parallel guesses from all slipping through before the first
+// failure is recorded, and a success does not reset it (a stranger's
+// guesses must not be wiped by the owner, nor the owner's by a success in
+// between guesses).
+//
+// The counter is parallel to the passcode's failure counter, not shared:
+// an address is bound to one method (sticky sources), so sharing would
+// only couple two scripts for no gain, and the passcode's counts failures
+// after the check while this one counts attempts before it. A browser
+// with a device cookie for the address (it signed in as it before) spends
+// its own budget, as with passcodes.
+
+// attemptWindow is the budget's period.
+const attemptWindow = time.Hour
+
+// attemptScript counts one attempt in a fixed window and returns the count.
+var attemptScript = store.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n}
+`, func(tx store.Tx, keys, args []string) ([]int64, error) {
+	ms, err := strconv.ParseInt(args[0], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("attempts: window: %w", err)
+	}
+	n, err := tx.Incr(keys[0], 1, time.Duration(ms)*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	return []int64{n}, nil
+})
+
+// attemptKey is the counter of an address (device "" ) or of one trusted
+// browser for it. The address is hashed only to give keys a fixed width
+// (guest records already name it in the clear).
+func attemptKey(tenant, canonical, device string) string {
+	h := sha256.New()
+	h.Write([]byte(canonical))
+	kind := "pw"
+	if device != "" {
+		h.Write([]byte{0})
+		h.Write([]byte(device))
+		kind = "dpw"
+	}
+	return store.Key(tenant, "login", kind, hex.EncodeToString(h.Sum(nil)[:16]))
+}
+
+// countAttempt is the read of one counted attempt: the count including it.
+func countAttempt(tenant, canonical, device string) *store.Read[int64] {
+	op := store.RunOp(attemptScript, []string{attemptKey(tenant, canonical, device)},
+		strconv.FormatInt(attemptWindow.Milliseconds(), 10))
+	return store.NewRead(op, func(op *store.Op) (int64, error) {
+		if op.Err != nil {
+			return 0, fmt.Errorf("password attempts: %w", op.Err)
+		}
+		if len(op.Ints) != 1 {
+			return 0, fmt.Errorf("password attempts: script answered %d values", len(op.Ints))
+		}
+		return op.Ints[0], nil
+	})
+}
