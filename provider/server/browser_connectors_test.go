@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -76,6 +77,32 @@ func (d *documents) requested(prefix string) bool {
 	return slices.ContainsFunc(d.urls, func(u string) bool { return strings.HasPrefix(u, prefix) })
 }
 
+// waitFieldError waits for the element id on the page, failing at once
+// (not at the budget) if the browser went on to the app instead.
+func waitFieldError(t *testing.T, tab context.Context, cb *callbackWatch, id string) {
+	t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		cb.mu.Lock()
+		landed := cb.url
+		cb.mu.Unlock()
+		if landed != "" {
+			// Without the query: it carries an authorization code.
+			t.Fatalf("expected #%s, but the browser went on to the app: %s", id, strings.SplitN(landed, "?", 2)[0])
+		}
+		// An evaluation during a navigation may fail: try again.
+		if ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.getElementById("`+id+`") !== null`)); err == nil && ok {
+			return
+		}
+		select {
+		case <-tab.Done():
+			t.Fatalf("no #%s within the browser's budget: %v", id, tab.Err())
+		case <-tick.C:
+		}
+	}
+}
+
 // TestBrowserDirectorySignIn: email page → the directory's password page
 // → a wrong password (an error on the field, nothing recorded) → the right
 // one → the app, with amr pwd and idp directory:staff.
@@ -105,8 +132,8 @@ func TestBrowserDirectorySignIn(t *testing.T) {
 	step(t, tab, "wrong password",
 		chromedp.SendKeys(chromedp.ID("password"), "analytical enginE"),
 		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.ID("password-error")),
 	)
+	waitFieldError(t, tab, cb, "password-error")
 	if got, want := evalString(t, tab, `document.getElementById("password-error").innerText`), message(t, "password_invalid"); !strings.Contains(got, want) {
 		t.Errorf("wrong password error %q, want %q", got, want)
 	}
