@@ -243,6 +243,10 @@ func TestChainTable(t *testing.T) {
 		{chainOrdered, "Ada@BÜCHER.example", "ada@xn--bcher-kva.example", "", outUp + "partner"},
 		{chainOrdered, "\u212Aate@gmail.com", "", "", outInvalid},
 		{chainOrdered, "\u212Aate@staff.example", "", "", outInvalid},
+		// In the domain the Kelvin sign is IDNA-mapped to k, as DNS
+		// resolves it: the same domain.
+		{chainOrdered, "sam@outloo\u212A.com", "sam@outlook.com", "", outUp + "microsoft"},
+		{chainOrdered, "Bo@xn--bcher-kva.example", "bo@xn--bcher-kva.example", "", outUp + "partner"},
 		// Google is federated only where the tenant configured it.
 		{chainNoGoogle, "x@gmail.com", "x@gmail.com", "", outPasscode},
 		{chainNoGoogle, "x@googlemail.com", "x@googlemail.com", "", outPasscode},
@@ -250,6 +254,9 @@ func TestChainTable(t *testing.T) {
 		{chainOrdered, "User@GMAIL.COM", "user@gmail.com", "otp", outPasscode},
 		{chainOrdered, "Otto@staff.example", "otto@staff.example", "otp", outPasscode},
 		{chainOrdered, "otto@home.example", "otto@home.example", "otp", outPasscode},
+		// (the guest is found whatever form the address is typed in)
+		{chainOrdered, "grace@GMAIL.com.", "grace@gmail.com", "otp", outPasscode},
+		{chainOrdered, "IDA@Bücher.Example", "ida@xn--bcher-kva.example", "otp", outPasscode},
 		// ...a federated or directory guest stays with its source when
 		// another member (or none, or the passcode) would claim the
 		// address now...
