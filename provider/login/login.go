@@ -22,11 +22,9 @@ import (
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/connectors/otp"
 	"github.com/guestpass/guestpass/pkg/clientip"
-	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail"
 	"github.com/guestpass/guestpass/pkg/metrics"
 	"github.com/guestpass/guestpass/pkg/requestid"
-	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/op"
 	"github.com/guestpass/guestpass/provider/pages"
@@ -60,13 +58,15 @@ type Deps struct {
 	OP     OP
 	// Store is the store the other parts share; each step sends its
 	// batch of reads, and its last writes, to it in one Pipeline.
-	Store    store.Store
-	Guests   *guests.Repo
-	Sessions *session.Manager
-	Flows    *session.Flows
+	Store store.Store
+	// Guests, Sessions, Flows and Devices are bound to Tenant.ID
+	// (guests.Repo.For, session.Manager.For, ...).
+	Guests   Guests
+	Sessions Sessions
+	Flows    Flows
 	// Devices reads and sets device cookies (a browser's own failure
 	// budget for an address it signed in as).
-	Devices *session.Devices
+	Devices Devices
 	// ClientIP tells the client's address for the limits per client.
 	ClientIP clientip.Resolver
 	// Chain is the tenant's connectors in order, the passcode last: the
@@ -75,9 +75,9 @@ type Deps struct {
 	// BaseURL is the deployment's base URL: upstreams send the browser
 	// back to {BaseURL}/{tenant}/login/callback.
 	BaseURL string
-	Mail    *mail.Renderer
+	Mail    MailRenderer
 	Mailer  Mailer
-	Pages   *pages.Renderer
+	Pages   PageRenderer
 	Logger  *zap.Logger
 	Metrics *metrics.Metrics
 	Clock   func() time.Time
@@ -98,11 +98,11 @@ type Handler struct {
 	// when the chain has none.
 	passcode        Passcode
 	upstreamTimeout time.Duration
-	// The parts, bound to the tenant.
-	guests   *guests.TenantRepo
-	sessions *session.TenantSessions
-	flows    *session.TenantFlows
-	devices  *session.TenantDevices
+	// The parts, bound to the tenant (Deps).
+	guests   Guests
+	sessions Sessions
+	flows    Flows
+	devices  Devices
 }
 
 // Passcode is the chain's code connector as the passcode steps use it
@@ -125,8 +125,8 @@ func New(d Deps) *Handler {
 	}
 	id := d.Tenant.ID
 	h := &Handler{d: d, t: d.Tenant, policy: d.Tenant.EmailOTP.Policy, base: "/" + id + "/login",
-		passcode: codeConnector(d.Chain), guests: d.Guests.For(id), sessions: d.Sessions.For(id),
-		flows: d.Flows.For(id), devices: d.Devices.For(id)}
+		passcode: codeConnector(d.Chain), guests: d.Guests, sessions: d.Sessions,
+		flows: d.Flows, devices: d.Devices}
 	h.upstreamTimeout = d.UpstreamTimeout
 	if h.upstreamTimeout <= 0 {
 		h.upstreamTimeout = DefaultUpstreamTimeout

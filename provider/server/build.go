@@ -101,8 +101,8 @@ func Build(d Deps) (http.Handler, error) {
 			return nil, err
 		}
 		lh := login.New(login.Deps{
-			Tenant: loginTenant(t), OP: provider, Store: st, Guests: gr, Sessions: sessions, Flows: flows,
-			Devices: devices, ClientIP: clients, Chain: chainOf(t, opened[t.ID], issuer, pol), BaseURL: cfg.BaseURL,
+			Tenant: loginTenant(t), OP: provider, Store: st, Guests: gr.For(t.ID), Sessions: sessions.For(t.ID),
+			Flows: flows.For(t.ID), Devices: devices.For(t.ID), ClientIP: clients, Chain: chainOf(t, opened[t.ID], issuer, pol), BaseURL: cfg.BaseURL,
 			Mail: mr, Mailer: d.Mailer, Pages: pg,
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
 			UpstreamTimeout: d.UpstreamTimeout,
