@@ -1,0 +1,227 @@
+package login_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/guestpass/guestpass/pkg/session"
+)
+
+// Message texts the tests look for (English, as the pages render them).
+const (
+	textExpired       = "This sign-in request has expired"
+	textCSRF          = "Your session for this page has expired"
+	textEmailInvalid  = "Enter a valid email address"
+	textCooldown      = "A code was sent a moment ago"
+	textCodeInvalid   = "Check the code and try again"
+	textPasswordWrong = "That email address and password"
+)
+
+// The start page: an unknown request is the expired page, a fresh one the
+// email page, prompt=none without a session goes back to the app with
+// login_required, and a browser with a session goes straight on to the OP
+// (single sign-on) with no page.
+func TestStart(t *testing.T) {
+	cases := []struct {
+		name  string
+		query func(b *browser) string
+		check func(t *testing.T, b *browser, authReq string, rec *httptestRecorder)
+	}{
+		{"unknown request", func(*browser) string { return "nosuch" }, func(t *testing.T, _ *browser, _ string, rec *httptestRecorder) {
+			wantPage(t, rec, http.StatusBadRequest, textExpired)
+		}},
+		{"no session: the email page", func(b *browser) string { return b.authorize(nil) }, func(t *testing.T, b *browser, _ string, rec *httptestRecorder) {
+			wantPage(t, rec, http.StatusOK, `name="email"`)
+			if b.csrf(rec) == "" {
+				t.Fatal("no CSRF token")
+			}
+		}},
+		{"prompt=none without a session", func(b *browser) string { return b.authorize(url.Values{"prompt": {"none"}}) },
+			func(t *testing.T, _ *browser, _ string, rec *httptestRecorder) {
+				loc, err := url.Parse(rec.Header().Get("Location"))
+				if err != nil || !strings.HasPrefix(loc.String(), redirectURI) || loc.Query().Get("error") != "login_required" {
+					t.Fatalf("answer %d to %q, want the app with login_required", rec.Code, rec.Header().Get("Location"))
+				}
+			}},
+		{"a session: single sign-on", func(b *browser) string {
+			b.signIn()
+			return b.authorize(nil)
+		}, func(t *testing.T, b *browser, authReq string, rec *httptestRecorder) {
+			wantRedirect(t, rec, b.e.op.CallbackURL(authReq))
+		}},
+		{"a session and prompt=login: the email page", func(b *browser) string {
+			b.signIn()
+			return b.authorize(url.Values{"prompt": {"login"}})
+		}, func(t *testing.T, _ *browser, _ string, rec *httptestRecorder) {
+			wantPage(t, rec, http.StatusOK, `name="email"`)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := newEnv(t).browser(t)
+			authReq := c.query(b)
+			c.check(t, b, authReq, b.do(http.MethodGet, page("", authReq), nil))
+		})
+	}
+}
+
+// The email form: a POST without the CSRF token is refused; an invalid
+// address gets the email page again with a 400; a valid one goes on to
+// the chain's choice: the passcode's send page, or the password page of
+// the connector that claims its domain.
+func TestEmail(t *testing.T) {
+	e := newEnv(t)
+	t.Run("no CSRF token", func(t *testing.T) {
+		b := e.browser(t)
+		authReq, _ := b.toEmail()
+		rec := b.do(http.MethodPost, page("/email", authReq), url.Values{"email": {invited}})
+		wantPage(t, rec, http.StatusForbidden, textCSRF)
+	})
+	for _, c := range []struct{ name, addr, next string }{
+		{"invited guest: passcode", invited, "/send"},
+		// No enumeration: an address that may not sign in goes down the
+		// same path (it is never mailed, see TestSend).
+		{"stranger: passcode all the same", "eve@example.com", "/send"},
+		{"claimed domain: password connector", staffUser, "/password"},
+		{"claimed domain, typed in capitals", "Bob@STAFF.example", "/password"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := e.browser(t)
+			authReq, csrf := b.toEmail()
+			b.chose(authReq, csrf, c.addr, c.next)
+		})
+	}
+	for _, typed := range []string{"not an address", "ada@", "a@b@c.example"} {
+		t.Run("invalid "+typed, func(t *testing.T) {
+			b := e.browser(t)
+			authReq, csrf := b.toEmail()
+			rec := b.do(http.MethodPost, page("/email", authReq), url.Values{"csrf": {csrf}, "email": {typed}})
+			wantPage(t, rec, http.StatusBadRequest, textEmailInvalid)
+		})
+	}
+}
+
+// The send step: the page (GET) sends nothing; a POST without the CSRF
+// token is refused and issues nothing; a POST issues a code and mails it
+// to the invited guest (a stranger gets the same answer and no mail); a
+// second POST within the cooldown is refused with 429, and after the
+// cooldown a new code goes out.
+func TestSend(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	authReq, csrf := b.toEmail()
+	b.chose(authReq, csrf, invited, "/send")
+
+	wantPage(t, b.do(http.MethodGet, page("/send", authReq), nil), http.StatusOK, invited)
+	wantPage(t, b.do(http.MethodPost, page("/send", authReq), url.Values{}), http.StatusForbidden, textCSRF)
+	wantPage(t, b.do(http.MethodPost, page("/send", authReq), url.Values{"csrf": {"forged"}}), http.StatusForbidden, textCSRF)
+	if n := len(e.mailer.mails()); n != 0 {
+		t.Fatalf("%d mails before the first valid POST", n)
+	}
+
+	// Nothing was issued above: the first valid POST is not in a cooldown.
+	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
+	mails := e.mailer.mails()
+	if len(mails) != 1 || mails[0].To != invited || mails[0].Kind != "code" || mails[0].Tenant != tenantID {
+		t.Fatalf("mails %+v, want one code mail to %s", mails, invited)
+	}
+	codeIn(t, mails[0])
+
+	wantPage(t, b.send(authReq, csrf), http.StatusTooManyRequests, textCooldown)
+	if n := len(e.mailer.mails()); n != 1 {
+		t.Fatalf("%d mails after a send in the cooldown", n)
+	}
+	e.clock.Advance(2 * time.Minute)
+	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
+	if n := len(e.mailer.mails()); n != 2 {
+		t.Fatalf("%d mails after the cooldown, want 2", n)
+	}
+
+	t.Run("stranger", func(t *testing.T) {
+		s := e.browser(t)
+		authReq, csrf := s.toEmail()
+		s.chose(authReq, csrf, "eve@example.com", "/send")
+		wantRedirect(t, s.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
+		if n := len(e.mailer.mails()); n != 2 {
+			t.Fatalf("a stranger was mailed: %d mails", n)
+		}
+	})
+}
+
+// The verify step: a wrong code is refused with 400, the right one goes
+// on to the OP's callback, and the same code again (a replay) gets the
+// wrong code's answer, never a second trip to the app.
+func TestVerify(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	authReq, csrf := b.toEmail()
+	b.chose(authReq, csrf, invited, "/send")
+	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
+	code := codeIn(t, e.mailer.mails()[0])
+	wrong := strings.Repeat("0", len(code))
+	if code == wrong {
+		wrong = strings.Repeat("1", len(code))
+	}
+
+	wantPage(t, b.verify(authReq, "", code), http.StatusForbidden, textCSRF)
+	wantPage(t, b.verify(authReq, csrf, wrong), http.StatusBadRequest, textCodeInvalid)
+	wantRedirect(t, b.verify(authReq, csrf, code), e.op.CallbackURL(authReq))
+	if _, ok := b.cookies[session.CookieName]; !ok {
+		t.Fatalf("no session cookie after sign-in: %v", b.cookies)
+	}
+	wantPage(t, b.verify(authReq, csrf, code), http.StatusBadRequest, textCodeInvalid)
+
+	// Even a valid new code for the completed request (a submission
+	// racing the winning one) never leads to the app a second time (B3).
+	e.clock.Advance(2 * time.Minute)
+	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
+	fresh := codeIn(t, e.mailer.mails()[1])
+	wantPage(t, b.verify(authReq, csrf, fresh), http.StatusBadRequest, textCodeInvalid)
+
+	t.Run("another browser cannot use the code", func(t *testing.T) {
+		o := e.browser(t)
+		authReq2, csrf2 := o.toEmail()
+		o.chose(authReq2, csrf2, invited, "/send")
+		wantPage(t, o.verify(authReq2, csrf2, code), http.StatusBadRequest, textCodeInvalid)
+	})
+}
+
+// The password connector (mock): a wrong password is refused on the
+// password page, the right one goes on to the OP's callback.
+func TestPassword(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	authReq, csrf := b.toEmail()
+	b.chose(authReq, csrf, staffUser, "/password")
+	wantPage(t, b.do(http.MethodGet, page("/password", authReq), nil), http.StatusOK, `name="password"`)
+
+	post := func(csrf, password string) *httptestRecorder {
+		return b.do(http.MethodPost, page("/password", authReq), url.Values{"csrf": {csrf}, "password": {password}})
+	}
+	calls := e.staff.Calls()
+	wantPage(t, post("", staffPass), http.StatusForbidden, textCSRF)
+	if e.staff.Calls() != calls {
+		t.Fatal("a POST without the CSRF token reached the connector")
+	}
+	wantPage(t, post(csrf, "wrong"), http.StatusBadRequest, textPasswordWrong)
+	wantRedirect(t, post(csrf, staffPass), e.op.CallbackURL(authReq))
+	if n := len(e.mailer.mails()); n != 0 {
+		t.Fatalf("a password sign-in sent %d mails", n)
+	}
+}
+
+// The apps page lists the apps with a home page only; the signed-out page
+// says so. Neither needs a flow or a request.
+func TestAppsAndSignedOut(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	rec := b.do(http.MethodGet, "/apps", nil)
+	wantPage(t, rec, http.StatusOK, "https://app.example/")
+	if !strings.Contains(rec.Body.String(), "Contoso App") || strings.Contains(rec.Body.String(), "hidden") {
+		t.Fatalf("apps page lists the wrong apps:\n%s", rec.Body)
+	}
+	wantPage(t, b.do(http.MethodGet, "/logged-out", nil), http.StatusOK, "You have signed out")
+}
