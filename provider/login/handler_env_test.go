@@ -45,17 +45,31 @@ const (
 	redirectURI = "https://app.example/cb"
 	invited     = "ada@example.com"
 	staffUser   = "bob@staff.example"
+	partnerUser = "carol@partner.example"
 	staffPass   = "correct horse"
 )
 
-// recordingMailer is a Mailer whose slots record the mails sent into them.
+// recordingMailer is a Mailer whose slots record the mails sent into them;
+// while full it holds no place, as a tenant's full queue.
 type recordingMailer struct {
 	mu   sync.Mutex
 	sent []mail.Message
+	full bool
 }
 
 func (m *recordingMailer) Reserve(tenant string) (mail.Slot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.full {
+		return nil, mail.ErrQueueFull
+	}
 	return &recordingSlot{m: m, tenant: tenant}, nil
+}
+
+func (m *recordingMailer) setFull(full bool) {
+	m.mu.Lock()
+	m.full = full
+	m.mu.Unlock()
 }
 
 func (m *recordingMailer) mails() []mail.Message {
@@ -86,12 +100,15 @@ func (s *recordingSlot) Release() { s.once.Do(func() {}) }
 
 // env is one tenant's sign-in pages and OP on a memory store.
 type env struct {
-	t      *testing.T
-	clock  *storetest.Clock
-	op     *op.Tenant
-	h      *login.Handler
-	mailer *recordingMailer
-	staff  *mock.Password
+	t       *testing.T
+	clock   *storetest.Clock
+	op      *op.Tenant
+	h       *login.Handler
+	mailer  *recordingMailer
+	staff   *mock.Password
+	partner *mock.Callback
+	// policies holds the tenant's stored passcode switch (B5).
+	policies *policy.Policies
 }
 
 func newEnv(t *testing.T) *env {
@@ -124,21 +141,25 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	gr := guests.NewRepo(st, clock.Now).For(tenantID)
-	if _, _, err := gr.Invite(context.Background(), invited, invited, "Ada"); err != nil {
-		t.Fatal(err)
+	for _, addr := range []string{invited, partnerUser} {
+		if _, _, err := gr.Invite(context.Background(), addr, addr, "Guest"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	staff := mock.NewPassword(connectors.Spec{Tenant: tenantID, Type: mock.TypePassword, ID: "staff", Name: "Staff directory",
 		Domains: []string{"staff.example"}})
 	staff.SetUser(staffUser, mock.User{Password: staffPass})
-	pol := otp.DefaultPolicy()
-	passcode := otp.NewConnector(otp.NewIssuer(st, secret, clock.Now).For(tenantID), pol, policy.New(st), true)
-	e := &env{t: t, clock: clock, op: provider, mailer: &recordingMailer{}, staff: staff}
+	partner := mock.NewCallback(connectors.Spec{Tenant: tenantID, Type: mock.TypeCallback, ID: "partner", Name: "Partner",
+		Domains: []string{"partner.example"}})
+	pol, policies := otp.DefaultPolicy(), policy.New(st)
+	passcode := otp.NewConnector(otp.NewIssuer(st, secret, clock.Now).For(tenantID), pol, policies, true)
+	e := &env{t: t, clock: clock, op: provider, mailer: &recordingMailer{}, staff: staff, partner: partner, policies: policies}
 	e.h = login.New(login.Deps{
 		Tenant: login.Tenant{ID: tenantID, Branding: branding, EmailOTP: login.EmailOTP{Enabled: true, Policy: pol},
 			Session: login.Session{Lifetime: 8 * time.Hour},
 			Clients: []login.Client{{ID: "app", HomeURL: "https://app.example/"}, {ID: "hidden"}}},
 		OP: provider, Store: st, Guests: gr, Sessions: sessions.For(tenantID), Flows: flows.For(tenantID),
-		Devices: devices.For(tenantID), ClientIP: clientip.New(nil), Chain: connectors.NewChain(staff, passcode),
+		Devices: devices.For(tenantID), ClientIP: clientip.New(nil), Chain: connectors.NewChain(staff, partner, passcode),
 		BaseURL: "http://idp.example", Mail: mr, Mailer: e.mailer, Pages: pg, Logger: zap.NewNop(),
 		Metrics: metrics.New(), Clock: clock.Now,
 	})

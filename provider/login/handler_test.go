@@ -1,6 +1,7 @@
 package login_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -224,4 +225,115 @@ func TestAppsAndSignedOut(t *testing.T) {
 		t.Fatalf("apps page lists the wrong apps:\n%s", rec.Body)
 	}
 	wantPage(t, b.do(http.MethodGet, "/logged-out", nil), http.StatusOK, "You have signed out")
+}
+
+// The callback connector (mock): the email step sends the browser to the
+// upstream (which answers at once at the callback URL), and the callback
+// goes on to the OP; a callback whose nonce is not the one this browser's
+// sign-in made, or that vouches for an address that is no guest, is
+// refused and completes nothing.
+func TestCallbackConnector(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		name   string
+		addr   string
+		tamper bool
+		// refused: the callback's answer (0: on to the OP).
+		refused int
+	}{
+		{"upstream vouches", partnerUser, false, 0},
+		{"forged nonce", partnerUser, true, http.StatusBadGateway},
+		// The upstream vouches for an address that is no guest (and the
+		// tenant has no self-service sign-up).
+		{"not a guest", "dave@partner.example", false, http.StatusForbidden},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := e.browser(t)
+			authReq, csrf := b.toEmail()
+			rec := b.do(http.MethodPost, page("/email", authReq), url.Values{"csrf": {csrf}, "email": {c.addr}})
+			up, err := url.Parse(rec.Header().Get("Location"))
+			if rec.Code != http.StatusSeeOther || err != nil || up.Host != "idp.example" || up.Path != "/"+tenantID+"/login/callback" {
+				t.Fatalf("answer %d to %q, want 303 to the upstream", rec.Code, rec.Header().Get("Location"))
+			}
+			if c.tamper {
+				q := up.Query()
+				q.Set("nonce", "forged")
+				up.RawQuery = q.Encode()
+			}
+			rec = b.do(http.MethodGet, up.Path+"?"+up.RawQuery, nil)
+			if c.refused == 0 {
+				wantRedirect(t, rec, e.op.CallbackURL(authReq))
+				return
+			}
+			if rec.Code != c.refused {
+				t.Fatalf("callback answered %d to %q, want %d", rec.Code, rec.Header().Get("Location"), c.refused)
+			}
+			// Nothing was completed: the request still starts over.
+			wantPage(t, b.do(http.MethodGet, page("", authReq), nil), http.StatusOK, `name="email"`)
+		})
+	}
+}
+
+// A full mail queue: the send page again with 503, saying no code is on
+// its way; nothing was mailed.
+func TestSendMailQueueFull(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	authReq, csrf := b.toEmail()
+	b.chose(authReq, csrf, invited, "/send")
+	e.mailer.setFull(true)
+	rec := b.send(authReq, csrf)
+	wantPage(t, rec, http.StatusServiceUnavailable, "No email is on its way")
+	if rec.Header().Get("Retry-After") == "" && !strings.Contains(rec.Body.String(), "few minutes") {
+		t.Fatalf("no hint when to retry:\n%s", rec.Body)
+	}
+	if n := len(e.mailer.mails()); n != 0 {
+		t.Fatalf("%d mails with a full queue", n)
+	}
+	e.mailer.setFull(false)
+	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
+}
+
+// Passcodes turned off (the stored switch, B5): the email step refuses an
+// address the passcode would serve, and a code issued before the switch
+// no longer signs in; a code in the wrong format is refused before any
+// of that.
+func TestPasscodesOff(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	authReq, csrf := b.toEmail()
+	b.chose(authReq, csrf, invited, "/send")
+	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
+	code := codeIn(t, e.mailer.mails()[0])
+	wantPage(t, b.verify(authReq, csrf, "12ab"), http.StatusBadRequest, "Enter the 8-digit code")
+
+	if err := e.policies.SetEmailOTP(context.Background(), tenantID, false); err != nil {
+		t.Fatal(err)
+	}
+	wantPage(t, b.verify(authReq, csrf, code), http.StatusForbidden, "turned off")
+	email := func(addr string) *httptestRecorder {
+		o := e.browser(t)
+		authReq, csrf := o.toEmail()
+		return o.do(http.MethodPost, page("/email", authReq), url.Values{"csrf": {csrf}, "email": {addr}})
+	}
+	toPassword := func() {
+		o := e.browser(t)
+		authReq, csrf := o.toEmail()
+		o.chose(authReq, csrf, staffUser, "/password")
+	}
+	// A guest who never signed in has no method left; the password
+	// connector is not the passcode: it still serves its domain.
+	wantPage(t, email(invited), http.StatusForbidden, "No sign-in method")
+	toPassword()
+
+	// A guest bound to the passcode (sticky source) hears that it is off.
+	if err := e.policies.SetEmailOTP(context.Background(), tenantID, true); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	e.browser(t).signIn()
+	if err := e.policies.SetEmailOTP(context.Background(), tenantID, false); err != nil {
+		t.Fatal(err)
+	}
+	wantPage(t, email(invited), http.StatusForbidden, "turned off")
 }
