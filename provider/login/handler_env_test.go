@@ -290,19 +290,27 @@ func codeIn(t *testing.T, m mail.Message) string {
 	return c
 }
 
-// signIn signs the browser in as the invited guest with a passcode and
-// returns the auth request it completed.
-func (b *browser) signIn() string {
+// codeMailed takes the browser through the email and send steps as addr
+// and returns the auth request, the CSRF token and the code mailed.
+func (b *browser) codeMailed(addr string) (authReq, csrf, code string) {
 	b.t.Helper()
-	authReq, csrf := b.toEmail()
-	b.chose(authReq, csrf, invited, "/send")
+	authReq, csrf = b.toEmail()
+	b.chose(authReq, csrf, addr, "/send")
 	before := len(b.e.mailer.mails())
 	wantRedirect(b.t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
 	mails := b.e.mailer.mails()
 	if len(mails) != before+1 {
 		b.t.Fatalf("%d mails after the send, want %d", len(mails), before+1)
 	}
-	wantRedirect(b.t, b.verify(authReq, csrf, codeIn(b.t, mails[before])), b.e.op.CallbackURL(authReq))
+	return authReq, csrf, codeIn(b.t, mails[before])
+}
+
+// signIn signs the browser in as the invited guest with a passcode and
+// returns the auth request it completed.
+func (b *browser) signIn() string {
+	b.t.Helper()
+	authReq, csrf, code := b.codeMailed(invited)
+	wantRedirect(b.t, b.verify(authReq, csrf, code), b.e.op.CallbackURL(authReq))
 	return authReq
 }
 
