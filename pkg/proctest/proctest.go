@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"sync"
 )
 
 // FreePorts returns n distinct TCP ports that were free on 127.0.0.1 a
@@ -62,4 +63,27 @@ func (p *Proc) Kill() {
 	}
 	_ = p.cmd.Process.Kill()
 	<-p.done
+}
+
+// Current is a helper's running server process, if any: set after each
+// start, killed for an outage, a restart or the end, from any goroutine.
+type Current struct {
+	mu   sync.Mutex
+	proc *Proc // nil while stopped
+}
+
+// Set records p as the running process.
+func (c *Current) Set(p *Proc) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.proc = p
+}
+
+// Kill kills the running process, if any, and returns once it is reaped.
+func (c *Current) Kill() {
+	c.mu.Lock()
+	p := c.proc
+	c.proc = nil
+	c.mu.Unlock()
+	p.Kill()
 }

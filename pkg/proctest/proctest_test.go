@@ -55,3 +55,21 @@ func TestKillWaitsForTheProcess(t *testing.T) {
 	}
 	<-q.Exited()
 }
+
+// Current kills what was set last, once; killing a stopped one is a no-op.
+func TestCurrentKillsTheRunningProcess(t *testing.T) {
+	var c proctest.Current
+	c.Kill() // nothing running yet
+	p, err := proctest.Start(exec.Command("sleep", "600"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Set(p)
+	c.Kill()
+	select {
+	case <-p.Exited():
+	default:
+		t.Fatal("the running process was not killed")
+	}
+	c.Kill() // stopped: nothing to do
+}

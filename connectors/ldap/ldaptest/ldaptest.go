@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -81,8 +80,7 @@ type Server struct {
 	dir  string
 	conf string
 
-	mu   sync.Mutex
-	proc *proctest.Proc // nil while stopped
+	proc proctest.Current // the running server
 }
 
 // Start returns a private slapd holding opts.Users, stopped in t.Cleanup.
@@ -272,9 +270,7 @@ func (s *Server) run() error {
 			return fmt.Errorf("slapd on %s: %w; log:\n%s", a, err, logText)
 		}
 	}
-	s.mu.Lock()
-	s.proc = proc
-	s.mu.Unlock()
+	s.proc.Set(proc)
 	return nil
 }
 
@@ -315,13 +311,7 @@ func (s *Server) Restart() {
 	s.tb.Fatalf("ldaptest: restart: %v", err)
 }
 
-func (s *Server) kill() {
-	s.mu.Lock()
-	proc := s.proc
-	s.proc = nil
-	s.mu.Unlock()
-	proc.Kill()
-}
+func (s *Server) kill() { s.proc.Kill() }
 
 // UserDN is the DN of the user with uid.
 func UserDN(uid string) string { return "uid=" + uid + "," + PeopleDN }

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,8 +46,7 @@ type Server struct {
 	external bool
 	dir      string
 
-	mu   sync.Mutex
-	proc *proctest.Proc // nil while stopped
+	proc proctest.Current // the running server
 }
 
 // Start returns a Redis for the test: $REDIS_URL when set, otherwise a
@@ -160,9 +158,7 @@ func (s *Server) run(dir string) error {
 		logText, _ := os.ReadFile(logPath)
 		return fmt.Errorf("redis-server on %s: %w; log:\n%s", s.Addr, err, logText)
 	}
-	s.mu.Lock()
-	s.proc = proc
-	s.mu.Unlock()
+	s.proc.Set(proc)
 	return nil
 }
 
@@ -248,13 +244,7 @@ func (s *Server) mustBePrivate(op string) {
 	panic(msg)
 }
 
-func (s *Server) kill() {
-	s.mu.Lock()
-	proc := s.proc
-	s.proc = nil
-	s.mu.Unlock()
-	proc.Kill()
-}
+func (s *Server) kill() { s.proc.Kill() }
 
 // KeyPrefix returns a key prefix unique to this test (and this run), so
 // tests sharing one Redis never see each other's keys. It contains only
