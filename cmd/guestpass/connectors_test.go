@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,13 +32,8 @@ func TestReloadRefusesUnusableConnector(t *testing.T) {
 	addr := freePort(t)
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	writeConfig(t, path, addr, "alpha")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", path}, logs, logs) }()
-	base := "http://" + addr
-	eventually(t, "server up", func() bool { return status(base+"/healthz") == 200 })
+	srv := startServe(t, path, addr)
+	base, logs := srv.base, srv.logs
 
 	writeRaw(t, path, addr, connectorTenant("alpha", "tenant")+connectorTenant("beta", "tenant"))
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
@@ -51,8 +45,5 @@ func TestReloadRefusesUnusableConnector(t *testing.T) {
 	if s := status(base + "/beta/.well-known/openid-configuration"); s != 404 {
 		t.Fatalf("beta after a refused reload: %d", s)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exit %d:\n%s", code, logs.String())
-	}
+	srv.stop(t)
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Issue 6 item 12 end to end: the real serve loop (its zap core, and slog's
@@ -17,13 +15,8 @@ func TestServeLogsHoldNoTokens(t *testing.T) {
 	addr := freePort(t)
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	writeConfig(t, path, addr, "alpha")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", path}, logs, logs) }()
-	base := "http://" + addr
-	eventually(t, "server up", func() bool { return status(base+"/healthz") == 200 })
+	srv := startServe(t, path, addr)
+	base, logs := srv.base, srv.logs
 
 	jwt := "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhZGEiLCJhdWQiOiJhcHAifQ." + strings.Repeat("S", 15<<10)
 	const ada = "ada.lovelace@guest.example"
@@ -33,12 +26,7 @@ func TestServeLogsHoldNoTokens(t *testing.T) {
 		t.Fatalf("authorize with an unregistered redirect: %d", s)
 	}
 	eventually(t, "the refusal's log line", func() bool { return strings.Contains(logs.String(), "authorization request refused") })
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.stop(t)
 	out := logs.String()
 	for what, s := range map[string]string{"JWT": jwt[:30], "address": ada, "JWT signature": strings.Repeat("S", 64)} {
 		if strings.Contains(out, s) {

@@ -114,6 +114,44 @@ func eventually(t *testing.T, what string, f func() bool) {
 	}
 }
 
+// served is the real serve loop, as main runs it, on one config file.
+type served struct {
+	base   string      // "http://" + the public listener
+	logs   *syncBuffer // serve's stdout and stderr
+	cancel context.CancelFunc
+	done   chan int // serve's exit code
+}
+
+// startServe runs `serve --config path` in the background and waits until
+// the listener at addr answers /healthz. Every serve test starts it the
+// same way, so it is written once; a test that fails before stop still
+// cancels it (cleanup).
+func startServe(t *testing.T, path, addr string) *served {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &served{base: "http://" + addr, logs: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	go func() { s.done <- run(ctx, []string{"serve", "--config", path}, s.logs, s.logs) }()
+	eventually(t, "server up", func() bool { return status(s.base+"/healthz") == 200 })
+	return s
+}
+
+// stop cancels serve (as SIGTERM does) and fails the test unless it stops
+// cleanly with exit code 0. The 30 s bound only keeps a hung shutdown
+// from hanging the test binary.
+func (s *served) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.done:
+		if code != 0 {
+			t.Fatalf("serve exit %d:\n%s", code, s.logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
 // TestServeReloadAndShutdown runs the real serve loop: it answers, SIGHUP
 // applies a good config, keeps the old one when the new file is bad, and
 // cancelling (as SIGTERM does) shuts down cleanly.
@@ -121,18 +159,12 @@ func TestServeReloadAndShutdown(t *testing.T) {
 	addr := freePort(t)
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	writeConfig(t, path, addr, "alpha")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", path}, logs, logs) }()
-
-	base := "http://" + addr
-	eventually(t, "server up", func() bool { return status(base+"/healthz") == 200 })
-	if code := run(ctx, []string{"probe", base + "/readyz"}, logs, logs); code != 0 {
+	srv := startServe(t, path, addr)
+	base, logs := srv.base, srv.logs
+	if code := run(context.Background(), []string{"probe", base + "/readyz"}, logs, logs); code != 0 {
 		t.Fatalf("probe /readyz: exit %d", code)
 	}
-	if code := run(ctx, []string{"probe", base + "/nosuch"}, logs, logs); code != 1 {
+	if code := run(context.Background(), []string{"probe", base + "/nosuch"}, logs, logs); code != 1 {
 		t.Fatalf("probe of a 404: exit %d", code)
 	}
 	if s := status(base + "/alpha/.well-known/openid-configuration"); s != 200 {
@@ -159,15 +191,7 @@ func TestServeReloadAndShutdown(t *testing.T) {
 		t.Fatalf("beta after a bad reload: %d", s)
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exit %d:\n%s", code, logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.stop(t)
 	if !strings.Contains(logs.String(), `"stopped"`) {
 		t.Fatalf("no clean stop in the log:\n%s", logs.String())
 	}

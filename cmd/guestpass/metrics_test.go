@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // writeMetricsConfig writes the serve test config with metrics.listen set
@@ -49,14 +48,8 @@ func TestServeMetricsListener(t *testing.T) {
 	addr, m1, m2 := freePort(t), freePort(t), freePort(t)
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	writeMetricsConfig(t, path, addr, m1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", path}, logs, logs) }()
-
-	base := "http://" + addr
-	eventually(t, "server up", func() bool { return status(base+"/healthz") == 200 })
+	srv := startServe(t, path, addr)
+	base, logs := srv.base, srv.logs
 	if st, b := body("http://" + m1 + "/metrics"); st != 200 || !strings.Contains(b, "guestpass_http_request_duration_seconds") {
 		t.Fatalf("metrics listener: %d\n%s", st, b)
 	}
@@ -82,15 +75,7 @@ func TestServeMetricsListener(t *testing.T) {
 	eventually(t, "metrics moved", func() bool { return status("http://"+m2+"/metrics") == 200 })
 	eventually(t, "old metrics listener closed", func() bool { return status("http://"+m1+"/metrics") == 0 })
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exit %d:\n%s", code, logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.stop(t)
 	if st := status("http://" + m2 + "/metrics"); st != 0 {
 		t.Fatalf("metrics listener still answers after shutdown: %d", st)
 	}

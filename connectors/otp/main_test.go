@@ -3,13 +3,11 @@ package otp
 import (
 	"testing"
 
-	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/guestpass/guestpass/pkg/store/backendtest"
 )
 
-// sharedRedis is the one Redis this package's tests share, each isolated
+// shared holds the one Redis this package's tests share, each isolated
 // by its own key prefix; a test that stops its server starts a private one.
-var sharedRedis *redistest.Server
+var shared backendtest.Shared
 
-func TestMain(m *testing.M) {
-	redistest.Main(m, &sharedRedis)
-}
+func TestMain(m *testing.M) { shared.Main(m) }

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/backendtest"
 	"github.com/guestpass/guestpass/pkg/store/memory"
-	"github.com/guestpass/guestpass/pkg/store/redisstore"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
 	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
@@ -50,21 +50,13 @@ var backends = []backend{
 		return env{st: st, storeFollowsClock: true}
 	}},
 	{"redis", func(t *testing.T, clock *fakeClock) env {
-		return redisEnv(t, sharedRedis)
+		return redisEnv(t, shared.Redis)
 	}},
 }
 
 // redisEnv is an env on srv, isolated by the test's own key prefix.
 func redisEnv(t *testing.T, srv *redistest.Server) env {
-	st, err := redisstore.New(redisstore.Options{
-		Addrs: []string{srv.Addr}, KeyPrefix: redistest.KeyPrefix(t),
-		Username: srv.Username, Password: srv.Password, DB: srv.DB,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return env{st: st, redis: srv}
+	return env{st: backendtest.OpenRedis(t, srv), redis: srv}
 }
 
 // eachBackend runs f on every backend with a fresh store and clock.

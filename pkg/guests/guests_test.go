@@ -11,10 +11,11 @@ import (
 
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
 
 func TestRecordSignInConcurrentOneGuest(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
 		const n = 50
@@ -69,7 +70,7 @@ func TestRecordSignInConcurrentOneGuest(t *testing.T) {
 }
 
 func TestInviteConcurrentCreatesOnce(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
 		const n = 20
@@ -102,7 +103,7 @@ func TestInviteConcurrentCreatesOnce(t *testing.T) {
 }
 
 func TestInviteThenRedeem(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
 		invitedAt := clock.Now()
@@ -153,7 +154,7 @@ func TestInviteThenRedeem(t *testing.T) {
 }
 
 func TestSourceIsSticky(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
 		g, err := repo.For("fabrikam").RecordSignIn(ctx, "bob@gmail.com", guests.SignIn{Email: "bob@gmail.com", Source: "otp", DisplayName: "Bob"})
@@ -178,7 +179,7 @@ func TestSourceIsSticky(t *testing.T) {
 }
 
 func TestResetRedemption(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
 		g, err := repo.For("fabrikam").RecordSignIn(ctx, "bob@gmail.com", guests.SignIn{Email: "bob@gmail.com", Source: "otp", DisplayName: "Bob"})
@@ -208,7 +209,7 @@ func TestResetRedemption(t *testing.T) {
 }
 
 func TestDeleteThenReinviteGivesNewID(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
 		g, _, err := repo.For("fabrikam").Invite(ctx, "c@example.com", "c@example.com", "")
@@ -256,7 +257,7 @@ func TestDeleteThenReinviteGivesNewID(t *testing.T) {
 }
 
 func TestStaleIndexEntriesAreIgnored(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
 		old, _, err := repo.For("fabrikam").Invite(ctx, "d@example.com", "d@example.com", "")
@@ -286,7 +287,7 @@ func TestStaleIndexEntriesAreIgnored(t *testing.T) {
 }
 
 func TestListFilterAndOrder(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
 		for _, s := range []struct{ addr, source string }{
@@ -344,7 +345,7 @@ func equal(a, b []string) bool {
 }
 
 func TestTenantIsolation(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
 		a, err := repo.For("tenant-a").RecordSignIn(ctx, "same@example.com", guests.SignIn{Email: "same@example.com", Source: "otp"})
@@ -381,7 +382,7 @@ func TestTenantIsolation(t *testing.T) {
 }
 
 func TestInvalidArguments(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now)
 		if _, err := repo.For("fabrikam").RecordSignIn(ctx, "x@example.com", guests.SignIn{Email: "x@example.com", Source: ""}); err == nil {

@@ -7,13 +7,14 @@ import (
 
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
 
 // The upstream subject is recorded, a different one through the same
 // source is refused with nothing written, the subjects index finds the
 // guest, and a move keeps the id under the new address.
 func TestSubjectRecordedCheckedAndMoved(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		repo := guests.NewRepo(st, clock.Now).For("fabrikam")
 		in := guests.SignIn{Email: "cy@example.com", Source: "oidc:partner", Subject: "u-1"}

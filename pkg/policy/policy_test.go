@@ -3,24 +3,21 @@ package policy_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/pkg/store/backendtest"
-	"github.com/guestpass/guestpass/pkg/store/redistest"
 	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
 
-// sharedRedis is the one Redis this package's tests share.
-var sharedRedis *redistest.Server
+// backends runs this package's tests on memory and on the one Redis
+// they share.
+var backends backendtest.Shared
 
-func TestMain(m *testing.M) {
-	redistest.Main(m, &sharedRedis)
-}
+func TestMain(m *testing.M) { backends.Main(m) }
 
 func TestPolicyOverride(t *testing.T) {
-	backendtest.Each(t, sharedRedis, time.Time{}, func(t *testing.T, st store.Store, _ *storetest.Clock) {
+	backends.Each(t, func(t *testing.T, st store.Store, _ *storetest.Clock) {
 		ctx := context.Background()
 		// Two replicas sharing one store.
 		p1, p2 := policy.New(st), policy.New(st)

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
 
 // A new session never overwrites another: SaveOp is a SetNX, so an id
 // already in use (which 256 random bits make a broken store's doing)
 // fails the sign-in and leaves the other browser's session alone.
 func TestSaveNeverOverwritesASession(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		m := NewManager(st, testOptions(clock.Now, false))
 		s, err := m.Prepare("fabrikam", newSession(), time.Hour)

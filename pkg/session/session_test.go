@@ -58,7 +58,7 @@ func newSession() Session {
 }
 
 func TestCreateSetsCookieAndRecord(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		for _, secure := range []bool{false, true} {
 			m := NewManager(st, testOptions(clock.Now, secure))
@@ -96,7 +96,7 @@ func TestCreateSetsCookieAndRecord(t *testing.T) {
 }
 
 func TestCreateIssuesFreshIDNoFixation(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		m := NewManager(st, testOptions(clock.Now, false))
 		rec := httptest.NewRecorder()
@@ -133,7 +133,7 @@ func TestCreateIssuesFreshIDNoFixation(t *testing.T) {
 }
 
 func TestCookieOfAnotherTenantIsRefused(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		m := NewManager(st, testOptions(clock.Now, false))
 		rec := httptest.NewRecorder()
@@ -185,7 +185,7 @@ func TestAbsoluteLifetime(t *testing.T) {
 	// The memory store follows the injected clock, so this crosses the
 	// 24-hour line both in the store's expiry and in ExpiresAt.
 	clock := newFakeClock()
-	st := backendtest.Backends(sharedRedis)[0].Open(t, clock.Now) // memory
+	st := backendtest.Backends(backends.Redis)[0].Open(t, clock.Now) // memory
 	ctx := context.Background()
 	m := NewManager(st, testOptions(clock.Now, false))
 	rec := httptest.NewRecorder()
@@ -226,7 +226,7 @@ func TestAbsoluteLifetime(t *testing.T) {
 }
 
 func TestExpiresAtIsCheckedEvenIfTheRecordLingers(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, _ *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, _ *storetest.Clock) {
 		ctx := context.Background()
 		// The store keeps real time; only the manager's clock moves, as
 		// when a record outlives its ExpiresAt.
@@ -249,7 +249,7 @@ func TestExpiresAtIsCheckedEvenIfTheRecordLingers(t *testing.T) {
 }
 
 func TestGetDoesNotExtendTTL(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		m := NewManager(st, testOptions(clock.Now, false))
 		rec := httptest.NewRecorder()
@@ -276,7 +276,7 @@ func TestGetDoesNotExtendTTL(t *testing.T) {
 }
 
 func TestDelete(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		m := NewManager(st, testOptions(clock.Now, true))
 		rec := httptest.NewRecorder()
@@ -323,7 +323,7 @@ func TestDelete(t *testing.T) {
 }
 
 func TestBadCookiesAreRefused(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		m := NewManager(st, testOptions(clock.Now, false))
 		rec := httptest.NewRecorder()
@@ -362,7 +362,7 @@ func TestBadCookiesAreRefused(t *testing.T) {
 
 // flowCookieValue is a valid flow cookie of the same tenant and keys: it
 // must not pass as a session cookie.
-func flowCookieValue(t *testing.T, clock *fakeClock) string {
+func flowCookieValue(t *testing.T, clock *storetest.Clock) string {
 	f := NewFlows(testOptions(clock.Now, false))
 	rec := httptest.NewRecorder()
 	if _, err := f.Ensure(rec, requestWith("fabrikam"), "fabrikam"); err != nil {
@@ -411,7 +411,7 @@ func TestStoreOutageIsNotNoSession(t *testing.T) {
 }
 
 func TestBadKeys(t *testing.T) {
-	st := backendtest.Backends(sharedRedis)[0].Open(t, nil) // memory
+	st := backendtest.Backends(backends.Redis)[0].Open(t, nil) // memory
 	for name, o := range map[string]Options{
 		"no keys":        {},
 		"short hash key": {HashKey: []byte("short"), BlockKey: testBlock},

@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
 
 // A handle bound to one tenant works with that tenant's cookies only: a
 // session, flow or device cookie of tenant A means nothing to B's handles.
 func TestTenantHandlesStayInTheirTenant(t *testing.T) {
-	eachBackend(t, func(t *testing.T, st store.Store, clock *fakeClock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		o := testOptions(clock.Now, false)
 		m, f, d := NewManager(st, o), NewFlows(o), NewDevices(o)

@@ -7,18 +7,19 @@ import (
 
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/pkg/store/backendtest"
-	"github.com/guestpass/guestpass/pkg/store/redistest"
 	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
 
-var sharedRedis *redistest.Server
+// backends runs this package's store tests on memory and on the one
+// Redis they share.
+var backends = backendtest.Shared{Start: time.Unix(1_800_000_000, 0)}
 
-func TestMain(m *testing.M) { redistest.Main(m, &sharedRedis) }
+func TestMain(m *testing.M) { backends.Main(m) }
 
 // The attempt counter's Lua and its Go twin count alike: one per
 // attempt, per address, apart for a trusted browser, and per tenant.
 func TestAttemptCounterOnBothStores(t *testing.T) {
-	backendtest.Each(t, sharedRedis, time.Unix(1_800_000_000, 0), func(t *testing.T, st store.Store, clock *storetest.Clock) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		count := func(tenant, addr, device string) int64 {
 			t.Helper()

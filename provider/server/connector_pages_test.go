@@ -125,12 +125,12 @@ func TestConnectorPasswordAttempts(t *testing.T) {
 	// The owner signs in: one attempt of the address's budget, and a
 	// device cookie for it.
 	owner := newBrowser(t)
-	r.callback(t, e, "contoso", postPassword(t, owner, submitEmail(t, owner, r.authURL(), "ada@staff.example"), "right horse"))
+	r.callback(t, e, "contoso", postPassword(t, owner, postEmail(t, owner, r.authURL(), "ada@staff.example"), "right horse"))
 
 	// A stranger spends the rest, then is refused even with the right
 	// password, and the connector is not asked.
 	stranger := newBrowser(t)
-	p := submitEmail(t, stranger, r.authURL(), "ada@staff.example")
+	p := postEmail(t, stranger, r.authURL(), "ada@staff.example")
 	for i := 1; i < budget; i++ {
 		if p = postPassword(t, stranger, p, "guess"); p.status != http.StatusBadRequest {
 			t.Fatalf("guess %d: %d", i, p.status)
@@ -148,14 +148,14 @@ func TestConnectorPasswordAttempts(t *testing.T) {
 	// The owner's browser has its own budget, and its success does not
 	// give the stranger a new one.
 	r2 := newRP(t, e, "contoso", "portal", "contoso-secret")
-	r2.callback(t, e, "contoso", postPassword(t, owner, submitEmail(t, owner, r2.authURL(oauth2Prompt("login")), "ada@staff.example"), "right horse"))
+	r2.callback(t, e, "contoso", postPassword(t, owner, postEmail(t, owner, r2.authURL(oauth2Prompt("login")), "ada@staff.example"), "right horse"))
 	if again := postPassword(t, stranger, locked, "right horse"); again.status != http.StatusTooManyRequests {
 		t.Fatalf("stranger after the owner's success: %d", again.status)
 	}
 
 	// An unknown account of the domain looks the same once over budget.
 	b := newBrowser(t)
-	p = submitEmail(t, b, r.authURL(), "nobody@staff.example")
+	p = postEmail(t, b, r.authURL(), "nobody@staff.example")
 	for range budget {
 		p = postPassword(t, b, p, "guess")
 	}
@@ -177,7 +177,7 @@ func TestConnectorStaleStep(t *testing.T) {
 	r := newRP(t, e, "contoso", "portal", "contoso-secret")
 
 	b := newBrowser(t)
-	pwPage := submitEmail(t, b, r.authURL(), "ada@staff.example")
+	pwPage := postEmail(t, b, r.authURL(), "ada@staff.example")
 	if !isPasswordPage(pwPage) {
 		t.Fatalf("expected the password page, got %d %s", pwPage.status, pwPage.url)
 	}
@@ -208,7 +208,7 @@ func TestConnectorStaleStep(t *testing.T) {
 	// shown: the connector is not asked and the page says no method (not
 	// a 500 from the guest's source mismatch).
 	b = newBrowser(t)
-	pwPage = submitEmail(t, b, r.authURL(), "ada@staff.example")
+	pwPage = postEmail(t, b, r.authURL(), "ada@staff.example")
 	if _, err := guests.NewRepo(e.store, e.clock.Now).For("contoso").RecordSignIn(context.Background(),
 		"ada@staff.example", guests.SignIn{Email: "ada@staff.example", Source: "otp"}); err != nil {
 		t.Fatal(err)
@@ -273,7 +273,7 @@ func TestConnectorUpstreamFailurePages(t *testing.T) {
 	// the page says the organisation could not be reached.
 	pw.SetHang(true)
 	b := newBrowser(t)
-	p := postPassword(t, b, submitEmail(t, b, r.authURL(), "ada@staff.example"), "pw")
+	p := postPassword(t, b, postEmail(t, b, r.authURL(), "ada@staff.example"), "pw")
 	if p.status != http.StatusServiceUnavailable || !strings.Contains(html.UnescapeString(p.body), "We couldn't reach Staff") {
 		t.Fatalf("hanging backend: %d:\n%s", p.status, p.body)
 	}
@@ -331,7 +331,7 @@ func TestConnectorSSOAfterRemoval(t *testing.T) {
 	m.pw["contoso"].SetUser("ada@staff.example", mock.User{Password: "pw"})
 	r := newRP(t, before, "contoso", "portal", "contoso-secret")
 	b := newBrowser(t)
-	r.callback(t, before, "contoso", postPassword(t, b, submitEmail(t, b, r.authURL(), "ada@staff.example"), "pw"))
+	r.callback(t, before, "contoso", postPassword(t, b, postEmail(t, b, r.authURL(), "ada@staff.example"), "pw"))
 	// The same deployment's store, with the staff connector removed.
 	after, _ := newMockEnvWith(t, mockOptions{redis: redis, prefix: prefix, secrets: &before.secret, only: []string{"partner"}})
 	// The session still stands where its connector does...
@@ -417,11 +417,11 @@ func TestConnectorUpstreamSubject(t *testing.T) {
 	// directory).
 	pw.SetUser("old@staff.example", mock.User{Password: "pw", Identity: connectors.Identity{UserID: "emp-7"}})
 	b := newBrowser(t)
-	_, idt = r.callback(t, e, "contoso", postPassword(t, b, submitEmail(t, b, r.authURL(), "old@staff.example"), "pw"))
+	_, idt = r.callback(t, e, "contoso", postPassword(t, b, postEmail(t, b, r.authURL(), "old@staff.example"), "pw"))
 	emp := idt.Subject
 	pw.SetUser("new@staff.example", mock.User{Password: "pw", Identity: connectors.Identity{UserID: "emp-7"}})
 	b = newBrowser(t)
-	_, idt = r.callback(t, e, "contoso", postPassword(t, b, submitEmail(t, b, r.authURL(), "new@staff.example"), "pw"))
+	_, idt = r.callback(t, e, "contoso", postPassword(t, b, postEmail(t, b, r.authURL(), "new@staff.example"), "pw"))
 	if idt.Subject != emp || guestOf(t, e, "old@staff.example") != nil {
 		t.Fatalf("directory address change: sub %s, was %s", idt.Subject, emp)
 	}

@@ -78,15 +78,6 @@ func newMockEnvOn(t *testing.T, redis *redistest.Server) (*env, *mocks) {
 	return e, m
 }
 
-// submitEmail posts an address on the email page of a fresh sign-in and
-// returns the answer, redirects followed.
-func submitEmail(t *testing.T, b *browser, authURL, email string) page {
-	t.Helper()
-	p := b.get(authURL)
-	action, csrf := p.form(t, 0)
-	return b.post(action, url.Values{"csrf": {csrf}, "email": {email}})
-}
-
 func isPasswordPage(p page) bool { return strings.Contains(p.body, `type="password"`) }
 
 // postPassword posts a password on a password page.
@@ -133,7 +124,7 @@ func TestConnectorPasswordPath(t *testing.T) {
 	r := newRP(t, e, "contoso", "portal", "contoso-secret")
 	b := newBrowser(t)
 
-	p := submitEmail(t, b, r.authURL(), "Ada@Staff.example")
+	p := postEmail(t, b, r.authURL(), "Ada@Staff.example")
 	if p.status != http.StatusOK || !isPasswordPage(p) || strings.Contains(p.body, "/login/send") {
 		t.Fatalf("expected the password page, got %d %s:\n%s", p.status, p.url, p.body)
 	}
@@ -148,7 +139,7 @@ func TestConnectorPasswordPath(t *testing.T) {
 	}
 	// An unknown account of a claimed domain looks exactly the same.
 	b2 := newBrowser(t)
-	unknown := postPassword(t, b2, submitEmail(t, b2, r.authURL(), "nobody@staff.example"), "wrong")
+	unknown := postPassword(t, b2, postEmail(t, b2, r.authURL(), "nobody@staff.example"), "wrong")
 	if unknown.status != wrong.status || fieldError(unknown) != fieldError(wrong) {
 		t.Fatalf("unknown user %d %q, wrong password %d %q", unknown.status, fieldError(unknown), wrong.status, fieldError(wrong))
 	}
@@ -176,12 +167,9 @@ func TestConnectorPasswordPath(t *testing.T) {
 // returns where guestpass sends the browser (not followed).
 func upstreamRedirect(t *testing.T, b *browser, authURL, email string) string {
 	t.Helper()
-	p := b.get(authURL)
-	action, csrf := p.form(t, 0)
-	q := b.raw(http.MethodPost, action, url.Values{"csrf": {csrf}, "email": {email}})
-	to := q.location(t)
-	if q.status != http.StatusSeeOther || !strings.Contains(to, "/login/callback?") {
-		t.Fatalf("expected a redirect to the upstream, got %d %s", q.status, to)
+	to := upstreamAuthorize(t, b, authURL, email)
+	if !strings.Contains(to, "/login/callback?") {
+		t.Fatalf("expected a redirect to the callback mock's upstream, got %s", to)
 	}
 	return to
 }
@@ -270,7 +258,7 @@ func TestConnectorIdentityRefused(t *testing.T) {
 			b := newBrowser(t)
 			var p page
 			if tc.password {
-				p = postPassword(t, b, submitEmail(t, b, r.authURL(), tc.addr), "pw")
+				p = postPassword(t, b, postEmail(t, b, r.authURL(), tc.addr), "pw")
 			} else {
 				p = b.get(upstreamRedirect(t, b, r.authURL(), tc.addr))
 			}
@@ -320,7 +308,7 @@ func TestConnectorStickySources(t *testing.T) {
 	}
 	m.pw["contoso"].SetDomains("staff.example", "later.example")
 	// A new address of that domain goes to the connector now...
-	if p := submitEmail(t, newBrowser(t), r.authURL(), "new@later.example"); !isPasswordPage(p) {
+	if p := postEmail(t, newBrowser(t), r.authURL(), "new@later.example"); !isPasswordPage(p) {
 		t.Fatalf("new address of a claimed domain: %d %s", p.status, p.url)
 	}
 	// ...the passcode guest stays on passcodes (past the resend cooldown).
@@ -342,7 +330,7 @@ func TestConnectorStickySources(t *testing.T) {
 		"gone@partner.example", guests.SignIn{Email: "gone@partner.example", Source: "mockCallback:removed"}); err != nil {
 		t.Fatal(err)
 	}
-	p := submitEmail(t, newBrowser(t), r.authURL(), "gone@partner.example")
+	p := postEmail(t, newBrowser(t), r.authURL(), "gone@partner.example")
 	if p.status != http.StatusForbidden || !strings.Contains(p.body, "No sign-in method") {
 		t.Fatalf("removed connector: %d %s:\n%s", p.status, p.url, p.body)
 	}

@@ -60,7 +60,7 @@ func TestDirectorySignIn(t *testing.T) {
 	} {
 		r := newRP(t, e, "fabrikam", "portal", "portal-secret")
 		b := newBrowser(t)
-		p := submitEmail(t, b, r.authURL(), u.typed)
+		p := postEmail(t, b, r.authURL(), u.typed)
 		if p.status != http.StatusOK || !isPasswordPage(p) {
 			t.Fatalf("%s: expected the password page, got %d %s:\n%s", u.typed, p.status, p.url, p.body)
 		}
@@ -92,7 +92,7 @@ func TestDirectoryWrongPasswordLooksLikeUnknownUser(t *testing.T) {
 	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
 	try := func(email, password string) page {
 		b := newBrowser(t)
-		return postPassword(t, b, submitEmail(t, b, r.authURL(), email), password)
+		return postPassword(t, b, postEmail(t, b, r.authURL(), email), password)
 	}
 	wrong := try("ada@fabrikam.example", "analytical enginE")
 	if wrong.status != http.StatusBadRequest || fieldError(wrong) == "" || !isPasswordPage(wrong) {

@@ -82,27 +82,14 @@ func (r *rp) callback(t testing.TB, e *env, tenant string, p page) (*oauth2.Toke
 // mail, and returns the redirect to the app.
 func signIn(t testing.TB, e *env, b *browser, authURL, email string) page {
 	t.Helper()
-	p := b.get(authURL)
-	if p.status != http.StatusOK || !strings.Contains(p.body, `name="email"`) {
-		t.Fatalf("expected the email page, got %d %s:\n%s", p.status, p.url, p.body)
-	}
-	action, csrf := p.form(t, 0)
-	p = b.post(action, url.Values{"csrf": {csrf}, "email": {email}})
-	return sendAndEnter(t, e, b, p, email)
+	return sendAndEnter(t, e, b, postEmail(t, b, authURL, email), email)
 }
 
 func sendAndEnter(t testing.TB, e *env, b *browser, p page, email string) page {
 	t.Helper()
-	if p.status != http.StatusOK || !strings.Contains(p.body, "/login/send") {
-		t.Fatalf("expected the send page, got %d %s:\n%s", p.status, p.url, p.body)
-	}
-	action, csrf := p.form(t, 0)
-	p = b.post(action, url.Values{"csrf": {csrf}})
-	if p.status != http.StatusOK || !strings.Contains(p.body, `autocomplete="one-time-code"`) {
-		t.Fatalf("expected the code page, got %d %s:\n%s", p.status, p.url, p.body)
-	}
+	p = sendOn(t, b, p)
 	code := waitCode(t, e.smtp, email)
-	action, csrf = p.form(t, 0)
+	action, csrf := p.form(t, 0)
 	return b.post(action, url.Values{"csrf": {csrf}, "code": {code}})
 }
 

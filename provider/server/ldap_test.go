@@ -49,7 +49,7 @@ func TestLDAPSignIn(t *testing.T) {
 	r := newRP(t, e, "contoso", "portal", "contoso-secret")
 	b := newBrowser(t)
 
-	p := submitEmail(t, b, r.authURL(), "Ada@Example.ORG")
+	p := postEmail(t, b, r.authURL(), "Ada@Example.ORG")
 	if p.status != http.StatusOK || !isPasswordPage(p) {
 		t.Fatalf("expected the password page, got %d %s:\n%s", p.status, p.url, p.body)
 	}
@@ -60,7 +60,7 @@ func TestLDAPSignIn(t *testing.T) {
 	// An address of the directory's domain that it does not hold looks
 	// exactly like a wrong password.
 	b2 := newBrowser(t)
-	unknown := postPassword(t, b2, submitEmail(t, b2, r.authURL(), "nobody@example.org"), "difference engine")
+	unknown := postPassword(t, b2, postEmail(t, b2, r.authURL(), "nobody@example.org"), "difference engine")
 	if unknown.status != wrong.status || fieldError(unknown) != fieldError(wrong) {
 		t.Fatalf("unknown user %d %q, wrong password %d %q", unknown.status, fieldError(unknown), wrong.status, fieldError(wrong))
 	}
@@ -103,7 +103,7 @@ func TestLDAPDirectoryDown(t *testing.T) {
 
 	srv.Stop()
 	b := newBrowser(t)
-	p := submitEmail(t, b, r.authURL(), "ada@example.org")
+	p := postEmail(t, b, r.authURL(), "ada@example.org")
 	down := postPassword(t, b, p, "analytical engine")
 	if down.status != http.StatusBadGateway && down.status != http.StatusServiceUnavailable {
 		t.Fatalf("directory down: %d %s:\n%s", down.status, down.url, down.body)
@@ -118,7 +118,7 @@ func TestLDAPDirectoryDown(t *testing.T) {
 	srv.Restart()
 	b = newBrowser(t)
 	r = newRP(t, e, "contoso", "portal", "contoso-secret")
-	_, idt := r.callback(t, e, "contoso", postPassword(t, b, submitEmail(t, b, r.authURL(), "ada@example.org"), "analytical engine"))
+	_, idt := r.callback(t, e, "contoso", postPassword(t, b, postEmail(t, b, r.authURL(), "ada@example.org"), "analytical engine"))
 	if c := idClaims(t, idt); c.IDP != ldapSource || !slices.Equal(c.AMR, []string{"pwd"}) {
 		t.Fatalf("claims after recovery %+v", c)
 	}

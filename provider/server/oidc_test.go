@@ -113,7 +113,7 @@ func deadIssuer(t *testing.T) string {
 // upstream's email page).
 func (f *federation) toUpstream(t *testing.T, b *browser, authURL, addr string, u *upstream) page {
 	t.Helper()
-	p := submitEmail(t, b, authURL, addr)
+	p := postEmail(t, b, authURL, addr)
 	if !strings.HasPrefix(p.url, u.base+"/") || !isPasswordPage(p) {
 		t.Fatalf("expected the upstream %s's password page, got %d %s:\n%s", u.base, p.status, p.url, p.body)
 	}
@@ -293,7 +293,7 @@ func TestOIDCWrongNonce(t *testing.T) {
 func TestOIDCUpstreamDown(t *testing.T) {
 	f := newFederation(t)
 	r := newRP(t, f.down, downTenant, "portal", "contoso-secret")
-	p := submitEmail(t, newBrowser(t), r.authURL(), "dan@dead.example")
+	p := postEmail(t, newBrowser(t), r.authURL(), "dan@dead.example")
 	if p.status < 500 || p.status > 599 || !strings.HasPrefix(p.url, f.down.base) || !strings.Contains(p.body, "<html") {
 		t.Fatalf("upstream down: %d %s:\n%s", p.status, p.url, p.body)
 	}
@@ -313,7 +313,7 @@ func TestOIDCGoogleClaimsOnlyItsDomains(t *testing.T) {
 		}
 	}
 	for _, a := range []string{"x@google.com", "x@gmail.co.uk", "x@mail.gmail.com"} {
-		p := submitEmail(t, newBrowser(t), r.authURL(), a)
+		p := postEmail(t, newBrowser(t), r.authURL(), a)
 		if !strings.HasPrefix(p.url, f.down.base) || !strings.Contains(p.body, "/login/send") {
 			t.Fatalf("%s: expected the passcode's send page, got %d %s", a, p.status, p.url)
 		}

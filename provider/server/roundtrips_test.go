@@ -140,7 +140,7 @@ func TestConnectorRedisRoundTrips(t *testing.T) {
 	}
 	measure("password connector, first sign-in", maxPasswordRoundTrips, func() {
 		b := newBrowser(t)
-		r.callback(t, e, "contoso", postPassword(t, b, submitEmail(t, b, r.authURL(), "ada@staff.example"), "right horse"))
+		r.callback(t, e, "contoso", postPassword(t, b, postEmail(t, b, r.authURL(), "ada@staff.example"), "right horse"))
 	})
 	measure("upstream (callback) connector, first sign-in", maxUpstreamRoundTrips, func() {
 		b := newBrowser(t)

@@ -49,15 +49,8 @@ func limits(tenant string, l config.AbuseLimits, proxies ...string) func(*config
 // with X-Forwarded-For xff unless empty; it returns the answer, followed.
 func pressSend(t *testing.T, b *browser, authURL, email, xff string) page {
 	t.Helper()
-	p := b.get(authURL)
-	if !isEmailPage(p) {
-		t.Fatalf("expected the email page, got %d %s:\n%s", p.status, p.url, p.body)
-	}
-	action, csrf := p.form(t, 0)
-	p = b.post(action, url.Values{"csrf": {csrf}, "email": {email}})
-	if p.status != http.StatusOK || !strings.Contains(p.body, "/login/send") {
-		t.Fatalf("expected the send page, got %d %s:\n%s", p.status, p.url, p.body)
-	}
+	p := postEmail(t, b, authURL, email)
+	mustSendPage(t, p)
 	return pressSendOn(t, b, p, xff)
 }
 

@@ -50,17 +50,36 @@ func (p page) location(t testing.TB) string {
 // mail is not read.
 func toCodePage(t testing.TB, b *browser, authURL, email string) page {
 	t.Helper()
+	return sendOn(t, b, postEmail(t, b, authURL, email))
+}
+
+// postEmail opens authURL in b, expects the email page and submits email
+// on it; it returns the answer, followed (the send page for an address
+// with passcodes). Every passcode walk in these tests starts here.
+func postEmail(t testing.TB, b *browser, authURL, email string) page {
+	t.Helper()
 	p := b.get(authURL)
-	if p.status != http.StatusOK || !strings.Contains(p.body, `name="email"`) {
+	if !isEmailPage(p) {
 		t.Fatalf("expected the email page, got %d %s:\n%s", p.status, p.url, p.body)
 	}
 	action, csrf := p.form(t, 0)
-	p = b.post(action, url.Values{"csrf": {csrf}, "email": {email}})
+	return b.post(action, url.Values{"csrf": {csrf}, "email": {email}})
+}
+
+// mustSendPage fails the test unless p is the send page.
+func mustSendPage(t testing.TB, p page) {
+	t.Helper()
 	if p.status != http.StatusOK || !strings.Contains(p.body, "/login/send") {
 		t.Fatalf("expected the send page, got %d %s:\n%s", p.status, p.url, p.body)
 	}
-	action, csrf = p.form(t, 0)
-	p = b.post(action, url.Values{"csrf": {csrf}})
+}
+
+// sendOn presses Send on a send page and expects the code page.
+func sendOn(t testing.TB, b *browser, sendPage page) page {
+	t.Helper()
+	mustSendPage(t, sendPage)
+	action, csrf := sendPage.form(t, 0)
+	p := b.post(action, url.Values{"csrf": {csrf}})
 	if !isCodePage(p) || p.status != http.StatusOK {
 		t.Fatalf("expected the code page, got %d %s:\n%s", p.status, p.url, p.body)
 	}

@@ -56,7 +56,7 @@ func TestTenantHomeSignIn(t *testing.T) {
 
 	// fabrikam's email page sends the browser to contoso, which asks for
 	// the passcode of the hinted address, on behalf of Fabrikam.
-	p := submitEmail(t, b, r.authURL(), "Ada@CONTOSO.example.")
+	p := postEmail(t, b, r.authURL(), "Ada@CONTOSO.example.")
 	if !strings.HasPrefix(p.url, e.issuer("contoso")+"/") || !strings.Contains(p.body, "/login/send") {
 		t.Fatalf("expected contoso's send-code page, got %d %s:\n%s", p.status, p.url, p.body)
 	}
@@ -103,7 +103,7 @@ func TestTenantHomeSessionIsReused(t *testing.T) {
 	home.callback(t, e, "contoso", signIn(t, e, b, home.authURL(), "cy@contoso.example"))
 
 	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
-	_, idt := r.callback(t, e, "fabrikam", submitEmail(t, b, r.authURL(), "cy@contoso.example"))
+	_, idt := r.callback(t, e, "fabrikam", postEmail(t, b, r.authURL(), "cy@contoso.example"))
 	if c := idClaims(t, idt); c.IDP != "tenant:contoso" || !c.EmailVerified {
 		t.Fatalf("claims %+v", c)
 	}
@@ -116,7 +116,7 @@ func TestTenantHomeClaimsOnlyItsDomains(t *testing.T) {
 	invite(t, e, "fabrikam", "bo@elsewhere.example", "Bo")
 	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
 	b := newBrowser(t)
-	p := submitEmail(t, b, r.authURL(), "bo@elsewhere.example")
+	p := postEmail(t, b, r.authURL(), "bo@elsewhere.example")
 	if !strings.HasPrefix(p.url, e.issuer("fabrikam")+"/") {
 		t.Fatalf("an address outside contoso's domains left fabrikam: %d %s", p.status, p.url)
 	}

@@ -18,9 +18,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/guestpass/guestpass/pkg/proctest"
 )
 
 // Where Debian's slapd package puts things.
@@ -79,9 +80,7 @@ type Server struct {
 	dir  string
 	conf string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc proctest.Current // the running server
 }
 
 // Start returns a private slapd holding opts.Users, stopped in t.Cleanup.
@@ -227,7 +226,7 @@ func SSHA(password string) (string, error) {
 func (s *Server) launch() error {
 	var lastErr error
 	for range 5 {
-		ports, err := freePorts(2)
+		ports, err := proctest.FreePorts(2)
 		if err != nil {
 			return err
 		}
@@ -240,19 +239,6 @@ func (s *Server) launch() error {
 		}
 	}
 	return lastErr
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // run starts slapd in the foreground (-d keeps it attached, so killing the
@@ -270,29 +256,21 @@ func (s *Server) run() error {
 	defer logf.Close()
 	cmd := exec.Command(slapdPath, "-d", "0", "-f", s.conf, "-h", urls)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	setProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
+	proc, err := proctest.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("start slapd: %w", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
 	for _, a := range []string{s.Addr, s.LDAPSAddr} {
 		if a == "" {
 			continue
 		}
-		if err := waitListen(a, done); err != nil {
-			_ = cmd.Process.Kill()
-			<-done
+		if err := waitListen(a, proc.Exited()); err != nil {
+			proc.Kill()
 			logText, _ := os.ReadFile(logPath)
 			return fmt.Errorf("slapd on %s: %w; log:\n%s", a, err, logText)
 		}
 	}
-	s.mu.Lock()
-	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
+	s.proc.Set(proc)
 	return nil
 }
 
@@ -333,17 +311,7 @@ func (s *Server) Restart() {
 	s.tb.Fatalf("ldaptest: restart: %v", err)
 }
 
-func (s *Server) kill() {
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd, s.done = nil, nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Kill()
-	<-done
-}
+func (s *Server) kill() { s.proc.Kill() }
 
 // UserDN is the DN of the user with uid.
 func UserDN(uid string) string { return "uid=" + uid + "," + PeopleDN }

@@ -57,3 +57,22 @@ func TestMemoryBackendFollowsTheClock(t *testing.T) {
 		t.Fatalf("after the TTL on the clock: Get = %v, want ErrNotFound", err)
 	}
 }
+
+// TestSharedEach: a package's Shared runs f on both backends, the Redis
+// one on the shared server, with the clock at the package's Start.
+func TestSharedEach(t *testing.T) {
+	shared := backendtest.Shared{Start: time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC), Redis: redistest.Start(t)}
+	var ran []string
+	shared.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
+		ran = append(ran, t.Name())
+		if !clock.Now().Equal(shared.Start) {
+			t.Fatalf("clock starts at %v, want %v", clock.Now(), shared.Start)
+		}
+		if err := st.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if want := []string{t.Name() + "/memory", t.Name() + "/redis"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %v, want %v", ran, want)
+	}
+}

@@ -15,11 +15,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/guestpass/guestpass/pkg/proctest"
 )
 
 // EnvURL names the environment variable that points tests at an existing
@@ -45,9 +46,7 @@ type Server struct {
 	external bool
 	dir      string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd     // nil while stopped
-	done chan struct{} // closed when cmd has exited
+	proc proctest.Current // the running server
 }
 
 // Start returns a Redis for the test: $REDIS_URL when set, otherwise a
@@ -123,26 +122,17 @@ func launch(dir string) (*Server, error) {
 	// A free port found by listening and closing can be taken by someone
 	// else before redis binds it; a few fresh ports make that harmless.
 	for range 5 {
-		port, err := freePort()
+		ports, err := proctest.FreePorts(1)
 		if err != nil {
 			return nil, err
 		}
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 		if lastErr = s.run(dir); lastErr == nil {
 			s.dir = dir
 			return s, nil
 		}
 	}
 	return nil, lastErr
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // run starts redis-server on s.Addr with dir as its working directory and
@@ -159,27 +149,16 @@ func (s *Server) run(dir string) error {
 		"--daemonize", "no",
 		"--logfile", logPath,
 	)
-	setProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
+	proc, err := proctest.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("start redis-server (is it on PATH?): %w", err)
 	}
-	// done is closed once the process has been reaped, so kill can wait
-	// until the port is really free before a restart.
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-
-	if err := waitPing(s.Addr, done); err != nil {
-		_ = cmd.Process.Kill()
-		<-done
+	if err := waitPing(s.Addr, proc.Exited()); err != nil {
+		proc.Kill()
 		logText, _ := os.ReadFile(logPath)
 		return fmt.Errorf("redis-server on %s: %w; log:\n%s", s.Addr, err, logText)
 	}
-	s.mu.Lock()
-	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
+	s.proc.Set(proc)
 	return nil
 }
 
@@ -265,17 +244,7 @@ func (s *Server) mustBePrivate(op string) {
 	panic(msg)
 }
 
-func (s *Server) kill() {
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd, s.done = nil, nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Kill()
-	<-done
-}
+func (s *Server) kill() { s.proc.Kill() }
 
 // KeyPrefix returns a key prefix unique to this test (and this run), so
 // tests sharing one Redis never see each other's keys. It contains only

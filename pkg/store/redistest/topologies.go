@@ -6,11 +6,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/guestpass/guestpass/pkg/proctest"
 )
 
 // StartCluster starts a three-master Redis Cluster of private
@@ -78,30 +81,31 @@ func StartSentinel(t testing.TB, masterName string) string {
 	}
 	cmd := exec.Command("redis-server", dir+"/sentinel.conf", "--sentinel")
 	cmd.Dir = dir
-	if err := cmd.Start(); err != nil {
+	proc, err := proctest.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(proc.Kill)
 	waitClusterNode(t, sentinel)
 	return sentinel
 }
 
 func freeAddr(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := proctest.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 }
 
 func startNode(t testing.TB, addr string, args ...string) {
 	dir := t.TempDir()
 	all := append([]string{"--port", strings.Split(addr, ":")[1], "--bind", "127.0.0.1", "--dir", dir}, args...)
 	cmd := exec.Command("redis-server", all...)
-	if err := cmd.Start(); err != nil {
+	proc, err := proctest.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(proc.Kill)
 	waitClusterNode(t, addr)
 }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package ldaptest
+package proctest
 
 import "os/exec"
 
