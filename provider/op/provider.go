@@ -1,4 +1,4 @@
-// Package oidc wires zitadel/oidc's OpenID provider, one per tenant.
+// Package op wires zitadel/oidc's OpenID provider, one per tenant.
 //
 // Each tenant gets its own op.Provider with a static issuer
 // "{baseURL}/{tenant}", mounted under "/{tenant}" by the server. One
