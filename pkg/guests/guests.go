@@ -80,6 +80,13 @@ type Guest struct {
 type Filter struct {
 	// Source, when not empty, keeps only guests with exactly this source.
 	Source string
+	// State, when not empty, keeps only guests in this state.
+	State State
+}
+
+// match reports whether g passes f.
+func (f Filter) match(g *Guest) bool {
+	return (f.Source == "" || g.Source == f.Source) && (f.State == "" || g.State == f.State)
 }
 
 var (
@@ -396,7 +403,7 @@ func (r *Repo) list(ctx context.Context, tenant string, f Filter) ([]*Guest, err
 		if err != nil {
 			return nil, err
 		}
-		if f.Source != "" && g.Source != f.Source {
+		if !f.match(g) {
 			continue
 		}
 		out = append(out, g)

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -21,6 +23,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/provider/admin"
 	"github.com/guestpass/guestpass/provider/login"
 	"github.com/guestpass/guestpass/provider/op"
 	"github.com/guestpass/guestpass/provider/pages"
@@ -79,6 +82,7 @@ func Build(d Deps) (http.Handler, error) {
 	clients := clientip.New(cfg.TrustedNets)
 	gr := guests.NewRepo(st, d.Clock)
 	pol := policy.New(st)
+	invitations := guests.NewInvitations(st, deriveKey(cfg.Secrets.Code, "guestpass/invitations"), d.Clock)
 	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)
 	opLog := slog.New(NewSlogHandler(d.Logger.Named("op")))
 	opened, err := openConnectors(cfg, d.Connectors, connectors.Env{Logger: d.Logger.Named("connector"), Clock: d.Clock})
@@ -107,7 +111,14 @@ func Build(d Deps) (http.Handler, error) {
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
 			UpstreamTimeout: d.UpstreamTimeout,
 		})
-		tenants[t.ID] = Tenant{Pages: lh.Routes(), OP: provider}
+		adm := admin.New(admin.Options{
+			Tenant: t.ID, DisplayName: t.DisplayName, AccentColor: t.Branding.AccentColor, Issuer: provider.Issuer(),
+			InvitationTTL: t.Invitations.TTL, EmailOTPDefault: t.EmailOTP.Enabled,
+			Verifier: provider, Guests: gr.For(t.ID), Invitations: invitations, Policies: pol,
+			Mail: mr, Mailer: d.Mailer, ErrTokenInvalid: op.ErrTokenInvalid, ErrNotAdmin: op.ErrNotAdmin,
+			Logger: d.Logger.Named("admin"),
+		})
+		tenants[t.ID] = Tenant{Pages: lh.Routes(), OP: provider, Admin: adm}
 	}
 	return NewRouter(cfg, tenants, st, pg, d.Logger, d.Metrics), nil
 }
@@ -130,4 +141,12 @@ func templateFS(dir string) (pagesFS, mailFS fs.FS, err error) {
 		mailFS = admin
 	}
 	return pagesFS, mailFS, nil
+}
+
+// deriveKey derives a purpose-bound key from a server secret, so that one
+// configured secret never keys two things.
+func deriveKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
