@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	"github.com/guestpass/guestpass/provider/login"
 	"github.com/guestpass/guestpass/provider/op"
 	"github.com/guestpass/guestpass/provider/pages"
+	"github.com/guestpass/guestpass/provider/redeem"
 	"github.com/guestpass/guestpass/templates"
 )
 
@@ -94,6 +96,7 @@ func Build(d Deps) (http.Handler, error) {
 	for _, t := range cfg.Tenants {
 		settings := opTenant(t)
 		settings.Clients = append(settings.Clients, impliedClients(cfg, t.ID)...)
+		settings.Clients = append(settings.Clients, redeemClient(cfg, t))
 		provider, err := op.New(op.Options{
 			BaseURL: cfg.BaseURL, Tenant: settings, Store: st, Secret: cfg.Secrets.Code,
 			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog, Pages: pg,
@@ -118,7 +121,17 @@ func Build(d Deps) (http.Handler, error) {
 			Mail: mr, Mailer: d.Mailer, ErrTokenInvalid: op.ErrTokenInvalid, ErrNotAdmin: op.ErrNotAdmin,
 			Logger: d.Logger.Named("admin"),
 		})
-		tenants[t.ID] = Tenant{Pages: lh.Routes(), OP: provider, Admin: adm}
+		rd := redeem.New(redeem.Options{
+			Tenant: branding(t), Issuer: provider.Issuer(), HashKey: cookieOpts.HashKey, BlockKey: cookieOpts.BlockKey,
+			Secure: cookieOpts.Secure, Invitations: invitations, Sessions: sessions, Pages: pg,
+			Logger: d.Logger.Named("redeem"),
+		})
+		routes := lh.Routes()
+		for pattern, fn := range rd.Routes() {
+			method, path, _ := strings.Cut(pattern, " ")
+			routes = append(routes, login.Route{Method: method, Path: path, Handler: fn})
+		}
+		tenants[t.ID] = Tenant{Pages: routes, OP: provider, Admin: adm}
 	}
 	return NewRouter(cfg, tenants, st, pg, d.Logger, d.Metrics), nil
 }
@@ -149,4 +162,17 @@ func deriveKey(secret []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(purpose))
 	return m.Sum(nil)
+}
+
+// redeemClient is the tenant's implied client of its own invitation links
+// (provider/redeem): its one redirect URI is a guestpass route, it is
+// confidential with a derived secret nobody uses (the code it gets is
+// never exchanged: the session is the proof), and it is on no apps page.
+func redeemClient(cfg *config.Config, t config.Tenant) op.Client {
+	issuer := strings.TrimSuffix(cfg.BaseURL, "/") + "/" + t.ID
+	return op.Client{
+		ID: redeem.ClientID, Name: t.DisplayName,
+		Secret:       base64.RawURLEncoding.EncodeToString(deriveKey(cfg.Secrets.Code, "guestpass/redeem-client/"+t.ID)),
+		RedirectURIs: []string{redeem.CallbackURL(issuer)},
+	}
 }
