@@ -468,3 +468,39 @@ func TestAdminInvitationMail(t *testing.T) {
 	api.invite("quiet@guest.example", "")
 	noMailTo(t, e.smtp, "quiet@guest.example", 300*time.Millisecond)
 }
+
+// The seed's sticky-source story through the API: passcode guests whose
+// domain a connector later claims keep their passcode; after a reset, or
+// a delete and a re-invitation, the same address goes to the connector.
+func TestAdminResetMovesStickyGuestToConnector(t *testing.T) {
+	e, m := newMockEnv(t)
+	api := newAdminAPI(t, e, "fabrikam", clientCredentials(t, e, "fabrikam", "admin", "admin-secret"))
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	pat, _, _ := api.invite("pat@later.example", "")
+	quin, _, _ := api.invite("quin@later.example", "")
+	for _, addr := range []string{"pat@later.example", "quin@later.example"} {
+		r.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r.authURL(), addr))
+	}
+	m.pw["fabrikam"].SetDomains("staff.example", "later.example")
+	e.clock.Advance(2 * time.Minute)
+	// Sticky: still a passcode.
+	r.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r.authURL(), "pat@later.example"))
+
+	// Reset: same id, and the connector now.
+	got := api.must(http.MethodPost, "/guests/"+pat.ID+"/reset", "", http.StatusOK).json(t)
+	if got["id"] != pat.ID || got["source"] != nil {
+		t.Fatalf("reset: %v", got)
+	}
+	if p := submitEmail(t, newBrowser(t), r.authURL(), "pat@later.example"); !isPasswordPage(p) {
+		t.Fatalf("after reset: %d %s\n%s", p.status, p.url, p.body)
+	}
+	// Delete and re-invite: a new id, and the connector too.
+	api.must(http.MethodDelete, "/guests/"+quin.ID, "", http.StatusNoContent)
+	q2, _, status := api.invite("quin@later.example", "")
+	if status != http.StatusCreated || q2.ID == quin.ID {
+		t.Fatalf("re-invite after delete: %d %v", status, q2)
+	}
+	if p := submitEmail(t, newBrowser(t), r.authURL(), "quin@later.example"); !isPasswordPage(p) {
+		t.Fatalf("after delete and re-invite: %d %s\n%s", p.status, p.url, p.body)
+	}
+}
