@@ -70,6 +70,9 @@ type Guest struct {
 	// one (a recycled upstream address must not take the guest over), and
 	// an address change upstream finds the guest by it.
 	Subject string `json:"subject,omitempty"`
+	// CreatedAt is when the record was first written: the list order
+	// (zero in records older than the list indexes; see created).
+	CreatedAt time.Time `json:"createdAt,omitzero"`
 	// Zero when not yet.
 	InvitedAt    time.Time `json:"invitedAt,omitzero"`
 	RedeemedAt   time.Time `json:"redeemedAt,omitzero"`
@@ -225,6 +228,11 @@ func (r *Repo) update(ctx context.Context, tenant, canonical string, first *Reco
 			// between record and index writes heals here too.
 			return cur, false, r.index(ctx, tenant, cur)
 		}
+		if next.CreatedAt.IsZero() {
+			// Fixes the list position of a record older than the
+			// indexes (and of a new one, whose times are now).
+			next.CreatedAt = next.created()
+		}
 		raw, err := json.Marshal(next)
 		if err != nil {
 			return nil, false, fmt.Errorf("guests: encode record: %w", err)
@@ -232,9 +240,9 @@ func (r *Repo) update(ctx context.Context, tenant, canonical string, first *Reco
 		if cur != nil && bytes.Equal(raw, prev) {
 			return next, false, r.index(ctx, tenant, next)
 		}
-		ok, err := r.st.CompareAndSwap(ctx, recordKey(tenant, canonical), prev, raw, 0)
+		ok, err := r.write(ctx, tenant, prev, raw, next)
 		if err != nil {
-			return nil, false, fmt.Errorf("guests: write %s: %w", tenant, err)
+			return nil, false, err
 		}
 		if !ok {
 			continue // another writer won this round; re-read and re-apply
@@ -449,6 +457,9 @@ func (r *Repo) delete(ctx context.Context, tenant, id string) error {
 	if err := r.st.HDel(ctx, idsKey(tenant), id); err != nil {
 		return fmt.Errorf("guests: unindex %s: %w", tenant, err)
 	}
+	if err := r.unindex(ctx, tenant, g); err != nil {
+		return err
+	}
 	// The list entry may already point at a re-created guest; only remove
 	// it when it still names this id.
 	cur, err := r.st.HGet(ctx, listKey(tenant), g.Canonical)
@@ -611,9 +622,9 @@ func (r *Repo) move(ctx context.Context, tenant, from, canonical string, s SignI
 	if err != nil {
 		return nil, fmt.Errorf("guests: encode record: %w", err)
 	}
-	ok, err := r.st.CompareAndSwap(ctx, recordKey(tenant, canonical), nil, raw, 0)
+	ok, err := r.write(ctx, tenant, nil, raw, &next)
 	if err != nil {
-		return nil, fmt.Errorf("guests: write %s: %w", tenant, err)
+		return nil, err
 	}
 	if !ok {
 		return nil, ErrAddressTaken
