@@ -114,3 +114,22 @@ func TestInvitationOtherAddress(t *testing.T) {
 		t.Fatalf("invited guest after the other's attempt: %d %s", p.status, p.url)
 	}
 }
+
+// The redeem token is a credential until used: no log line carries it.
+func TestRedeemTokenNotLogged(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	api := newAdminAPI(t, e, "fabrikam", clientCredentials(t, e, "fabrikam", "admin", "admin-secret"))
+	_, link, _ := api.invite("logged@guest.example", "")
+	newBrowser(t).get(link)
+	token := link[strings.LastIndex(link, "/")+1:]
+	for _, l := range e.logs.All() {
+		if strings.Contains(l.Message, token) {
+			t.Fatalf("token in a log message: %s", l.Message)
+		}
+		for k, v := range l.ContextMap() {
+			if s, ok := v.(string); ok && strings.Contains(s, token) {
+				t.Fatalf("token in log field %s of %q", k, l.Message)
+			}
+		}
+	}
+}
