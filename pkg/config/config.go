@@ -115,6 +115,7 @@ type Tenant struct {
 	SelfServiceSignUp bool        `yaml:"selfServiceSignUp"`
 	EmailOTP          EmailOTP    `yaml:"emailOTP"`
 	Session           Session     `yaml:"session"`
+	Invitations       Invitations `yaml:"invitations"`
 	Connectors        []Connector `yaml:"connectors"`
 	Clients           []Client    `yaml:"clients"`
 
@@ -145,6 +146,11 @@ type EmailOTP struct {
 // Session is the tenant's sign-in session policy (PRODUCT.md B4).
 type Session struct {
 	Lifetime time.Duration `yaml:"lifetime"`
+}
+
+// Invitations is how long a redeem link stays valid (PRODUCT.md B5).
+type Invitations struct {
+	TTL time.Duration `yaml:"ttl"`
 }
 
 // Connector is one upstream way to authenticate (PRODUCT.md B2). Fields

@@ -144,6 +144,8 @@ func TestBadConfigs(t *testing.T) {
 		{"resend cooldown too long", "maxAttempts: 5", "maxAttempts: 5, resendCooldown: 2h", nil, "tenants[0].emailOTP.resendCooldown", "out of range"},
 		{"enabled not bool", "maxAttempts: 5", "maxAttempts: 5, enabled: maybe", nil, "tenants[0].emailOTP.enabled", "true or false"},
 		{"session too long", "lifetime: 24h", "lifetime: 800h", nil, "tenants[0].session.lifetime", "out of range"},
+		{"invitations ttl too short", "session: {lifetime: 24h}", "session: {lifetime: 24h}\n    invitations: {ttl: 10m}", nil, "tenants[0].invitations.ttl", "out of range; use a value from 1h to 365d"},
+		{"invitations ttl not a duration", "session: {lifetime: 24h}", "session: {lifetime: 24h}\n    invitations: {ttl: month}", nil, "tenants[0].invitations.ttl", "is not a duration"},
 		{"unknown key with suggestion", "maxAttempts: 5", "maxattempts: 5", nil, "tenants[0].emailOTP.maxattempts", `did you mean "maxAttempts"?`},
 		{"unknown top key", "listen:", "listne: x\nlisten:", nil, "listne", "known keys here: baseURL, dev, listen"},
 		{"duplicate key", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlisten: 127.0.0.1:8081", nil, "listen", "set twice (first at line 2)"},

@@ -57,6 +57,10 @@ func DefaultEmailOTP() EmailOTP {
 	}
 }
 
+// DefaultInvitationTTL is how long a redeem link is valid when the tenant
+// sets nothing: 30 days, as the seed's invitations.
+const DefaultInvitationTTL = 30 * 24 * time.Hour
+
 // DefaultSession is the session policy of a tenant that sets nothing.
 func DefaultSession() Session { return Session{Lifetime: 24 * time.Hour} }
 
@@ -144,6 +148,9 @@ func (v *validator) applyDefaults(c *Config) {
 		v.applyAbuseDefaults(&t.EmailOTP.AbuseLimits, i)
 		if !has(p + ".session.lifetime") {
 			t.Session = DefaultSession()
+		}
+		if !has(p + ".invitations.ttl") {
+			t.Invitations.TTL = DefaultInvitationTTL
 		}
 		for j := range t.Connectors {
 			cn := &t.Connectors[j]

@@ -348,6 +348,7 @@ func (v *validator) tenant(c *Config, t *Tenant, p string, ids, domains map[stri
 	v.intRange(o+"maxFailuresPerHour", e.MaxFailuresPerHour, 1, 10000, 20)
 	v.abuseLimits(o, e.AbuseLimits)
 	v.durRange(p+".session.lifetime", t.Session.Lifetime, time.Minute, 30*24*time.Hour, "24h")
+	v.durRange(p+".invitations.ttl", t.Invitations.TTL, time.Hour, 365*24*time.Hour, "720h")
 
 	v.connectors(c, t, p)
 	v.clients(c, t, p)

@@ -70,6 +70,9 @@ type Guest struct {
 	// one (a recycled upstream address must not take the guest over), and
 	// an address change upstream finds the guest by it.
 	Subject string `json:"subject,omitempty"`
+	// CreatedAt is when the record was first written: the list order
+	// (zero in records older than the list indexes; see created).
+	CreatedAt time.Time `json:"createdAt,omitzero"`
 	// Zero when not yet.
 	InvitedAt    time.Time `json:"invitedAt,omitzero"`
 	RedeemedAt   time.Time `json:"redeemedAt,omitzero"`
@@ -80,6 +83,13 @@ type Guest struct {
 type Filter struct {
 	// Source, when not empty, keeps only guests with exactly this source.
 	Source string
+	// State, when not empty, keeps only guests in this state.
+	State State
+}
+
+// match reports whether g passes f.
+func (f Filter) match(g *Guest) bool {
+	return (f.Source == "" || g.Source == f.Source) && (f.State == "" || g.State == f.State)
 }
 
 var (
@@ -218,6 +228,11 @@ func (r *Repo) update(ctx context.Context, tenant, canonical string, first *Reco
 			// between record and index writes heals here too.
 			return cur, false, r.index(ctx, tenant, cur)
 		}
+		if next.CreatedAt.IsZero() {
+			// Fixes the list position of a record older than the
+			// indexes (and of a new one, whose times are now).
+			next.CreatedAt = next.created()
+		}
 		raw, err := json.Marshal(next)
 		if err != nil {
 			return nil, false, fmt.Errorf("guests: encode record: %w", err)
@@ -225,9 +240,9 @@ func (r *Repo) update(ctx context.Context, tenant, canonical string, first *Reco
 		if cur != nil && bytes.Equal(raw, prev) {
 			return next, false, r.index(ctx, tenant, next)
 		}
-		ok, err := r.st.CompareAndSwap(ctx, recordKey(tenant, canonical), prev, raw, 0)
+		ok, err := r.write(ctx, tenant, prev, raw, next)
 		if err != nil {
-			return nil, false, fmt.Errorf("guests: write %s: %w", tenant, err)
+			return nil, false, err
 		}
 		if !ok {
 			continue // another writer won this round; re-read and re-apply
@@ -396,7 +411,7 @@ func (r *Repo) list(ctx context.Context, tenant string, f Filter) ([]*Guest, err
 		if err != nil {
 			return nil, err
 		}
-		if f.Source != "" && g.Source != f.Source {
+		if !f.match(g) {
 			continue
 		}
 		out = append(out, g)
@@ -441,6 +456,9 @@ func (r *Repo) delete(ctx context.Context, tenant, id string) error {
 	}
 	if err := r.st.HDel(ctx, idsKey(tenant), id); err != nil {
 		return fmt.Errorf("guests: unindex %s: %w", tenant, err)
+	}
+	if err := r.unindex(ctx, tenant, g); err != nil {
+		return err
 	}
 	// The list entry may already point at a re-created guest; only remove
 	// it when it still names this id.
@@ -604,9 +622,9 @@ func (r *Repo) move(ctx context.Context, tenant, from, canonical string, s SignI
 	if err != nil {
 		return nil, fmt.Errorf("guests: encode record: %w", err)
 	}
-	ok, err := r.st.CompareAndSwap(ctx, recordKey(tenant, canonical), nil, raw, 0)
+	ok, err := r.write(ctx, tenant, nil, raw, &next)
 	if err != nil {
-		return nil, fmt.Errorf("guests: write %s: %w", tenant, err)
+		return nil, err
 	}
 	if !ok {
 		return nil, ErrAddressTaken

@@ -129,6 +129,10 @@ type Tx interface {
 	TTL(key string) (time.Duration, error)
 	// HGet reads one field of a hash (a switch a script obeys).
 	HGet(key, field string) ([]byte, error)
+	// ZAdd and ZRem change an ordered set (an index a write keeps in step
+	// with its record).
+	ZAdd(key, member string) error
+	ZRem(key, member string) error
 }
 
 // Script is an atomic operation over several keys of one tenant, written

@@ -62,6 +62,19 @@ type Store interface {
 	// HGetAll lists the whole hash (an empty map when absent).
 	HGetAll(ctx context.Context, key string) (map[string][]byte, error)
 
+	// ZAdd adds members to the ordered set at key (no TTL). Members of an
+	// ordered set are kept in byte order (Redis: a sorted set whose scores
+	// are all 0, read BYLEX), which is what an index of lists needs: a
+	// member that starts with a fixed-width time stamp sorts by time.
+	ZAdd(ctx context.Context, key string, members ...string) error
+	// ZRem removes members from the ordered set at key; missing ones are
+	// not an error. An ordered set whose last member goes disappears.
+	ZRem(ctx context.Context, key string, members ...string) error
+	// ZRangeAfter returns at most limit members of the ordered set at key
+	// that sort after after ("": from the first), in order. It costs
+	// O(log n + limit), whatever the size of the set (cursor paging).
+	ZRangeAfter(ctx context.Context, key, after string, limit int) ([]string, error)
+
 	// Pipeline runs independent single-key operations in one round trip
 	// (memory: one after the other). Each op is as atomic as its own
 	// method; the batch is not a transaction, and other clients' commands

@@ -35,18 +35,24 @@ const (
 
 // Error pages. Each has a "<key>_title" text too.
 const (
-	MsgNoMethod           MessageKey = "no_method"
-	MsgOTPDisabled        MessageKey = "otp_disabled"
-	MsgUnavailable        MessageKey = "unavailable"
-	MsgUnknownTenant      MessageKey = "unknown_tenant"
-	MsgNoTenant           MessageKey = "no_tenant"
-	MsgInvalidRequest     MessageKey = "invalid_request"
-	MsgInvalidLink        MessageKey = "invalid_link"
-	MsgExpiredRequest     MessageKey = "expired_request"
-	MsgCSRF               MessageKey = "csrf"
-	MsgUpstreamMismatch   MessageKey = "upstream_mismatch"
-	MsgUpstreamUnverified MessageKey = "upstream_unverified"
-	MsgUpstreamFailed     MessageKey = "upstream_failed"
+	MsgNoMethod    MessageKey = "no_method"
+	MsgOTPDisabled MessageKey = "otp_disabled"
+	// MsgInvitationInvalid: a redeem link that is unknown, used, expired
+	// or superseded (one message: no enumeration).
+	MsgInvitationInvalid MessageKey = "invitation_invalid"
+	// MsgInvitationOtherUser: the person signed in as another address
+	// than the invited one.
+	MsgInvitationOtherUser MessageKey = "invitation_other_user"
+	MsgUnavailable         MessageKey = "unavailable"
+	MsgUnknownTenant       MessageKey = "unknown_tenant"
+	MsgNoTenant            MessageKey = "no_tenant"
+	MsgInvalidRequest      MessageKey = "invalid_request"
+	MsgInvalidLink         MessageKey = "invalid_link"
+	MsgExpiredRequest      MessageKey = "expired_request"
+	MsgCSRF                MessageKey = "csrf"
+	MsgUpstreamMismatch    MessageKey = "upstream_mismatch"
+	MsgUpstreamUnverified  MessageKey = "upstream_unverified"
+	MsgUpstreamFailed      MessageKey = "upstream_failed"
 	// The three ways a connector's backend can fail; {name} is the
 	// connector's display name (Connector.Name).
 	MsgUpstreamUnreachable MessageKey = "upstream_unreachable"

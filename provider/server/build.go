@@ -1,6 +1,9 @@
 package server
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -21,9 +24,11 @@ import (
 	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/provider/admin"
 	"github.com/guestpass/guestpass/provider/login"
 	"github.com/guestpass/guestpass/provider/op"
 	"github.com/guestpass/guestpass/provider/pages"
+	"github.com/guestpass/guestpass/provider/redeem"
 	"github.com/guestpass/guestpass/templates"
 )
 
@@ -79,6 +84,7 @@ func Build(d Deps) (http.Handler, error) {
 	clients := clientip.New(cfg.TrustedNets)
 	gr := guests.NewRepo(st, d.Clock)
 	pol := policy.New(st)
+	invitations := guests.NewInvitations(st, deriveKey(cfg.Secrets.Code, "guestpass/invitations"), d.Clock)
 	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)
 	opLog := slog.New(NewSlogHandler(d.Logger.Named("op")))
 	opened, err := openConnectors(cfg, d.Connectors, connectors.Env{Logger: d.Logger.Named("connector"), Clock: d.Clock})
@@ -90,6 +96,7 @@ func Build(d Deps) (http.Handler, error) {
 	for _, t := range cfg.Tenants {
 		settings := opTenant(t)
 		settings.Clients = append(settings.Clients, impliedClients(cfg, t.ID)...)
+		settings.Clients = append(settings.Clients, redeemClient(cfg, t))
 		provider, err := op.New(op.Options{
 			BaseURL: cfg.BaseURL, Tenant: settings, Store: st, Secret: cfg.Secrets.Code,
 			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog, Pages: pg,
@@ -107,7 +114,24 @@ func Build(d Deps) (http.Handler, error) {
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
 			UpstreamTimeout: d.UpstreamTimeout,
 		})
-		tenants[t.ID] = Tenant{Pages: lh.Routes(), OP: provider}
+		adm := admin.New(admin.Options{
+			Tenant: t.ID, DisplayName: t.DisplayName, AccentColor: t.Branding.AccentColor, Issuer: provider.Issuer(),
+			InvitationTTL: t.Invitations.TTL, EmailOTPDefault: t.EmailOTP.Enabled,
+			Verifier: provider, Guests: gr.For(t.ID), Invitations: invitations, Policies: pol,
+			Mail: mr, Mailer: d.Mailer, ErrTokenInvalid: op.ErrTokenInvalid, ErrNotAdmin: op.ErrNotAdmin,
+			Logger: d.Logger.Named("admin"),
+		})
+		rd := redeem.New(redeem.Options{
+			Tenant: branding(t), Issuer: provider.Issuer(), HashKey: cookieOpts.HashKey, BlockKey: cookieOpts.BlockKey,
+			Secure: cookieOpts.Secure, Invitations: invitations, Sessions: sessions, Pages: pg,
+			Logger: d.Logger.Named("redeem"),
+		})
+		routes := lh.Routes()
+		for pattern, fn := range rd.Routes() {
+			method, path, _ := strings.Cut(pattern, " ")
+			routes = append(routes, login.Route{Method: method, Path: path, Handler: fn})
+		}
+		tenants[t.ID] = Tenant{Pages: routes, OP: provider, Admin: adm}
 	}
 	return NewRouter(cfg, tenants, st, pg, d.Logger, d.Metrics), nil
 }
@@ -130,4 +154,25 @@ func templateFS(dir string) (pagesFS, mailFS fs.FS, err error) {
 		mailFS = admin
 	}
 	return pagesFS, mailFS, nil
+}
+
+// deriveKey derives a purpose-bound key from a server secret, so that one
+// configured secret never keys two things.
+func deriveKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+// redeemClient is the tenant's implied client of its own invitation links
+// (provider/redeem): its one redirect URI is a guestpass route, it is
+// confidential with a derived secret nobody uses (the code it gets is
+// never exchanged: the session is the proof), and it is on no apps page.
+func redeemClient(cfg *config.Config, t config.Tenant) op.Client {
+	issuer := strings.TrimSuffix(cfg.BaseURL, "/") + "/" + t.ID
+	return op.Client{
+		ID: redeem.ClientID, Name: t.DisplayName,
+		Secret:       base64.RawURLEncoding.EncodeToString(deriveKey(cfg.Secrets.Code, "guestpass/redeem-client/"+t.ID)),
+		RedirectURIs: []string{redeem.CallbackURL(issuer)},
+	}
 }

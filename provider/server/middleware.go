@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -51,7 +52,7 @@ func (rt *Router) middleware(next http.Handler) http.Handler {
 			group := rt.group(r) // r.Pattern: the mux has served r
 			rt.metrics.HTTPDuration.WithLabelValues(group, strconv.Itoa(sw.status/100)+"xx").Observe(d.Seconds())
 			rt.log.Info("request",
-				requestid.Field(ctx), zap.String("method", r.Method), zap.String("path", r.URL.Path),
+				requestid.Field(ctx), zap.String("method", r.Method), zap.String("path", loggedPath(r.URL.Path)),
 				zap.Int("status", sw.status), zap.Duration("duration", d))
 		}()
 		next.ServeHTTP(sw, r)
@@ -85,3 +86,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the real writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// loggedPath is the path as the access log may show it: an invitation
+// link's token ("/{tenant}/redeem/{token}") is a credential until used,
+// so it is replaced.
+func loggedPath(p string) string {
+	rest := strings.TrimPrefix(p, "/")
+	tenant, after, ok := strings.Cut(rest, "/")
+	if !ok || !strings.HasPrefix(after, "redeem/") || after == "redeem/callback" {
+		return p
+	}
+	return "/" + tenant + "/redeem/[redacted]"
+}

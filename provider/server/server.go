@@ -43,6 +43,8 @@ type Router struct {
 type Tenant struct {
 	Pages []login.Route
 	OP    http.Handler
+	// Admin, when set, serves the admin API under "/{id}/admin/v1/".
+	Admin http.Handler
 }
 
 // NewRouter builds the root handler for the configured tenants (by id).
@@ -101,6 +103,9 @@ func (rt *Router) routeTenant(id string, t Tenant) {
 	rt.handle("tenant/other", prefix+"/", op)
 	for _, tree := range []string{"authorize", "oauth", "userinfo", "keys", "end_session", "revoke", "admin", ".well-known"} {
 		rt.handleTree("tenant/"+tree, prefix+"/"+tree, op)
+	}
+	if t.Admin != nil {
+		rt.handleTree("tenant/admin", prefix+"/admin/v1", http.StripPrefix(prefix+"/admin/v1", t.Admin))
 	}
 	for _, p := range t.Pages {
 		group := "tenant/other"

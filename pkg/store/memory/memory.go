@@ -37,6 +37,7 @@ var ErrWrongType = errors.New("memory store: operation against a key holding the
 type entry struct {
 	value     []byte            // for plain values and counters
 	hash      map[string][]byte // non-nil for hashes
+	zset      *[]string         // non-nil for ordered sets, sorted
 	expiresAt time.Time         // zero: no expiry
 }
 
@@ -189,7 +190,7 @@ func (sh *shard) get(key string, now time.Time) ([]byte, error) {
 	if e == nil {
 		return nil, store.ErrNotFound
 	}
-	if e.hash != nil {
+	if e.hash != nil || e.zset != nil {
 		return nil, ErrWrongType
 	}
 	return clone(e.value), nil
@@ -284,7 +285,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, prev, next []byt
 	defer sh.mu.Unlock()
 	now := s.now()
 	e := sh.lookup(key, now)
-	if e != nil && e.hash != nil {
+	if e != nil && (e.hash != nil || e.zset != nil) {
 		return false, ErrWrongType
 	}
 	switch {
@@ -322,7 +323,7 @@ func (sh *shard) incr(key string, delta int64, ttl time.Duration, now time.Time)
 		sh.m[key] = &entry{value: strconv.AppendInt(nil, delta, 10), expiresAt: deadline(now, ttl)}
 		return delta, nil
 	}
-	if e.hash != nil {
+	if e.hash != nil || e.zset != nil {
 		return 0, ErrWrongType
 	}
 	cur, err := strconv.ParseInt(string(e.value), 10, 64)

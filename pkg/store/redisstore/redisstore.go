@@ -390,3 +390,50 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// ZAdd implements store.Store: every member with score 0, so that the
+// set is ordered by the members' bytes (read BYLEX).
+func (s *Store) ZAdd(ctx context.Context, key string, members ...string) error {
+	if len(members) == 0 {
+		return nil
+	}
+	zs := make([]redis.Z, len(members))
+	for i, m := range members {
+		zs[i] = redis.Z{Member: m}
+	}
+	if err := s.client.ZAdd(ctx, s.key(key), zs...).Err(); err != nil {
+		return fail("zadd", err)
+	}
+	return nil
+}
+
+// ZRem implements store.Store.
+func (s *Store) ZRem(ctx context.Context, key string, members ...string) error {
+	if len(members) == 0 {
+		return nil
+	}
+	args := make([]any, len(members))
+	for i, m := range members {
+		args[i] = m
+	}
+	if err := s.client.ZRem(ctx, s.key(key), args...).Err(); err != nil {
+		return fail("zrem", err)
+	}
+	return nil
+}
+
+// ZRangeAfter implements store.Store with ZRANGE BYLEX LIMIT.
+func (s *Store) ZRangeAfter(ctx context.Context, key, after string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return []string{}, nil
+	}
+	start := "-"
+	if after != "" {
+		start = "(" + after
+	}
+	out, err := s.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.key(key), Start: start, Stop: "+", ByLex: true, Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, fail("zrange", err)
+	}
+	return out, nil
+}

@@ -107,6 +107,7 @@ func run(t *testing.T, newStore func(t *testing.T) (store.Store, elapse)) {
 		{"ScriptRace", timeless(testScriptRace)},
 		{"ScriptErrors", timeless(testScriptErrors)},
 		{"PipelineRun", timeless(testPipelineRun)},
+		{"OrderedSets", timeless(testOrderedSets)},
 		{"Ping", timeless(testPing)},
 	}
 	for _, tc := range tests {
