@@ -37,6 +37,9 @@ func startServe(t *testing.T, configText string) string {
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"serve", "--config", path}, logs, logs) }()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("serve %s log:\n%s", addr, logs.String())
+		}
 		cancel()
 		select {
 		case <-done:
