@@ -46,7 +46,7 @@ func listFlags(fs *flag.FlagSet) action {
 	source := fs.String("source", "", "only guests of this source (otp, or a connector id)")
 	state := fs.String("state", "", "only PendingAcceptance or Accepted guests")
 	size := fs.Int("page-size", 0, "fetch one page of this size instead of every page")
-	token := fs.String("page-token", "", "the page to fetch (a nextPageToken); needs --page-size")
+	token := fs.String("page-token", "", "fetch the one page this token (a printed nextPageToken) names")
 	return func(c *adminCmd, ctx context.Context, _ []string) error {
 		f := adminclient.Filter{Source: *source, State: *state, PageSize: *size, PageToken: *token}
 		if *size > 0 || *token != "" {

@@ -86,7 +86,9 @@ type Client struct {
 // means a client with DefaultTimeout.
 func New(issuer, clientID, clientSecret string, hc *http.Client) (*Client, error) {
 	u, err := url.Parse(issuer)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	// An issuer is scheme, host and path: a query or fragment would end
+	// up in the middle of every endpoint's URL.
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%q is not an http(s) URL of a tenant issuer (e.g. http://localhost:8080/demo)", issuer)
 	}
 	if hc == nil {
