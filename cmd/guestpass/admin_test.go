@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/guestpass/guestpass/pkg/adminclient"
 )
 
 // adminTenant is a tenant with an app, an admin client and a non-admin
@@ -202,4 +205,54 @@ func TestAdminCLIErrors(t *testing.T) {
 	// Nothing was changed by the refused calls.
 	asAdmin(t, base+"/alpha")
 	cli(t, "policy", "get").must(t, 0, "on, from the config file")
+}
+
+// Without --page-size, list follows nextPageToken to the end: 51 guests
+// are more than the API's default page of 50.
+func TestAdminCLIListFollowsPages(t *testing.T) {
+	base := startServe(t, strings.ReplaceAll(serveConfig, "%TENANTS%", adminTenant("alpha", "")))
+	asAdmin(t, base+"/alpha")
+	const n = 51
+	for i := 0; i < n; i++ {
+		cli(t, "invite", fmt.Sprintf("g%02d@partner.example", i), "--no-mail").must(t, 0)
+	}
+	var l listJSON
+	out := cli(t, "guests", "list", "--json").must(t, 0).out
+	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l.Guests) != n || *l.NextPageToken != "" {
+		t.Fatalf("list --json: %v, %d guests", err, len(l.Guests))
+	}
+	seen := map[string]bool{}
+	for _, g := range l.Guests {
+		seen[g.ID] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct guests of %d", len(seen), n)
+	}
+	table := cli(t, "guests", "list").must(t, 0, "g00@partner.example", "g50@partner.example").out
+	if rows := strings.Count(table, "\n"); rows != n+1 {
+		t.Fatalf("table has %d lines, want %d:\n%s", rows, n+1, table)
+	}
+}
+
+// The admin API's own refusals (a token revoked or expired between the
+// token call and the API call, a client whose admin flag was removed)
+// name the client and exit as credentials refused; the API's message is
+// shown as it is.
+func TestAdminCLIReportsAPIRefusals(t *testing.T) {
+	c := &adminCmd{id: "ops"}
+	for _, tc := range []struct {
+		err  *adminclient.APIError
+		code int
+		want string
+	}{
+		{&adminclient.APIError{Status: 401, Code: "invalid_token", Message: "the access token is invalid"}, exitRefused, "access token of GUESTPASS_CLIENT_ID=ops: the access token is invalid"},
+		{&adminclient.APIError{Status: 403, Code: "insufficient_scope", Message: "not an admin client"}, exitRefused, "GUESTPASS_CLIENT_ID=ops may not use the admin API: not an admin client"},
+		{&adminclient.APIError{Status: 409, Code: "conflict", Message: "busy"}, exitFailed, "the server refused the request: busy"},
+		{&adminclient.APIError{Status: 503, Code: "temporarily_unavailable", Message: "try again"}, exitFailed, "503 temporarily_unavailable: try again"},
+	} {
+		var errb bytes.Buffer
+		if got := c.report(fmt.Errorf("call: %w", tc.err), &errb); got != tc.code || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%d: exit %d (want %d), message %q lacks %q", tc.err.Status, got, tc.code, errb.String(), tc.want)
+		}
+	}
 }
