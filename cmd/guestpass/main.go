@@ -1,5 +1,6 @@
 // Command guestpass is the one binary: the server (serve), its config
-// tools (check-config, gen-secrets, hash-password) and, later, the admin CLI.
+// tools (check-config, gen-secrets, hash-password) and the admin CLI
+// (invite, guests, policy) over the tenant's admin API.
 package main
 
 import (
@@ -29,7 +30,8 @@ commands:
                           password is read from the terminal or stdin, never argv
   probe URL               GET URL; exit 0 on a 2xx (container health checks: /readyz)
   version                 print the version
-`)
+
+`+adminUsage)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return probe(ctx, args[1], stderr)
+	case "invite", "guests", "policy":
+		return runAdmin(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "guestpass", version)
 		return 0
