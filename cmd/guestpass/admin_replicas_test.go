@@ -37,7 +37,7 @@ func TestCLIPolicyAcrossReplicas(t *testing.T) {
 	// keys in Redis are sealed with them.
 	cfg = "secrets: {cookieHashKey: " + randomKey(t, 64) + ", cookieBlockKey: " + randomKey(t, 32) +
 		", codeKey: " + randomKey(t, 32) + "}\n" + cfg
-	replica1, replica2 := startServe(t, cfg), startServe(t, cfg)
+	replica1, replica2 := serveText(t, cfg), serveText(t, cfg)
 
 	asAdmin(t, replica1+"/alpha")
 	const email = "otp@guest.example"

@@ -26,33 +26,29 @@ func adminTenant(id, extra string) string {
 
 const cliCallback = "http://127.0.0.1:9/cb"
 
-// startServe runs `guestpass serve` with config text (serveConfig's
-// placeholders filled) until the test ends; it returns the base URL.
-func startServe(t *testing.T, configText string) string {
+// serveText runs `guestpass serve` (startServe) with config text
+// (serveConfig's placeholders filled) until the test ends, showing its log
+// when the test failed; it returns the base URL.
+func serveText(t *testing.T, configText string) string {
 	t.Helper()
 	addr := freePort(t)
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	if err := os.WriteFile(path, []byte(strings.ReplaceAll(configText, "%ADDR%", addr)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", path}, logs, logs) }()
+	s := startServe(t, path, addr)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("serve %s log:\n%s", addr, logs.String())
+			t.Logf("serve %s log:\n%s", addr, s.logs.String())
 		}
-		cancel()
+		s.cancel()
 		select {
-		case <-done:
+		case <-s.done:
 		case <-time.After(30 * time.Second):
 			t.Error("serve did not stop")
 		}
 	})
-	base := "http://" + addr
-	eventually(t, "server up", func() bool { return status(base+"/healthz") == 200 })
-	return base
+	return s.base
 }
 
 // cli runs one CLI command as the admin client of issuer.
@@ -104,7 +100,7 @@ type listJSON struct {
 // (table and JSON, every page and one page), get, reset, delete, and the
 // policy switch.
 func TestAdminCLIGuests(t *testing.T) {
-	base := startServe(t, strings.ReplaceAll(serveConfig, "%TENANTS%", adminTenant("alpha", "")))
+	base := serveText(t, strings.ReplaceAll(serveConfig, "%TENANTS%", adminTenant("alpha", "")))
 	asAdmin(t, base+"/alpha")
 
 	inv := cli(t, "invite", "Ada@Partner.example", "--name", "Ada L", "--no-mail", "--json").must(t, 0)
@@ -156,7 +152,7 @@ func TestAdminCLIGuests(t *testing.T) {
 }
 
 func TestAdminCLIPolicy(t *testing.T) {
-	base := startServe(t, strings.ReplaceAll(serveConfig, "%TENANTS%", adminTenant("alpha", "")))
+	base := serveText(t, strings.ReplaceAll(serveConfig, "%TENANTS%", adminTenant("alpha", "")))
 	asAdmin(t, base+"/alpha")
 	cli(t, "policy", "get").must(t, 0, "on, from the config file")
 	cli(t, "policy", "set", "--email-otp=off").must(t, 0, "off, set through the admin API")
@@ -179,7 +175,7 @@ func TestAdminCLIPolicy(t *testing.T) {
 // Every way of pointing the CLI wrong gets a message naming the setting
 // to fix, and its own non-zero exit.
 func TestAdminCLIErrors(t *testing.T) {
-	base := startServe(t, strings.ReplaceAll(serveConfig, "%TENANTS%", adminTenant("alpha", "")))
+	base := serveText(t, strings.ReplaceAll(serveConfig, "%TENANTS%", adminTenant("alpha", "")))
 	asAdmin(t, base+"/alpha")
 
 	t.Setenv("GUESTPASS_CLIENT_SECRET", "")
@@ -210,7 +206,7 @@ func TestAdminCLIErrors(t *testing.T) {
 // Without --page-size, list follows nextPageToken to the end: 51 guests
 // are more than the API's default page of 50.
 func TestAdminCLIListFollowsPages(t *testing.T) {
-	base := startServe(t, strings.ReplaceAll(serveConfig, "%TENANTS%", adminTenant("alpha", "")))
+	base := serveText(t, strings.ReplaceAll(serveConfig, "%TENANTS%", adminTenant("alpha", "")))
 	asAdmin(t, base+"/alpha")
 	const n = 51
 	for i := 0; i < n; i++ {
