@@ -270,7 +270,7 @@ func (c *Connector) classify(op string, err error) error {
 	}
 	// The login pages log the returned error with the request; this line
 	// is for debugging the connector alone.
-	c.log.Debug("ldap: directory exchange failed", zap.String("op", op), zap.Error(err))
+	c.log.Debug("ldap: directory exchange failed", zap.String("op", op), zap.String("error", canon.MaskAddresses(err.Error())))
 	return fmt.Errorf("ldap %s at %s: %w: %w", op, c.end.addr, kind, err)
 }
 
