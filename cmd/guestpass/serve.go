@@ -92,12 +92,38 @@ type redisLogger struct{ l *zap.SugaredLogger }
 func (r redisLogger) Printf(_ context.Context, format string, v ...any) { r.l.Warnf(format, v...) }
 
 // swapHandler lets SIGHUP replace the whole handler atomically.
-type swapHandler struct{ h atomic.Pointer[http.Handler] }
+type swapHandler struct {
+	h atomic.Pointer[server.Handler]
+}
 
 func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	(*s.h.Load()).ServeHTTP(w, r)
+	s.h.Load().ServeHTTP(w, r)
 }
-func (s *swapHandler) set(h http.Handler) { s.h.Store(&h) }
+
+// set serves h from now on and returns the handler it replaced (nil the
+// first time), which the caller closes.
+func (s *swapHandler) set(h *server.Handler) *server.Handler { return s.h.Swap(h) }
+
+// closeGrace bounds how long a replaced handler waits for its requests in
+// flight before its connectors (LDAP connection pools) are closed: the
+// server's WriteTimeout, after which no answer could be written anyway.
+const closeGrace = 30 * time.Second
+
+// closeReplaced closes a handler a reload replaced, in the background so
+// that the signal loop goes on, once its requests are done or closeGrace
+// has passed. Without it each reload would leak the old pools.
+func closeReplaced(old *server.Handler, log *zap.Logger) {
+	if old == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+		defer cancel()
+		if err := old.Close(ctx); err != nil {
+			log.Warn("reload: closing the replaced connectors", zap.Error(err))
+		}
+	}()
+}
 
 func serve(ctx context.Context, path string, stderr io.Writer) error {
 	cfg, err := config.Load(path)
@@ -171,11 +197,11 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		case err := <-errc:
 			return err
 		case <-ctx.Done():
-			return shutdown(srv, mx, disp, log)
+			return shutdown(srv, mx, disp, &root, log)
 		case s := <-sigs:
 			if s != syscall.SIGHUP {
 				log.Info("shutting down", zap.String("signal", s.String()))
-				return shutdown(srv, mx, disp, log)
+				return shutdown(srv, mx, disp, &root, log)
 			}
 			if next := reload(path, cfg, deps, &root, mx, log); next != nil {
 				cfg = next
@@ -211,21 +237,25 @@ func reload(path string, old *config.Config, deps server.Deps, root *swapHandler
 	}
 	stopOldMetrics, err := mx.switchTo(cfg.Metrics.Listen)
 	if err != nil {
+		_ = h.Close(context.Background()) // never served: closes at once
 		log.Error("reload refused: keeping the running config", zap.Error(err))
 		return nil
 	}
-	root.set(h)
+	closeReplaced(root.set(h), log)
 	stopOldMetrics()
 	log.Info("config reloaded", zap.Int("tenants", len(cfg.Tenants)))
 	return cfg
 }
 
-func shutdown(srv *http.Server, mx *metricsServer, disp *mail.Dispatcher, log *zap.Logger) error {
+func shutdown(srv *http.Server, mx *metricsServer, disp *mail.Dispatcher, root *swapHandler, log *zap.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := srv.Shutdown(ctx)
 	// Metrics stay up while in-flight requests finish, then stop too.
 	mx.close()
+	if cerr := root.h.Load().Close(ctx); cerr != nil {
+		log.Warn("closing the connectors", zap.Error(cerr))
+	}
 	if derr := disp.Close(ctx); derr != nil {
 		log.Warn("mail queue not drained", zap.Error(derr))
 	}

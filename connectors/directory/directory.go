@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/pkg/canon"
@@ -50,7 +49,7 @@ type account struct {
 // Connector is the static directory. It is read-only after New.
 type Connector struct {
 	spec     connectors.Spec
-	domains  []string // canonical (lowercase ASCII) domains claimed
+	domains  connectors.Domains
 	accounts map[string]account
 	dummy    passhash.Hash
 	verify   func(passhash.Hash, string) bool
@@ -76,12 +75,9 @@ func New(s connectors.Spec, _ connectors.Env) (connectors.Connector, error) {
 		n = 2 * runtime.GOMAXPROCS(0)
 	}
 	c.slots = make(chan struct{}, n)
-	for _, d := range s.Domains {
-		cd, err := CanonicalDomain(d)
-		if err != nil {
-			return nil, fmt.Errorf("directory: domain %q: %w", d, err)
-		}
-		c.domains = append(c.domains, cd)
+	var err error
+	if c.domains, err = connectors.CanonicalDomains(s.Domains); err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
 	}
 	if len(o.Users) == 0 {
 		return nil, errors.New("directory: no users")
@@ -132,16 +128,6 @@ func dummyOf(hashes []passhash.Hash) passhash.Hash {
 	return best.Dummy()
 }
 
-// CanonicalDomain is a configured domain as canonical addresses spell it
-// (lowercase, IDNA ASCII form), by the same rules as pkg/canon.
-func CanonicalDomain(d string) (string, error) {
-	a, err := canon.Email("x@" + d)
-	if err != nil {
-		return "", err
-	}
-	return connectors.DomainOf(a.Canonical), nil
-}
-
 // ID is the configured id.
 func (c *Connector) ID() string { return c.spec.ID }
 
@@ -155,7 +141,7 @@ func (c *Connector) Source() connectors.Source { return connectors.Directory(c.s
 // whether or not it is a listed user: an unknown user of a claimed domain
 // gets the password page like a known one (no enumeration).
 func (c *Connector) Claims(canonical string) bool {
-	return slices.Contains(c.domains, connectors.DomainOf(canonical))
+	return c.domains.Claims(canonical)
 }
 
 // Login checks the password. An unknown address is checked against the

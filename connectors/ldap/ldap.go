@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
@@ -41,6 +40,8 @@ type Connector struct {
 	end  endpoint
 	log  *zap.Logger
 	pool *pool
+	// domains are the claimed domains, canonical.
+	domains connectors.Domains
 	// noSuchDN is bound for an address that has no entry, so that an
 	// unknown user costs the same exchanges as a wrong password.
 	noSuchDN string
@@ -79,6 +80,9 @@ func New(s connectors.Spec, env connectors.Env) (connectors.Connector, error) {
 		log:      log.With(zap.String("connector", s.ID), zap.String("ldapHost", end.addr)),
 		noSuchDN: "cn=guestpass-no-such-user," + o.UserSearch.BaseDN,
 	}
+	if c.domains, err = connectors.CanonicalDomains(s.Domains); err != nil {
+		return nil, err
+	}
 	c.pool = newPool(o.PoolSize, c.openService)
 	return c, nil
 }
@@ -94,7 +98,7 @@ func (c *Connector) Source() connectors.Source { return connectors.LDAP(c.spec.I
 
 // Claims reports whether the address is in the connector's domains.
 func (c *Connector) Claims(canonical string) bool {
-	return slices.Contains(c.spec.Domains, connectors.DomainOf(canonical))
+	return c.domains.Claims(canonical)
 }
 
 // Close closes the connection pool (after a reload replaced the connector).
@@ -270,7 +274,7 @@ func (c *Connector) classify(op string, err error) error {
 	}
 	// The login pages log the returned error with the request; this line
 	// is for debugging the connector alone.
-	c.log.Debug("ldap: directory exchange failed", zap.String("op", op), zap.Error(err))
+	c.log.Debug("ldap: directory exchange failed", zap.String("op", op), zap.String("error", canon.MaskAddresses(err.Error())))
 	return fmt.Errorf("ldap %s at %s: %w: %w", op, c.end.addr, kind, err)
 }
 

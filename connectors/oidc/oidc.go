@@ -60,7 +60,7 @@ type Options struct {
 type Connector struct {
 	spec    connectors.Spec
 	opts    Options
-	domains []string
+	domains connectors.Domains
 	env     connectors.Env
 	client  *http.Client
 	disc    *cache
@@ -75,8 +75,8 @@ func New(s connectors.Spec, env connectors.Env) (connectors.Connector, error) {
 	}
 	client := limitedClient(env.HTTPClient)
 	c := &Connector{spec: s, opts: opts, env: env, client: client}
-	for _, d := range s.Domains {
-		c.domains = append(c.domains, strings.ToLower(strings.TrimSuffix(d, ".")))
+	if c.domains, err = connectors.CanonicalDomains(s.Domains); err != nil {
+		return nil, err
 	}
 	c.disc = newCache(opts.Issuer, client, env.Clock)
 	return c, nil
@@ -119,7 +119,7 @@ func (c *Connector) Source() connectors.Source { return connectors.SourceOf(c.sp
 // domains (a google connector's are gmail.com and googlemail.com only;
 // the config refuses others).
 func (c *Connector) Claims(canonical string) bool {
-	return slices.Contains(c.domains, connectors.DomainOf(canonical))
+	return c.domains.Claims(canonical)
 }
 
 // connState is what the callback needs again: the PKCE verifier, the

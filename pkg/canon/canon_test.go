@@ -224,3 +224,17 @@ func FuzzEmail(f *testing.F) {
 		}
 	})
 }
+
+func TestMaskAddresses(t *testing.T) {
+	for in, want := range map[string]string{
+		"no address here": "no address here",
+		`ldap search (&(mail=ada@staff.example)): timeout`: `ldap search (&(mail=a***@staff.example)): timeout`,
+		`"Ada.Lovelace@Example.ORG." refused`:              `"A***@Example.ORG." refused`,
+		"bind as ädä@bücher.example failed":                "bind as ä***@bücher.example failed",
+		"user root@localhost, then bob+x@b.example":        "user r***@localhost, then b***@b.example",
+	} {
+		if got := MaskAddresses(in); got != want {
+			t.Errorf("MaskAddresses(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package canon
 
 import (
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -31,4 +32,22 @@ func MaskEmail(s string) string {
 		return r
 	}, strings.ToValidUTF8(domain, "?"))
 	return string(first) + "***@" + domain
+}
+
+// addressInText finds mail addresses inside free text (an error's text, a
+// directory's diagnostic message): an RFC 5322 atom or dotted atoms, in
+// any script, "@", and a domain of one or more labels in any script.
+// Looser than an address is (a false match only masks more), except that
+// "=" ends it: legal in a local part but, in text, the end of a key such
+// as an LDAP filter's mail=, whose first letter would be shown instead.
+var addressInText = regexp.MustCompile(`[\p{L}\p{N}.!#$%&'*+/?^_{|}~-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.?`)
+
+// MaskAddresses masks, with MaskEmail, every address in s: for free text
+// bound for a log, such as an upstream's or a library's error text, which
+// may quote the address it failed on.
+func MaskAddresses(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	return addressInText.ReplaceAllStringFunc(s, MaskEmail)
 }

@@ -442,8 +442,11 @@ func (h *Handler) moveAndSignIn(w http.ResponseWriter, r *http.Request, a *op.Au
 // details go to the log only.
 func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, authReq string, k connectors.Connector, err error) {
 	outcome := upstreamOutcome(err)
+	// The error is an upstream's or a library's text and may quote the
+	// address it failed on (an LDAP filter, a DN): masked here, whatever
+	// logger this is.
 	h.d.Logger.Warn("connector failed", requestid.Field(r.Context()), zap.String("connector", k.ID()),
-		zap.String("outcome", outcome), zap.Error(err))
+		zap.String("outcome", outcome), zap.String("error", canon.MaskAddresses(err.Error())))
 	d := pages.Data{Extra: map[string]string{"name": k.Name()}}
 	switch outcome {
 	case outcomeUnreachable:

@@ -142,7 +142,17 @@ func TestBrowserFlow(t *testing.T) {
 		t.Fatalf("browser: %v", err)
 	}
 	bg := eval(`getComputedStyle(document.querySelector("form button")).backgroundColor`)
-	focused := eval(`document.activeElement ? document.activeElement.id : ""`)
+	// Autofocus is applied after the element is visible, once the document
+	// has loaded, and later still on a loaded machine: wait for it, within
+	// the test's budget, as the other checks wait on content. A page
+	// without autofocus, or focusing elsewhere, still fails: the poll gives
+	// up after 30 s (leaving ctx time to read and report the focus seen).
+	focused := "code"
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](
+		`document.activeElement !== null && document.activeElement.id === "code"`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		focused = eval(`document.activeElement ? document.activeElement.id : ""`)
+	}
 	lang := eval(`document.documentElement.lang`)
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("code"), "1234 5678"),

@@ -50,8 +50,10 @@ type Deps struct {
 	UpstreamTimeout time.Duration
 }
 
-// Build wires a complete guestpass handler for a config.
-func Build(d Deps) (http.Handler, error) {
+// Build wires a complete guestpass handler for a config. The caller owns
+// the handler's connectors: Close it once a reload has replaced it, or at
+// shutdown.
+func Build(d Deps) (_ *Handler, err error) {
 	cfg := d.Config
 	if d.Clock == nil {
 		d.Clock = time.Now
@@ -91,6 +93,13 @@ func Build(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil { // nothing will serve with them: free what they hold
+			for _, list := range opened {
+				_ = connectors.Close(list)
+			}
+		}
+	}()
 
 	tenants := make(map[string]Tenant, len(cfg.Tenants))
 	for _, t := range cfg.Tenants {
@@ -133,7 +142,7 @@ func Build(d Deps) (http.Handler, error) {
 		}
 		tenants[t.ID] = Tenant{Pages: routes, OP: provider, Admin: adm}
 	}
-	return NewRouter(cfg, tenants, st, pg, d.Logger, d.Metrics), nil
+	return newHandler(NewRouter(cfg, tenants, st, pg, d.Logger, d.Metrics), opened), nil
 }
 
 // templateFS picks, for pages and for mails, the admin's directory when it

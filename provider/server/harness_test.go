@@ -216,6 +216,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		defer cancel()
 		_ = disp.Close(ctx)
 		_ = tr.Close()
+		_ = h.Close(ctx) // the connectors' pools, as serve does at shutdown
 	})
 	return e
 }

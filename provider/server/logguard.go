@@ -39,8 +39,6 @@ var (
 	// jwtPattern finds JWTs (JWS: 3 parts, JWE: 5) and lone JWT headers or
 	// payloads: base64url JSON objects start with "eyJ" ({").
 	jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]*){0,4}`)
-	// addressPattern finds mail addresses inside free text.
-	addressPattern = regexp.MustCompile(`[A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+`)
 )
 
 // keyClass says how a value is treated by the name of its key.
@@ -254,7 +252,7 @@ func (c *cleaner) spend(n int) { c.budget -= n }
 func cleanText(s string, limit int) string {
 	s = truncate(s, limit)
 	s = jwtPattern.ReplaceAllString(s, "[jwt redacted]")
-	return addressPattern.ReplaceAllStringFunc(s, canon.MaskEmail)
+	return canon.MaskAddresses(s)
 }
 
 // truncate cuts s to at most limit bytes (on a rune boundary) and says how
