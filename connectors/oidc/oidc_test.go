@@ -8,26 +8,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/guestpass/guestpass/connectors"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // discoveryServer serves a discovery document over TCP and counts the
 // fetches; status, when set, is answered instead.
@@ -69,7 +56,7 @@ func startDiscovery(t *testing.T) *discoveryServer {
 	return d
 }
 
-func open(t *testing.T, issuer string, clk *fakeClock, mod func(*Options)) *Connector {
+func open(t *testing.T, issuer string, clk *storetest.Clock, mod func(*Options)) *Connector {
 	t.Helper()
 	o := Options{Issuer: issuer, ClientID: "cid", ClientSecret: "sec"}
 	if mod != nil {
@@ -103,7 +90,7 @@ func loginURL(t *testing.T, c *Connector, req connectors.LoginRequest) (url.Valu
 // reuse it until RefreshAfter has passed on the clock.
 func TestDiscoveryCachedAndRefreshed(t *testing.T) {
 	d := startDiscovery(t)
-	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	clk := storetest.NewClock(time.Unix(1_700_000_000, 0))
 	c := open(t, d.URL, clk, nil)
 	if n := d.hits.Load(); n != 0 {
 		t.Fatalf("the factory fetched discovery %d times", n)
@@ -130,7 +117,7 @@ func TestDiscoveryCachedAndRefreshed(t *testing.T) {
 // code exchange drops the cached document.
 func TestDiscoveryRefetchedAfterFailure(t *testing.T) {
 	d := startDiscovery(t)
-	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	clk := storetest.NewClock(time.Unix(1_700_000_000, 0))
 	c := open(t, d.URL, clk, nil)
 	d.status.Store(http.StatusServiceUnavailable)
 	if _, err := loginURL(t, c, connectors.LoginRequest{State: "s"}); !errors.Is(err, connectors.ErrUnreachable) {
@@ -164,7 +151,7 @@ func TestDiscoveryRefetchedAfterFailure(t *testing.T) {
 // Discovery answers that cannot be used are bad responses; an upstream
 // where nothing listens is unreachable.
 func TestDiscoveryBadAnswers(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	clk := storetest.NewClock(time.Unix(1_700_000_000, 0))
 	d := startDiscovery(t)
 	d.issuer.Store("https://impostor.example")
 	if _, err := loginURL(t, open(t, d.URL, clk, nil), connectors.LoginRequest{}); !errors.Is(err, connectors.ErrBadResponse) || !strings.Contains(err.Error(), "impostor") {
@@ -186,7 +173,7 @@ func TestDiscoveryBadAnswers(t *testing.T) {
 // and redirect URI for the callback.
 func TestLoginURLParameters(t *testing.T) {
 	d := startDiscovery(t)
-	c := open(t, d.URL, &fakeClock{now: time.Unix(1_700_000_000, 0)}, func(o *Options) { o.Scopes = []string{"email"} })
+	c := open(t, d.URL, storetest.NewClock(time.Unix(1_700_000_000, 0)), func(o *Options) { o.Scopes = []string{"email"} })
 	maxAge := 90 * time.Second
 	to, raw, err := c.LoginURL(context.Background(), connectors.LoginRequest{
 		CallbackURL: "http://127.0.0.1:1/t/login/callback", State: "partner.a.b", LoginHint: "ada@partner.example",
@@ -233,7 +220,7 @@ func mustQuery(t *testing.T, s string) url.Values {
 // a callback without state of ours or without a code is a bad response.
 func TestCallbackErrors(t *testing.T) {
 	d := startDiscovery(t)
-	c := open(t, d.URL, &fakeClock{now: time.Unix(1_700_000_000, 0)}, nil)
+	c := open(t, d.URL, storetest.NewClock(time.Unix(1_700_000_000, 0)), nil)
 	_, state, err := c.LoginURL(context.Background(), connectors.LoginRequest{State: "s"})
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +250,7 @@ func TestCallbackOtherIssuer(t *testing.T) {
 	tok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { tokenCalls.Add(1) }))
 	defer tok.Close()
 	d.body.Store([]byte(`{"issuer":"` + d.URL + `","authorization_endpoint":"` + d.URL + `/a","token_endpoint":"` + tok.URL + `","jwks_uri":"` + d.URL + `/k"}`))
-	c := open(t, d.URL, &fakeClock{now: time.Unix(1_700_000_000, 0)}, nil)
+	c := open(t, d.URL, storetest.NewClock(time.Unix(1_700_000_000, 0)), nil)
 	_, state, err := c.LoginURL(context.Background(), connectors.LoginRequest{State: "s"})
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +292,7 @@ func TestIdentityVerified(t *testing.T) {
 // Claims matches the configured domains, case-insensitively on the
 // configured side (addresses arrive canonical: lowercase domain).
 func TestClaims(t *testing.T) {
-	c := open(t, "http://127.0.0.1:1", &fakeClock{}, nil)
+	c := open(t, "http://127.0.0.1:1", storetest.NewWallClock(), nil)
 	if !c.Claims("a@partner.example") || c.Claims("a@sub.partner.example") || c.Claims("a@other.example") {
 		t.Fatal("Claims")
 	}

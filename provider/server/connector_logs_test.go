@@ -20,7 +20,7 @@ func TestConnectorFailureLogMasksAddress(t *testing.T) {
 	defer pw.SetErr(nil)
 
 	b := newBrowser(t)
-	p := postPassword(t, b, submitEmail(t, b, r.authURL(), "ada@staff.example"), "pw")
+	p := postPassword(t, b, postEmail(t, b, r.authURL(), "ada@staff.example"), "pw")
 	if p.status != http.StatusServiceUnavailable {
 		t.Fatalf("failing backend: %d", p.status)
 	}
