@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,18 +24,39 @@ import (
 	"github.com/guestpass/guestpass/pkg/store"
 )
 
-// Key lifetimes (PRODUCT.md B6). A key signs for rotateAfter; once
-// replaced it stays published for retireAfter, well beyond the lifetime
-// of the tokens it signed (an hour) and of cached key sets (5 minutes).
+// Key lifetimes (PRODUCT.md B6). A key signs for the rotation period
+// (configurable, DefaultKeyRotation); its successor is written to the store
+// and published publishLead before it starts signing, and a replaced key
+// stays published for retireAfter, well beyond the lifetime of the tokens
+// it signed (an hour).
 const (
-	rotateAfter = 30 * 24 * time.Hour
-	retireAfter = 24 * time.Hour
+	DefaultKeyRotation = 30 * 24 * time.Hour
+	retireAfter        = 24 * time.Hour
 	// keyRefresh is how long a replica trusts its cached key set before
 	// re-reading the store (so a key written by another replica is seen).
 	keyRefresh = 5 * time.Minute
+	// jwksMaxAge is how long a relying party may cache our JWKS
+	// (Cache-Control on /keys).
+	jwksMaxAge = 5 * time.Minute
+	// publishLead is how long a new key is published before it signs: every
+	// replica re-reads the store within keyRefresh and every relying party
+	// re-fetches the JWKS within jwksMaxAge of that, so by the switch every
+	// cached JWKS holds the key; the rest is margin for clock skew between
+	// replicas and slow relying parties.
+	publishLead = time.Hour
+	// MinKeyRotation is the shortest rotation period: a key must sign for
+	// longer than its successor is published ahead of it.
+	MinKeyRotation = 2 * publishLead
 	// maxRotationRounds bounds the compare-and-swap loop of a rotation.
 	maxRotationRounds = 5
 )
+
+// The lead must cover a replica's cache plus a relying party's cache; a
+// constant overflow here (a negative uint) fails the build if it does not.
+const _ = uint(publishLead - keyRefresh - jwksMaxAge)
+
+// jwksCacheControl is the Cache-Control of the JWKS response.
+var jwksCacheControl = "public, max-age=" + strconv.Itoa(int(jwksMaxAge/time.Second))
 
 // derive returns a sub-key of secret for one purpose, so one configured
 // secret never serves two uses directly.
@@ -51,11 +73,23 @@ type storedKey struct {
 	Alg       string    `json:"alg"`
 	Sealed    []byte    `json:"sealed"`
 	CreatedAt time.Time `json:"created"`
-	// RetiredAt is when a newer key replaced this one (zero: current).
-	RetiredAt time.Time `json:"retired,omitzero"`
+	// ActiveAt is when the key starts signing: every replica switches at
+	// this stored time on its own clock, with no message between them.
+	// Zero in sets written before keys were published ahead of use: such a
+	// key signed from CreatedAt.
+	ActiveAt time.Time `json:"active,omitzero"`
 }
 
-// storedSet is a tenant's keys, newest (the signing key) first.
+// activeAt is when the key signs from.
+func (k storedKey) activeAt() time.Time {
+	if k.ActiveAt.IsZero() {
+		return k.CreatedAt
+	}
+	return k.ActiveAt
+}
+
+// storedSet is a tenant's keys, the latest to sign first; a key is retired
+// when the one before it in the list becomes active.
 type storedSet struct {
 	Keys []storedKey `json:"keys"`
 }
@@ -77,10 +111,43 @@ func (p publicKey) Algorithm() jose.SignatureAlgorithm { return p.k.alg }
 func (p publicKey) Use() string                        { return "sig" }
 func (p publicKey) Key() any                           { return &p.k.key.PublicKey }
 
-// keySet is a loaded set: the key that signs and every key to publish.
+// ringKey is an opened key and when it signs from.
+type ringKey struct {
+	key    *signingKey
+	active time.Time
+}
+
+// keySet is a loaded set, the latest to sign first. Which key signs and
+// which are published is decided at each use from the stored times, not at
+// load: a replica holding a cached set switches to the next key at the
+// same moment as one that has just read the store.
 type keySet struct {
-	signing   *signingKey
-	published []op.Key
+	keys []ringKey
+}
+
+// signingAt returns the key that signs at now: the latest one active.
+func (ks *keySet) signingAt(now time.Time) *signingKey {
+	for _, k := range ks.keys {
+		if !k.active.After(now) {
+			return k.key
+		}
+	}
+	// Only future keys (a clock behind the one that wrote the set): the
+	// earliest is the one the others sign with first.
+	return ks.keys[len(ks.keys)-1].key
+}
+
+// publishedAt returns the keys to publish at now: the next key(s), the
+// signing key, and keys replaced less than retireAfter ago.
+func (ks *keySet) publishedAt(now time.Time) []op.Key {
+	out := make([]op.Key, 0, len(ks.keys))
+	for i, k := range ks.keys {
+		if i > 0 && !now.Before(ks.keys[i-1].active.Add(retireAfter)) {
+			continue
+		}
+		out = append(out, publicKey{k.key})
+	}
+	return out
 }
 
 // keyRing holds one tenant's signing keys in the store. Every change is a
@@ -88,16 +155,25 @@ type keySet struct {
 // once, or find a rotation due at once, exactly one of them writes and
 // all of them then use (and publish) what it wrote.
 type keyRing struct {
-	st     store.Store
-	key    string // store key
-	aead   cipher.AEAD
-	clock  func() time.Time
-	mu     sync.Mutex
-	cur    *keySet
-	loaded time.Time
+	st       store.Store
+	key      string // store key
+	aead     cipher.AEAD
+	clock    func() time.Time
+	rotation time.Duration
+	mu       sync.Mutex
+	cur      *keySet
+	loaded   time.Time
 }
 
-func newKeyRing(st store.Store, tenant string, secret []byte, clock func() time.Time) (*keyRing, error) {
+// newKeyRing returns a tenant's key ring; rotation is how long each key
+// signs (0: DefaultKeyRotation).
+func newKeyRing(st store.Store, tenant string, secret []byte, clock func() time.Time, rotation time.Duration) (*keyRing, error) {
+	if rotation == 0 {
+		rotation = DefaultKeyRotation
+	}
+	if rotation < MinKeyRotation {
+		return nil, fmt.Errorf("signing key rotation %s is shorter than the minimum %s", rotation, MinKeyRotation)
+	}
 	block, err := aes.NewCipher(derive(secret, "guestpass/signing-keys/v1"))
 	if err != nil {
 		return nil, fmt.Errorf("signing key cipher: %w", err)
@@ -106,7 +182,7 @@ func newKeyRing(st store.Store, tenant string, secret []byte, clock func() time.
 	if err != nil {
 		return nil, fmt.Errorf("signing key cipher: %w", err)
 	}
-	return &keyRing{st: st, key: store.Key(tenant, "signing-keys"), aead: aead, clock: clock}, nil
+	return &keyRing{st: st, key: store.Key(tenant, "signing-keys"), aead: aead, clock: clock, rotation: rotation}, nil
 }
 
 // set returns the key set, loading, creating or rotating it when due.
@@ -122,7 +198,9 @@ func (r *keyRing) set(ctx context.Context) (*keySet, error) {
 	ks, err := r.load(ctx)
 	if err != nil {
 		if cur != nil {
-			// Keep signing with the keys we have while the store is away.
+			// Keep signing with the keys we have while the store is away:
+			// they include the next key once it was written, so the switch
+			// still happens on time.
 			return cur, nil
 		}
 		return nil, err
@@ -133,8 +211,8 @@ func (r *keyRing) set(ctx context.Context) (*keySet, error) {
 	return ks, nil
 }
 
-// load reads the stored set and, when it is missing or its signing key is
-// due for rotation, writes the next set with a compare-and-swap.
+// load reads the stored set and, when it is missing or its signing key
+// needs a successor, writes the next set with a compare-and-swap.
 func (r *keyRing) load(ctx context.Context) (*keySet, error) {
 	for range maxRotationRounds {
 		raw, err := r.st.Get(ctx, r.key)
@@ -148,8 +226,8 @@ func (r *keyRing) load(ctx context.Context) (*keySet, error) {
 			}
 		}
 		now := r.clock()
-		if len(set.Keys) > 0 && now.Sub(set.Keys[0].CreatedAt) < rotateAfter {
-			return r.open(set, now)
+		if !r.due(set, now) {
+			return r.open(set)
 		}
 		next, err := r.rotate(set, now)
 		if err != nil {
@@ -164,33 +242,55 @@ func (r *keyRing) load(ctx context.Context) (*keySet, error) {
 			return nil, fmt.Errorf("store signing keys: %w", err)
 		}
 		if ok {
-			return r.open(next, now)
+			return r.open(next)
 		}
 		// Another replica wrote first: read and use its set.
 	}
 	return nil, errors.New("signing keys: too much contention")
 }
 
-// rotate returns set with a new signing key in front, the previous one
-// retired now, and keys retired long enough ago dropped.
+// due reports whether set needs a new key: it is empty, or no successor is
+// waiting and the signing key's period ends within publishLead.
+func (r *keyRing) due(set storedSet, now time.Time) bool {
+	if len(set.Keys) == 0 {
+		return true
+	}
+	latest := set.Keys[0].activeAt()
+	if latest.After(now) {
+		return false // a successor is already published
+	}
+	return !now.Before(latest.Add(r.rotation - publishLead))
+}
+
+// rotate returns set with a new key in front and keys replaced more than
+// retireAfter ago dropped. The first key of a tenant signs at once (no
+// token was signed before it); every later key signs at the end of the
+// current period, and never sooner than publishLead from now, so every
+// replica and every relying party has it before it signs.
 func (r *keyRing) rotate(set storedSet, now time.Time) (storedSet, error) {
-	fresh, err := r.generate(now)
+	active := now
+	if len(set.Keys) > 0 {
+		active = set.Keys[0].activeAt().Add(r.rotation)
+		if lead := now.Add(publishLead); active.Before(lead) {
+			active = lead
+		}
+	}
+	fresh, err := r.generate(now, active)
 	if err != nil {
 		return storedSet{}, err
 	}
 	next := storedSet{Keys: []storedKey{fresh}}
 	for i, k := range set.Keys {
-		if i == 0 && k.RetiredAt.IsZero() {
-			k.RetiredAt = now
+		// Key i was replaced when key i-1 of the old set became active.
+		if i > 0 && !now.Before(set.Keys[i-1].activeAt().Add(retireAfter)) {
+			break
 		}
-		if now.Sub(k.RetiredAt) < retireAfter {
-			next.Keys = append(next.Keys, k)
-		}
+		next.Keys = append(next.Keys, k)
 	}
 	return next, nil
 }
 
-func (r *keyRing) generate(now time.Time) (storedKey, error) {
+func (r *keyRing) generate(now, active time.Time) (storedKey, error) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return storedKey{}, fmt.Errorf("generate signing key: %w", err)
@@ -209,28 +309,23 @@ func (r *keyRing) generate(now time.Time) (storedKey, error) {
 		Alg:       string(jose.ES256),
 		Sealed:    r.aead.Seal(nonce, nonce, der, []byte(r.key+"|"+id)),
 		CreatedAt: now.UTC(),
+		ActiveAt:  active.UTC(),
 	}, nil
 }
 
-// open unseals a set: the first key signs; every key not retired for
-// longer than retireAfter is published.
-func (r *keyRing) open(set storedSet, now time.Time) (*keySet, error) {
-	ks := &keySet{}
-	for i, sk := range set.Keys {
-		if i > 0 && now.Sub(sk.RetiredAt) >= retireAfter {
-			continue
-		}
+// open unseals a set, ordered the latest to sign first. Which of its keys
+// sign and are published is decided at use (keySet.signingAt/publishedAt).
+func (r *keyRing) open(set storedSet) (*keySet, error) {
+	if len(set.Keys) == 0 {
+		return nil, errors.New("signing keys: empty set")
+	}
+	ks := &keySet{keys: make([]ringKey, 0, len(set.Keys))}
+	for _, sk := range set.Keys {
 		k, err := r.unseal(sk)
 		if err != nil {
 			return nil, err
 		}
-		if i == 0 {
-			ks.signing = k
-		}
-		ks.published = append(ks.published, publicKey{k})
-	}
-	if ks.signing == nil {
-		return nil, errors.New("signing keys: empty set")
+		ks.keys = append(ks.keys, ringKey{key: k, active: sk.activeAt()})
 	}
 	return ks, nil
 }
@@ -261,7 +356,7 @@ func (r *keyRing) current(ctx context.Context) (*signingKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ks.signing, nil
+	return ks.signingAt(r.clock()), nil
 }
 
 // keySet returns the public keys to publish.
@@ -270,5 +365,5 @@ func (r *keyRing) keySet(ctx context.Context) ([]op.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ks.published, nil
+	return ks.publishedAt(r.clock()), nil
 }

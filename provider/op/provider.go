@@ -50,9 +50,12 @@ type Options struct {
 	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey)
 	// Pages renders the logout confirmation; its languages are the
 	// ui_locales discovery advertises.
-	Pages  *pages.Renderer
-	Clock  func() time.Time
-	Logger *slog.Logger
+	Pages *pages.Renderer
+	// KeyRotation is how long each signing key signs (0: DefaultKeyRotation;
+	// at least MinKeyRotation).
+	KeyRotation time.Duration
+	Clock       func() time.Time
+	Logger      *slog.Logger
 }
 
 // Tenant is one tenant's OpenID provider.
@@ -87,7 +90,7 @@ func New(o Options) (*Tenant, error) {
 	}
 	t := o.Tenant
 	issuer := strings.TrimRight(o.BaseURL, "/") + "/" + t.ID
-	keys, err := newKeyRing(o.Store, t.ID, o.Secret, o.Clock)
+	keys, err := newKeyRing(o.Store, t.ID, o.Secret, o.Clock, o.KeyRotation)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +254,9 @@ func (t *Tenant) wrap(next http.Handler) http.Handler {
 			if !t.keysReachable(w, r) {
 				return
 			}
-			w.Header().Set("Cache-Control", "public, max-age=300")
+			// Never longer than a new key is published before it signs
+			// (publishLead), so a cached JWKS always holds the signing key.
+			w.Header().Set("Cache-Control", jwksCacheControl)
 			next.ServeHTTP(w, r)
 			return
 		case "/end_session":

@@ -331,10 +331,14 @@ func TestSigningKeyRotation(t *testing.T) {
 	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
 	tok1, _ := r.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r.authURL(), "rot@guest.example"))
 
-	e.clock.Advance(31 * 24 * time.Hour) // past the 30-day rotation
-	r2 := newRP(t, e, "fabrikam", "portal", "portal-secret")
-	// A fresh relying party (fresh key cache) verifies both tokens.
-	tok2, _ := r2.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r2.authURL(), "rot@guest.example"))
+	// Past the 30-day rotation the next key is published (issue 11 item 1)
+	// but the current one still signs; an hour later the next one signs.
+	e.clock.Advance(31 * 24 * time.Hour)
+	tok2, _ := r.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r.authURL(), "rot@guest.example"))
+	e.clock.Advance(2 * time.Hour) // past the pre-publication lead (an hour)
+	r3 := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	// A fresh relying party (fresh key cache) verifies all three tokens.
+	tok3, _ := r3.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r3.authURL(), "rot@guest.example"))
 	kid := func(tok *oauth2.Token) string {
 		raw, _ := tok.Extra("id_token").(string)
 		h, _, _ := strings.Cut(raw, ".")
@@ -350,12 +354,17 @@ func TestSigningKeyRotation(t *testing.T) {
 		}
 		return hdr.KID
 	}
-	if kid(tok1) == kid(tok2) {
-		t.Fatal("no rotation after 31 days")
+	if kid(tok1) != kid(tok2) {
+		t.Fatal("a new key signed as soon as it was written, before every replica had it")
 	}
-	raw1, _ := tok1.Extra("id_token").(string)
-	if _, err := r2.prov.Verifier(&gooidc.Config{ClientID: "portal"}).Verify(context.Background(), raw1); err != nil {
-		t.Fatalf("a token signed before the rotation no longer verifies: %v", err)
+	if kid(tok1) == kid(tok3) {
+		t.Fatal("no rotation after 31 days and the lead")
+	}
+	for _, tok := range []*oauth2.Token{tok1, tok2} {
+		raw, _ := tok.Extra("id_token").(string)
+		if _, err := r3.prov.Verifier(&gooidc.Config{ClientID: "portal"}).Verify(context.Background(), raw); err != nil {
+			t.Fatalf("a token signed before the rotation no longer verifies: %v", err)
+		}
 	}
 }
 
