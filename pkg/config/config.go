@@ -17,6 +17,8 @@ type Config struct {
 	Tenants []Tenant `yaml:"tenants"`
 	// Metrics is the Prometheus endpoint's own listener (off when empty).
 	Metrics Metrics `yaml:"metrics"`
+	// Keys is the signing keys' rotation period.
+	Keys Keys `yaml:"keys"`
 
 	// Network holds the keys about the network in front of the server
 	// (trustedProxies), inlined at the top level.

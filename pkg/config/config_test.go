@@ -120,6 +120,8 @@ func TestBadConfigs(t *testing.T) {
 		{"smtp tls", `smtp: {addr: "127.0.0.1:1025"}`, `smtp: {addr: "127.0.0.1:1025", tls: ssl}`, nil, "mail.smtp.tls", "none, starttls, tls"},
 		{"smtp pool zero", `smtp: {addr: "127.0.0.1:1025"}`, `smtp: {addr: "127.0.0.1:1025", poolSize: 0}`, nil, "mail.smtp.poolSize", "1 to 64"},
 		{"mail queue zero", `smtp: {addr: "127.0.0.1:1025"}`, `smtp: {addr: "127.0.0.1:1025"}` + "\n  queuePerTenant: 0", nil, "mail.queuePerTenant", "0 is out of range; use 1 to 100000 mails (default 1024)"},
+		{"key rotation too short", "log: {", "keys: {rotation: 2h}\nlog: {", nil, "keys.rotation", "2h0m0s is out of range; use a value from 1d (24h) to 365d (8760h) (default 720h)"},
+		{"key rotation too long", "log: {", "keys: {rotation: 9000h}\nlog: {", nil, "keys.rotation", "out of range"},
 		{"smtp cleartext auth", `smtp: {addr: "127.0.0.1:1025"}`, `smtp: {addr: "smtp.example.com:25", username: u, password: p}`, nil, "mail.smtp.tls", "in clear"},
 		{"tenant reserved", "- id: contoso", "- id: admin", nil, "tenants[1].id", `"admin" is reserved`},
 		{"tenant well-known", "- id: contoso", "- id: .well-known", nil, "tenants[1].id", "reserved"},
@@ -143,7 +145,7 @@ func TestBadConfigs(t *testing.T) {
 		{"invitations ttl too short", "session: {lifetime: 24h}", "session: {lifetime: 24h}\n    invitations: {ttl: 10m}", nil, "tenants[0].invitations.ttl", "out of range; use a value from 1h to 365d"},
 		{"invitations ttl not a duration", "session: {lifetime: 24h}", "session: {lifetime: 24h}\n    invitations: {ttl: month}", nil, "tenants[0].invitations.ttl", "is not a duration"},
 		{"unknown key with suggestion", "maxAttempts: 5", "maxattempts: 5", nil, "tenants[0].emailOTP.maxattempts", `did you mean "maxAttempts"?`},
-		{"unknown top key", "listen:", "listne: x\nlisten:", nil, "listne", "known keys here: baseURL, dev, listen"},
+		{"unknown top key", "listen:", "listne: x\nlisten:", nil, "listne", "known keys here: baseURL, dev, keys, listen"},
 		{"duplicate key", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlisten: 127.0.0.1:8081", nil, "listen", "set twice (first at line 2)"},
 		{"list as scalar", "domains: [fabrikam.example]\n    branding", "domains: fabrikam.example\n    branding", nil, "tenants[0].domains", "write a list, e.g. [fabrikam.example]"},
 		{"connector type", "type: oidc", "type: saml", nil, "tenants[0].connectors[1].type", "directory, microsoft, google, oidc"},
@@ -381,7 +383,8 @@ tenants:
 	}
 	if cfg.Listen != "127.0.0.1:8080" || cfg.Log.Level != "info" || cfg.Log.Format != "console" ||
 		cfg.Store.Type != "memory" || cfg.Store.Redis.KeyPrefix != "guestpass:" ||
-		cfg.Mail.Driver != "log" || cfg.Mail.SMTP.TLS != "none" || cfg.Mail.SMTP.PoolSize != 4 || cfg.Mail.QueuePerTenant != 1024 {
+		cfg.Mail.Driver != "log" || cfg.Mail.SMTP.TLS != "none" || cfg.Mail.SMTP.PoolSize != 4 || cfg.Mail.QueuePerTenant != 1024 ||
+		cfg.Keys.Rotation != 30*24*time.Hour {
 		t.Errorf("top-level defaults: %+v", cfg)
 	}
 	if !cfg.GeneratedSecrets || len(cfg.Secrets.CookieHash) != 64 || len(cfg.Secrets.CookieBlock) != 32 || len(cfg.Secrets.Code) != 32 {

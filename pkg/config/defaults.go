@@ -116,6 +116,9 @@ func (v *validator) applyDefaults(c *Config) {
 	if !has("mail.queuePerTenant") {
 		c.Mail.QueuePerTenant = DefaultMailQueuePerTenant
 	}
+	if !has("keys.rotation") {
+		c.Keys.Rotation = DefaultKeyRotation
+	}
 	def := DefaultEmailOTP()
 	for i := range c.Tenants {
 		t := &c.Tenants[i]

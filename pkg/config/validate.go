@@ -50,6 +50,7 @@ func (v *validator) validate(c *Config) {
 	v.baseURL(c.BaseURL)
 	v.hostPort("listen", c.Listen, "127.0.0.1:8080")
 	v.metrics(c)
+	v.keys(c)
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "console", "json")
 	v.store(&c.Store)

@@ -108,7 +108,7 @@ func Build(d Deps) (_ *Handler, err error) {
 		settings.Clients = append(settings.Clients, redeemClient(cfg, t))
 		provider, err := op.New(op.Options{
 			BaseURL: cfg.BaseURL, Tenant: settings, Store: st, Secret: cfg.Secrets.Code,
-			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog, Pages: pg,
+			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog, Pages: pg, KeyRotation: cfg.Keys.Rotation,
 			ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey) {
 				pg.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Tenant: branding(t)})
 			},

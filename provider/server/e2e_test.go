@@ -13,6 +13,7 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail/mailtest"
 	"github.com/guestpass/guestpass/pkg/policy"
@@ -401,4 +402,37 @@ func TestAuthorizationCodeBoundToTenant(t *testing.T) {
 		t.Fatal("fabrikam's code was redeemed at contoso")
 	}
 	r.callback(t, e, "fabrikam", p)
+}
+
+// keys.rotation reaches every tenant's OP: with a two-day period the key
+// changes after two days (and the lead), not after the default 30.
+func TestConfiguredKeyRotation(t *testing.T) {
+	e := newEnv(t, envOptions{configure: func(c *config.Config) { c.Keys.Rotation = 48 * time.Hour }})
+	invite(t, e, "fabrikam", "rot@guest.example", "Rot")
+	kidOf := func() string {
+		r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+		tok, _ := r.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r.authURL(), "rot@guest.example"))
+		raw, _ := tok.Extra("id_token").(string)
+		h, _, _ := strings.Cut(raw, ".")
+		b, err := base64.RawURLEncoding.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hdr struct {
+			KID string `json:"kid"`
+		}
+		if err := json.Unmarshal(b, &hdr); err != nil {
+			t.Fatal(err)
+		}
+		return hdr.KID
+	}
+	first := kidOf()
+	e.clock.Advance(48*time.Hour + time.Minute) // past the period: the next key is written
+	if kidOf() != first {
+		t.Fatal("the next key signed as soon as it was written")
+	}
+	e.clock.Advance(2 * time.Hour) // past the lead
+	if kidOf() == first {
+		t.Fatal("keys.rotation of 48h ignored: no new key after 50 hours")
+	}
 }
