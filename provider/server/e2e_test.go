@@ -109,7 +109,7 @@ func waitCode(t testing.TB, s *mailtest.Server, email string) string {
 
 func invite(t testing.TB, e *env, tenant, email, name string) *guests.Guest {
 	t.Helper()
-	g, _, err := guests.NewRepo(e.store, e.clock.Now).For(tenant).Invite(context.Background(), strings.ToLower(email), email, name)
+	g, _, err := guests.NewRepo(e.store, e.cfg.Secrets.Code, e.clock.Now).For(tenant).Invite(context.Background(), strings.ToLower(email), email, name)
 	if err != nil {
 		t.Fatal(err)
 	}
