@@ -49,16 +49,18 @@ return {n}
 
 // attemptKey is the counter of an address (device "") or of one trusted
 // browser for it. addrID is the address's keyed hash (Guests.AddressID):
-// key names carry no address.
+// key names carry no address. The key is its own hash tag (a script
+// over it alone): a tenant's counters spread over a Cluster.
 func attemptKey(tenant, addrID, device string) string {
 	if device == "" {
-		return store.Key(tenant, "login", "pw", addrID)
+		return store.TagKey(tenant, addrID, "login", "pw")
 	}
 	h := sha256.New()
 	h.Write([]byte(addrID))
 	h.Write([]byte{0})
 	h.Write([]byte(device))
-	return store.Key(tenant, "login", "dpw", hex.EncodeToString(h.Sum(nil)[:16]))
+	id := hex.EncodeToString(h.Sum(nil)[:16])
+	return store.TagKey(tenant, id, "login", "dpw")
 }
 
 // countAttempt is the read of one counted attempt: the count including it.

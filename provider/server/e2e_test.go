@@ -120,8 +120,8 @@ func TestSignInEndToEndRedis(t *testing.T) {
 	testSignIn(t, newEnv(t, envOptions{redis: redistest.Start(t)}))
 }
 
-// The same flow against a three-node Redis Cluster: the tenant hash tags
-// keep every key of a sign-in in one slot.
+// The same flow against a three-node Redis Cluster: a sign-in's keys
+// spread over the nodes (TagKey), and every script's keys share a slot.
 func TestSignInEndToEndRedisCluster(t *testing.T) {
 	testSignIn(t, newEnv(t, envOptions{cluster: redistest.StartCluster(t)}))
 }
