@@ -29,8 +29,9 @@ func BenchmarkListGuests(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			clock := storetest.NewClock(backends.Start)
 			st := openBench(b, name, clock.Now)
-			seed(b, st)
-			tr := guests.NewRepo(st, clock.Now).For("bench")
+			repo := guests.NewRepo(st, codeKey, clock.Now)
+			seed(b, st, repo)
+			tr := repo.For("bench")
 			ctx := context.Background()
 			_, deep, err := tr.Page(ctx, guests.Filter{}, guests.MaxPageSize, "")
 			if err != nil {
@@ -84,7 +85,7 @@ func openBench(b *testing.B, kind string, clock func() time.Time) store.Store {
 
 // seed writes benchGuests guests with pipelines of the production write
 // ops (2,000 ops a round trip).
-func seed(b *testing.B, st store.Store) {
+func seed(b *testing.B, st store.Store, repo *guests.Repo) {
 	b.Helper()
 	ctx := context.Background()
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -103,7 +104,7 @@ func seed(b *testing.B, st store.Store) {
 		if i%10 == 0 {
 			g.State, g.Source, g.RedeemedAt, g.LastSignInAt = guests.Accepted, "otp", at, at
 		}
-		ops = append(ops, guests.SeedOps("bench", g)...)
+		ops = append(ops, repo.SeedOps("bench", g)...)
 		if len(ops) >= 2000 {
 			flush()
 		}

@@ -9,14 +9,18 @@ import (
 // SeedOps are the store ops that write g as the production path does (the
 // record and its list indexes, atomically, and the id index), for a
 // benchmark that seeds many guests with pipelines.
-func SeedOps(tenant string, g *Guest) []*store.Op {
+func (r *Repo) SeedOps(tenant string, g *Guest) []*store.Op {
 	raw, err := json.Marshal(g)
 	if err != nil {
 		panic(err)
 	}
-	keys := append([]string{recordKey(tenant, g.Canonical)}, indexKeys(tenant, g)...)
+	keys := append([]string{r.recordKey(tenant, g.Canonical)}, indexKeys(tenant, g)...)
 	return []*store.Op{
 		store.RunOp(writeScript, keys, "1", "", string(raw), member(g)),
 		store.HSetOp(idsKey(tenant), g.ID, []byte(g.Canonical)),
 	}
 }
+
+// RecordKey is where r keeps the record of canonical (a test that
+// simulates a crash deletes it).
+func (r *Repo) RecordKey(tenant, canonical string) string { return r.recordKey(tenant, canonical) }

@@ -4,10 +4,10 @@
 //
 // Layout in the store (all without TTL; guests rely on store persistence):
 //
-//   - store.Key(tenant, "guest", canonical) — the authoritative record of one
-//     guest, JSON. Every change goes through CompareAndSwap on this key, so
-//     concurrent sign-ins of the same address serialise on it: of N callers
-//     creating a missing guest exactly one CAS(nil → record) wins and the
+//   - store.Key(tenant, "guest", HMAC(tenant, canonical)) — the authoritative
+//     record of one guest, JSON; its key name holds no address (recordKey).
+//     Every change goes through CompareAndSwap on this key, so concurrent
+//     sign-ins of the same address serialise on it: of N callers creating a missing guest exactly one CAS(nil → record) wins and the
 //     others re-read and update that record. That is what guarantees "never
 //     two guests for one address". The Store has no compare-and-swap on a
 //     hash field, which is why the record is not kept in a hash.
@@ -30,6 +30,10 @@ package guests
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,22 +121,46 @@ const maxCASAttempts = 1000
 
 // Repo reads and writes guest records.
 type Repo struct {
-	st    store.Store
-	clock func() time.Time
+	st      store.Store
+	nameKey []byte // HMAC key naming records (addresses stay out of key names)
+	clock   func() time.Time
 }
 
-// NewRepo builds a Repo on st; clock gives the time stamps (time.Now when nil).
-func NewRepo(st store.Store, clock func() time.Time) *Repo {
+// NewRepo builds a Repo on st. codeKey (secrets.codeKey) keys the hash
+// that names a record after its address: key names show in monitoring,
+// slow logs and backups, so they carry no address. clock gives the time
+// stamps (time.Now when nil).
+func NewRepo(st store.Store, codeKey []byte, clock func() time.Time) *Repo {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Repo{st: st, clock: clock}
+	m := hmac.New(sha256.New, codeKey)
+	m.Write([]byte("guestpass/guests/record-names/v1"))
+	return &Repo{st: st, nameKey: m.Sum(nil), clock: clock}
 }
 
-func recordKey(tenant, canonical string) string { return store.Key(tenant, "guest", canonical) }
-func listKey(tenant string) string              { return store.Key(tenant, "guests") }
-func idsKey(tenant string) string               { return store.Key(tenant, "guest-ids") }
-func subjectsKey(tenant string) string          { return store.Key(tenant, "guest-subjects") }
+// addressID names canonical in key names: a keyed hash of the tenant and
+// the address, so that neither the address nor a dictionary of addresses
+// can be read from a key name.
+func (r *Repo) addressID(tenant, canonical string) string {
+	m := hmac.New(sha256.New, r.nameKey)
+	var n [4]byte
+	for _, f := range []string{tenant, canonical} {
+		binary.BigEndian.PutUint32(n[:], uint32(len(f)))
+		m.Write(n[:])
+		m.Write([]byte(f))
+	}
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// recordKey is where the record of canonical lives.
+func (r *Repo) recordKey(tenant, canonical string) string {
+	return store.Key(tenant, "guest", r.addressID(tenant, canonical))
+}
+
+func listKey(tenant string) string     { return store.Key(tenant, "guests") }
+func idsKey(tenant string) string      { return store.Key(tenant, "guest-ids") }
+func subjectsKey(tenant string) string { return store.Key(tenant, "guest-subjects") }
 
 // subjectField names a subject of a source in the subjects index.
 func subjectField(source, subject string) string { return source + "|" + subject }
@@ -151,7 +179,7 @@ func (r *Repo) read(tenant, canonical string) *store.Read[Record] {
 	if tenant == "" || canonical == "" {
 		return store.NewRead(nil, func(*store.Op) (Record, error) { return Record{}, nil })
 	}
-	return store.NewRead(store.GetOp(recordKey(tenant, canonical)), func(op *store.Op) (Record, error) {
+	return store.NewRead(store.GetOp(r.recordKey(tenant, canonical)), func(op *store.Op) (Record, error) {
 		g, raw, err := decode(tenant, op.Val, op.Err)
 		if errors.Is(err, ErrNotFound) {
 			return Record{}, nil
@@ -164,7 +192,7 @@ func (r *Repo) now() time.Time { return r.clock().UTC() }
 
 // load returns the record of canonical and its raw bytes (the CAS "prev").
 func (r *Repo) load(ctx context.Context, tenant, canonical string) (*Guest, []byte, error) {
-	raw, err := r.st.Get(ctx, recordKey(tenant, canonical))
+	raw, err := r.st.Get(ctx, r.recordKey(tenant, canonical))
 	return decode(tenant, raw, err)
 }
 
@@ -446,7 +474,7 @@ func (r *Repo) delete(ctx context.Context, tenant, id string) error {
 			break
 		}
 		// CAS rather than Delete so a concurrent re-creation is never removed.
-		ok, err := r.st.CompareAndSwap(ctx, recordKey(tenant, g.Canonical), prev, nil, 0)
+		ok, err := r.st.CompareAndSwap(ctx, r.recordKey(tenant, g.Canonical), prev, nil, 0)
 		if err != nil {
 			return fmt.Errorf("guests: delete in %s: %w", tenant, err)
 		}
@@ -509,6 +537,10 @@ type TenantRepo struct {
 
 // For binds the repository to tenant.
 func (r *Repo) For(tenant string) *TenantRepo { return &TenantRepo{r: r, tenant: tenant} }
+
+// AddressID names canonical in the key names of other parts that count
+// per address (sign-in attempts): a keyed hash, never the address.
+func (t *TenantRepo) AddressID(canonical string) string { return t.r.addressID(t.tenant, canonical) }
 
 // Tenant is the tenant the handle is bound to.
 func (t *TenantRepo) Tenant() string { return t.tenant }
@@ -634,7 +666,7 @@ func (r *Repo) move(ctx context.Context, tenant, from, canonical string, s SignI
 	}
 	// The old record goes only if it is still the one read: a guest
 	// re-created there meanwhile is left alone.
-	if _, err := r.st.CompareAndSwap(ctx, recordKey(tenant, from), prev, nil, 0); err != nil {
+	if _, err := r.st.CompareAndSwap(ctx, r.recordKey(tenant, from), prev, nil, 0); err != nil {
 		return nil, fmt.Errorf("guests: remove old address in %s: %w", tenant, err)
 	}
 	if err := r.st.HDel(ctx, listKey(tenant), from); err != nil {

@@ -17,7 +17,7 @@ import (
 func TestRecordSignInConcurrentOneGuest(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		repo := guests.NewRepo(st, clock.Now)
+		repo := guests.NewRepo(st, codeKey, clock.Now)
 		const n = 50
 		var (
 			wg    sync.WaitGroup
@@ -72,7 +72,7 @@ func TestRecordSignInConcurrentOneGuest(t *testing.T) {
 func TestInviteConcurrentCreatesOnce(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		repo := guests.NewRepo(st, clock.Now)
+		repo := guests.NewRepo(st, codeKey, clock.Now)
 		const n = 20
 		var (
 			wg      sync.WaitGroup
@@ -105,7 +105,7 @@ func TestInviteConcurrentCreatesOnce(t *testing.T) {
 func TestInviteThenRedeem(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		repo := guests.NewRepo(st, clock.Now)
+		repo := guests.NewRepo(st, codeKey, clock.Now)
 		invitedAt := clock.Now()
 		g, created, err := repo.For("fabrikam").Invite(ctx, "ann@example.com", "Ann@Example.com", "Ann")
 		if err != nil || !created {
@@ -156,7 +156,7 @@ func TestInviteThenRedeem(t *testing.T) {
 func TestSourceIsSticky(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		repo := guests.NewRepo(st, clock.Now)
+		repo := guests.NewRepo(st, codeKey, clock.Now)
 		g, err := repo.For("fabrikam").RecordSignIn(ctx, "bob@gmail.com", guests.SignIn{Email: "bob@gmail.com", Source: "otp", DisplayName: "Bob"})
 		if err != nil {
 			t.Fatal(err)
@@ -181,7 +181,7 @@ func TestSourceIsSticky(t *testing.T) {
 func TestResetRedemption(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		repo := guests.NewRepo(st, clock.Now)
+		repo := guests.NewRepo(st, codeKey, clock.Now)
 		g, err := repo.For("fabrikam").RecordSignIn(ctx, "bob@gmail.com", guests.SignIn{Email: "bob@gmail.com", Source: "otp", DisplayName: "Bob"})
 		if err != nil {
 			t.Fatal(err)
@@ -211,7 +211,7 @@ func TestResetRedemption(t *testing.T) {
 func TestDeleteThenReinviteGivesNewID(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		repo := guests.NewRepo(st, clock.Now)
+		repo := guests.NewRepo(st, codeKey, clock.Now)
 		g, _, err := repo.For("fabrikam").Invite(ctx, "c@example.com", "c@example.com", "")
 		if err != nil {
 			t.Fatal(err)
@@ -259,14 +259,14 @@ func TestDeleteThenReinviteGivesNewID(t *testing.T) {
 func TestStaleIndexEntriesAreIgnored(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		repo := guests.NewRepo(st, clock.Now)
+		repo := guests.NewRepo(st, codeKey, clock.Now)
 		old, _, err := repo.For("fabrikam").Invite(ctx, "d@example.com", "d@example.com", "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Simulate a crash half-way through a Delete and a re-creation:
 		// the record replaced, the old id still indexed.
-		if err := st.Delete(ctx, store.Key("fabrikam", "guest", "d@example.com")); err != nil {
+		if err := st.Delete(ctx, repo.RecordKey("fabrikam", "d@example.com")); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.HSet(ctx, store.Key("fabrikam", "guests"), "gone@example.com", []byte(uuid.NewString())); err != nil {
@@ -289,7 +289,7 @@ func TestStaleIndexEntriesAreIgnored(t *testing.T) {
 func TestListFilterAndOrder(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		repo := guests.NewRepo(st, clock.Now)
+		repo := guests.NewRepo(st, codeKey, clock.Now)
 		for _, s := range []struct{ addr, source string }{
 			{"zoe@example.com", "otp"},
 			{"amy@example.com", "otp"},
@@ -347,7 +347,7 @@ func equal(a, b []string) bool {
 func TestTenantIsolation(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		repo := guests.NewRepo(st, clock.Now)
+		repo := guests.NewRepo(st, codeKey, clock.Now)
 		a, err := repo.For("tenant-a").RecordSignIn(ctx, "same@example.com", guests.SignIn{Email: "same@example.com", Source: "otp"})
 		if err != nil {
 			t.Fatal(err)
@@ -384,7 +384,7 @@ func TestTenantIsolation(t *testing.T) {
 func TestInvalidArguments(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		repo := guests.NewRepo(st, clock.Now)
+		repo := guests.NewRepo(st, codeKey, clock.Now)
 		if _, err := repo.For("fabrikam").RecordSignIn(ctx, "x@example.com", guests.SignIn{Email: "x@example.com", Source: ""}); err == nil {
 			t.Error("RecordSignIn with an empty source succeeded")
 		}

@@ -150,7 +150,7 @@ func absentFlag(b []byte) string {
 // write compares-and-swaps the record of next (prev nil: only when
 // absent) and indexes it, atomically; it reports whether it swapped.
 func (r *Repo) write(ctx context.Context, tenant string, prev, raw []byte, next *Guest) (bool, error) {
-	keys := append([]string{recordKey(tenant, next.Canonical)}, indexKeys(tenant, next)...)
+	keys := append([]string{r.recordKey(tenant, next.Canonical)}, indexKeys(tenant, next)...)
 	res, err := r.st.Run(ctx, writeScript, keys, absentFlag(prev), string(prev), string(raw), member(next))
 	if err != nil {
 		return false, fmt.Errorf("guests: write %s: %w", tenant, err)
@@ -213,7 +213,7 @@ func (r *Repo) resolve(ctx context.Context, tenant, key string, f Filter, member
 		if !ok {
 			canonical = "\x00invalid" // a foreign entry: read nothing real, clean it
 		}
-		ops[i] = store.GetOp(recordKey(tenant, canonical))
+		ops[i] = store.GetOp(r.recordKey(tenant, canonical))
 	}
 	if err := r.st.Pipeline(ctx, ops...); err != nil {
 		return nil, "", fmt.Errorf("guests: read %s: %w", tenant, err)

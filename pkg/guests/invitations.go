@@ -48,7 +48,9 @@ func NewInvitations(st store.Store, key []byte, clock func() time.Time) *Invitat
 	return &Invitations{st: st, key: key, clock: clock}
 }
 
-func inviteKey(tenant, hash string) string { return store.Key(tenant, "invite", hash) }
+// inviteKey is tagged by the token's hash: a tenant's invitations spread
+// over a Cluster (no script reads one with another key).
+func inviteKey(tenant, hash string) string { return store.TagKey(tenant, hash, "invite") }
 
 // currentKey is a hash: guest id → the hash of the guest's newest token.
 // A token whose hash is not the current one was superseded by a re-invite.

@@ -46,7 +46,7 @@ func pageAll(t *testing.T, tr *guests.TenantRepo, f guests.Filter, size int) []s
 func TestPageIndexes(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		tr := guests.NewRepo(st, clock.Now).For("fabrikam")
+		tr := guests.NewRepo(st, codeKey, clock.Now).For("fabrikam")
 		var all, otp []string
 		for i := range 17 {
 			addr := fmt.Sprintf("g%02d@example.com", i)
@@ -124,11 +124,12 @@ func TestPageIndexes(t *testing.T) {
 func TestPageRepairsMissingEntries(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		tr := guests.NewRepo(st, clock.Now).For("fabrikam")
+		repo := guests.NewRepo(st, codeKey, clock.Now)
+		tr := repo.For("fabrikam")
 		old := guests.Guest{ID: "11111111-1111-4111-8111-111111111111", Email: "old@example.com", Canonical: "old@example.com",
 			State: guests.PendingAcceptance, InvitedAt: clock.Now().Add(-time.Hour)}
 		raw, _ := json.Marshal(old)
-		if err := st.Set(ctx, store.Key("fabrikam", "guest", old.Canonical), raw, 0); err != nil {
+		if err := st.Set(ctx, repo.RecordKey("fabrikam", old.Canonical), raw, 0); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.HSet(ctx, store.Key("fabrikam", "guest-ids"), old.ID, []byte(old.Canonical)); err != nil {

@@ -16,7 +16,7 @@ import (
 func TestSubjectRecordedCheckedAndMoved(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
-		repo := guests.NewRepo(st, clock.Now).For("fabrikam")
+		repo := guests.NewRepo(st, codeKey, clock.Now).For("fabrikam")
 		in := guests.SignIn{Email: "cy@example.com", Source: "oidc:partner", Subject: "u-1"}
 		g, err := repo.RecordSignIn(ctx, "cy@example.com", in)
 		if err != nil || g.Subject != "u-1" {

@@ -1,7 +1,7 @@
 // Package session keeps sign-in sessions (PRODUCT.md B4) and the browser's
 // sign-in flow cookie that passcodes and CSRF tokens bind to (B3, B10).
 //
-// A session is a record in the store at store.Key(tenant, "session", id)
+// A session is a record in the store at store.TagKey(tenant, id, "session")
 // whose TTL is the tenant's session lifetime, set once at creation and never
 // extended (absolute lifetime). The browser holds only the id, in a cookie
 // signed and encrypted with gorilla/securecookie under a name that includes
@@ -138,7 +138,9 @@ func NewManager(st store.Store, o Options) *Manager {
 	return &Manager{st: st, codec: codec, err: err, secure: o.Secure, clock: o.clock()}
 }
 
-func recordKey(tenant, id string) string { return store.Key(tenant, "session", id) }
+// recordKey is where session id lives, tagged by the id: a tenant's
+// sessions spread over a Cluster.
+func recordKey(tenant, id string) string { return store.TagKey(tenant, id, "session") }
 
 // codecName binds the cookie to its tenant: securecookie MACs the name, so
 // a value minted for tenant A fails verification at tenant B.

@@ -79,7 +79,7 @@ func TestCreateSetsCookieAndRecord(t *testing.T) {
 				!s.ExpiresAt.Equal(clock.Now().Add(24*time.Hour)) || s.Email != "ann@example.com" {
 				t.Fatalf("session = %+v", s)
 			}
-			ttl, err := st.TTL(ctx, store.Key("fabrikam", "session", s.ID))
+			ttl, err := st.TTL(ctx, store.TagKey("fabrikam", s.ID, "session"))
 			if err != nil || ttl <= 23*time.Hour || ttl > 24*time.Hour {
 				t.Fatalf("record TTL = %v, %v; want about 24h", ttl, err)
 			}
@@ -163,11 +163,11 @@ func TestCookieOfAnotherTenantIsRefused(t *testing.T) {
 		}
 
 		// 3. A record under B's key that names tenant A is refused too.
-		raw, err := st.Get(ctx, store.Key("tenant-a", "session", a.ID))
+		raw, err := st.Get(ctx, store.TagKey("tenant-a", a.ID, "session"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Set(ctx, store.Key("tenant-b", "session", a.ID), raw, time.Hour); err != nil {
+		if err := st.Set(ctx, store.TagKey("tenant-b", a.ID, "session"), raw, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := m.Get(ctx, requestWith("tenant-b", cb), "tenant-b"); !errors.Is(err, ErrNoSession) {
@@ -194,7 +194,7 @@ func TestAbsoluteLifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := requestWith("fabrikam", cookieFrom(t, rec, CookieName))
-	key := store.Key("fabrikam", "session", s.ID)
+	key := store.TagKey("fabrikam", s.ID, "session")
 
 	// Frequent use must not extend the lifetime.
 	for range 23 {
@@ -242,7 +242,7 @@ func TestExpiresAtIsCheckedEvenIfTheRecordLingers(t *testing.T) {
 		if _, err := m.Get(ctx, r, "fabrikam"); !errors.Is(err, ErrNoSession) {
 			t.Fatalf("past ExpiresAt: %v, want ErrNoSession", err)
 		}
-		if _, err := st.Get(ctx, store.Key("fabrikam", "session", s.ID)); err != nil {
+		if _, err := st.Get(ctx, store.TagKey("fabrikam", s.ID, "session")); err != nil {
 			t.Fatalf("the record should still be in the store for this test: %v", err)
 		}
 	})
@@ -257,7 +257,7 @@ func TestGetDoesNotExtendTTL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		key := store.Key("fabrikam", "session", s.ID)
+		key := store.TagKey("fabrikam", s.ID, "session")
 		before, err := st.TTL(ctx, key)
 		if err != nil {
 			t.Fatal(err)
@@ -293,7 +293,7 @@ func TestDelete(t *testing.T) {
 		if cleared.MaxAge >= 0 || cleared.Value != "" || cleared.Path != "/fabrikam" || !cleared.HttpOnly || !cleared.Secure {
 			t.Fatalf("cleared cookie = %+v", cleared)
 		}
-		if _, err := st.Get(ctx, store.Key("fabrikam", "session", s.ID)); !errors.Is(err, store.ErrNotFound) {
+		if _, err := st.Get(ctx, store.TagKey("fabrikam", s.ID, "session")); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("record after Delete: %v", err)
 		}
 		// A copy of the old cookie no longer works.

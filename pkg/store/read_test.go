@@ -59,3 +59,14 @@ func TestBatchOfTypedReads(t *testing.T) {
 		t.Fatalf("a batch of nothing: %v, %d pipelines", err, st.n)
 	}
 }
+
+// TagKey keeps the tenant in the key and makes tenant and tag together
+// the Cluster hash tag (the first braces).
+func TestTagKey(t *testing.T) {
+	if got := store.TagKey("fabrikam", "3f2a", "authreq"); got != "{fabrikam:3f2a}:authreq" {
+		t.Fatalf("TagKey = %q", got)
+	}
+	if got := store.Key("fabrikam", "gx", "all"); got != "{fabrikam}:gx:all" {
+		t.Fatalf("Key = %q", got)
+	}
+}

@@ -3,10 +3,14 @@
 // Two implementations live below it: memory (the embedded default) and
 // redis (production). Both pass the conformance suite in storetest.
 //
-// Keys are opaque strings built by callers with Key, which puts the tenant
-// in a Redis Cluster hash tag ("{tenant}:kind:id") so that every key of a
-// tenant lands in one slot and multi-key scripts stay Cluster-safe. The
-// Redis implementation prepends the configured key prefix.
+// Keys are opaque strings built by callers with Key or TagKey; both carry
+// the tenant. The first braces of a key are its Redis Cluster hash tag,
+// which picks its slot: Key tags with the tenant alone ("{tenant}:kind:id",
+// for what is one per tenant or read by a script with such a key), TagKey
+// with the tenant and what a script or a step keeps together — a flow, an
+// address, a token ("{tenant:tag}:kind") — so that one tenant's keys spread
+// over a Cluster's nodes. The Redis implementation prepends the configured
+// key prefix.
 package store
 
 import (
@@ -83,7 +87,7 @@ type Store interface {
 	// than ErrNotFound, or nil.
 	Pipeline(ctx context.Context, ops ...*Op) error
 	// Run runs script atomically over keys, which must all carry one
-	// tenant's hash tag (one Cluster slot). args reach the script as
+	// hash tag (one Cluster slot: the same Key tenant or TagKey tag). args reach the script as
 	// ARGV (Lua) or args (the Go twin).
 	Run(ctx context.Context, script *Script, keys []string, args ...string) ([]int64, error)
 
@@ -94,7 +98,9 @@ type Store interface {
 }
 
 // Key builds a tenant-scoped key: "{tenant}:part:part...". The braces are a
-// Redis Cluster hash tag.
+// Redis Cluster hash tag: every Key of a tenant lands in one slot. Use it
+// for what is one per tenant (indexes, tenant-wide counters, signing keys)
+// and what a script reads with such keys; everything else is a TagKey.
 func Key(tenant string, parts ...string) string {
 	var b strings.Builder
 	b.WriteByte('{')
@@ -105,4 +111,14 @@ func Key(tenant string, parts ...string) string {
 		b.WriteString(p)
 	}
 	return b.String()
+}
+
+// TagKey builds a tenant-scoped key whose hash tag is the tenant and tag
+// together: "{tenant:tag}:part:part...". Keys of one tenant with different
+// tags land in different slots, so a big tenant spreads over a Cluster;
+// keys a script runs over (or that belong together, like the records of
+// one authorization request) share a tag. tag is an id or a hash: it must
+// not contain '}'. A tenant id holds no ':', so tenants cannot collide.
+func TagKey(tenant, tag string, parts ...string) string {
+	return Key(tenant+":"+tag, parts...)
 }

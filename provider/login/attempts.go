@@ -47,24 +47,25 @@ return {n}
 	return []int64{n}, nil
 })
 
-// attemptKey is the counter of an address (device "" ) or of one trusted
-// browser for it. The address is hashed only to give keys a fixed width
-// (guest records already name it in the clear).
-func attemptKey(tenant, canonical, device string) string {
-	h := sha256.New()
-	h.Write([]byte(canonical))
-	kind := "pw"
-	if device != "" {
-		h.Write([]byte{0})
-		h.Write([]byte(device))
-		kind = "dpw"
+// attemptKey is the counter of an address (device "") or of one trusted
+// browser for it. addrID is the address's keyed hash (Guests.AddressID):
+// key names carry no address. The key is its own hash tag (a script
+// over it alone): a tenant's counters spread over a Cluster.
+func attemptKey(tenant, addrID, device string) string {
+	if device == "" {
+		return store.TagKey(tenant, addrID, "login", "pw")
 	}
-	return store.Key(tenant, "login", kind, hex.EncodeToString(h.Sum(nil)[:16]))
+	h := sha256.New()
+	h.Write([]byte(addrID))
+	h.Write([]byte{0})
+	h.Write([]byte(device))
+	id := hex.EncodeToString(h.Sum(nil)[:16])
+	return store.TagKey(tenant, id, "login", "dpw")
 }
 
 // countAttempt is the read of one counted attempt: the count including it.
-func countAttempt(tenant, canonical, device string) *store.Read[int64] {
-	op := store.RunOp(attemptScript, []string{attemptKey(tenant, canonical, device)},
+func countAttempt(tenant, addrID, device string) *store.Read[int64] {
+	op := store.RunOp(attemptScript, []string{attemptKey(tenant, addrID, device)},
 		strconv.FormatInt(attemptWindow.Milliseconds(), 10))
 	return store.NewRead(op, func(op *store.Op) (int64, error) {
 		if op.Err != nil {

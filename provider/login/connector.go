@@ -303,7 +303,7 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) {
 	// The request, the guest, the switches and this attempt, counted, in
 	// one round trip, before the password is checked.
 	device := h.devices.ID(r, st.Canonical)
-	cs, err := h.loadConnector(r.Context(), authReq, st.Canonical, countAttempt(h.t.ID, st.Canonical, device), nil)
+	cs, err := h.loadConnector(r.Context(), authReq, st.Canonical, countAttempt(h.t.ID, h.guests.AddressID(st.Canonical), device), nil)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -140,7 +140,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gr := guests.NewRepo(st, clock.Now).For(tenantID)
+	gr := guests.NewRepo(st, secret, clock.Now).For(tenantID)
 	for _, addr := range []string{invited, partnerUser} {
 		if _, _, err := gr.Invite(context.Background(), addr, addr, "Guest"); err != nil {
 			t.Fatal(err)

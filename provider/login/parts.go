@@ -31,6 +31,9 @@ type Guests interface {
 	// MoveSignIn records a sign-in of the guest at from under canonical
 	// (the upstream's address changed).
 	MoveSignIn(ctx context.Context, from, canonical string, s guests.SignIn) (*guests.Guest, error)
+	// AddressID names canonical in key names (a keyed hash): Redis key
+	// names show in monitoring, slow logs and backups.
+	AddressID(canonical string) string
 }
 
 // Sessions is the tenant's sessions as the pages start and end them

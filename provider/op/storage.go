@@ -65,7 +65,11 @@ var (
 	_ op.CanSetUserinfoFromRequest = (*storage)(nil)
 )
 
-func (s *storage) k(parts ...string) string { return store.Key(s.tenant, parts...) }
+// k names the record of one kind for one id (an authorization request and
+// its code share the request's id). The id is the key's hash tag, so a
+// tenant's requests and tokens spread over a Cluster (no script reads two
+// of them together; a step's ops go in one pipeline, split by node).
+func (s *storage) k(kind, id string) string { return store.TagKey(s.tenant, id, kind) }
 
 // hashToken keys tokens and codes by a hash, so a dump of the store does
 // not hold usable credentials.

@@ -352,7 +352,7 @@ func sortedKeys(m map[string]any) []string {
 func TestAdminPaging(t *testing.T) {
 	e := newEnv(t, envOptions{redis: redistest.Start(t)})
 	api := newAdminAPI(t, e, "fabrikam", clientCredentials(t, e, "fabrikam", "admin", "admin-secret"))
-	repo := guests.NewRepo(e.store, e.clock.Now).For("fabrikam")
+	repo := guests.NewRepo(e.store, e.cfg.Secrets.Code, e.clock.Now).For("fabrikam")
 	want := map[string][]string{} // filter query → ids
 	for i := range 23 {
 		addr := "p" + string(rune('a'+i)) + "@guest.example"

@@ -84,7 +84,7 @@ func Build(d Deps) (_ *Handler, err error) {
 	flows := session.NewFlows(cookieOpts)
 	devices := session.NewDevices(cookieOpts)
 	clients := clientip.New(cfg.TrustedNets)
-	gr := guests.NewRepo(st, d.Clock)
+	gr := guests.NewRepo(st, cfg.Secrets.Code, d.Clock)
 	pol := policy.New(st)
 	invitations := guests.NewInvitations(st, deriveKey(cfg.Secrets.Code, "guestpass/invitations"), d.Clock)
 	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)

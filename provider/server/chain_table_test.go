@@ -218,7 +218,7 @@ func pageOutcome(t *testing.T, p page) string {
 
 func TestChainTable(t *testing.T) {
 	d := newChainDeployment(t)
-	repo := guests.NewRepo(d.e.store, d.e.clock.Now)
+	repo := guests.NewRepo(d.e.store, d.e.cfg.Secrets.Code, d.e.clock.Now)
 	for i, tc := range []struct {
 		tenant, typed string
 		// canonical is the address the server should work with ("" for

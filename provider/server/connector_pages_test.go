@@ -209,7 +209,7 @@ func TestConnectorStaleStep(t *testing.T) {
 	// a 500 from the guest's source mismatch).
 	b = newBrowser(t)
 	pwPage = postEmail(t, b, r.authURL(), "ada@staff.example")
-	if _, err := guests.NewRepo(e.store, e.clock.Now).For("contoso").RecordSignIn(context.Background(),
+	if _, err := guests.NewRepo(e.store, e.cfg.Secrets.Code, e.clock.Now).For("contoso").RecordSignIn(context.Background(),
 		"ada@staff.example", guests.SignIn{Email: "ada@staff.example", Source: "otp"}); err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestConnectorSSOAfterRemoval(t *testing.T) {
 // guestOf reads a guest of contoso (nil: none).
 func guestOf(t *testing.T, e *env, canonical string) *guests.Guest {
 	t.Helper()
-	g, err := guests.NewRepo(e.store, e.clock.Now).For("contoso").Get(context.Background(), canonical)
+	g, err := guests.NewRepo(e.store, e.cfg.Secrets.Code, e.clock.Now).For("contoso").Get(context.Background(), canonical)
 	if errors.Is(err, guests.ErrNotFound) {
 		return nil
 	}

@@ -92,7 +92,7 @@ func postPassword(t *testing.T, b *browser, p page, password string) page {
 
 func guestSource(t *testing.T, e *env, tenant, canonical string) string {
 	t.Helper()
-	g, err := guests.NewRepo(e.store, e.clock.Now).For(tenant).Get(context.Background(), canonical)
+	g, err := guests.NewRepo(e.store, e.cfg.Secrets.Code, e.clock.Now).For(tenant).Get(context.Background(), canonical)
 	if errors.Is(err, guests.ErrNotFound) {
 		return ""
 	}
@@ -326,7 +326,7 @@ func TestConnectorStickySources(t *testing.T) {
 
 	// A guest whose connector is gone from the config: no method, and
 	// no passcode.
-	if _, err := guests.NewRepo(e.store, e.clock.Now).For("contoso").RecordSignIn(context.Background(),
+	if _, err := guests.NewRepo(e.store, e.cfg.Secrets.Code, e.clock.Now).For("contoso").RecordSignIn(context.Background(),
 		"gone@partner.example", guests.SignIn{Email: "gone@partner.example", Source: "mockCallback:removed"}); err != nil {
 		t.Fatal(err)
 	}

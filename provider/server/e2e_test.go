@@ -110,7 +110,7 @@ func waitCode(t testing.TB, s *mailtest.Server, email string) string {
 
 func invite(t testing.TB, e *env, tenant, email, name string) *guests.Guest {
 	t.Helper()
-	g, _, err := guests.NewRepo(e.store, e.clock.Now).For(tenant).Invite(context.Background(), strings.ToLower(email), email, name)
+	g, _, err := guests.NewRepo(e.store, e.cfg.Secrets.Code, e.clock.Now).For(tenant).Invite(context.Background(), strings.ToLower(email), email, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +121,8 @@ func TestSignInEndToEndRedis(t *testing.T) {
 	testSignIn(t, newEnv(t, envOptions{redis: redistest.Start(t)}))
 }
 
-// The same flow against a three-node Redis Cluster: the tenant hash tags
-// keep every key of a sign-in in one slot.
+// The same flow against a three-node Redis Cluster: a sign-in's keys
+// spread over the nodes (TagKey), and every script's keys share a slot.
 func TestSignInEndToEndRedisCluster(t *testing.T) {
 	testSignIn(t, newEnv(t, envOptions{cluster: redistest.StartCluster(t)}))
 }

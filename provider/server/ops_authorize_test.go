@@ -35,7 +35,7 @@ func newAuthStore(t *testing.T) *authStore {
 func (s *authStore) stored(t *testing.T) (n int, bytes int64) {
 	t.Helper()
 	ctx := context.Background()
-	iter := s.rdb.Scan(ctx, 0, s.prefix+"*:authreq:*", 1000).Iterator()
+	iter := s.rdb.Scan(ctx, 0, s.prefix+"{*}:authreq", 1000).Iterator() // {tenant:id}:authreq
 	for iter.Next(ctx) {
 		l, err := s.rdb.StrLen(ctx, iter.Val()).Result()
 		if err != nil {

@@ -25,7 +25,7 @@ func TestFamilyRevokedCheckFailsClosed(t *testing.T) {
 		t.Fatalf("userinfo before: %d %s", resp.StatusCode, body)
 	}
 	family := accessTokenFamily(t, tok.AccessToken)
-	if err := e.store.HSet(bg(), store.Key("fabrikam", "rtf-revoked", family), "x", []byte("1")); err != nil {
+	if err := e.store.HSet(bg(), store.TagKey("fabrikam", family, "rtf-revoked"), "x", []byte("1")); err != nil {
 		t.Fatal(err)
 	}
 	unavailable := func(what string, resp *http.Response, body string) {

@@ -11,8 +11,9 @@ import (
 )
 
 // Pipeline implements store.Store with one go-redis pipeline (one round
-// trip; on a Cluster, go-redis splits it by node, and one tenant's keys
-// share a slot anyway). CompareAndSwap and Incr go as EVALSHA of the
+// trip; on a Cluster, go-redis splits it by node and sends the parts
+// concurrently, so a step whose keys spread over nodes still waits for
+// one round trip). CompareAndSwap and Incr go as EVALSHA of the
 // scripts every connection loads; should a server have refused to load
 // them, those ops are re-run on their own.
 func (s *Store) Pipeline(ctx context.Context, ops ...*store.Op) error {

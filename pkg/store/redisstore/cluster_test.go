@@ -13,8 +13,8 @@ import (
 
 // TestClusterConformance runs the store conformance suite against a real
 // Redis Cluster: several addrs select go-redis's cluster client, and the
-// {tenant} hash tags keep each tenant's keys (and so every multi-key
-// command and script) in one slot.
+// hash tags (Key's tenant, TagKey's tenant and tag) keep the keys of every
+// multi-key command and script in one slot.
 func TestClusterConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-node cluster")

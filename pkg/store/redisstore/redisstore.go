@@ -227,7 +227,7 @@ func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Du
 }
 
 // Delete implements store.Store. On a Cluster all keys must share a hash
-// tag (one tenant), as multi-key DEL cannot span slots.
+// tag (one slot), as multi-key DEL cannot span slots.
 func (s *Store) Delete(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil

@@ -100,6 +100,7 @@ func run(t *testing.T, newStore func(t *testing.T) (store.Store, elapse)) {
 		{"HSetNXRace", timeless(testHSetNXRace)},
 		{"WrongType", timeless(testWrongType)},
 		{"TenantIsolation", timeless(testTenantIsolation)},
+		{"TaggedKeys", timeless(testTaggedKeys)},
 		{"Pipeline", timeless(testPipeline)},
 		{"PipelineErrors", timeless(testPipelineErrors)},
 		{"PipelineEmpty", timeless(testPipelineEmpty)},
@@ -899,4 +900,23 @@ func BenchIncr(b *testing.B, s store.Store) {
 			}
 		}
 	})
+}
+
+// TagKey keys of one tag run in one script (one slot on a Cluster), a tag
+// belongs to its tenant (the same id in another tenant is another key),
+// and a TagKey is never the Key of the same parts.
+func testTaggedKeys(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	keys := []string{store.TagKey("t", "flow1", "ctr"), store.TagKey("t", "flow1", "slot"), store.TagKey("t", "flow1", "toggle")}
+	got, err := s.Run(ctx, claimScript, keys, "2", strconv.FormatInt(longTTL.Milliseconds(), 10), "v")
+	if err != nil || len(got) != 4 || got[0] != 1 || got[1] != 1 {
+		t.Fatalf("a script over one tag = %v, %v", got, err)
+	}
+	mustGet(t, s, ctx, keys[0], []byte("1"))
+	mustNotFound(t, s, ctx, store.TagKey("u", "flow1", "ctr"))
+	mustNotFound(t, s, ctx, store.Key("t", "flow1", "ctr"))
+	if err := s.Delete(ctx, keys...); err != nil {
+		t.Fatalf("Delete of one tag's keys: %v", err)
+	}
+	mustNotFound(t, s, ctx, keys[0])
 }
