@@ -643,3 +643,24 @@ func TestTestHashIsReal(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A duplicated key makes the decoder stop with nothing filled: only the
+// duplicate is reported, not the required keys an empty config lacks
+// (issue 11 item 8: it used to add six false "is required" errors).
+func TestDuplicateKeyReportedAlone(t *testing.T) {
+	for name, edit := range map[string][2]string{
+		"top level": {"listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlisten: 127.0.0.1:8081"},
+		"nested":    {"  driver: smtp\n", "  driver: smtp\n  driver: log\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(mustEdit(t, edit[0], edit[1])), "test.yaml", lookup(testEnv(t)))
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v (%T), want *Error", err, err)
+			}
+			if len(ce.Problems) != 1 || !strings.Contains(ce.Problems[0].Message, "set twice") {
+				t.Fatalf("want exactly the duplicate; got %d problems:\n%v", len(ce.Problems), err)
+			}
+		})
+	}
+}
