@@ -143,7 +143,7 @@ func TestBadConfigs(t *testing.T) {
 		{"invitations ttl too short", "session: {lifetime: 24h}", "session: {lifetime: 24h}\n    invitations: {ttl: 10m}", nil, "tenants[0].invitations.ttl", "out of range; use a value from 1h to 365d"},
 		{"invitations ttl not a duration", "session: {lifetime: 24h}", "session: {lifetime: 24h}\n    invitations: {ttl: month}", nil, "tenants[0].invitations.ttl", "is not a duration"},
 		{"unknown key with suggestion", "maxAttempts: 5", "maxattempts: 5", nil, "tenants[0].emailOTP.maxattempts", `did you mean "maxAttempts"?`},
-		{"unknown top key", "listen:", "listne: x\nlisten:", nil, "listne", "known keys here: baseURL, dev, listen"},
+		{"unknown top key", "listen:", "listne: x\nlisten:", nil, "listne", "known keys here: authorizePerIPPerMinute, baseURL, dev, listen"},
 		{"duplicate key", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlisten: 127.0.0.1:8081", nil, "listen", "set twice (first at line 2)"},
 		{"list as scalar", "domains: [fabrikam.example]\n    branding", "domains: fabrikam.example\n    branding", nil, "tenants[0].domains", "write a list, e.g. [fabrikam.example]"},
 		{"connector type", "type: oidc", "type: saml", nil, "tenants[0].connectors[1].type", "directory, microsoft, google, oidc"},

@@ -2,11 +2,16 @@ package op
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/guestpass/guestpass/provider/pages"
 )
 
 // authorize serves /authorize. It is the library's op.Authorize built from
@@ -50,12 +55,29 @@ func (t *Tenant) authorize(w http.ResponseWriter, r *http.Request) {
 		t.authFailed(w, r, to, err)
 		return
 	}
-	a, err := t.storage.CreateAuthRequest(ctx, req, sub)
+	a, err := t.storage.createAuthRequest(ctx, req, sub, t.clientIP.Key(r))
+	if errors.Is(err, errAuthorizeLimited) {
+		t.tooManyRequests(w, r)
+		return
+	}
 	if err != nil {
 		t.authFailed(w, r, to, oidc.DefaultToServerError(err, "unable to save auth request"))
 		return
 	}
 	http.Redirect(w, r, c.LoginURL(a.GetID()), http.StatusFound)
+}
+
+// tooManyRequests answers a client over the /authorize limit: 429 with
+// Retry-After, the page for people and RFC 6749 style JSON for programs,
+// never a redirect (a script looping on it would only loop faster).
+func (t *Tenant) tooManyRequests(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(authorizeWindow.Seconds())))
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		t.errorPage(w, r, http.StatusTooManyRequests, pages.MsgTooManySignIns)
+		return
+	}
+	(&oauthError{status: http.StatusTooManyRequests, code: "temporarily_unavailable",
+		desc: "too many authorization requests from this client; try again in a minute"}).write(w, t.issuer)
 }
 
 // authFailed answers a refused or failed authorization request. A store
