@@ -145,7 +145,7 @@ func TestBadConfigs(t *testing.T) {
 		{"invitations ttl too short", "session: {lifetime: 24h}", "session: {lifetime: 24h}\n    invitations: {ttl: 10m}", nil, "tenants[0].invitations.ttl", "out of range; use a value from 1h to 365d"},
 		{"invitations ttl not a duration", "session: {lifetime: 24h}", "session: {lifetime: 24h}\n    invitations: {ttl: month}", nil, "tenants[0].invitations.ttl", "is not a duration"},
 		{"unknown key with suggestion", "maxAttempts: 5", "maxattempts: 5", nil, "tenants[0].emailOTP.maxattempts", `did you mean "maxAttempts"?`},
-		{"unknown top key", "listen:", "listne: x\nlisten:", nil, "listne", "known keys here: baseURL, dev, keys, listen"},
+		{"unknown top key", "listen:", "listne: x\nlisten:", nil, "listne", "known keys here: authorizePerIPPerMinute, baseURL, dev, keys, listen"},
 		{"duplicate key", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlisten: 127.0.0.1:8081", nil, "listen", "set twice (first at line 2)"},
 		{"list as scalar", "domains: [fabrikam.example]\n    branding", "domains: fabrikam.example\n    branding", nil, "tenants[0].domains", "write a list, e.g. [fabrikam.example]"},
 		{"connector type", "type: oidc", "type: saml", nil, "tenants[0].connectors[1].type", "directory, microsoft, google, oidc"},
@@ -644,5 +644,26 @@ func TestStructuralAndSemanticProblemsInOneRound(t *testing.T) {
 func TestTestHashIsReal(t *testing.T) {
 	if err := bcrypt.CompareHashAndPassword([]byte(testHash), []byte("pw")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A duplicated key makes the decoder stop with nothing filled: only the
+// duplicate is reported, not the required keys an empty config lacks
+// (issue 11 item 8: it used to add six false "is required" errors).
+func TestDuplicateKeyReportedAlone(t *testing.T) {
+	for name, edit := range map[string][2]string{
+		"top level": {"listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlisten: 127.0.0.1:8081"},
+		"nested":    {"  driver: smtp\n", "  driver: smtp\n  driver: log\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(mustEdit(t, edit[0], edit[1])), "test.yaml", lookup(testEnv(t)))
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v (%T), want *Error", err, err)
+			}
+			if len(ce.Problems) != 1 || !strings.Contains(ce.Problems[0].Message, "set twice") {
+				t.Fatalf("want exactly the duplicate; got %d problems:\n%v", len(ce.Problems), err)
+			}
+		})
 	}
 }

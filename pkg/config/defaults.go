@@ -92,6 +92,9 @@ func (v *validator) applyDefaults(c *Config) {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
+	if !has("authorizePerIPPerMinute") {
+		c.AuthorizePerIPPerMinute = DefaultAuthorizePerIPPerMinute
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = DefaultLogLevel
 	}

@@ -16,7 +16,17 @@ type Network struct {
 	// TrustedNets is TrustedProxies parsed (an address becomes a /32 or
 	// /128), filled by Parse.
 	TrustedNets []netip.Prefix `yaml:"-"`
+
+	// AuthorizePerIPPerMinute caps the authorization requests (each one
+	// stored until it expires) one client IP may make to a tenant per
+	// minute; over it /authorize answers 429 and stores nothing.
+	AuthorizePerIPPerMinute int `yaml:"authorizePerIPPerMinute"`
 }
+
+// DefaultAuthorizePerIPPerMinute lets a person (or an office behind one
+// address) start many sign-ins, and a script store at most 60 requests a
+// minute per tenant from each address.
+const DefaultAuthorizePerIPPerMinute = 60
 
 // AbuseLimits cap passcode mail beyond one address (PRODUCT.md B8): one
 // browser cannot mail many inboxes, one client cannot mail without end,
@@ -65,6 +75,7 @@ func (v *validator) abuseLimits(o string, l AbuseLimits) {
 
 // network checks trustedProxies and fills TrustedNets.
 func (v *validator) network(n *Network) {
+	v.intRange("authorizePerIPPerMinute", n.AuthorizePerIPPerMinute, 1, 1000000, DefaultAuthorizePerIPPerMinute)
 	n.TrustedNets = nil
 	for i, s := range n.TrustedProxies {
 		p, ok := parseProxy(s)

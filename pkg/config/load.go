@@ -53,6 +53,12 @@ func Parse(data []byte, path string, lookupEnv func(string) (string, bool)) (*Co
 	tr := newTree()
 	tr.walk(root.Content[0], reflect.TypeOf(Config{}), "")
 	probs = append(probs, tr.probs...)
+	if tr.dups > 0 {
+		// The decoder drops every mapping holding a duplicated key: what
+		// validation would say about the empty result ("is required" for
+		// keys that are there) is false. Report what the walk found.
+		return fail(probs)
+	}
 
 	var cfg Config
 	dec := yaml.NewDecoder(bytes.NewReader(expanded))

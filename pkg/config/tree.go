@@ -22,6 +22,10 @@ type tree struct {
 	keys    map[int][]scalarPos // where each key name starts
 	probs   []Problem
 	budget  int // nodes left to visit; stops alias bombs
+	// dups counts duplicated keys. yaml.v3 then abandons the whole
+	// mapping that holds one (the root, for a top-level key), so the
+	// decoded config is empty there and must not be validated.
+	dups int
 }
 
 type scalarPos struct {
@@ -205,6 +209,7 @@ func (w *tree) walkStruct(n *yaml.Node, t reflect.Type, path string) {
 		}
 		p := joinKey(path, k.Value)
 		if first, dup := seen[k.Value]; dup {
+			w.dups++
 			w.problem(p, k.Line, "is set twice (first at line %d); keep only one", first)
 			continue
 		}

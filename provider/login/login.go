@@ -39,6 +39,10 @@ type OP interface {
 	// that browser can then collect the code), as an op of the step's
 	// last batch.
 	CompleteOp(a *op.AuthRequest, ident op.Identity, flow string) (*store.Op, error)
+	// TouchAuthRequestOp extends a request's lifetime once its first page
+	// is shown (a request nobody follows is kept only briefly), as an op
+	// of that page's batch; nil when the id cannot name a request.
+	TouchAuthRequestOp(id string) *store.Op
 	CallbackURL(id string) string
 	Fail(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, err error)
 	ClientName(id string) string

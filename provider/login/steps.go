@@ -38,10 +38,12 @@ type startStep struct {
 }
 
 // loadStart reads the start page's values in one round trip (the session
-// only when the browser has a cookie).
+// only when the browser has a cookie), which also gives the request the
+// lifetime of a sign-in in progress.
 func (h *Handler) loadStart(ctx context.Context, r *http.Request) (startStep, error) {
 	req, sess, on := h.readRequest(r), h.sessions.Read(r), h.readToggles()
-	if err := store.Batch(ctx, h.d.Store, append(on.Ops(), req.Op(), sess.Op())...); err != nil {
+	touch := h.d.OP.TouchAuthRequestOp(r.URL.Query().Get("authRequestID"))
+	if err := store.Batch(ctx, h.d.Store, append(on.Ops(), req.Op(), sess.Op(), touch)...); err != nil {
 		return startStep{}, err
 	}
 	var s startStep

@@ -1,10 +1,7 @@
 package op
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,7 +12,7 @@ import (
 	"github.com/guestpass/guestpass/provider/pages"
 )
 
-// Every /authorize hit is stored for an hour, before anyone has signed in
+// Every /authorize hit is stored (up to 15 minutes untouched, authlimit.go), before anyone has signed in
 // (Dex #1292): what one request may cost is bounded here, before the
 // library parses or stores anything (PRODUCT.md B6, B10; issue 6 item 8).
 const (
@@ -157,20 +154,4 @@ func (t *Tenant) refuseAuthorize(w http.ResponseWriter, r *http.Request, e *oidc
 		a.ResponseMode = m
 	}
 	t.Fail(w, r, a, e)
-}
-
-// saveAuthRequest stores a new auth request, refusing one whose stored form
-// would exceed maxStoredAuthRequest whatever the parameters.
-func (s *storage) saveAuthRequest(ctx context.Context, a *AuthRequest) error {
-	b, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("encode auth request: %w", err)
-	}
-	if len(b) > maxStoredAuthRequest {
-		return oidc.ErrInvalidRequest().WithDescription("the authorization request is too large")
-	}
-	if err := s.st.Set(ctx, s.k("authreq", a.ID), b, authRequestTTL); err != nil {
-		return fmt.Errorf("save auth request: %w", err)
-	}
-	return nil
 }

@@ -2,11 +2,16 @@ package op
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/guestpass/guestpass/provider/pages"
 )
 
 // authorize serves /authorize. It is the library's op.Authorize built from
@@ -47,15 +52,45 @@ func (t *Tenant) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	sub, err := t.checkAuthRequest(ctx, r, req, c)
 	if err != nil {
-		t.authError(w, r, to, err)
+		t.authFailed(w, r, to, err)
 		return
 	}
-	a, err := t.storage.CreateAuthRequest(ctx, req, sub)
+	a, err := t.storage.createAuthRequest(ctx, req, sub, t.clientIP.Key(r))
+	if errors.Is(err, errAuthorizeLimited) {
+		t.tooManyRequests(w, r)
+		return
+	}
 	if err != nil {
-		t.authError(w, r, to, oidc.DefaultToServerError(err, "unable to save auth request"))
+		t.authFailed(w, r, to, oidc.DefaultToServerError(err, "unable to save auth request"))
 		return
 	}
 	http.Redirect(w, r, c.LoginURL(a.GetID()), http.StatusFound)
+}
+
+// tooManyRequests answers a client over the /authorize limit: 429 with
+// Retry-After, the page for people and RFC 6749 style JSON for programs,
+// never a redirect (a script looping on it would only loop faster).
+func (t *Tenant) tooManyRequests(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(authorizeWindow.Seconds())))
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		t.errorPage(w, r, http.StatusTooManyRequests, pages.MsgTooManySignIns)
+		return
+	}
+	(&oauthError{status: http.StatusTooManyRequests, code: "temporarily_unavailable",
+		desc: "too many authorization requests from this client; try again in a minute"}).write(w, t.issuer)
+}
+
+// authFailed answers a refused or failed authorization request. A store
+// outage is the 503 page with Retry-After, shown to the person: sent back
+// to the app it would be a server_error (or, for a hint that could not be
+// checked, login_required) that the app cannot tell from a real refusal
+// and would not retry.
+func (t *Tenant) authFailed(w http.ResponseWriter, r *http.Request, to *replyTo, err error) {
+	if storeDown(err) {
+		t.storeFailed(w, r, err)
+		return
+	}
+	t.authError(w, r, to, err)
 }
 
 // checkAuthRequest applies the library's checks and ours, in the order of
@@ -89,6 +124,11 @@ func (t *Tenant) checkAuthRequest(ctx context.Context, r *http.Request, req *oid
 	}
 	if req.IDTokenHint == "" {
 		return "", nil
+	}
+	// The library's verifier keeps only the text of a key set's error:
+	// load the keys first so that an outage is told from a bad hint.
+	if err := t.keysLoaded(ctx); err != nil {
+		return "", err
 	}
 	claims, err := t.verifyIDTokenHint(ctx, req.IDTokenHint)
 	if err != nil {

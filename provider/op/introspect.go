@@ -25,6 +25,9 @@ import (
 // gone (revoked, expired) or whose family was revoked is not live
 // (errNotFound). ctx must carry the issuer.
 func (t *Tenant) liveAccessToken(ctx context.Context, raw string) (*accessToken, string, error) {
+	if err := t.keysLoaded(ctx); err != nil {
+		return nil, "", err
+	}
 	claims, err := op.VerifyAccessToken[*oidc.AccessTokenClaims](ctx, raw, t.provider.AccessTokenVerifier(ctx))
 	if err != nil || claims.JWTID == "" || len(claims.JWTID) > 128 {
 		return nil, "", errNotFound{"access token"}

@@ -21,6 +21,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/guestpass/guestpass/pkg/clientip"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/pages"
@@ -56,6 +57,12 @@ type Options struct {
 	KeyRotation time.Duration
 	Clock       func() time.Time
 	Logger      *slog.Logger
+	// ClientIP finds the client's address for AuthorizePerIPPerMinute.
+	ClientIP clientip.Resolver
+	// AuthorizePerIPPerMinute caps the authorization requests one client
+	// IP may make per minute (0: no cap); over it /authorize answers 429
+	// and stores nothing.
+	AuthorizePerIPPerMinute int
 }
 
 // Tenant is one tenant's OpenID provider.
@@ -81,6 +88,8 @@ type Tenant struct {
 	// logoutKey keys the logout confirmation's CSRF tokens.
 	logoutKey []byte
 	log       *slog.Logger
+	// clientIP is the client's address for the /authorize limit.
+	clientIP clientip.Resolver
 }
 
 // New builds the provider of one tenant.
@@ -101,6 +110,7 @@ func New(o Options) (*Tenant, error) {
 		keys:            keys,
 		clock:           o.Clock,
 		sessionLifetime: t.SessionLifetime,
+		authorizePerIP:  o.AuthorizePerIPPerMinute,
 	}
 	var origins []string
 	facts := discoveryFacts{}
@@ -148,7 +158,7 @@ func New(o Options) (*Tenant, error) {
 	}
 	tn := &Tenant{id: t.ID, issuer: issuer, provider: p, storage: st, sessions: o.Sessions, flows: o.Flows,
 		errPage: o.ErrorPage, pages: o.Pages, branding: t.Branding, log: o.Logger, scopes: cfg.SupportedScopes,
-		logoutKey: derive(o.Secret, "guestpass/logout-csrf/"+t.ID)}
+		logoutKey: derive(o.Secret, "guestpass/logout-csrf/"+t.ID), clientIP: o.ClientIP}
 	if tn.log == nil {
 		tn.log = slog.New(slog.DiscardHandler)
 	}

@@ -23,7 +23,7 @@ import (
 
 // Lifetimes of what the OP keeps in the store.
 const (
-	authRequestTTL = time.Hour       // from /authorize to the code
+	authRequestTTL = time.Hour       // from /authorize to the code (authlimit.go: how long it is kept)
 	authCodeTTL    = 2 * time.Minute // RFC 6749 asks for short-lived codes
 	accessTokenTTL = time.Hour
 )
@@ -54,6 +54,9 @@ type storage struct {
 	clock   func() time.Time
 	// sessionLifetime bounds a refresh token family (absolute).
 	sessionLifetime time.Duration
+	// authorizePerIP caps /authorize hits per client IP per minute
+	// (0: no cap).
+	authorizePerIP int
 	// decryptCode turns an authorization code back into its auth request
 	// id (the provider's crypto; set once the provider exists).
 	decryptCode func(code string) (string, error)
@@ -112,6 +115,12 @@ func (s *storage) getJSON(ctx context.Context, key string, v any, what string) e
 // S256 only (plain is refused), and PKCE for every public client.
 // hintSubject is the subject of the request's verified id_token_hint.
 func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
+	return s.createAuthRequest(ctx, r, hintSubject, "")
+}
+
+// createAuthRequest is CreateAuthRequest counted against the per-IP limit
+// of client, the key of the client's address ("": not counted).
+func (s *storage) createAuthRequest(ctx context.Context, r *oidc.AuthRequest, hintSubject, client string) (*AuthRequest, error) {
 	c, ok := s.clients[r.ClientID]
 	if !ok {
 		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
@@ -125,7 +134,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 	if r.ResponseType != oidc.ResponseTypeCode {
 		return nil, oidc.ErrInvalidRequest().WithDescription("only response_type=code is supported")
 	}
-	// Every /authorize hit is stored for an hour: keep each one small
+	// Every /authorize hit is stored (authlimit.go: how long): keep each one small
 	// (Dex #1292), and refuse oversized parameters rather than store them.
 	if len(r.State) > maxStateLen || len(r.Nonce) > maxNonceLen || len(r.LoginHint) > maxLoginHintLen ||
 		len(r.Scopes) > maxScopes || len(r.CodeChallenge) > maxChallengeLen {
@@ -153,7 +162,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 	if r.CodeChallenge != "" {
 		a.CodeChallenge = &oidc.CodeChallenge{Challenge: r.CodeChallenge, Method: r.CodeChallengeMethod}
 	}
-	if err := s.saveAuthRequest(ctx, a); err != nil {
+	if err := s.saveAuthRequest(ctx, a, client); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -41,6 +41,18 @@ func (t *Tenant) storeFailed(w http.ResponseWriter, r *http.Request, err error) 
 	t.errorPage(w, r, http.StatusInternalServerError, pages.MsgServerError)
 }
 
+// keysLoaded returns the store's error when the signing keys are not
+// loaded and cannot be (an outage on a replica that has not loaded them
+// yet). Verifying a JWT then would fail as "invalid signature", which the
+// library reports without the cause: a valid token would be called
+// inactive, a valid id_token_hint invalid. Loaded keys cost no trip.
+func (t *Tenant) keysLoaded(ctx context.Context) error {
+	if _, err := t.storage.keys.set(ctx); err != nil && storeDown(err) {
+		return err
+	}
+	return nil
+}
+
 // keysReachable makes sure the library's /keys will find the signing keys
 // (the ring keeps them once loaded, so this costs no round trip then); an
 // outage before the first load is a 503, not the library's 500.

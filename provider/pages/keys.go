@@ -31,6 +31,8 @@ const (
 	MsgTooManyRequests  MessageKey = "too_many_requests"
 	MsgMailUnavailable  MessageKey = "mail_unavailable"
 	MsgSignedOut        MessageKey = "signed_out"
+	// MsgTooManySignIns: /authorize over its limit per client IP.
+	MsgTooManySignIns MessageKey = "too_many_sign_ins"
 )
 
 // Error pages. Each has a "<key>_title" text too.

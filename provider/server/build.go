@@ -109,6 +109,7 @@ func Build(d Deps) (_ *Handler, err error) {
 		provider, err := op.New(op.Options{
 			BaseURL: cfg.BaseURL, Tenant: settings, Store: st, Secret: cfg.Secrets.Code,
 			Sessions: sessions, Flows: flows, Clock: d.Clock, Logger: opLog, Pages: pg, KeyRotation: cfg.Keys.Rotation,
+			ClientIP: clients, AuthorizePerIPPerMinute: cfg.AuthorizePerIPPerMinute,
 			ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, key pages.MessageKey) {
 				pg.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Tenant: branding(t)})
 			},

@@ -91,14 +91,14 @@ func (s *Store) sweepLoop(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
-			s.sweep()
+			s.Sweep()
 		}
 	}
 }
 
-// sweep drops every expired entry, one shard at a time so requests on
+// Sweep drops every expired entry, one shard at a time so requests on
 // other shards are not held up.
-func (s *Store) sweep() {
+func (s *Store) Sweep() {
 	now := s.now()
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -112,8 +112,9 @@ func (s *Store) sweep() {
 	}
 }
 
-// len counts the entries held, expired or not (for tests of the sweep).
-func (s *Store) len() int {
+// Len counts the entries held, expired or not: what the sweep keeps
+// bounded (tests count it after advancing their clock, not the RSS).
+func (s *Store) Len() int {
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]

@@ -72,13 +72,13 @@ func TestSweepDropsExpiredEntries(t *testing.T) {
 	if err := s.HSet(ctx, store.Key("t", "hash"), "f", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	s.sweep()
-	if n := s.len(); n != 1002 {
+	s.Sweep()
+	if n := s.Len(); n != 1002 {
 		t.Fatalf("sweep before expiry left %d entries, want 1002", n)
 	}
 	clock.Advance(time.Minute)
-	s.sweep()
-	if n := s.len(); n != 2 {
+	s.Sweep()
+	if n := s.Len(); n != 2 {
 		t.Fatalf("sweep after expiry left %d entries, want 2 (no-expiry value and hash)", n)
 	}
 }

@@ -1,6 +1,8 @@
 package redisstore_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -48,4 +50,35 @@ func TestSentinelConformance(t *testing.T) {
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	})
+}
+
+// TestClusterPingEveryMaster: readiness on a Cluster must fail while any
+// master holding slots is down, not only when the node the client happens
+// to ask is. One master of the private Cluster is killed (no replica
+// takes over), then restarted.
+func TestClusterPingEveryMaster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	cl := redistest.StartClusterNodes(t)
+	s, err := redisstore.New(redisstore.Options{Addrs: cl.Addrs, KeyPrefix: redistest.KeyPrefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping with every master up: %v", err)
+	}
+	for i := range cl.Addrs {
+		cl.Kill(i)
+		err := s.Ping(ctx)
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("Ping with master %d (%s) down: %v; want store.ErrUnavailable", i, cl.Addrs[i], err)
+		}
+		cl.Restart(i)
+		if err := s.Ping(ctx); err != nil {
+			t.Fatalf("Ping after master %d restarted: %v", i, err)
+		}
+	}
 }

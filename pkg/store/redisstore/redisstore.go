@@ -375,10 +375,32 @@ func (s *Store) HGetAll(ctx context.Context, key string) (map[string][]byte, err
 	return out, nil
 }
 
-// Ping implements store.Store.
+// Ping implements store.Store. On a Cluster it pings every master in
+// parallel: a plain PING goes to whichever node answers, which says
+// "ready" while a master holding some tenants' slots is down. The
+// caller's deadline bounds it (the connection timeouts bound each node).
 func (s *Store) Ping(ctx context.Context) error {
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		return pingMasters(ctx, cc)
+	}
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		return fail("ping", err)
+	}
+	return nil
+}
+
+// pingMasters fails unless every master the client knows answers PING.
+// ForEachMaster first loads the slot map, so a Cluster no node of which
+// answers fails too.
+func pingMasters(ctx context.Context, cc *redis.ClusterClient) error {
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		if err := c.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("master %s: %w", c.Options().Addr, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fail("ping every master", err)
 	}
 	return nil
 }
