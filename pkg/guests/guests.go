@@ -360,7 +360,11 @@ func (r *Repo) recordSignIn(ctx context.Context, tenant, canonical string, first
 			return nil, ErrSubjectMismatch
 		}
 		next := *cur
-		if next.Subject == "" {
+		if next.Subject == "" || next.Source == "" {
+			// No source bound (never redeemed, or reset): the subject
+			// of this sign-in is the one to remember, not a leftover of
+			// an older source (which would lock the guest out of the
+			// new one with ErrSubjectMismatch).
 			next.Subject = subject
 		}
 		if next.Source == "" {
@@ -460,6 +464,9 @@ func (r *Repo) delete(ctx context.Context, tenant, id string) error {
 	if err := r.unindex(ctx, tenant, g); err != nil {
 		return err
 	}
+	if err := r.unindexSubject(ctx, tenant, g); err != nil {
+		return err
+	}
 	// The list entry may already point at a re-created guest; only remove
 	// it when it still names this id.
 	cur, err := r.st.HGet(ctx, listKey(tenant), g.Canonical)
@@ -490,6 +497,7 @@ func (r *Repo) resetRedemption(ctx context.Context, tenant, id string) (*Guest, 
 		}
 		next := *cur
 		next.Source = ""
+		next.Subject = "" // belongs to the old source; the next sign-in binds anew
 		next.State = PendingAcceptance
 		next.RedeemedAt = time.Time{}
 		return &next, nil
@@ -497,7 +505,34 @@ func (r *Repo) resetRedemption(ctx context.Context, tenant, id string) (*Guest, 
 	if err != nil {
 		return nil, err
 	}
+	if err := r.unindexSubject(ctx, tenant, g); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// unindexSubject removes g's entry from the subjects index while it still
+// names g's address: after a reset or delete the old source's subject must
+// no longer find (and MoveSignIn must no longer move) this guest. An entry
+// already re-pointed at another address by a newer sign-in is left alone.
+func (r *Repo) unindexSubject(ctx context.Context, tenant string, g *Guest) error {
+	if g.Source == "" || g.Subject == "" {
+		return nil
+	}
+	field := subjectField(g.Source, g.Subject)
+	cur, err := r.st.HGet(ctx, subjectsKey(tenant), field)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("guests: unindex subject %s: %w", tenant, err)
+	case string(cur) != g.Canonical:
+		return nil
+	}
+	if err := r.st.HDel(ctx, subjectsKey(tenant), field); err != nil {
+		return fmt.Errorf("guests: unindex subject %s: %w", tenant, err)
+	}
+	return nil
 }
 
 // TenantRepo is the guests of one tenant: a Repo bound to it, so that no
