@@ -19,12 +19,14 @@
 //     for BySubject: field = source + "|" + upstream subject, value =
 //     canonical address. It finds a guest whose address changed upstream.
 //
-// The indexes are written after the record and are not atomic with it, so
-// readers treat them as hints: an index entry whose record is missing, or
-// whose record carries another id (the guest was deleted and re-created),
-// is ignored. Every successful write re-asserts the index entries, so an
-// index entry lost to a crash between the two writes heals on the next
-// change of that guest.
+// The list and id hashes are written with the record, atomically
+// (writeScript, index.go): a written guest always has both. The subjects
+// index is written afterwards, and deletes remove entries one by one, so
+// readers treat every index as a hint: an index entry whose record is
+// missing, or whose record carries another id (the guest was deleted and
+// re-created), is ignored. A write that changes nothing re-asserts the
+// index entries, so a subjects entry lost to a crash heals on the guest's
+// next sign-in.
 package guests
 
 import (
@@ -247,11 +249,11 @@ func (r *Repo) update(ctx context.Context, tenant, canonical string, first *Reco
 		if !ok {
 			continue // another writer won this round; re-read and re-apply
 		}
-		// The indexes name the id and address, which only change when the
-		// record is created: a returning guest's sign-in costs no index
-		// writes. (A write that changes nothing still re-asserts them
-		// above, which heals an index lost to a crash at creation.)
-		if cur == nil || cur.ID != next.ID || cur.Subject != next.Subject {
+		// The write wrote the id and list hashes with the record; only the
+		// subjects index is left, and only when the subject changed: a
+		// returning guest's sign-in costs no index writes. (A write that
+		// changes nothing still re-asserts them all above.)
+		if next.Subject != "" && (cur == nil || cur.Subject != next.Subject) {
 			if err := r.index(ctx, tenant, next); err != nil {
 				return nil, false, err
 			}

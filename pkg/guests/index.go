@@ -76,8 +76,11 @@ func parseMember(m string) (id, canonical string, ok bool) {
 	return id, canonical, true
 }
 
-// writeScript: KEYS record, index...; ARGV prevAbsent ("1"/"0"), prev,
-// next, member. Returns {1} when it swapped (and indexed), {0} otherwise.
+// writeScript: KEYS record, list hash, ids hash, index...; ARGV prevAbsent
+// ("1"/"0"), prev, next, member, id, canonical. Returns {1} when it swapped
+// (and indexed), {0} otherwise. The two hashes (GetByID's and List's) are
+// written with the ordered sets, so no crash leaves a listed guest that
+// GET/DELETE/reset by id answer 404 for.
 var writeScript = store.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if ARGV[1] == '1' then
@@ -86,7 +89,9 @@ elseif (not cur) or cur ~= ARGV[2] then
   return {0}
 end
 redis.call('SET', KEYS[1], ARGV[3])
-for i = 2, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[4]) end
+redis.call('HSET', KEYS[2], ARGV[6], ARGV[5])
+redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
+for i = 4, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[4]) end
 return {1}
 `, func(tx store.Tx, keys, args []string) ([]int64, error) {
 	cur, err := tx.Get(keys[0])
@@ -103,7 +108,13 @@ return {1}
 	if err := tx.Set(keys[0], []byte(args[2]), 0); err != nil {
 		return nil, err
 	}
-	for _, k := range keys[1:] {
+	if err := tx.HSet(keys[1], args[5], []byte(args[4])); err != nil {
+		return nil, err
+	}
+	if err := tx.HSet(keys[2], args[4], []byte(args[5])); err != nil {
+		return nil, err
+	}
+	for _, k := range keys[3:] {
 		if err := tx.ZAdd(k, args[3]); err != nil {
 			return nil, err
 		}
@@ -150,8 +161,8 @@ func absentFlag(b []byte) string {
 // write compares-and-swaps the record of next (prev nil: only when
 // absent) and indexes it, atomically; it reports whether it swapped.
 func (r *Repo) write(ctx context.Context, tenant string, prev, raw []byte, next *Guest) (bool, error) {
-	keys := append([]string{recordKey(tenant, next.Canonical)}, indexKeys(tenant, next)...)
-	res, err := r.st.Run(ctx, writeScript, keys, absentFlag(prev), string(prev), string(raw), member(next))
+	keys := append([]string{recordKey(tenant, next.Canonical), listKey(tenant), idsKey(tenant)}, indexKeys(tenant, next)...)
+	res, err := r.st.Run(ctx, writeScript, keys, absentFlag(prev), string(prev), string(raw), member(next), next.ID, next.Canonical)
 	if err != nil {
 		return false, fmt.Errorf("guests: write %s: %w", tenant, err)
 	}

@@ -20,10 +20,10 @@ const (
 	// maxSignInRoundTrips: an invited guest's first complete passcode
 	// sign-in (authorize → pages → code → token).
 	maxSignInRoundTrips = 12
-	// maxSelfServiceRoundTrips: a new guest of a self-service tenant: one
-	// more than an invited guest, for the new guest's two index entries
-	// (one pipeline after the record's compare-and-swap).
-	maxSelfServiceRoundTrips = 13
+	// maxSelfServiceRoundTrips: a new guest of a self-service tenant: as
+	// an invited guest's; the record's compare-and-swap writes its index
+	// entries in the same script.
+	maxSelfServiceRoundTrips = 12
 	// maxOldSessionRoundTrips: a browser holding a session of an earlier
 	// sign-in (prompt=login): start reads it in its one batch, verify
 	// ends it in its last batch.
