@@ -29,9 +29,10 @@ const (
 	// ends it in its last batch.
 	maxOldSessionRoundTrips = 12
 	// maxSSORoundTrips: a second app's sign-in with a live session:
-	// authorize 1, start 1 (request, session, policy), the completed
+	// authorize 1, start 2 (request, session, policy; then the session's
+	// guest, still there with the session's id and source), the completed
 	// request 1, callback 2, token 2.
-	maxSSORoundTrips = 7
+	maxSSORoundTrips = 8
 	// maxRefreshRoundTrips: one refresh grant: the token, its family's
 	// revocation mark, marking it used (compare-and-swap), the new tokens.
 	maxRefreshRoundTrips = 4
