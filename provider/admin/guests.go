@@ -3,11 +3,14 @@ package admin
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -113,14 +116,32 @@ func (h *Handler) sendInvite(slot mail.Slot, g *guests.Guest, link, locale strin
 	}
 }
 
+// checkDisplayName refuses what would reach a terminal, a mail header or a
+// log as something else than text: invalid UTF-8 and control characters
+// (C0, DEL, C1 — line breaks and escape sequences among them).
+func checkDisplayName(name string) string {
+	if !utf8.ValidString(name) {
+		return "must be valid UTF-8"
+	}
+	for i, r := range name {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("control character U+%04X at byte %d is not allowed", r, i)
+		}
+	}
+	return ""
+}
+
 // checkInvite validates an invitation; msg names what is wrong.
 func (h *Handler) checkInvite(req *inviteRequest) (canon.Address, string) {
 	addr, err := canon.Email(req.Email)
 	if err != nil {
 		return addr, "email: " + err.Error()
 	}
-	if len(req.DisplayName) > maxDisplayName || strings.ContainsAny(req.DisplayName, "\r\n\x00") {
-		return addr, "displayName: at most 256 bytes on one line"
+	if len(req.DisplayName) > maxDisplayName {
+		return addr, "displayName: at most 256 bytes"
+	}
+	if msg := checkDisplayName(req.DisplayName); msg != "" {
+		return addr, "displayName: " + msg
 	}
 	if req.RedirectURL != "" {
 		if msg := checkRedirect(req.RedirectURL); msg != "" {
