@@ -179,8 +179,10 @@ func (r *Repo) page(ctx context.Context, tenant string, f Filter, size int, curs
 	if tenant == "" || size < 1 || size > MaxPageSize {
 		return nil, "", fmt.Errorf("%w: tenant and a page size of 1..%d are required", errInvalid, MaxPageSize)
 	}
+	after := ""
 	if cursor != "" {
-		if _, _, ok := parseMember(cursor); !ok {
+		var ok bool
+		if after, ok = parseCursor(cursor); !ok {
 			return nil, "", ErrBadCursor
 		}
 	}
@@ -192,7 +194,6 @@ func (r *Repo) page(ctx context.Context, tenant string, f Filter, size int, curs
 		key = stateIndexKey(tenant, f.State)
 	}
 	out := make([]*Guest, 0, size)
-	after := cursor
 	for range pageRounds {
 		members, err := r.st.ZRangeAfter(ctx, key, after, size)
 		if err != nil {
@@ -204,14 +205,39 @@ func (r *Repo) page(ctx context.Context, tenant string, f Filter, size int, curs
 		}
 		out = append(out, got...)
 		if len(out) == size {
-			return out, last, nil
+			return out, cursorOf(last), nil
 		}
 		if len(members) < size {
 			return out, "", nil // the index is exhausted
 		}
 		after = last
 	}
-	return out, after, nil
+	return out, cursorOf(after), nil
+}
+
+// A cursor is "<created>|<id>" of the last member examined: the position
+// without the address, which the page token would otherwise carry to the
+// caller (and into URLs and logs). Ids are unique, so it still names one
+// place in the order; a page goes on after every member that starts with
+// it, which "<created>|<id>|\xff" sorts after (addresses are UTF-8, whose
+// bytes are never 0xff).
+func cursorOf(m string) string {
+	stamp, rest, _ := strings.Cut(m, "|")
+	id, _, _ := strings.Cut(rest, "|")
+	return stamp + "|" + id
+}
+
+// parseCursor returns the member a page resumes after; ok is false for a
+// cursor this package could not have made.
+func parseCursor(c string) (after string, ok bool) {
+	stamp, id, found := strings.Cut(c, "|")
+	if !found || len(stamp) != 20 || id == "" || strings.Contains(id, "|") || len(c) > 256 {
+		return "", false
+	}
+	if _, err := strconv.ParseUint(stamp, 10, 64); err != nil {
+		return "", false
+	}
+	return c + "|\xff", true
 }
 
 // resolve reads the records of members (one pipeline) and returns those

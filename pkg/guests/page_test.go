@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ func pageAll(t *testing.T, tr *guests.TenantRepo, f guests.Filter, size int) []s
 		}
 		if next == "" {
 			return out
+		}
+		if strings.Contains(next, "@") {
+			t.Fatalf("cursor %q carries an address (it ends up in a page token)", next)
 		}
 		cursor = next
 	}
