@@ -297,16 +297,31 @@ func (r *Repo) getByID(ctx context.Context, tenant, id string) (*Guest, error) {
 }
 
 // invite creates a PendingAcceptance guest for canonical, delivering mail to
-// email. It is idempotent: when the guest exists it is returned unchanged
-// with created == false.
+// email. When the guest exists it keeps its id, state and source
+// (created == false); a re-invitation only updates the display name when
+// one is given (the admin's word wins) and sets InvitedAt when the guest
+// had none (one who signed up or came from a directory before being
+// invited).
 func (r *Repo) invite(ctx context.Context, tenant, canonical, email, displayName string) (*Guest, bool, error) {
 	if tenant == "" || canonical == "" || email == "" {
 		return nil, false, fmt.Errorf("%w: tenant, address and email are required", errInvalid)
 	}
 	now := r.now()
-	g, created, err := r.update(ctx, tenant, canonical, nil, func(cur *Guest) (*Guest, error) {
+	created := false
+	g, _, err := r.update(ctx, tenant, canonical, nil, func(cur *Guest) (*Guest, error) {
+		created = cur == nil // of the round that wrote
 		if cur != nil {
-			return nil, nil
+			if (displayName == "" || displayName == cur.DisplayName) && !cur.InvitedAt.IsZero() {
+				return nil, nil
+			}
+			next := *cur
+			if displayName != "" {
+				next.DisplayName = displayName
+			}
+			if next.InvitedAt.IsZero() {
+				next.InvitedAt = now
+			}
+			return &next, nil
 		}
 		return &Guest{
 			ID:          uuid.NewString(),

@@ -76,6 +76,10 @@ type Options struct {
 	InvitationTTL time.Duration
 	// EmailOTPDefault is the YAML's emailOTP.enabled.
 	EmailOTPDefault bool
+	// InviterNames are the admin clients' configured names by client id:
+	// the invitation mail says who invited the guest (DisplayName, the
+	// organisation, for a client without a name).
+	InviterNames map[string]string
 
 	Verifier    Verifier
 	Guests      Guests

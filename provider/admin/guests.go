@@ -89,7 +89,7 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, c call) {
 	}
 	h.audit(c, action, g.ID, zap.Bool("mail", req.SendMail))
 	if req.SendMail {
-		h.sendInvite(slot, g, link, req.Locale)
+		h.sendInvite(slot, g, link, req.Locale, h.inviter(c))
 	}
 	status := http.StatusOK
 	if created {
@@ -101,12 +101,12 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, c call) {
 // sendInvite queues the invitation mail to the guest's stored address.
 // A rendering failure is logged: the link is in the answer, so the admin
 // can still pass it on.
-func (h *Handler) sendInvite(slot mail.Slot, g *guests.Guest, link, locale string) {
+func (h *Handler) sendInvite(slot mail.Slot, g *guests.Guest, link, locale, inviter string) {
 	if locale == "" {
 		locale = "en"
 	}
 	m, err := h.o.Mail.Invite(mail.InviteMail{Lang: locale, To: g.Email, TenantName: h.o.DisplayName,
-		RedeemURL: link, AccentColor: h.o.AccentColor})
+		InviterName: inviter, RedeemURL: link, AccentColor: h.o.AccentColor})
 	if err == nil {
 		err = slot.Send(m)
 	}
@@ -114,6 +114,15 @@ func (h *Handler) sendInvite(slot mail.Slot, g *guests.Guest, link, locale strin
 		h.o.Logger.Error("admin API: invitation mail not sent", zap.String("tenant", h.o.Tenant),
 			zap.String("guest", g.ID), zap.Error(err))
 	}
+}
+
+// inviter is who the invitation mail says invited the guest: the calling
+// admin client's configured name, else the organisation's.
+func (h *Handler) inviter(c call) string {
+	if n := h.o.InviterNames[c.client]; n != "" {
+		return n
+	}
+	return h.o.DisplayName
 }
 
 // checkDisplayName refuses what would reach a terminal, a mail header or a

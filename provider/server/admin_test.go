@@ -467,6 +467,10 @@ func TestAdminInvitationMail(t *testing.T) {
 	if !strings.Contains(m.Text, link) || !strings.Contains(m.Text, "Fabrikam") || !strings.Contains(m.HTML, link) {
 		t.Fatalf("invitation mail:\n%s", m.Text)
 	}
+	// Who invited them: the admin client's configured name.
+	if !strings.Contains(m.Text, "Fabrikam admin has invited you") {
+		t.Fatalf("invitation mail does not name the inviter:\n%s", m.Text)
+	}
 	api.must(http.MethodPost, "/invitations", `{"email":"fr@guest.example","sendMail":true,"locale":"fr"}`, http.StatusCreated)
 	m, err = e.smtp.WaitFor("fr@guest.example", 10*time.Second)
 	if err != nil {
