@@ -25,7 +25,7 @@ import (
 //
 // Consistency. Every write of a record goes through writeScript, which
 // compares-and-swaps the record and adds its member to its three indexes
-// in one atomic step (a Lua script on Redis, under the shards' locks on
+// (and its id and address to the GetByID and List hashes) in one atomic step (a Lua script on Redis, under the shards' locks on
 // memory): a crash cannot leave a written guest unlisted, because there is
 // no moment at which the record is written and its index entries are not.
 // Entries are never removed on a write (that would need to know that the
