@@ -6,7 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/guestpass/guestpass/pkg/adminclient"
 )
@@ -30,7 +34,7 @@ func inviteFlags(fs *flag.FlagSet) action {
 		if inv.Reinvited {
 			verb = "re-invited (same guest, new link)"
 		}
-		fmt.Fprintf(c.out, "%s %s: guest %s\n", verb, inv.Guest.Email, inv.Guest.ID)
+		fmt.Fprintf(c.out, "%s %s: guest %s\n", verb, printable(inv.Guest.Email), printable(inv.Guest.ID))
 		if !*noMail {
 			fmt.Fprintln(c.out, "the invitation mail is on its way")
 		}
@@ -119,7 +123,7 @@ func guestTable(w io.Writer, gs []adminclient.Guest) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tSTATE\tSOURCE\tINVITED\tREDEEMED\tLAST SIGN-IN")
 	for _, g := range gs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Email, dash(g.DisplayName), g.State,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(g.ID), dash(g.Email), dash(g.DisplayName), dash(g.State),
 			dash(g.Source), dash(g.InvitedAt), dash(g.RedeemedAt), dash(g.LastSignInAt))
 	}
 	_ = tw.Flush()
@@ -128,11 +132,36 @@ func guestTable(w io.Writer, gs []adminclient.Guest) {
 	}
 }
 
+// dash is a table cell: "-" for nothing, and what the server sent made
+// harmless for a terminal (see printable).
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return printable(s)
+}
+
+// printable escapes what a terminal would act on instead of show: control
+// characters (escape sequences, line breaks, tabs that would break the
+// columns) and other non-printing runes as Go escapes (\x1b, \u009b), and
+// bytes of invalid UTF-8 as \xNN. The server refuses such names, but the
+// table must not trust whoever answers at GUESTPASS_URL.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r == ' ' || unicode.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 func (c *adminCmd) printGuest(g *adminclient.Guest, raw []byte) {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -91,10 +92,35 @@ func New(issuer, clientID, clientSecret string, hc *http.Client) (*Client, error
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%q is not an http(s) URL of a tenant issuer (e.g. http://localhost:8080/demo)", issuer)
 	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		// The client secret goes out in every token request: over plain
+		// http only to this machine (a dev server), never across a network.
+		return nil, fmt.Errorf("%q: plain http is allowed only for localhost; use https", issuer)
+	}
 	if hc == nil {
 		hc = &http.Client{Timeout: DefaultTimeout}
 	}
 	return &Client{issuer: strings.TrimRight(issuer, "/"), clientID: clientID, clientSecret: clientSecret, http: hc}, nil
+}
+
+// loopback reports whether host names this machine (localhost or a
+// loopback address).
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// origin is scheme://host:port with the scheme's default port made
+// explicit, so that "https://x" and "https://x:443" compare equal.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(net.JoinHostPort(u.Hostname(), port))
 }
 
 // Invite invites an address (or re-invites it: same guest, new link).

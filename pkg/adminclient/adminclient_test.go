@@ -2,9 +2,13 @@ package adminclient
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -40,12 +44,42 @@ func TestHungServerIsUnreachable(t *testing.T) {
 }
 
 func TestNewRefusesANonURL(t *testing.T) {
-	for _, s := range []string{"localhost:8080/demo", "ftp://x/demo", "", "http:///demo", "http://localhost:8080/demo?x=1", "http://localhost:8080/demo#f"} {
+	for _, s := range []string{"http://example.com/demo", "http://10.0.0.1:8080/demo", "localhost:8080/demo", "ftp://x/demo", "", "http:///demo", "http://localhost:8080/demo?x=1", "http://localhost:8080/demo#f"} {
 		if _, err := New(s, "a", "b", nil); err == nil {
 			t.Errorf("New(%q) accepted", s)
 		}
 	}
-	if _, err := New("http://localhost:8080/demo/", "a", "b", nil); err != nil {
+	for _, s := range []string{"http://localhost:8080/demo/", "http://127.0.0.1:8080/demo", "http://[::1]:8080/demo", "https://id.example.com/demo"} {
+		if _, err := New(s, "a", "b", nil); err != nil {
+			t.Errorf("New(%q): %v", s, err)
+		}
+	}
+}
+
+// A discovery document that names a token endpoint elsewhere (another
+// port here) does not get the client secret sent there.
+func TestTokenEndpointMustShareTheIssuersOrigin(t *testing.T) {
+	var got atomic.Bool
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(true)
+		http.Error(w, "no", http.StatusTeapot)
+	}))
+	defer elsewhere.Close()
+	var issuer string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": issuer, "token_endpoint": elsewhere.URL + "/demo/oauth/token"})
+	}))
+	defer srv.Close()
+	issuer = srv.URL + "/demo"
+	c, err := New(issuer, "admin", "s3cret", nil)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if _, _, err := c.Policy(context.Background()); err == nil || !strings.Contains(err.Error(), "token endpoint") {
+		t.Fatalf("err = %v, want a refused token endpoint", err)
+	}
+	if got.Load() {
+		t.Fatal("the client secret was sent to another origin")
 	}
 }

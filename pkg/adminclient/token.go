@@ -56,7 +56,22 @@ func (c *Client) tokenEndpoint(ctx context.Context) (string, error) {
 		// Not advertised: the path guestpass serves it at.
 		return c.issuer + "/oauth/token", nil
 	}
+	// The secret goes to the token endpoint: only to the issuer's own
+	// origin, whatever a (tampered or misconfigured) discovery names.
+	te, err := url.Parse(d.TokenEndpoint)
+	if err != nil || origin(te) != c.origin() {
+		return "", fmt.Errorf("the discovery document at %s names the token endpoint %q, not at the issuer's scheme, host and port: refusing to send the client secret there", req.URL, d.TokenEndpoint)
+	}
 	return d.TokenEndpoint, nil
+}
+
+// origin is the issuer's scheme, host and port.
+func (c *Client) origin() string {
+	u, err := url.Parse(c.issuer)
+	if err != nil {
+		return "" // New checked it; nothing matches an empty origin
+	}
+	return origin(u)
 }
 
 // clientCredentials runs the grant with client_secret_basic (RFC 6749

@@ -19,12 +19,14 @@
 //     for BySubject: field = source + "|" + upstream subject, value =
 //     canonical address. It finds a guest whose address changed upstream.
 //
-// The indexes are written after the record and are not atomic with it, so
-// readers treat them as hints: an index entry whose record is missing, or
-// whose record carries another id (the guest was deleted and re-created),
-// is ignored. Every successful write re-asserts the index entries, so an
-// index entry lost to a crash between the two writes heals on the next
-// change of that guest.
+// The list and id hashes are written with the record, atomically
+// (writeScript, index.go): a written guest always has both. The subjects
+// index is written afterwards, and deletes remove entries one by one, so
+// readers treat every index as a hint: an index entry whose record is
+// missing, or whose record carries another id (the guest was deleted and
+// re-created), is ignored. A write that changes nothing re-asserts the
+// index entries, so a subjects entry lost to a crash heals on the guest's
+// next sign-in.
 package guests
 
 import (
@@ -275,11 +277,11 @@ func (r *Repo) update(ctx context.Context, tenant, canonical string, first *Reco
 		if !ok {
 			continue // another writer won this round; re-read and re-apply
 		}
-		// The indexes name the id and address, which only change when the
-		// record is created: a returning guest's sign-in costs no index
-		// writes. (A write that changes nothing still re-asserts them
-		// above, which heals an index lost to a crash at creation.)
-		if cur == nil || cur.ID != next.ID || cur.Subject != next.Subject {
+		// The write wrote the id and list hashes with the record; only the
+		// subjects index is left, and only when the subject changed: a
+		// returning guest's sign-in costs no index writes. (A write that
+		// changes nothing still re-asserts them all above.)
+		if next.Subject != "" && (cur == nil || cur.Subject != next.Subject) {
 			if err := r.index(ctx, tenant, next); err != nil {
 				return nil, false, err
 			}
@@ -323,16 +325,31 @@ func (r *Repo) getByID(ctx context.Context, tenant, id string) (*Guest, error) {
 }
 
 // invite creates a PendingAcceptance guest for canonical, delivering mail to
-// email. It is idempotent: when the guest exists it is returned unchanged
-// with created == false.
+// email. When the guest exists it keeps its id, state and source
+// (created == false); a re-invitation only updates the display name when
+// one is given (the admin's word wins) and sets InvitedAt when the guest
+// had none (one who signed up or came from a directory before being
+// invited).
 func (r *Repo) invite(ctx context.Context, tenant, canonical, email, displayName string) (*Guest, bool, error) {
 	if tenant == "" || canonical == "" || email == "" {
 		return nil, false, fmt.Errorf("%w: tenant, address and email are required", errInvalid)
 	}
 	now := r.now()
-	g, created, err := r.update(ctx, tenant, canonical, nil, func(cur *Guest) (*Guest, error) {
+	created := false
+	g, _, err := r.update(ctx, tenant, canonical, nil, func(cur *Guest) (*Guest, error) {
+		created = cur == nil // of the round that wrote
 		if cur != nil {
-			return nil, nil
+			if (displayName == "" || displayName == cur.DisplayName) && !cur.InvitedAt.IsZero() {
+				return nil, nil
+			}
+			next := *cur
+			if displayName != "" {
+				next.DisplayName = displayName
+			}
+			if next.InvitedAt.IsZero() {
+				next.InvitedAt = now
+			}
+			return &next, nil
 		}
 		return &Guest{
 			ID:          uuid.NewString(),
@@ -388,7 +405,11 @@ func (r *Repo) recordSignIn(ctx context.Context, tenant, canonical string, first
 			return nil, ErrSubjectMismatch
 		}
 		next := *cur
-		if next.Subject == "" {
+		if next.Subject == "" || next.Source == "" {
+			// No source bound (never redeemed, or reset): the subject
+			// of this sign-in is the one to remember, not a leftover of
+			// an older source (which would lock the guest out of the
+			// new one with ErrSubjectMismatch).
 			next.Subject = subject
 		}
 		if next.Source == "" {
@@ -488,6 +509,9 @@ func (r *Repo) delete(ctx context.Context, tenant, id string) error {
 	if err := r.unindex(ctx, tenant, g); err != nil {
 		return err
 	}
+	if err := r.unindexSubject(ctx, tenant, g); err != nil {
+		return err
+	}
 	// The list entry may already point at a re-created guest; only remove
 	// it when it still names this id.
 	cur, err := r.st.HGet(ctx, listKey(tenant), g.Canonical)
@@ -518,6 +542,7 @@ func (r *Repo) resetRedemption(ctx context.Context, tenant, id string) (*Guest, 
 		}
 		next := *cur
 		next.Source = ""
+		next.Subject = "" // belongs to the old source; the next sign-in binds anew
 		next.State = PendingAcceptance
 		next.RedeemedAt = time.Time{}
 		return &next, nil
@@ -525,7 +550,34 @@ func (r *Repo) resetRedemption(ctx context.Context, tenant, id string) (*Guest, 
 	if err != nil {
 		return nil, err
 	}
+	if err := r.unindexSubject(ctx, tenant, g); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// unindexSubject removes g's entry from the subjects index while it still
+// names g's address: after a reset or delete the old source's subject must
+// no longer find (and MoveSignIn must no longer move) this guest. An entry
+// already re-pointed at another address by a newer sign-in is left alone.
+func (r *Repo) unindexSubject(ctx context.Context, tenant string, g *Guest) error {
+	if g.Source == "" || g.Subject == "" {
+		return nil
+	}
+	field := subjectField(g.Source, g.Subject)
+	cur, err := r.st.HGet(ctx, subjectsKey(tenant), field)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("guests: unindex subject %s: %w", tenant, err)
+	case string(cur) != g.Canonical:
+		return nil
+	}
+	if err := r.st.HDel(ctx, subjectsKey(tenant), field); err != nil {
+		return fmt.Errorf("guests: unindex subject %s: %w", tenant, err)
+	}
+	return nil
 }
 
 // TenantRepo is the guests of one tenant: a Repo bound to it, so that no

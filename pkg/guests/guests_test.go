@@ -115,10 +115,18 @@ func TestInviteThenRedeem(t *testing.T) {
 			!g.RedeemedAt.IsZero() || !g.LastSignInAt.IsZero() || g.Canonical != "ann@example.com" {
 			t.Fatalf("invited guest = %+v", g)
 		}
+		// A re-invitation keeps the guest (id, address, times) and takes
+		// the admin's new name; one without a name keeps it.
 		again, created, err := repo.For("fabrikam").Invite(ctx, "ann@example.com", "other@example.com", "Other")
-		if err != nil || created || *again != *g {
-			t.Fatalf("second Invite = %+v created=%v err=%v; want the first guest unchanged", again, created, err)
+		want := *g
+		want.DisplayName = "Other"
+		if err != nil || created || *again != want {
+			t.Fatalf("second Invite = %+v created=%v err=%v; want the first guest renamed", again, created, err)
 		}
+		if again, _, _ := repo.For("fabrikam").Invite(ctx, "ann@example.com", "ann@example.com", ""); *again != want {
+			t.Fatalf("re-invite without a name = %+v", again)
+		}
+		g = again
 
 		clock.Advance(time.Hour)
 		first := clock.Now()
@@ -129,7 +137,7 @@ func TestInviteThenRedeem(t *testing.T) {
 			t.Fatal(err)
 		}
 		if r.ID != g.ID || r.State != guests.Accepted || r.Source != "otp" || r.Email != "Ann@Example.com" ||
-			r.DisplayName != "Ann" || !r.InvitedAt.Equal(invitedAt) || !r.RedeemedAt.Equal(first) || !r.LastSignInAt.Equal(first) {
+			r.DisplayName != "Other" || !r.InvitedAt.Equal(invitedAt) || !r.RedeemedAt.Equal(first) || !r.LastSignInAt.Equal(first) {
 			t.Fatalf("redeemed guest = %+v", r)
 		}
 
@@ -393,6 +401,24 @@ func TestInvalidArguments(t *testing.T) {
 		}
 		if _, err := repo.For("fabrikam").Get(ctx, "x@example.com"); !errors.Is(err, guests.ErrNotFound) {
 			t.Errorf("refused calls left a record: %v", err)
+		}
+	})
+}
+
+// Inviting a guest who signed up before (no invitation yet) keeps the
+// guest and its source, and records when the invitation was made.
+func TestInviteOfASignedUpGuestSetsInvitedAt(t *testing.T) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
+		ctx := context.Background()
+		repo := guests.NewRepo(st, codeKey, clock.Now).For("fabrikam")
+		g, err := repo.RecordSignIn(ctx, "sue@example.com", guests.SignIn{Email: "sue@example.com", Source: "otp"})
+		if err != nil || !g.InvitedAt.IsZero() {
+			t.Fatalf("sign-up: %+v %v", g, err)
+		}
+		clock.Advance(time.Hour)
+		inv, created, err := repo.Invite(ctx, "sue@example.com", "sue@example.com", "")
+		if err != nil || created || inv.ID != g.ID || inv.Source != "otp" || inv.State != guests.Accepted || !inv.InvitedAt.Equal(clock.Now()) {
+			t.Fatalf("invite of a signed-up guest: %+v created=%v err=%v", inv, created, err)
 		}
 	})
 }

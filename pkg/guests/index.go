@@ -25,7 +25,7 @@ import (
 //
 // Consistency. Every write of a record goes through writeScript, which
 // compares-and-swaps the record and adds its member to its three indexes
-// in one atomic step (a Lua script on Redis, under the shards' locks on
+// (and its id and address to the GetByID and List hashes) in one atomic step (a Lua script on Redis, under the shards' locks on
 // memory): a crash cannot leave a written guest unlisted, because there is
 // no moment at which the record is written and its index entries are not.
 // Entries are never removed on a write (that would need to know that the
@@ -76,8 +76,11 @@ func parseMember(m string) (id, canonical string, ok bool) {
 	return id, canonical, true
 }
 
-// writeScript: KEYS record, index...; ARGV prevAbsent ("1"/"0"), prev,
-// next, member. Returns {1} when it swapped (and indexed), {0} otherwise.
+// writeScript: KEYS record, list hash, ids hash, index...; ARGV prevAbsent
+// ("1"/"0"), prev, next, member, id, canonical. Returns {1} when it swapped
+// (and indexed), {0} otherwise. The two hashes (GetByID's and List's) are
+// written with the ordered sets, so no crash leaves a listed guest that
+// GET/DELETE/reset by id answer 404 for.
 var writeScript = store.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if ARGV[1] == '1' then
@@ -86,7 +89,9 @@ elseif (not cur) or cur ~= ARGV[2] then
   return {0}
 end
 redis.call('SET', KEYS[1], ARGV[3])
-for i = 2, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[4]) end
+redis.call('HSET', KEYS[2], ARGV[6], ARGV[5])
+redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
+for i = 4, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[4]) end
 return {1}
 `, func(tx store.Tx, keys, args []string) ([]int64, error) {
 	cur, err := tx.Get(keys[0])
@@ -103,7 +108,13 @@ return {1}
 	if err := tx.Set(keys[0], []byte(args[2]), 0); err != nil {
 		return nil, err
 	}
-	for _, k := range keys[1:] {
+	if err := tx.HSet(keys[1], args[5], []byte(args[4])); err != nil {
+		return nil, err
+	}
+	if err := tx.HSet(keys[2], args[4], []byte(args[5])); err != nil {
+		return nil, err
+	}
+	for _, k := range keys[3:] {
 		if err := tx.ZAdd(k, args[3]); err != nil {
 			return nil, err
 		}
@@ -150,8 +161,8 @@ func absentFlag(b []byte) string {
 // write compares-and-swaps the record of next (prev nil: only when
 // absent) and indexes it, atomically; it reports whether it swapped.
 func (r *Repo) write(ctx context.Context, tenant string, prev, raw []byte, next *Guest) (bool, error) {
-	keys := append([]string{r.recordKey(tenant, next.Canonical)}, indexKeys(tenant, next)...)
-	res, err := r.st.Run(ctx, writeScript, keys, absentFlag(prev), string(prev), string(raw), member(next))
+	keys := append([]string{r.recordKey(tenant, next.Canonical), listKey(tenant), idsKey(tenant)}, indexKeys(tenant, next)...)
+	res, err := r.st.Run(ctx, writeScript, keys, absentFlag(prev), string(prev), string(raw), member(next), next.ID, next.Canonical)
 	if err != nil {
 		return false, fmt.Errorf("guests: write %s: %w", tenant, err)
 	}
@@ -168,8 +179,10 @@ func (r *Repo) page(ctx context.Context, tenant string, f Filter, size int, curs
 	if tenant == "" || size < 1 || size > MaxPageSize {
 		return nil, "", fmt.Errorf("%w: tenant and a page size of 1..%d are required", errInvalid, MaxPageSize)
 	}
+	after := ""
 	if cursor != "" {
-		if _, _, ok := parseMember(cursor); !ok {
+		var ok bool
+		if after, ok = parseCursor(cursor); !ok {
 			return nil, "", ErrBadCursor
 		}
 	}
@@ -181,7 +194,6 @@ func (r *Repo) page(ctx context.Context, tenant string, f Filter, size int, curs
 		key = stateIndexKey(tenant, f.State)
 	}
 	out := make([]*Guest, 0, size)
-	after := cursor
 	for range pageRounds {
 		members, err := r.st.ZRangeAfter(ctx, key, after, size)
 		if err != nil {
@@ -193,14 +205,39 @@ func (r *Repo) page(ctx context.Context, tenant string, f Filter, size int, curs
 		}
 		out = append(out, got...)
 		if len(out) == size {
-			return out, last, nil
+			return out, cursorOf(last), nil
 		}
 		if len(members) < size {
 			return out, "", nil // the index is exhausted
 		}
 		after = last
 	}
-	return out, after, nil
+	return out, cursorOf(after), nil
+}
+
+// A cursor is "<created>|<id>" of the last member examined: the position
+// without the address, which the page token would otherwise carry to the
+// caller (and into URLs and logs). Ids are unique, so it still names one
+// place in the order; a page goes on after every member that starts with
+// it, which "<created>|<id>|\xff" sorts after (addresses are UTF-8, whose
+// bytes are never 0xff).
+func cursorOf(m string) string {
+	stamp, rest, _ := strings.Cut(m, "|")
+	id, _, _ := strings.Cut(rest, "|")
+	return stamp + "|" + id
+}
+
+// parseCursor returns the member a page resumes after; ok is false for a
+// cursor this package could not have made.
+func parseCursor(c string) (after string, ok bool) {
+	stamp, id, found := strings.Cut(c, "|")
+	if !found || len(stamp) != 20 || id == "" || strings.Contains(id, "|") || len(c) > 256 {
+		return "", false
+	}
+	if _, err := strconv.ParseUint(stamp, 10, 64); err != nil {
+		return "", false
+	}
+	return c + "|\xff", true
 }
 
 // resolve reads the records of members (one pipeline) and returns those

@@ -77,3 +77,59 @@ func TestSubjectRecordedCheckedAndMoved(t *testing.T) {
 		}
 	})
 }
+
+// A guest reset between two connectors signs in through the second one,
+// twice: the reset forgets the first source's subject (the review's
+// "bound to another account" lock-out), and neither a reset nor a delete
+// leaves a subjects index entry that would find (or move) the guest.
+func TestResetAndDeleteForgetTheSubject(t *testing.T) {
+	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
+		ctx := context.Background()
+		repo := guests.NewRepo(st, codeKey, clock.Now).For("fabrikam")
+		find := func(source, subject string) string {
+			t.Helper()
+			rd := repo.ReadSubject(source, subject)
+			if err := store.Batch(ctx, st, rd.Op()); err != nil {
+				t.Fatal(err)
+			}
+			at, err := rd.Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return at
+		}
+		g, err := repo.RecordSignIn(ctx, "ed@example.com", guests.SignIn{Email: "ed@example.com", Source: "oidc:a", Subject: "a-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := repo.ResetRedemption(ctx, g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Subject != "" {
+			t.Fatalf("reset kept subject %q", r.Subject)
+		}
+		if at := find("oidc:a", "a-1"); at != "" {
+			t.Fatalf("reset left the subjects entry naming %q", at)
+		}
+		b := guests.SignIn{Email: "ed@example.com", Source: "oidc:b", Subject: "b-1"}
+		for i := range 2 {
+			got, err := repo.RecordSignIn(ctx, "ed@example.com", b)
+			if err != nil {
+				t.Fatalf("sign-in %d through the new source after reset: %v", i+1, err)
+			}
+			if got.ID != g.ID || got.Subject != "b-1" {
+				t.Fatalf("after reset: %+v", got)
+			}
+		}
+		if at := find("oidc:b", "b-1"); at != "ed@example.com" {
+			t.Fatalf("new subject indexed at %q", at)
+		}
+		if err := repo.Delete(ctx, g.ID); err != nil {
+			t.Fatal(err)
+		}
+		if at := find("oidc:b", "b-1"); at != "" {
+			t.Fatalf("delete left the subjects entry naming %q", at)
+		}
+	})
+}

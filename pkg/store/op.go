@@ -129,6 +129,9 @@ type Tx interface {
 	TTL(key string) (time.Duration, error)
 	// HGet reads one field of a hash (a switch a script obeys).
 	HGet(key, field string) ([]byte, error)
+	// HSet writes one field of a hash (an index a write keeps in step
+	// with its record).
+	HSet(key, field string, value []byte) error
 	// ZAdd and ZRem change an ordered set (an index a write keeps in step
 	// with its record).
 	ZAdd(key, member string) error

@@ -76,6 +76,10 @@ type Options struct {
 	InvitationTTL time.Duration
 	// EmailOTPDefault is the YAML's emailOTP.enabled.
 	EmailOTPDefault bool
+	// InviterNames are the admin clients' configured names by client id:
+	// the invitation mail says who invited the guest (DisplayName, the
+	// organisation, for a client without a name).
+	InviterNames map[string]string
 
 	Verifier    Verifier
 	Guests      Guests
@@ -116,6 +120,8 @@ func New(o Options) *Handler {
 // call is one authorised request: the admin client's id.
 type call struct {
 	client string
+	// requestID ties the audit line to the request's other log lines.
+	requestID string
 }
 
 type endpoint func(w http.ResponseWriter, r *http.Request, c call)
@@ -162,7 +168,7 @@ func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, what strin
 // audit writes the one line every change leaves: who, what, which guest.
 func (h *Handler) audit(c call, action, guestID string, fields ...zap.Field) {
 	fs := append([]zap.Field{zap.String("tenant", h.o.Tenant), zap.String("client", c.client),
-		zap.String("action", action)}, fields...)
+		zap.String("action", action), zap.String("request_id", c.requestID)}, fields...)
 	if guestID != "" {
 		fs = append(fs, zap.String("guest", guestID))
 	}

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"github.com/guestpass/guestpass/pkg/requestid"
 	"net/http"
 	"strings"
 )
@@ -27,7 +28,7 @@ func (h *Handler) authorise(w http.ResponseWriter, r *http.Request) (call, bool)
 	client, _, err := h.o.Verifier.VerifyAdminToken(r.Context(), raw)
 	switch {
 	case err == nil:
-		return call{client: client}, true
+		return call{client: client, requestID: requestid.From(r.Context())}, true
 	case errors.Is(err, h.o.ErrTokenInvalid):
 		h.challenge(w, http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked, or belongs to another tenant")
 	case errors.Is(err, h.o.ErrNotAdmin):

@@ -3,11 +3,14 @@ package admin
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -86,7 +89,7 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, c call) {
 	}
 	h.audit(c, action, g.ID, zap.Bool("mail", req.SendMail))
 	if req.SendMail {
-		h.sendInvite(slot, g, link, req.Locale)
+		h.sendInvite(slot, g, link, req.Locale, h.inviter(c))
 	}
 	status := http.StatusOK
 	if created {
@@ -98,12 +101,12 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, c call) {
 // sendInvite queues the invitation mail to the guest's stored address.
 // A rendering failure is logged: the link is in the answer, so the admin
 // can still pass it on.
-func (h *Handler) sendInvite(slot mail.Slot, g *guests.Guest, link, locale string) {
+func (h *Handler) sendInvite(slot mail.Slot, g *guests.Guest, link, locale, inviter string) {
 	if locale == "" {
 		locale = "en"
 	}
 	m, err := h.o.Mail.Invite(mail.InviteMail{Lang: locale, To: g.Email, TenantName: h.o.DisplayName,
-		RedeemURL: link, AccentColor: h.o.AccentColor})
+		InviterName: inviter, RedeemURL: link, AccentColor: h.o.AccentColor})
 	if err == nil {
 		err = slot.Send(m)
 	}
@@ -113,14 +116,41 @@ func (h *Handler) sendInvite(slot mail.Slot, g *guests.Guest, link, locale strin
 	}
 }
 
+// inviter is who the invitation mail says invited the guest: the calling
+// admin client's configured name, else the organisation's.
+func (h *Handler) inviter(c call) string {
+	if n := h.o.InviterNames[c.client]; n != "" {
+		return n
+	}
+	return h.o.DisplayName
+}
+
+// checkDisplayName refuses what would reach a terminal, a mail header or a
+// log as something else than text: invalid UTF-8 and control characters
+// (C0, DEL, C1 — line breaks and escape sequences among them).
+func checkDisplayName(name string) string {
+	if !utf8.ValidString(name) {
+		return "must be valid UTF-8"
+	}
+	for i, r := range name {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("control character U+%04X at byte %d is not allowed", r, i)
+		}
+	}
+	return ""
+}
+
 // checkInvite validates an invitation; msg names what is wrong.
 func (h *Handler) checkInvite(req *inviteRequest) (canon.Address, string) {
 	addr, err := canon.Email(req.Email)
 	if err != nil {
 		return addr, "email: " + err.Error()
 	}
-	if len(req.DisplayName) > maxDisplayName || strings.ContainsAny(req.DisplayName, "\r\n\x00") {
-		return addr, "displayName: at most 256 bytes on one line"
+	if len(req.DisplayName) > maxDisplayName {
+		return addr, "displayName: at most 256 bytes"
+	}
+	if msg := checkDisplayName(req.DisplayName); msg != "" {
+		return addr, "displayName: " + msg
 	}
 	if req.RedirectURL != "" {
 		if msg := checkRedirect(req.RedirectURL); msg != "" {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,18 +9,20 @@ import (
 	"mime"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/guestpass/guestpass/pkg/guests"
 )
 
 // guestJSON is the contract's Guest: times in RFC 3339 (UTC), absent when
-// unset; displayName and source absent when empty.
+// unset; displayName and source always present ("" when empty), as the
+// contract in PRODUCT.md B5 shows them.
 type guestJSON struct {
 	ID           string `json:"id"`
 	Email        string `json:"email"`
-	DisplayName  string `json:"displayName,omitempty"`
+	DisplayName  string `json:"displayName"`
 	State        string `json:"state"`
-	Source       string `json:"source,omitempty"`
+	Source       string `json:"source"`
 	InvitedAt    string `json:"invitedAt,omitempty"`
 	RedeemedAt   string `json:"redeemedAt,omitempty"`
 	LastSignInAt string `json:"lastSignInAt,omitempty"`
@@ -67,7 +70,16 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return errors.New("the body must be application/json")
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return describe(err)
+	}
+	// encoding/json would turn invalid UTF-8 into U+FFFD silently; a name
+	// that arrived broken is refused instead (RFC 8259 §8.1).
+	if !utf8.Valid(body) {
+		return errors.New("the body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return describe(err)

@@ -20,6 +20,9 @@ type emailOTPJSON struct {
 type policyRequest struct {
 	EmailOTP *struct {
 		Enabled *bool `json:"enabled"`
+		// From is accepted and ignored, so the body GET answered can be
+		// sent back as is (the source of a value set here is "admin").
+		From *string `json:"from"`
 	} `json:"emailOTP"`
 }
 

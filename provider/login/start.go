@@ -58,8 +58,17 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if step.sess != nil && h.sessionSatisfies(a, step.sess) {
-		h.singleSignOn(w, r, a, step.sess, step.on)
-		return
+		bound, err := h.stillBound(r.Context(), step.sess)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if bound {
+			h.singleSignOn(w, r, a, step.sess, step.on)
+			return
+		}
+		// Deleted or reset since the session began: the session no
+		// longer speaks for a guest, a fresh sign-in decides.
 	}
 	if a.HasPrompt("none") {
 		// No page and no mail: the app asked for a silent answer.
@@ -110,6 +119,30 @@ func (h *Handler) singleSignOn(w http.ResponseWriter, r *http.Request, a *op.Aut
 		return
 	}
 	h.complete(w, r, a, sess, flow)
+}
+
+// stillBound reports whether the session's guest still exists with the
+// session's id and source. An admin's delete or reset (B5) must end single
+// sign-on at once, not when the session expires: tokens are built from the
+// session, so without this a deleted guest would keep signing in with the
+// old sub and a reset otp guest would stay on otp. It costs the single
+// sign-on path one round trip: the session names the address only once it
+// is read, so the guest cannot join the start step's batch.
+func (h *Handler) stillBound(ctx context.Context, sess *session.Session) (bool, error) {
+	addr, err := canon.Email(sess.Email)
+	if err != nil {
+		return false, nil
+	}
+	rd := h.guests.Read(addr.Canonical)
+	if err := store.Batch(ctx, h.d.Store, rd.Op()); err != nil {
+		return false, err
+	}
+	rec, err := rd.Result()
+	if err != nil {
+		return false, err
+	}
+	g := rec.Guest
+	return g != nil && g.ID == sess.GuestID && g.Source == sess.Source, nil
 }
 
 // sessionSatisfies applies prompt=login, max_age, id_token_hint and

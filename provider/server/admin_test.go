@@ -238,7 +238,7 @@ func TestAdminContract(t *testing.T) {
 	m := a.json(t)
 	g := m["guest"].(map[string]any)
 	if !slices.Equal(sortedKeys(m), []string{"guest", "redeemURL"}) ||
-		!slices.Equal(sortedKeys(g), []string{"displayName", "email", "id", "invitedAt", "state"}) {
+		!slices.Equal(sortedKeys(g), []string{"displayName", "email", "id", "invitedAt", "source", "state"}) || g["source"] != "" {
 		t.Fatalf("invitation answer keys: %v / %v", sortedKeys(m), sortedKeys(g))
 	}
 	if g["email"] != "Ann@guest.example" || g["state"] != "PendingAcceptance" || !rfc3339.MatchString(g["invitedAt"].(string)) {
@@ -269,7 +269,7 @@ func TestAdminContract(t *testing.T) {
 	}
 	// Reset: source cleared, id kept.
 	got = api.must(http.MethodPost, "/guests/"+id+"/reset", "", http.StatusOK).json(t)
-	if got["id"] != id || got["source"] != nil || got["state"] != "PendingAcceptance" || got["redeemedAt"] != nil {
+	if got["id"] != id || got["source"] != "" || got["state"] != "PendingAcceptance" || got["redeemedAt"] != nil {
 		t.Fatalf("after reset: %v", got)
 	}
 	// Delete: 204, then 404 everywhere.
@@ -301,6 +301,10 @@ func TestAdminContract(t *testing.T) {
 		`{"email":"a@b.example","redirectURL":"https://x@evil.example/"}`:             "user name",
 		`{"email":"a@b.example","redirectURL":"/relative"}`:                           "absolute https URL",
 		`{"email":"a@b.example","locale":"de"}`:                                       "locale",
+		`{"email":"a@b.example","displayName":"Ann\u001b[2J"}`:                        "control character U+001B at byte 3",
+		`{"email":"a@b.example","displayName":"Ann\u009b"}`:                           "control character U+009B",
+		`{"email":"a@b.example","displayName":"a\nb"}`:                                "control character U+000A",
+		"{\"email\":\"a@b.example\",\"displayName\":\"Ann\xff\"}":                     "valid UTF-8",
 		`{"email":"a@b.example","displayName":"` + strings.Repeat("x", 70<<10) + `"}`: "larger than 65536 bytes",
 	} {
 		a := api.must(http.MethodPost, "/invitations", body, http.StatusBadRequest)
@@ -328,6 +332,9 @@ func TestAdminContract(t *testing.T) {
 			if s, ok := v.(string); ok && strings.Contains(s, "@") {
 				t.Fatalf("audit line carries an address in %s: %v", k, l.ContextMap())
 			}
+		}
+		if id, _ := l.ContextMap()["request_id"].(string); id == "" {
+			t.Fatalf("audit line without the request id: %v", l.ContextMap())
 		}
 		if l.ContextMap()["client"] != "admin" {
 			t.Fatalf("audit line without the client: %v", l.ContextMap())
@@ -435,6 +442,10 @@ func TestAdminPolicyAcrossReplicas(t *testing.T) {
 		t.Fatalf("otp guest with passcodes off on replica 2: %d\n%s", pg.status, pg.body)
 	}
 	api.must(http.MethodPut, "/policy", `{"emailOTP":{}}`, http.StatusBadRequest)
+	// The body GET answers can be sent back as is: "from" is ignored.
+	if p := api.must(http.MethodPut, "/policy", `{"emailOTP":{"enabled":false,"from":"config"}}`, http.StatusOK); !bytes.Equal(bytes.TrimSpace(p.body), []byte(`{"emailOTP":{"enabled":false,"from":"admin"}}`)) {
+		t.Fatalf("PUT of GET's body: %s", p.body)
+	}
 	p = api.must(http.MethodDelete, "/policy", "", http.StatusOK)
 	if !bytes.Equal(bytes.TrimSpace(p.body), []byte(`{"emailOTP":{"enabled":true,"from":"config"}}`)) {
 		t.Fatalf("DELETE answer %s", p.body)
@@ -455,6 +466,10 @@ func TestAdminInvitationMail(t *testing.T) {
 	}
 	if !strings.Contains(m.Text, link) || !strings.Contains(m.Text, "Fabrikam") || !strings.Contains(m.HTML, link) {
 		t.Fatalf("invitation mail:\n%s", m.Text)
+	}
+	// Who invited them: the admin client's configured name.
+	if !strings.Contains(m.Text, "Fabrikam admin has invited you") {
+		t.Fatalf("invitation mail does not name the inviter:\n%s", m.Text)
 	}
 	api.must(http.MethodPost, "/invitations", `{"email":"fr@guest.example","sendMail":true,"locale":"fr"}`, http.StatusCreated)
 	m, err = e.smtp.WaitFor("fr@guest.example", 10*time.Second)
@@ -488,7 +503,7 @@ func TestAdminResetMovesStickyGuestToConnector(t *testing.T) {
 
 	// Reset: same id, and the connector now.
 	got := api.must(http.MethodPost, "/guests/"+pat.ID+"/reset", "", http.StatusOK).json(t)
-	if got["id"] != pat.ID || got["source"] != nil {
+	if got["id"] != pat.ID || got["source"] != "" {
 		t.Fatalf("reset: %v", got)
 	}
 	if p := postEmail(t, newBrowser(t), r.authURL(), "pat@later.example"); !isPasswordPage(p) {

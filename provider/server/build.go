@@ -126,7 +126,7 @@ func Build(d Deps) (_ *Handler, err error) {
 		})
 		adm := admin.New(admin.Options{
 			Tenant: t.ID, DisplayName: t.DisplayName, AccentColor: t.Branding.AccentColor, Issuer: provider.Issuer(),
-			InvitationTTL: t.Invitations.TTL, EmailOTPDefault: t.EmailOTP.Enabled,
+			InvitationTTL: t.Invitations.TTL, EmailOTPDefault: t.EmailOTP.Enabled, InviterNames: adminNames(t),
 			Verifier: provider, Guests: gr.For(t.ID), Invitations: invitations, Policies: pol,
 			Mail: mr, Mailer: d.Mailer, ErrTokenInvalid: op.ErrTokenInvalid, ErrNotAdmin: op.ErrNotAdmin,
 			Logger: d.Logger.Named("admin"),
@@ -185,4 +185,16 @@ func redeemClient(cfg *config.Config, t config.Tenant) op.Client {
 		Secret:       base64.RawURLEncoding.EncodeToString(deriveKey(cfg.Secrets.Code, "guestpass/redeem-client/"+t.ID)),
 		RedirectURIs: []string{redeem.CallbackURL(issuer)},
 	}
+}
+
+// adminNames are the names of the tenant's admin clients by id: the
+// invitation mail names who invited the guest.
+func adminNames(t config.Tenant) map[string]string {
+	out := make(map[string]string)
+	for _, c := range t.Clients {
+		if c.Admin && c.Name != "" {
+			out[c.ID] = c.Name
+		}
+	}
+	return out
 }

@@ -436,3 +436,53 @@ func TestConfiguredKeyRotation(t *testing.T) {
 		t.Fatal("keys.rotation of 48h ignored: no new key after 50 hours")
 	}
 }
+
+// An admin's reset or delete ends single sign-on at once (B5): the live
+// session no longer speaks for the guest, so a silent request hears
+// login_required and a visible one gets the sign-in page, not a code.
+func TestResetAndDeleteEndSingleSignOn(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	invite(t, e, "fabrikam", "gone@guest.example", "Gone")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	b := newBrowser(t)
+	r.callback(t, e, "fabrikam", signIn(t, e, b, r.authURL(), "gone@guest.example"))
+	silent := func() string {
+		t.Helper()
+		p := b.get(r.authURL(oauth2.SetAuthURLParam("prompt", "none")))
+		if !strings.HasPrefix(p.url, rpCallback) {
+			t.Fatalf("prompt=none did not go back to the app: %d %s", p.status, p.url)
+		}
+		q := mustURL(t, p.url).Query()
+		if q.Get("code") != "" {
+			return "code"
+		}
+		return q.Get("error")
+	}
+	if got := silent(); got != "code" {
+		t.Fatalf("SSO of a live guest: %s", got)
+	}
+	repo := guests.NewRepo(e.store, e.cfg.Secrets.Code, e.clock.Now).For("fabrikam")
+	g, err := repo.Get(context.Background(), "gone@guest.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.ResetRedemption(context.Background(), g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := silent(); got != "login_required" {
+		t.Fatalf("SSO after reset: %s, want login_required", got)
+	}
+	if p := b.get(r.authURL()); p.status != http.StatusOK || strings.HasPrefix(p.url, rpCallback) {
+		t.Fatalf("visible SSO after reset: %d %s", p.status, p.url)
+	}
+	r.callback(t, e, "fabrikam", signIn(t, e, b, r.authURL(), "gone@guest.example"))
+	if got := silent(); got != "code" {
+		t.Fatalf("SSO after a fresh sign-in: %s", got)
+	}
+	if err := repo.Delete(context.Background(), g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := silent(); got != "login_required" {
+		t.Fatalf("SSO after delete: %s, want login_required", got)
+	}
+}

@@ -20,18 +20,19 @@ const (
 	// maxSignInRoundTrips: an invited guest's first complete passcode
 	// sign-in (authorize → pages → code → token).
 	maxSignInRoundTrips = 12
-	// maxSelfServiceRoundTrips: a new guest of a self-service tenant: one
-	// more than an invited guest, for the new guest's two index entries
-	// (one pipeline after the record's compare-and-swap).
-	maxSelfServiceRoundTrips = 13
+	// maxSelfServiceRoundTrips: a new guest of a self-service tenant: as
+	// an invited guest's; the record's compare-and-swap writes its index
+	// entries in the same script.
+	maxSelfServiceRoundTrips = 12
 	// maxOldSessionRoundTrips: a browser holding a session of an earlier
 	// sign-in (prompt=login): start reads it in its one batch, verify
 	// ends it in its last batch.
 	maxOldSessionRoundTrips = 12
 	// maxSSORoundTrips: a second app's sign-in with a live session:
-	// authorize 1, start 1 (request, session, policy), the completed
+	// authorize 1, start 2 (request, session, policy; then the session's
+	// guest, still there with the session's id and source), the completed
 	// request 1, callback 2, token 2.
-	maxSSORoundTrips = 7
+	maxSSORoundTrips = 8
 	// maxRefreshRoundTrips: one refresh grant: the token, its family's
 	// revocation mark, marking it used (compare-and-swap), the new tokens.
 	maxRefreshRoundTrips = 4

@@ -121,6 +121,23 @@ func (t *tx) TTL(key string) (time.Duration, error) {
 	return sh.ttl(key, t.now)
 }
 
+func (t *tx) HSet(key, field string, value []byte) error {
+	sh, err := t.shard(key)
+	if err != nil {
+		return err
+	}
+	h, err := sh.hashAt(key, t.now)
+	if err != nil {
+		return err
+	}
+	if h == nil {
+		h = make(map[string][]byte)
+		sh.m[key] = &entry{hash: h}
+	}
+	h[field] = clone(value)
+	return nil
+}
+
 func (t *tx) HGet(key, field string) ([]byte, error) {
 	sh, err := t.shard(key)
 	if err != nil {
