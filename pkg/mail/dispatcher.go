@@ -251,11 +251,16 @@ func (d *Dispatcher) put(m Message) error {
 	if err := d.box.put(ctx, d.opt.Now(), m, valid); err != nil {
 		return err
 	}
+	d.poke()
+	return nil
+}
+
+// poke wakes the poller if it sleeps (never blocks).
+func (d *Dispatcher) poke() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 func (d *Dispatcher) unreserve(tenant string) {
@@ -406,6 +411,7 @@ func (d *Dispatcher) round() (busy bool, next time.Time, empty bool) {
 			d.wg.Add(1)
 			go func() {
 				defer d.wg.Done()
+				defer d.poke() // a worker is free: the next round need not wait
 				defer func() { <-d.sem }()
 				d.deliver(c)
 			}()

@@ -317,3 +317,43 @@ func BenchmarkOutboxRedis(b *testing.B) {
 }
 
 var _ store.Store = (*redisstore.Store)(nil)
+
+// Two live replicas share one Redis outbox and both queue mail: every
+// mail is sent exactly once (the lease), whichever replica queued it.
+func TestOutboxTwoReplicasSendEachMailOnce(t *testing.T) {
+	r := redistest.Start(t)
+	prefix := redistest.KeyPrefix(t)
+	srv := mailtest.Start(t)
+	var ds []*Dispatcher
+	for range 2 {
+		ds = append(ds, NewDispatcher(newSMTP(t, SMTPOptions{Addr: srv.Addr, PoolSize: 4}), "no-reply@example.com",
+			DispatcherOptions{Workers: 4, PollInterval: 5 * time.Millisecond, Store: redisStore(t, r.Addr, prefix)}))
+	}
+	const n = 60
+	for i := range n {
+		m := Message{Tenant: fmt.Sprint("t", i%3), To: fmt.Sprintf("u%d@example.com", i), Subject: "s", Text: "t", Kind: KindCode}
+		if err := ds[i%2].Enqueue(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := srv.WaitRecipients(n, waitMail); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if err := d.Close(context.Background()); err != nil { // waits for sends in flight
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]int{}
+	for _, m := range srv.Messages() {
+		seen[m.To]++
+	}
+	for to, k := range seen {
+		if k != 1 {
+			t.Errorf("%s got %d copies", to, k)
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d recipients served, want %d", len(seen), n)
+	}
+}
