@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -132,6 +133,10 @@ type Dispatcher struct {
 	last     string
 	gaugedAt time.Time
 
+	// owned is the private memory store made when Options.Store is nil
+	// (its sweeper stops with the dispatcher).
+	owned io.Closer
+
 	// crashed: outcomes are not recorded (tests: a replica killed mid-send).
 	crashed bool
 }
@@ -140,8 +145,10 @@ type Dispatcher struct {
 func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher {
 	opts.defaults()
 	st, durable := opts.Store, true
+	var owned io.Closer
 	if st == nil {
-		st = memory.New(nil)
+		mem := memory.New(opts.Now)
+		st, owned = mem, mem
 	}
 	if _, mem := st.(*memory.Store); mem {
 		durable = false
@@ -151,7 +158,7 @@ func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher
 		t: t, box: &outbox{st: st, lease: opts.Lease}, durable: durable,
 		from: from, opt: opts, log: opts.Logger, ctx: ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		sem: make(chan struct{}, opts.Workers), reserved: map[string]int{},
+		sem: make(chan struct{}, opts.Workers), reserved: map[string]int{}, owned: owned,
 	}
 	go d.poll()
 	return d
@@ -294,6 +301,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	if d.durable {
 		close(d.stop)
 	}
+	defer d.release()
 	select {
 	case <-d.done:
 		d.cancel()
@@ -306,6 +314,13 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		<-d.done
 		d.abandon()
 		return ctx.Err()
+	}
+}
+
+// release closes the private memory store, if any.
+func (d *Dispatcher) release() {
+	if d.owned != nil {
+		_ = d.owned.Close()
 	}
 }
 

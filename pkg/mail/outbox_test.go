@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/guestpass/guestpass/pkg/mail/mailtest"
@@ -42,6 +44,24 @@ func waitOutcome(t *testing.T, m *metrics.Metrics, name string, n float64) {
 	for deadline := time.Now().Add(waitMail); outcome(t, m, name) < n; {
 		if time.Now().After(deadline) {
 			t.Fatalf("outbox outcome %q = %v, want %v", name, outcome(t, m, name), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitGauge waits (bounded) until the gauge satisfies ok.
+func waitGauge(t *testing.T, g prometheus.Gauge, ok func(float64) bool, want string) {
+	t.Helper()
+	read := func() float64 {
+		var d dto.Metric
+		if err := g.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		return d.GetGauge().GetValue()
+	}
+	for deadline := time.Now().Add(waitMail); !ok(read()); {
+		if time.Now().After(deadline) {
+			t.Fatalf("gauge = %v, want %s", read(), want)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -231,8 +251,12 @@ func TestOutboxDropsExpiredMail(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitOutcome(t, m, "retried", 1) // the retry waits for the clock
-	clock.Advance(31 * time.Minute)
+	waitGauge(t, m.MailQueueDepth, func(v float64) bool { return v == 1 }, "depth 1")
+	clock.Advance(10 * time.Minute) // still valid: tried again, still waiting
+	waitGauge(t, m.MailQueueOldest, func(v float64) bool { return v >= 600 }, "oldest ≥ 600 s")
+	clock.Advance(21 * time.Minute)
 	waitOutcome(t, m, "dropped", 1)
+	waitGauge(t, m.MailQueueDepth, func(v float64) bool { return v == 0 }, "depth 0")
 	if v := counterValue(t, m.MailFailures.WithLabelValues(KindCode)); v != 1 {
 		t.Errorf("MailFailures = %v, want 1", v)
 	}
