@@ -64,7 +64,9 @@ func openStore(c config.Store, log *zap.Logger) (store.Store, error) {
 }
 
 // openMail builds the transport and the asynchronous dispatcher.
-func openMail(c config.Mail, log *zap.Logger, m *metrics.Metrics) (*mail.Dispatcher, io.Closer, error) {
+// The outbox lives in st: with Redis, mails survive a crash and any
+// replica sends them.
+func openMail(c config.Mail, st store.Store, log *zap.Logger, m *metrics.Metrics) (*mail.Dispatcher, io.Closer, error) {
 	var t mail.Transport
 	var closer io.Closer = io.NopCloser(nil)
 	if c.Driver == "smtp" {
@@ -79,8 +81,9 @@ func openMail(c config.Mail, log *zap.Logger, m *metrics.Metrics) (*mail.Dispatc
 	}
 	d := mail.NewDispatcher(t, c.From, mail.DispatcherOptions{
 		// QueueSize is per tenant: one tenant's burst cannot take another's room.
-		Workers: max(c.SMTP.PoolSize, 1), QueueSize: c.QueuePerTenant, Retries: 4, Backoff: time.Second,
-		Logger: log.Named("mail"), Metrics: m,
+		// No retry cap: a mail is retried while its code or link is valid.
+		Workers: max(c.SMTP.PoolSize, 1), QueueSize: c.QueuePerTenant, Backoff: time.Second,
+		Store: st, Logger: log.Named("mail"), Metrics: m,
 	})
 	return d, closer, nil
 }
@@ -151,7 +154,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 	}
 	defer st.Close()
 	m := metrics.New()
-	disp, mailCloser, err := openMail(cfg.Mail, log, m)
+	disp, mailCloser, err := openMail(cfg.Mail, st, log, m)
 	if err != nil {
 		return err
 	}

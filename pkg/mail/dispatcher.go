@@ -3,8 +3,11 @@ package mail
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,6 +15,8 @@ import (
 
 	"github.com/guestpass/guestpass/pkg/canon"
 	"github.com/guestpass/guestpass/pkg/metrics"
+	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/memory"
 )
 
 // ErrQueueFull is returned by Enqueue and Reserve when the tenant's queue
@@ -31,77 +36,137 @@ type DispatcherOptions struct {
 	// Each tenant has a queue of its own, served in turn, so one tenant's
 	// burst neither fills the others' room nor delays their mail for long.
 	QueueSize int
-	// Retries is how many times a failed delivery is retried (default 3;
-	// negative: none).
+	// Retries caps the retries of a failed delivery (0: none beyond the
+	// mail's validity, the default; negative: no retry). A mail is retried
+	// for as long as it is useful (Message.Valid), then dropped.
 	Retries int
 	// Backoff is the wait before the first retry (default 2s), doubled
-	// for each further retry, with jitter (between half and all of it).
-	// A mail waits for its retry in its tenant's queue, not in a worker.
-	Backoff time.Duration
+	// for each further retry up to MaxBackoff (default 30s), with jitter
+	// (between half and all of it).
+	Backoff, MaxBackoff time.Duration
 	// SendTimeout bounds one delivery attempt (default 60s).
 	SendTimeout time.Duration
-	Logger      *zap.Logger
+	// Store holds the outbox. Nil: a private memory store (mails are lost
+	// with the process). With a shared Redis, every replica sends from
+	// one outbox and a crashed replica's mails are sent by the others.
+	Store store.Store
+	// Lease is how long a replica holds a mail it is sending before
+	// another may take it (default SendTimeout + 30s; must exceed it).
+	Lease time.Duration
+	// PollInterval is how often the outbox is looked at when this
+	// replica queued nothing (default 1s): mails queued by another
+	// replica, retries of a crashed one.
+	PollInterval time.Duration
+	// DefaultValidity is the lifetime of a mail whose Valid is 0 (24h).
+	DefaultValidity time.Duration
+	// Now is the clock (default time.Now).
+	Now    func() time.Time
+	Logger *zap.Logger
 	// Metrics is optional.
 	Metrics *metrics.Metrics
 }
 
+func (o *DispatcherOptions) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 1000
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 2 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 60 * time.Second
+	}
+	if o.Lease <= o.SendTimeout {
+		o.Lease = o.SendTimeout + 30*time.Second
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.DefaultValidity <= 0 {
+		o.DefaultValidity = 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+}
+
 // Dispatcher delivers mails in the background so that the request that
 // asked for a mail never waits for the mail server (B3: page timing must
-// not depend on it, nor reveal whether a mail was sent).
+// not depend on it, nor reveal whether a mail was sent). Mails wait in a
+// durable outbox (outbox.go) until sent or useless.
 type Dispatcher struct {
-	t    Transport
-	from string
-	opt  DispatcherOptions
-	log  *zap.Logger
+	t   Transport
+	box *outbox
+	// durable: the outbox outlives this process (not a memory store), so
+	// Close leaves what is queued to the other replicas or the next start
+	// instead of draining it.
+	durable bool
+	from    string
+	opt     DispatcherOptions
+	log     *zap.Logger
 
-	// ctx is cancelled when Close gives up waiting: retries stop and the
-	// remaining mails fail fast.
+	// ctx is cancelled when Close gives up waiting (or at a crash in
+	// tests): sends in flight end at once.
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	q  *fairQueue
-	wg sync.WaitGroup
+	wake chan struct{} // a mail was queued here: look now
+	stop chan struct{} // closed: the poller ends
+	sem  chan struct{} // one token per delivery in flight
+	done chan struct{} // closed when the poller has ended
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	closed   bool
+	reserved map[string]int // places held by slots not yet sent or released
+	// last is the tenant served last, gaugedAt when the gauges were set
+	// (the poller's own).
+	last     string
+	gaugedAt time.Time
+
+	// owned is the private memory store made when Options.Store is nil
+	// (its sweeper stops with the dispatcher).
+	owned io.Closer
+
+	// crashed: outcomes are not recorded (tests: a replica killed mid-send).
+	crashed bool
 }
 
-// NewDispatcher starts the workers.
+// NewDispatcher starts the poller.
 func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher {
-	if opts.Workers <= 0 {
-		opts.Workers = 4
+	opts.defaults()
+	st, durable := opts.Store, true
+	var owned io.Closer
+	if st == nil {
+		mem := memory.New(opts.Now)
+		st, owned = mem, mem
 	}
-	if opts.QueueSize <= 0 {
-		opts.QueueSize = 1000
-	}
-	if opts.Retries == 0 {
-		opts.Retries = 3
-	}
-	if opts.Retries < 0 {
-		opts.Retries = 0
-	}
-	if opts.Backoff <= 0 {
-		opts.Backoff = 2 * time.Second
-	}
-	if opts.SendTimeout <= 0 {
-		opts.SendTimeout = 60 * time.Second
-	}
-	if opts.Logger == nil {
-		opts.Logger = zap.NewNop()
+	if _, mem := st.(*memory.Store); mem {
+		durable = false
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Dispatcher{
-		t: t, from: from, opt: opts, log: opts.Logger,
-		ctx: ctx, cancel: cancel,
-		q: newFairQueue(opts.QueueSize),
+		t: t, box: &outbox{st: st, lease: opts.Lease}, durable: durable,
+		from: from, opt: opts, log: opts.Logger, ctx: ctx, cancel: cancel,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		sem: make(chan struct{}, opts.Workers), reserved: map[string]int{}, owned: owned,
 	}
-	d.wg.Add(opts.Workers)
-	for range opts.Workers {
-		go d.work()
-	}
+	go d.poll()
 	return d
 }
 
 // Enqueue hands m to the workers, in the queue of m.Tenant. It never
-// blocks: a full queue or a closed dispatcher is an error, and the mail is
-// counted as failed.
+// blocks on the mail server: a full queue or a closed dispatcher is an
+// error, and the mail is counted as failed.
 func (d *Dispatcher) Enqueue(m Message) error {
 	s, err := d.Reserve(m.Tenant)
 	if err != nil {
@@ -113,15 +178,35 @@ func (d *Dispatcher) Enqueue(m Message) error {
 	return s.Send(m)
 }
 
+// storeTimeout bounds one outbox call made for a request.
+const storeTimeout = 5 * time.Second
+
 // Reserve holds a place in tenant's queue, or fails at once with
-// ErrQueueFull (or ErrDispatcherClosed). The place is the caller's until
-// it sends a mail into it or releases it: a page can thus learn whether a
-// mail could be queued before it decides anything, and the answer is the
-// same whether or not it then sends one.
+// ErrQueueFull (or ErrDispatcherClosed, or a store error). The place is
+// the caller's until it sends a mail into it or releases it: a page can
+// thus learn whether a mail could be queued before it decides anything,
+// and the answer is the same whether or not it then sends one. The room
+// counts the shared outbox (retries included) and this replica's places
+// held; replicas reserving at the same instant may pass it by a few.
 func (d *Dispatcher) Reserve(tenant string) (Slot, error) {
-	if err := d.q.reserve(tenant); err != nil {
+	if d.isClosed() {
+		return nil, ErrDispatcherClosed
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	n, err := d.box.depth(ctx, tenant)
+	if err != nil {
 		return nil, err
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, ErrDispatcherClosed
+	}
+	if int(n)+d.reserved[tenant] >= d.opt.QueueSize {
+		return nil, ErrQueueFull
+	}
+	d.reserved[tenant]++
 	return &slot{d: d, tenant: tenant}, nil
 }
 
@@ -145,79 +230,354 @@ func (s *slot) Send(m Message) error {
 	err := ErrSlotUsed
 	s.once.Do(func() {
 		m.Tenant = s.tenant
-		if err = s.d.q.push(m); err != nil {
+		err = s.d.put(m)
+		if err != nil {
 			s.d.failed(m, 0, err)
 		}
 	})
 	return err
 }
 
-func (s *slot) Release() { s.once.Do(func() { s.d.q.release(s.tenant) }) }
+func (s *slot) Release() { s.once.Do(func() { s.d.unreserve(s.tenant) }) }
 
 // ErrSlotUsed is returned by a Slot's Send after Send or Release.
 var ErrSlotUsed = errors.New("mail: queue slot already used")
 
-// Close stops accepting mails, delivers what is queued (with retries) and
-// stops the workers. If ctx ends first, pending retries are abandoned, the
-// rest of the queue is counted as failed, and ctx's error is returned.
-func (d *Dispatcher) Close(ctx context.Context) error {
-	d.q.close()
+// put writes m to the outbox in its reserved place and wakes the poller.
+func (d *Dispatcher) put(m Message) error {
+	defer d.unreserve(m.Tenant)
+	if d.isClosed() {
+		return ErrDispatcherClosed
+	}
+	valid := m.Valid
+	if valid <= 0 {
+		valid = d.opt.DefaultValidity
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := d.box.put(ctx, d.opt.Now(), m, valid); err != nil {
+		return err
+	}
+	d.poke()
+	return nil
+}
 
-	done := make(chan struct{})
-	go func() {
-		d.wg.Wait()
-		close(done)
-	}()
+// poke wakes the poller if it sleeps (never blocks).
+func (d *Dispatcher) poke() {
 	select {
-	case <-done:
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) unreserve(tenant string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.reserved[tenant]--; d.reserved[tenant] <= 0 {
+		delete(d.reserved, tenant)
+	}
+}
+
+func (d *Dispatcher) isClosed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closed
+}
+
+// Close stops accepting mails. A durable outbox keeps what is queued (the
+// other replicas, or the next start, send it): Close waits only for the
+// sends in flight. A memory outbox is drained (with retries) first. If
+// ctx ends first, sends in flight are cancelled, a memory outbox's rest is
+// counted as failed, and ctx's error is returned.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	d.mu.Lock()
+	already := d.closed
+	d.closed = true
+	d.mu.Unlock()
+	if already {
+		<-d.done
+		return nil
+	}
+	if d.durable {
+		close(d.stop)
+	}
+	defer d.release()
+	select {
+	case <-d.done:
 		d.cancel()
 		return nil
 	case <-ctx.Done():
 		d.cancel()
-		d.q.abandon() // delayed retries fail now instead of waiting
-		<-done
+		if !d.durable {
+			close(d.stop)
+		}
+		<-d.done
+		d.abandon()
 		return ctx.Err()
 	}
 }
 
-func (d *Dispatcher) work() {
-	defer d.wg.Done()
-	for {
-		j, ok := d.q.pop()
-		if !ok {
-			return
-		}
-		d.attempt(j)
+// release closes the private memory store, if any.
+func (d *Dispatcher) release() {
+	if d.owned != nil {
+		_ = d.owned.Close()
 	}
 }
 
-// attempt makes one delivery attempt of j. A temporary failure with
-// retries left goes back to the queue, due after the backoff, and the
-// worker moves on: it never sleeps on one tenant's mail while others wait.
-func (d *Dispatcher) attempt(j job) {
-	m := j.Message
-	if err := d.ctx.Err(); err != nil {
-		d.failed(m, j.tries, err)
+// abandon counts a memory outbox's remaining mails as failed.
+func (d *Dispatcher) abandon() {
+	if d.durable {
 		return
 	}
-	j.tries++
+	ctx := context.Background()
+	tenants, _ := d.box.tenants(ctx)
+	for _, t := range tenants {
+		for {
+			c, _, err := d.box.claim(ctx, time.Unix(1<<40, 0), t)
+			if err != nil || c == nil {
+				break
+			}
+			d.failed(c.rec.Message, c.rec.Tries, context.Canceled)
+			_ = d.box.done(ctx, c)
+		}
+	}
+}
+
+// poll claims due mails, one per tenant in turn, while a worker is free;
+// when nothing is due it sleeps until the next retry, a wake-up or the
+// poll interval.
+func (d *Dispatcher) poll() {
+	defer close(d.done)
+	defer d.wg.Wait()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		busy, next, empty := d.round()
+		if !d.durable && empty && d.isClosed() && d.idle() {
+			return
+		}
+		if busy {
+			continue
+		}
+		wait := d.opt.PollInterval
+		if !next.IsZero() {
+			wait = min(wait, max(next.Sub(d.opt.Now()), time.Millisecond))
+		}
+		timer.Reset(wait)
+		select {
+		case <-d.stop:
+			return
+		case <-d.wake:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// idle reports whether no delivery is in flight and no place is held.
+func (d *Dispatcher) idle() bool {
+	d.mu.Lock()
+	held := len(d.reserved)
+	d.mu.Unlock()
+	return len(d.sem) == 0 && held == 0
+}
+
+// round waits for a free worker, then claims one due mail, taking the
+// tenants in turn from the one after the last served (fairness: a tenant
+// with a thousand mails delays another's next mail by one delivery per
+// worker). It reports whether it claimed one, the earliest retry seen,
+// and whether the whole outbox was empty (when it looked at all of it).
+func (d *Dispatcher) round() (busy bool, next time.Time, empty bool) {
+	select {
+	case d.sem <- struct{}{}:
+	case <-d.stop:
+		return false, time.Time{}, false
+	}
+	defer func() {
+		if !busy {
+			<-d.sem
+		}
+	}()
+	ctx, cancel := context.WithTimeout(d.ctx, storeTimeout)
+	defer cancel()
+	tenants, err := d.box.tenants(ctx)
+	if err != nil {
+		d.log.Warn("mail outbox unreadable", zap.Error(err))
+		return false, time.Time{}, false
+	}
+	var depth int64
+	var oldest time.Time
+	for _, t := range rotate(tenants, d.last) {
+		c, sc, err := d.box.claim(ctx, d.opt.Now(), t)
+		if err != nil {
+			d.log.Warn("mail outbox claim failed", zap.Error(err))
+			return false, time.Time{}, false
+		}
+		depth += sc.depth
+		oldest = earliest(oldest, sc.oldest)
+		next = earliest(next, sc.next)
+		if c != nil {
+			d.last = t
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				defer d.poke() // a worker is free: the next round need not wait
+				defer func() { <-d.sem }()
+				d.deliver(c)
+			}()
+			d.busyGauges(ctx, tenants, oldest)
+			return true, next, false
+		}
+	}
+	d.gauges(depth, oldest)
+	return false, next, depth == 0
+}
+
+// rotate starts the list (sorted) after last, wrapping around.
+func rotate(tenants []string, last string) []string {
+	i, _ := slices.BinarySearch(tenants, last)
+	for i < len(tenants) && tenants[i] <= last {
+		i++
+	}
+	return append(tenants[i:len(tenants):len(tenants)], tenants[:i]...)
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// busyGauges refreshes the depth gauge while mails keep the rounds
+// short (a round that claims stops scanning), once per poll interval.
+func (d *Dispatcher) busyGauges(ctx context.Context, tenants []string, oldest time.Time) {
+	now := d.opt.Now()
+	if d.opt.Metrics == nil || now.Sub(d.gaugedAt) < d.opt.PollInterval {
+		return
+	}
+	var depth int64
+	for _, t := range tenants {
+		n, err := d.box.depth(ctx, t)
+		if err != nil {
+			return
+		}
+		depth += n
+	}
+	d.gauges(depth, oldest)
+}
+
+func (d *Dispatcher) gauges(depth int64, oldest time.Time) {
+	if d.opt.Metrics == nil {
+		return
+	}
+	d.gaugedAt = d.opt.Now()
+	d.opt.Metrics.MailQueueDepth.Set(float64(depth))
+	age := 0.0
+	if !oldest.IsZero() {
+		age = max(d.opt.Now().Sub(oldest).Seconds(), 0)
+	}
+	d.opt.Metrics.MailQueueOldest.Set(age)
+}
+
+func (d *Dispatcher) count(outcome string) {
+	if d.opt.Metrics != nil {
+		d.opt.Metrics.MailOutbox.WithLabelValues(outcome).Inc()
+	}
+}
+
+// deliver makes one delivery attempt of c and records its outcome before
+// anything else happens to the mail: sent (or maybe sent) and refused
+// mails are forgotten, a temporary failure is rescheduled.
+func (d *Dispatcher) deliver(c *claimed) {
+	m := c.rec.Message
+	now := d.opt.Now()
+	if !now.Before(time.Unix(0, c.rec.Expires)) {
+		d.drop(c, "dropped", errExpired)
+		return
+	}
+	c.rec.Tries++
 	ctx, cancel := context.WithTimeout(d.ctx, d.opt.SendTimeout)
 	err := d.t.Send(ctx, d.from, m)
 	cancel()
-	if err == nil {
-		if m.Kind == KindCode && d.opt.Metrics != nil {
-			d.opt.Metrics.CodesSent.Inc()
-		}
-		d.log.Debug("mail sent", zap.String("kind", m.Kind), zap.String("to", maskedTo(m)), zap.Int("attempts", j.tries))
+	if d.isCrashed() {
+		return // a killed replica records nothing: its lease runs out
+	}
+	switch {
+	case err == nil:
+		d.sent(c, "sent")
+	case errors.Is(err, ErrMaybeDelivered):
+		// The whole mail was written and the reply never came: the server
+		// may well have it. Resending would give the guest a second mail
+		// (the same code twice); not resending risks one lost mail, which
+		// the guest's resend covers.
+		d.log.Warn("mail may have been delivered; not resent", zap.String("kind", m.Kind),
+			zap.String("to", maskedTo(m)), zap.String("error", scrub(err, m)))
+		d.sent(c, "maybe_sent")
+	case Permanent(err) || d.ctx.Err() != nil || (d.opt.Retries != 0 && c.rec.Tries > max(d.opt.Retries, 0)):
+		d.drop(c, "dropped", err)
+	default:
+		d.retry(c, err)
+	}
+}
+
+var errExpired = errors.New("mail: expired before it could be delivered")
+
+func (d *Dispatcher) sent(c *claimed, outcome string) {
+	m := c.rec.Message
+	d.count(outcome)
+	if m.Kind == KindCode && d.opt.Metrics != nil {
+		d.opt.Metrics.CodesSent.Inc()
+	}
+	d.log.Debug("mail sent", zap.String("kind", m.Kind), zap.String("to", maskedTo(m)), zap.Int("attempts", c.rec.Tries))
+	d.forget(c)
+}
+
+func (d *Dispatcher) drop(c *claimed, outcome string, err error) {
+	d.count(outcome)
+	d.failed(c.rec.Message, c.rec.Tries, err)
+	d.forget(c)
+}
+
+// forget removes c from the outbox. If the store is unreachable the
+// lease runs out and the mail is tried again (sent twice at worst).
+func (d *Dispatcher) forget(c *claimed) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := d.box.done(ctx, c); err != nil {
+		d.log.Warn("mail outbox: outcome not recorded", zap.Error(err))
+	}
+}
+
+// retry reschedules c after the backoff, or drops it when that is past
+// its expiry: the code (or link) would be dead on arrival.
+func (d *Dispatcher) retry(c *claimed, err error) {
+	m := c.rec.Message
+	now := d.opt.Now()
+	at := now.Add(d.backoff(c.rec.Tries))
+	if !at.Before(time.Unix(0, c.rec.Expires)) {
+		d.drop(c, "dropped", fmt.Errorf("%w (last error: %w)", errExpired, err))
 		return
 	}
-	if Permanent(err) || j.tries > d.opt.Retries || d.ctx.Err() != nil {
-		d.failed(m, j.tries, err)
-		return
-	}
+	d.count("retried")
 	d.log.Info("mail delivery failed, will retry", zap.String("kind", m.Kind),
-		zap.String("to", maskedTo(m)), zap.Int("attempt", j.tries), zap.String("error", scrub(err, m)))
-	d.q.retry(j, time.Now().Add(d.backoff(j.tries)))
+		zap.String("to", maskedTo(m)), zap.Int("attempt", c.rec.Tries), zap.String("error", scrub(err, m)))
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := d.box.retry(ctx, now, c, at); err != nil {
+		d.log.Warn("mail outbox: retry not recorded", zap.Error(err))
+	}
+}
+
+func (d *Dispatcher) isCrashed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.crashed
 }
 
 // failed counts and logs a mail given up. Never the body or the code: the
@@ -230,12 +590,13 @@ func (d *Dispatcher) failed(m Message, attempts int, err error) {
 		zap.Int("attempts", attempts), zap.String("error", scrub(err, m)))
 }
 
-// backoff is Backoff·2^(retry-1), with "equal jitter": between half and
-// all of it, so that many failed mails do not retry in lockstep.
+// backoff is Backoff·2^(retry-1) up to MaxBackoff, with "equal jitter":
+// between half and all of it, so that many failed mails do not retry in
+// lockstep.
 func (d *Dispatcher) backoff(retry int) time.Duration {
-	b := d.opt.Backoff << (retry - 1)
-	if b <= 0 || b > time.Hour {
-		b = time.Hour
+	b := d.opt.Backoff << min(retry-1, 30)
+	if b <= 0 || b > d.opt.MaxBackoff {
+		b = d.opt.MaxBackoff
 	}
 	half := b / 2
 	return half + rand.N(half+1)

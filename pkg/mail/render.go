@@ -49,6 +49,10 @@ type Message struct {
 	// Tenant names the queue the mail waits in (Dispatcher: one fair
 	// queue per tenant).
 	Tenant string
+	// Valid is how long after queueing the mail is worth delivering (a
+	// code's validity, an invitation link's): retried until then, then
+	// dropped. 0: the dispatcher's DefaultValidity.
+	Valid time.Duration
 }
 
 // CodeMail is what a passcode mail says.
@@ -208,6 +212,7 @@ func (r *Renderer) Code(m CodeMail) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
+	msg.Valid = m.Validity
 	if strings.Contains(msg.Subject, m.Code) {
 		return Message{}, errors.New("mail: the code must not appear in the subject")
 	}

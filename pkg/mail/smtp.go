@@ -25,6 +25,11 @@ type Transport interface {
 	Send(ctx context.Context, from string, m Message) error
 }
 
+// ErrMaybeDelivered wraps a failure after the whole mail, final "." and
+// all, was written: the server may have accepted it (a reply lost or
+// late), so the mail must not be sent again.
+var ErrMaybeDelivered = errors.New("mail: no reply after the mail was written; it may have been delivered")
+
 // ErrClosed is returned by Send after Close.
 var ErrClosed = errors.New("mail: transport closed")
 
@@ -173,7 +178,7 @@ func (s *SMTP) Send(ctx context.Context, from string, m Message) error {
 		}
 	}
 	err = s.transact(ctx, c, deadline, sender.Address, rcpt, raw)
-	if err != nil && reused && !isSMTPReply(err) && ctx.Err() == nil {
+	if err != nil && reused && !isSMTPReply(err) && ctx.Err() == nil && !errors.Is(err, ErrMaybeDelivered) {
 		// An idle connection the server has since dropped: one fresh try.
 		_ = c.c.Close()
 		if c, err = s.dial(ctx, deadline); err != nil {
@@ -218,7 +223,14 @@ func (s *SMTP) transact(ctx context.Context, c *conn, deadline time.Time, from, 
 	if _, err := w.Write(raw); err != nil {
 		return err
 	}
-	return w.Close()
+	if err := w.Close(); err != nil && !isSMTPReply(err) {
+		// The final "." is (or may be) out: from here a lost reply
+		// is no proof that the server does not have the mail.
+		return fmt.Errorf("%w: %w", ErrMaybeDelivered, err)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 func (s *SMTP) dial(ctx context.Context, deadline time.Time) (*conn, error) {

@@ -40,6 +40,17 @@ type Metrics struct {
 	UpstreamDuration *prometheus.HistogramVec
 	// PasswordLockouts counts password attempts refused over the budget.
 	PasswordLockouts prometheus.Counter
+	// MailQueueDepth is the number of mails in the outbox (all tenants,
+	// retries waiting included), as the last scan of this replica saw it.
+	MailQueueDepth prometheus.Gauge
+	// MailQueueOldest is the age in seconds of the oldest mail at the head
+	// of a tenant's queue (0 when empty): a growing value means mails are
+	// not going out.
+	MailQueueOldest prometheus.Gauge
+	// MailOutbox counts what the outbox did with mails, by outcome: sent,
+	// maybe_sent (timeout after the whole mail was written: not resent),
+	// retried, dropped (expired or refused).
+	MailOutbox *prometheus.CounterVec
 }
 
 // New builds the collectors on a fresh registry (so tests can build many).
@@ -79,8 +90,17 @@ func New() *Metrics {
 		PasswordLockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "guestpass_password_lockouts_total", Help: "Password attempts refused over the failure budget.",
 		}),
+		MailQueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "guestpass_mail_queue_depth", Help: "Mails waiting in the outbox, retries included.",
+		}),
+		MailQueueOldest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "guestpass_mail_queue_oldest_seconds", Help: "Age of the oldest mail at the head of a tenant's queue.",
+		}),
+		MailOutbox: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "guestpass_mail_outbox_total", Help: "Outbox outcomes: sent, maybe_sent, retried, dropped.",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.CodesSent, m.MailFailures, m.Verifications, m.SignIns, m.Lockouts,
+	reg.MustRegister(m.CodesSent, m.MailQueueDepth, m.MailQueueOldest, m.MailOutbox, m.MailFailures, m.Verifications, m.SignIns, m.Lockouts,
 		m.RateLimited, m.HTTPDuration, m.UpstreamCalls, m.UpstreamDuration, m.PasswordLockouts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -78,6 +78,9 @@ type Store interface {
 	// that sort after after ("": from the first), in order. It costs
 	// O(log n + limit), whatever the size of the set (cursor paging).
 	ZRangeAfter(ctx context.Context, key, after string, limit int) ([]string, error)
+	// ZCard returns the number of members of the ordered set at key (0
+	// when absent): a queue's depth, read in O(1).
+	ZCard(ctx context.Context, key string) (int64, error)
 
 	// Pipeline runs independent single-key operations in one round trip
 	// (memory: one after the other). Each op is as atomic as its own

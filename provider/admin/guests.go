@@ -108,6 +108,7 @@ func (h *Handler) sendInvite(slot mail.Slot, g *guests.Guest, link, locale, invi
 	m, err := h.o.Mail.Invite(mail.InviteMail{Lang: locale, To: g.Email, TenantName: h.o.DisplayName,
 		InviterName: inviter, RedeemURL: link, AccentColor: h.o.AccentColor})
 	if err == nil {
+		m.Valid = h.o.InvitationTTL // retried while the link works, no longer
 		err = slot.Send(m)
 	}
 	if err != nil {

@@ -112,6 +112,21 @@ func (s *Store) ZRangeAfter(ctx context.Context, key, after string, limit int) (
 	return slices.Clone((*z)[i:end]), nil
 }
 
+// ZCard implements store.Store.
+func (s *Store) ZCard(ctx context.Context, key string) (int64, error) {
+	if err := live(ctx); err != nil {
+		return 0, err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	z, err := sh.zsetAt(key, s.now())
+	if err != nil || z == nil {
+		return 0, err
+	}
+	return int64(len(*z)), nil
+}
+
 func (t *tx) ZAdd(key, member string) error {
 	sh, err := t.shard(key)
 	if err != nil {

@@ -459,3 +459,12 @@ func (s *Store) ZRangeAfter(ctx context.Context, key, after string, limit int) (
 	}
 	return out, nil
 }
+
+// ZCard implements store.Store with ZCARD.
+func (s *Store) ZCard(ctx context.Context, key string) (int64, error) {
+	n, err := s.client.ZCard(ctx, s.key(key)).Result()
+	if err != nil {
+		return 0, fail("zcard", err)
+	}
+	return n, nil
+}

@@ -43,6 +43,12 @@ func testOrderedSets(t *testing.T, s store.Store) {
 		}
 		after = page[len(page)-1]
 	}
+	if n, err := s.ZCard(ctx, k); err != nil || n != int64(len(want)) {
+		t.Fatalf("ZCard = %d, %v; want %d", n, err, len(want))
+	}
+	if n, err := s.ZCard(ctx, store.Key("t", "nozset")); err != nil || n != 0 {
+		t.Fatalf("ZCard of an absent set = %d, %v", n, err)
+	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("paged members:\n%q\nwant\n%q", got, want)
 	}

@@ -12,69 +12,6 @@ import (
 	"github.com/guestpass/guestpass/pkg/metrics"
 )
 
-// Tenants are served in turn: a tenant with a long queue delays another
-// tenant's mail by one delivery, not by its whole queue.
-func TestFairQueueRoundRobin(t *testing.T) {
-	q := newFairQueue(10)
-	push := func(tenant string, n int) {
-		for i := range n {
-			if err := q.reserve(tenant); err != nil {
-				t.Fatal(err)
-			}
-			if err := q.push(Message{Tenant: tenant, Subject: fmt.Sprint(tenant, i)}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	push("big", 5)
-	push("a", 2)
-	push("b", 1)
-	var got []string
-	q.close() // pop drains what is queued, then reports the end
-	for {
-		j, ok := q.pop()
-		if !ok {
-			break
-		}
-		got = append(got, j.Subject)
-	}
-	want := "big0 a0 b0 big1 a1 big2 big3 big4"
-	if strings.Join(got, " ") != want {
-		t.Errorf("order %q, want %q", strings.Join(got, " "), want)
-	}
-	if len(q.queues) != 0 {
-		t.Errorf("empty tenants kept: %v", q.queues)
-	}
-}
-
-// Each tenant's queue is bounded on its own, a reserved place counts
-// until it is used or released, and a place given back is free again.
-func TestFairQueueBoundsPerTenant(t *testing.T) {
-	q := newFairQueue(2)
-	for range 2 {
-		if err := q.reserve("a"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := q.reserve("a"); !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("3rd place of a = %v, want ErrQueueFull", err)
-	}
-	if err := q.reserve("b"); err != nil {
-		t.Fatalf("b is refused because a is full: %v", err)
-	}
-	q.release("a")
-	if err := q.reserve("a"); err != nil {
-		t.Fatalf("a place given back is not free again: %v", err)
-	}
-	q.close()
-	if err := q.push(Message{Tenant: "a"}); !errors.Is(err, ErrDispatcherClosed) {
-		t.Errorf("push after close = %v, want ErrDispatcherClosed", err)
-	}
-	if err := q.reserve("c"); !errors.Is(err, ErrDispatcherClosed) {
-		t.Errorf("reserve after close = %v", err)
-	}
-}
-
 // Over a real (silent) SMTP server: one tenant filling its queue is told
 // so at once, and another tenant still gets its places.
 func TestDispatcherTenantQueueFullIsReported(t *testing.T) {
@@ -167,34 +104,39 @@ func TestDispatcherRetriesDoNotHoldWorkers(t *testing.T) {
 	}
 }
 
-// A mail delayed for a retry keeps its place in its tenant's room, is
-// drained after close, and comes out at once when the dispatcher gives up
-// (abandon) rather than at its time.
-func TestFairQueueDelayedRetries(t *testing.T) {
-	q := newFairQueue(1)
-	q.retry(job{Message: Message{Tenant: "a", Subject: "later"}, tries: 1}, time.Now().Add(time.Hour))
-	if err := q.reserve("a"); !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("reserve beside a delayed mail in a room of 1 = %v, want ErrQueueFull", err)
+// Each tenant's room is bounded on its own and counts the outbox (a mail
+// waiting for its retry included) and the places held; a place given back
+// is free again; a closed dispatcher refuses.
+func TestOutboxBoundsPerTenant(t *testing.T) {
+	srv := mailtest.Start(t)
+	srv.Defer("later@example.com")
+	m := metrics.New()
+	d := NewDispatcher(newSMTP(t, SMTPOptions{Addr: srv.Addr}), "no-reply@example.com", DispatcherOptions{
+		QueueSize: 2, Backoff: time.Hour, Metrics: m,
+	})
+	if err := d.Enqueue(Message{Tenant: "a", To: "later@example.com", Subject: "s", Text: "t", Kind: KindCode}); err != nil {
+		t.Fatal(err)
 	}
-	q.close()
-	got := make(chan job, 1)
-	go func() {
-		j, _ := q.pop() // waits: the mail is not due, and close drains it
-		got <- j
-	}()
-	q.abandon()
-	select {
-	case j := <-got:
-		if j.Subject != "later" || j.tries != 1 {
-			t.Fatalf("popped %+v, want the delayed mail with its tries", j)
-		}
-	case <-time.After(waitMail):
-		t.Fatal("abandon did not hand out the delayed mail")
+	waitOutcome(t, m, "retried", 1) // waits an hour in the outbox
+	sl, err := d.Reserve("a")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := q.pop(); ok {
-		t.Fatal("pop after the drain reports a mail")
+	if _, err := d.Reserve("a"); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("3rd place of a = %v, want ErrQueueFull", err)
 	}
-	if len(q.queues) != 0 {
-		t.Errorf("tenants kept after the drain: %v", q.queues)
+	if _, err := d.Reserve("b"); err != nil {
+		t.Fatalf("b is refused because a is full: %v", err)
+	}
+	sl.Release()
+	if sl, err = d.Reserve("a"); err != nil {
+		t.Fatalf("a place given back is not free again: %v", err)
+	}
+	sl.Release()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_ = d.Close(ctx) // the retry is an hour away: given up
+	if _, err := d.Reserve("c"); !errors.Is(err, ErrDispatcherClosed) {
+		t.Errorf("reserve after close = %v", err)
 	}
 }
