@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"io"
-	"net"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"go.uber.org/zap"
@@ -20,62 +17,6 @@ import (
 	"github.com/guestpass/guestpass/pkg/store/memory"
 	"github.com/guestpass/guestpass/provider/server"
 )
-
-// connCounter forwards TCP connections to target and counts those open:
-// an LDAP pool's connections are visible here until the pool closes them.
-type connCounter struct {
-	addr string
-	open atomic.Int32
-}
-
-func newConnCounter(t *testing.T, target string) *connCounter {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &connCounter{addr: l.Addr().String()}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns { // a leaked pool's connections too
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			in, err := l.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, in, out)
-			mu.Unlock()
-			c.open.Add(1)
-			wg.Add(2)
-			go func() { // the client's side: it ends when the client closes
-				defer wg.Done()
-				_, _ = io.Copy(out, in)
-				out.Close()
-				c.open.Add(-1)
-			}()
-			go func() { defer wg.Done(); _, _ = io.Copy(in, out); in.Close() }()
-		}
-	}()
-	return c
-}
 
 func ldapTenant(host string) string {
 	return `  - id: alpha
@@ -101,10 +42,10 @@ func TestReloadClosesReplacedLDAPPools(t *testing.T) {
 	srv := ldaptest.Start(t, ldaptest.Options{Users: []ldaptest.User{
 		{UID: "ada", Name: "Ada Lovelace", Mail: []string{"ada@example.org"}, Password: "analytical engine"},
 	}})
-	proxy := newConnCounter(t, srv.Addr)
+	proxy := ldaptest.NewProxy(t, srv.Addr)
 	addr := freePort(t)
 	path := filepath.Join(t.TempDir(), "c.yaml")
-	writeRaw(t, path, addr, ldapTenant(proxy.addr))
+	writeRaw(t, path, addr, ldapTenant(proxy.Addr))
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +86,7 @@ func TestReloadClosesReplacedLDAPPools(t *testing.T) {
 		if _, ok, err := latest().Login(context.Background(), "ada@example.org", "analytical engine"); err != nil || !ok {
 			t.Fatalf("round %d: sign-in through the running connector: %v %v", round, ok, err)
 		}
-		if n := proxy.open.Load(); n < 1 {
+		if n := proxy.Open(); n < 1 {
 			t.Fatalf("round %d: the pool holds no connection (%d): the test would prove nothing", round, n)
 		}
 		next := reload(path, cfg, deps, &root, mx, log)
@@ -153,7 +94,7 @@ func TestReloadClosesReplacedLDAPPools(t *testing.T) {
 			t.Fatalf("round %d: reload refused", round)
 		}
 		cfg = next
-		eventually(t, "the replaced pool's connections closed", func() bool { return proxy.open.Load() == 0 })
+		eventually(t, "the replaced pool's connections closed", func() bool { return proxy.Open() == 0 })
 	}
 	if err := root.h.Load().Close(context.Background()); err != nil {
 		t.Fatal(err)

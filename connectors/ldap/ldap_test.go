@@ -3,7 +3,6 @@ package ldap_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -109,12 +108,12 @@ func TestLogin(t *testing.T) {
 // wrong password, while any other password finds the directory down.
 func TestEmptyPasswordNeverSent(t *testing.T) {
 	srv := ldaptest.Start(t, ldaptest.Options{Users: users})
-	p := newProxy(t, srv.Addr)
-	c := open(t, options(p.addr))
+	p := ldaptest.NewProxy(t, srv.Addr)
+	c := open(t, options(p.Addr))
 	if _, ok, err := c.Login(t.Context(), "ada@example.org", ""); ok || err != nil {
 		t.Fatalf("empty password: %v, %v", ok, err)
 	}
-	if n := p.accepted.Load(); n != 0 {
+	if n := p.Accepted(); n != 0 {
 		t.Fatalf("an empty password opened %d connections to the directory", n)
 	}
 	if _, ok, err := c.Login(t.Context(), "ada@example.org", "analytical engine"); !ok || err != nil {
@@ -153,8 +152,8 @@ func TestDirectoryDownAndBack(t *testing.T) {
 // failing.
 func TestStalePooledConnection(t *testing.T) {
 	srv := ldaptest.Start(t, ldaptest.Options{Users: users})
-	p := newProxy(t, srv.Addr)
-	c := open(t, options(p.addr))
+	p := ldaptest.NewProxy(t, srv.Addr)
+	c := open(t, options(p.Addr))
 	for i := range 2 {
 		if _, ok, err := c.Login(t.Context(), "ada@example.org", "analytical engine"); !ok || err != nil {
 			t.Fatalf("sign-in %d: %v, %v", i, ok, err)
@@ -228,8 +227,8 @@ func TestDirectoryHangs(t *testing.T) {
 // PoolSize of them, while each user bind has a connection of its own.
 func TestPool(t *testing.T) {
 	srv := ldaptest.Start(t, ldaptest.Options{Users: users})
-	p := newProxy(t, srv.Addr)
-	o := options(p.addr)
+	p := ldaptest.NewProxy(t, srv.Addr)
+	o := options(p.Addr)
 	o.PoolSize = 2
 	c := open(t, o)
 	const logins = 12
@@ -254,7 +253,7 @@ func TestPool(t *testing.T) {
 	}
 	// logins user binds, one connection each, plus at most PoolSize
 	// service connections.
-	if n := p.accepted.Load(); n > logins+2 || n < logins+1 {
+	if n := p.Accepted(); n > logins+2 || n < logins+1 {
 		t.Errorf("%d connections for %d sign-ins with a pool of 2", n, logins)
 	}
 	if err := c.Close(); err != nil {
@@ -270,16 +269,16 @@ func TestPool(t *testing.T) {
 // tell which it was.
 func TestUnknownUserCostsABind(t *testing.T) {
 	srv := ldaptest.Start(t, ldaptest.Options{Users: users})
-	p := newProxy(t, srv.Addr)
-	c := open(t, options(p.addr))
+	p := ldaptest.NewProxy(t, srv.Addr)
+	c := open(t, options(p.Addr))
 	if _, ok, err := c.Login(t.Context(), "ada@example.org", "wrong"); ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	wrong := p.accepted.Load() // a service connection and a bind connection
+	wrong := p.Accepted() // a service connection and a bind connection
 	if _, ok, err := c.Login(t.Context(), "nobody@example.org", "wrong"); ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	if unknown := p.accepted.Load() - wrong; unknown != 1 {
+	if unknown := p.Accepted() - wrong; unknown != 1 {
 		t.Errorf("an unknown user opened %d bind connections; a wrong password opens 1", unknown)
 	}
 }
@@ -360,84 +359,4 @@ func TestOptionsRefused(t *testing.T) {
 	if _, err := ldap.New(connectors.Spec{Type: ldap.Type, ID: "corp"}, connectors.Env{}); err == nil {
 		t.Error("no options accepted")
 	}
-}
-
-// proxy forwards TCP connections to a directory and counts them. After
-// Forget, the connections open until then are hung up on as soon as the
-// client sends something (a firewall or load balancer that dropped them
-// silently): the client learns it only when it uses one.
-type proxy struct {
-	addr     string
-	accepted atomic.Int32
-	gen      atomic.Int32
-}
-
-// Forget makes the proxy drop its current connections on their next use.
-func (p *proxy) Forget() { p.gen.Add(1) }
-
-// forward copies client bytes to the directory until the connection ends
-// or is forgotten.
-func (p *proxy) forward(in, out net.Conn) {
-	gen := p.gen.Load()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := in.Read(buf)
-		if n > 0 && p.gen.Load() != gen {
-			break
-		}
-		if n > 0 {
-			if _, werr := out.Write(buf[:n]); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	in.Close()
-	out.Close()
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{addr: l.Addr().String()}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var open []net.Conn
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			in, err := l.Accept()
-			if err != nil {
-				return
-			}
-			p.accepted.Add(1)
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			mu.Lock()
-			open = append(open, in, out)
-			mu.Unlock()
-			wg.Add(2)
-			go func() { defer wg.Done(); p.forward(in, out) }()
-			go func() { defer wg.Done(); _, _ = io.Copy(in, out); in.Close() }()
-		}
-	}()
-	return p
 }
