@@ -14,6 +14,7 @@ package connectors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -184,4 +185,21 @@ func DomainOf(canonical string) string {
 		return canonical[i+1:]
 	}
 	return ""
+}
+
+// OptionsOf is a factory's s.Options as a T, given as a T or a *T (a nil
+// *T is the zero T). Any other type is an error that names both types.
+func OptionsOf[T any](s Spec) (T, error) {
+	var o T
+	switch v := s.Options.(type) {
+	case T:
+		o = v
+	case *T:
+		if v != nil {
+			o = *v
+		}
+	default:
+		return o, fmt.Errorf("options of type %T, want %T", s.Options, o)
+	}
+	return o, nil
 }

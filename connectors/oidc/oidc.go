@@ -83,16 +83,9 @@ func New(s connectors.Spec, env connectors.Env) (connectors.Connector, error) {
 }
 
 func optionsOf(s connectors.Spec) (Options, error) {
-	var o Options
-	switch v := s.Options.(type) {
-	case Options:
-		o = v
-	case *Options:
-		if v != nil {
-			o = *v
-		}
-	default:
-		return o, fmt.Errorf("options of type %T, want oidc.Options", s.Options)
+	o, err := connectors.OptionsOf[Options](s)
+	if err != nil {
+		return o, err
 	}
 	if o.Issuer == "" || o.ClientID == "" {
 		return o, errors.New("issuer and clientID are required")

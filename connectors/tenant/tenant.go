@@ -82,16 +82,9 @@ func New(s connectors.Spec, env connectors.Env) (connectors.Connector, error) {
 }
 
 func optionsOf(s connectors.Spec) (Options, error) {
-	var o Options
-	switch v := s.Options.(type) {
-	case Options:
-		o = v
-	case *Options:
-		if v != nil {
-			o = *v
-		}
-	default:
-		return o, fmt.Errorf("options of type %T, want tenant.Options", s.Options)
+	o, err := connectors.OptionsOf[Options](s)
+	if err != nil {
+		return o, err
 	}
 	if o.Home == "" {
 		return o, errors.New("home is required")
