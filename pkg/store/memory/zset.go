@@ -56,22 +56,17 @@ func (sh *shard) zrem(key, member string, now time.Time) error {
 
 // ZAdd implements store.Store.
 func (s *Store) ZAdd(ctx context.Context, key string, members ...string) error {
-	if err := live(ctx); err != nil {
-		return err
-	}
-	sh := s.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	for _, m := range members {
-		if err := sh.zadd(key, m, s.now()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.eachMember(ctx, key, members, (*shard).zadd)
 }
 
 // ZRem implements store.Store.
 func (s *Store) ZRem(ctx context.Context, key string, members ...string) error {
+	return s.eachMember(ctx, key, members, (*shard).zrem)
+}
+
+// eachMember applies op (zadd or zrem) to each member of the ordered set
+// at key, under the key's shard lock, stopping at the first error.
+func (s *Store) eachMember(ctx context.Context, key string, members []string, op func(*shard, string, string, time.Time) error) error {
 	if err := live(ctx); err != nil {
 		return err
 	}
@@ -79,7 +74,7 @@ func (s *Store) ZRem(ctx context.Context, key string, members ...string) error {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	for _, m := range members {
-		if err := sh.zrem(key, m, s.now()); err != nil {
+		if err := op(sh, key, m, s.now()); err != nil {
 			return err
 		}
 	}
