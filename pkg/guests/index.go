@@ -76,33 +76,45 @@ func parseMember(m string) (id, canonical string, ok bool) {
 	return id, canonical, true
 }
 
-// writeScript: KEYS record, list hash, ids hash, index...; ARGV prevAbsent
-// ("1"/"0"), prev, next, member, id, canonical. Returns {1} when it swapped
-// (and indexed), {0} otherwise. The two hashes (GetByID's and List's) are
-// written with the ordered sets, so no crash leaves a listed guest that
-// GET/DELETE/reset by id answer 404 for.
-var writeScript = store.NewScript(`
+// recordIsLua starts a script that goes on only while KEYS[1] is as the
+// caller saw it: ARGV[1] "1" (absent) or ARGV[2] (its value); otherwise
+// the script returns {0}. recordIs is its Go fallback.
+const recordIsLua = `
 local cur = redis.call('GET', KEYS[1])
 if ARGV[1] == '1' then
   if cur then return {0} end
 elseif (not cur) or cur ~= ARGV[2] then
   return {0}
 end
-redis.call('SET', KEYS[1], ARGV[3])
+`
+
+// recordIs reports whether the record at key is as seen: absent when
+// absent is "1", otherwise the value seen.
+func recordIs(tx store.Tx, key, absent, seen string) (bool, error) {
+	cur, err := tx.Get(key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return absent == "1", nil
+	case err != nil:
+		return false, err
+	}
+	return absent != "1" && bytes.Equal(cur, []byte(seen)), nil
+}
+
+// writeScript: KEYS record, list hash, ids hash, index...; ARGV prevAbsent
+// ("1"/"0"), prev, next, member, id, canonical. Returns {1} when it swapped
+// (and indexed), {0} otherwise. The two hashes (GetByID's and List's) are
+// written with the ordered sets, so no crash leaves a listed guest that
+// GET/DELETE/reset by id answer 404 for.
+var writeScript = store.NewScript(recordIsLua+`redis.call('SET', KEYS[1], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[6], ARGV[5])
 redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
 for i = 4, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[4]) end
 return {1}
 `, func(tx store.Tx, keys, args []string) ([]int64, error) {
-	cur, err := tx.Get(keys[0])
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if args[0] != "1" {
-			return []int64{0}, nil
-		}
-	case err != nil:
+	if ok, err := recordIs(tx, keys[0], args[0], args[1]); err != nil {
 		return nil, err
-	case args[0] == "1" || !bytes.Equal(cur, []byte(args[1])):
+	} else if !ok {
 		return []int64{0}, nil
 	}
 	if err := tx.Set(keys[0], []byte(args[2]), 0); err != nil {
@@ -124,25 +136,12 @@ return {1}
 
 // cleanScript: KEYS record, index; ARGV absent ("1"/"0"), seen, member.
 // Removes member from index only while the record is still as seen.
-var cleanScript = store.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if ARGV[1] == '1' then
-  if cur then return {0} end
-elseif (not cur) or cur ~= ARGV[2] then
-  return {0}
-end
-redis.call('ZREM', KEYS[2], ARGV[3])
+var cleanScript = store.NewScript(recordIsLua+`redis.call('ZREM', KEYS[2], ARGV[3])
 return {1}
 `, func(tx store.Tx, keys, args []string) ([]int64, error) {
-	cur, err := tx.Get(keys[0])
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if args[0] != "1" {
-			return []int64{0}, nil
-		}
-	case err != nil:
+	if ok, err := recordIs(tx, keys[0], args[0], args[1]); err != nil {
 		return nil, err
-	case args[0] == "1" || !bytes.Equal(cur, []byte(args[1])):
+	} else if !ok {
 		return []int64{0}, nil
 	}
 	if err := tx.ZRem(keys[1], args[2]); err != nil {
