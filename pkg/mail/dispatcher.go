@@ -300,6 +300,10 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	}
 	if d.durable {
 		close(d.stop)
+	} else {
+		// The poller may sleep a whole poll interval: wake it, so that an
+		// outbox already empty stops at once (a drain needs no wait).
+		d.poke()
 	}
 	defer d.release()
 	select {

@@ -245,13 +245,7 @@ func (h *Handler) stillChosen(w http.ResponseWriter, r *http.Request, st *signin
 
 // passwordPage shows the password form of the flow's chosen address.
 func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request) {
-	authReq := r.URL.Query().Get("authRequestID")
-	flow, err := h.flows.Get(r)
-	if err != nil {
-		http.Redirect(w, r, h.url("", authReq), http.StatusSeeOther)
-		return
-	}
-	st, ok := h.current(w, r, authReq, flow)
+	authReq, flow, st, ok := h.currentPage(w, r)
 	if !ok {
 		return
 	}

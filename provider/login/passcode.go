@@ -25,13 +25,7 @@ import (
 // cookies: no store round trip for moving between pages.
 func (h *Handler) flowPage(page string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		authReq := r.URL.Query().Get("authRequestID")
-		flow, err := h.flows.Get(r)
-		if err != nil {
-			http.Redirect(w, r, h.url("", authReq), http.StatusSeeOther)
-			return
-		}
-		st, ok := h.current(w, r, authReq, flow)
+		authReq, flow, st, ok := h.currentPage(w, r)
 		if !ok {
 			return
 		}

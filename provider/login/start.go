@@ -285,6 +285,20 @@ func (h *Handler) current(w http.ResponseWriter, r *http.Request, authReq, flow 
 	return &st, true
 }
 
+// currentPage reads, for a GET of a page after the email step, the auth
+// request, the flow cookie and the flow's chosen address; without the
+// cookie or the address the guest starts over at the email page.
+func (h *Handler) currentPage(w http.ResponseWriter, r *http.Request) (authReq, flow string, st *signin, ok bool) {
+	authReq = r.URL.Query().Get("authRequestID")
+	flow, err := h.flows.Get(r)
+	if err != nil {
+		http.Redirect(w, r, h.url("", authReq), http.StatusSeeOther)
+		return "", "", nil, false
+	}
+	st, ok = h.current(w, r, authReq, flow)
+	return authReq, flow, st, ok
+}
+
 // loginRequired is the answer to prompt=none without a usable session.
 func loginRequired() error {
 	return oidc.ErrLoginRequired().WithDescription("the user must sign in")
