@@ -287,20 +287,3 @@ func TestScrub(t *testing.T) {
 		t.Errorf("scrub = %q", got)
 	}
 }
-
-// Closing an empty memory outbox does not wait out the poller's sleep:
-// with a poll interval of an hour, Close still returns before its
-// (generous) deadline. Every server test closes one, so this is what
-// keeps each from idling a whole poll interval at its end.
-func TestCloseEmptyMemoryOutboxWakesThePoller(t *testing.T) {
-	srv := mailtest.Start(t)
-	s := newSMTP(t, SMTPOptions{Addr: srv.Addr, PoolSize: 1})
-	d := NewDispatcher(s, "no-reply@example.com", DispatcherOptions{
-		Workers: 1, QueueSize: 10, PollInterval: time.Hour, Metrics: metrics.New(),
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := d.Close(ctx); err != nil {
-		t.Fatalf("Close of an empty outbox: %v (the poller slept its interval)", err)
-	}
-}
