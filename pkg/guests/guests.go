@@ -11,16 +11,14 @@
 //     others re-read and update that record. That is what guarantees "never
 //     two guests for one address". The Store has no compare-and-swap on a
 //     hash field, which is why the record is not kept in a hash.
-//   - store.Key(tenant, "guests") — a hash used only as an index for List:
-//     field = canonical address, value = guest id.
 //   - store.Key(tenant, "guest-ids") — a hash used only as an index for
 //     GetByID: field = guest id, value = canonical address.
 //   - store.Key(tenant, "guest-subjects") — a hash used only as an index
 //     for BySubject: field = source + "|" + upstream subject, value =
 //     canonical address. It finds a guest whose address changed upstream.
 //
-// The list and id hashes are written with the record, atomically
-// (writeScript, index.go): a written guest always has both. The subjects
+// The id hash and the list indexes are written with the record, atomically
+// (writeScript, index.go): a written guest always has them. The subjects
 // index is written afterwards, and deletes remove entries one by one, so
 // readers treat every index as a hint: an index entry whose record is
 // missing, or whose record carries another id (the guest was deleted and
@@ -39,8 +37,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -85,7 +81,7 @@ type Guest struct {
 	LastSignInAt time.Time `json:"lastSignInAt,omitzero"`
 }
 
-// Filter narrows List.
+// Filter narrows Page.
 type Filter struct {
 	// Source, when not empty, keeps only guests with exactly this source.
 	Source string
@@ -160,7 +156,6 @@ func (r *Repo) recordKey(tenant, canonical string) string {
 	return store.Key(tenant, "guest", r.addressID(tenant, canonical))
 }
 
-func listKey(tenant string) string     { return store.Key(tenant, "guests") }
 func idsKey(tenant string) string      { return store.Key(tenant, "guest-ids") }
 func subjectsKey(tenant string) string { return store.Key(tenant, "guest-subjects") }
 
@@ -213,10 +208,9 @@ func decode(tenant string, raw []byte, err error) (*Guest, []byte, error) {
 	return &g, raw, nil
 }
 
-// index (re)writes both index entries of g, in one round trip; idempotent.
+// index (re)writes the hash entries of g, in one round trip; idempotent.
 func (r *Repo) index(ctx context.Context, tenant string, g *Guest) error {
-	ops := []*store.Op{store.HSetOp(listKey(tenant), g.Canonical, []byte(g.ID)),
-		store.HSetOp(idsKey(tenant), g.ID, []byte(g.Canonical))}
+	ops := []*store.Op{store.HSetOp(idsKey(tenant), g.ID, []byte(g.Canonical))}
 	if g.Subject != "" && g.Source != "" {
 		ops = append(ops, store.HSetOp(subjectsKey(tenant), subjectField(g.Source, g.Subject), []byte(g.Canonical)))
 	}
@@ -277,7 +271,7 @@ func (r *Repo) update(ctx context.Context, tenant, canonical string, first *Reco
 		if !ok {
 			continue // another writer won this round; re-read and re-apply
 		}
-		// The write wrote the id and list hashes with the record; only the
+		// The write wrote the id hash and list indexes with the record; only the
 		// subjects index is left, and only when the subject changed: a
 		// returning guest's sign-in costs no index writes. (A write that
 		// changes nothing still re-asserts them all above.)
@@ -441,39 +435,6 @@ func (r *Repo) recordSignIn(ctx context.Context, tenant, canonical string, first
 	return g, nil
 }
 
-// list returns the guests of tenant that pass f, sorted by email (then id,
-// for a stable order).
-func (r *Repo) list(ctx context.Context, tenant string, f Filter) ([]*Guest, error) {
-	if tenant == "" {
-		return nil, fmt.Errorf("%w: tenant is required", errInvalid)
-	}
-	idx, err := r.st.HGetAll(ctx, listKey(tenant))
-	if err != nil {
-		return nil, fmt.Errorf("guests: read index %s: %w", tenant, err)
-	}
-	out := make([]*Guest, 0, len(idx))
-	for canonical := range idx {
-		g, _, err := r.load(ctx, tenant, canonical)
-		if errors.Is(err, ErrNotFound) {
-			continue // stale index entry of a deleted guest
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !f.match(g) {
-			continue
-		}
-		out = append(out, g)
-	}
-	slices.SortFunc(out, func(a, b *Guest) int {
-		if c := strings.Compare(a.Email, b.Email); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out, nil
-}
-
 // delete removes the guest with this id. The address can then be invited
 // again and gets a new id (a new sub), choosing a method afresh (B5).
 func (r *Repo) delete(ctx context.Context, tenant, id string) error {
@@ -511,18 +472,6 @@ func (r *Repo) delete(ctx context.Context, tenant, id string) error {
 	}
 	if err := r.unindexSubject(ctx, tenant, g); err != nil {
 		return err
-	}
-	// The list entry may already point at a re-created guest; only remove
-	// it when it still names this id.
-	cur, err := r.st.HGet(ctx, listKey(tenant), g.Canonical)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return fmt.Errorf("guests: unindex %s: %w", tenant, err)
-	case string(cur) == id:
-		if err := r.st.HDel(ctx, listKey(tenant), g.Canonical); err != nil {
-			return fmt.Errorf("guests: unindex %s: %w", tenant, err)
-		}
 	}
 	return nil
 }
@@ -660,11 +609,6 @@ func (t *TenantRepo) RecordSignInFrom(ctx context.Context, rec Record, canonical
 	return t.r.recordSignIn(ctx, t.tenant, canonical, &rec, s.Email, s.Source, s.DisplayName, s.Subject)
 }
 
-// List returns the tenant's guests that pass f, sorted by email, then id.
-func (t *TenantRepo) List(ctx context.Context, f Filter) ([]*Guest, error) {
-	return t.r.list(ctx, t.tenant, f)
-}
-
 // Delete removes the guest with this id (B5).
 func (t *TenantRepo) Delete(ctx context.Context, id string) error {
 	return t.r.delete(ctx, t.tenant, id)
@@ -720,9 +664,6 @@ func (r *Repo) move(ctx context.Context, tenant, from, canonical string, s SignI
 	// re-created there meanwhile is left alone.
 	if _, err := r.st.CompareAndSwap(ctx, r.recordKey(tenant, from), prev, nil, 0); err != nil {
 		return nil, fmt.Errorf("guests: remove old address in %s: %w", tenant, err)
-	}
-	if err := r.st.HDel(ctx, listKey(tenant), from); err != nil {
-		return nil, fmt.Errorf("guests: unindex %s: %w", tenant, err)
 	}
 	return &next, nil
 }

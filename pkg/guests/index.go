@@ -25,7 +25,7 @@ import (
 //
 // Consistency. Every write of a record goes through writeScript, which
 // compares-and-swaps the record and adds its member to its three indexes
-// (and its id and address to the GetByID and List hashes) in one atomic step (a Lua script on Redis, under the shards' locks on
+// (and its id and address to the GetByID hash) in one atomic step (a Lua script on Redis, under the shards' locks on
 // memory): a crash cannot leave a written guest unlisted, because there is
 // no moment at which the record is written and its index entries are not.
 // Entries are never removed on a write (that would need to know that the
@@ -101,15 +101,14 @@ func recordIs(tx store.Tx, key, absent, seen string) (bool, error) {
 	return absent != "1" && bytes.Equal(cur, []byte(seen)), nil
 }
 
-// writeScript: KEYS record, list hash, ids hash, index...; ARGV prevAbsent
+// writeScript: KEYS record, ids hash, index...; ARGV prevAbsent
 // ("1"/"0"), prev, next, member, id, canonical. Returns {1} when it swapped
-// (and indexed), {0} otherwise. The two hashes (GetByID's and List's) are
-// written with the ordered sets, so no crash leaves a listed guest that
+// (and indexed), {0} otherwise. GetByID's hash is written with the ordered
+// sets, so no crash leaves a listed guest that
 // GET/DELETE/reset by id answer 404 for.
 var writeScript = store.NewScript(recordIsLua+`redis.call('SET', KEYS[1], ARGV[3])
-redis.call('HSET', KEYS[2], ARGV[6], ARGV[5])
-redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
-for i = 4, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[4]) end
+redis.call('HSET', KEYS[2], ARGV[5], ARGV[6])
+for i = 3, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[4]) end
 return {1}
 `, func(tx store.Tx, keys, args []string) ([]int64, error) {
 	if ok, err := recordIs(tx, keys[0], args[0], args[1]); err != nil {
@@ -120,13 +119,10 @@ return {1}
 	if err := tx.Set(keys[0], []byte(args[2]), 0); err != nil {
 		return nil, err
 	}
-	if err := tx.HSet(keys[1], args[5], []byte(args[4])); err != nil {
+	if err := tx.HSet(keys[1], args[4], []byte(args[5])); err != nil {
 		return nil, err
 	}
-	if err := tx.HSet(keys[2], args[4], []byte(args[5])); err != nil {
-		return nil, err
-	}
-	for _, k := range keys[3:] {
+	for _, k := range keys[2:] {
 		if err := tx.ZAdd(k, args[3]); err != nil {
 			return nil, err
 		}
@@ -160,7 +156,7 @@ func absentFlag(b []byte) string {
 // write compares-and-swaps the record of next (prev nil: only when
 // absent) and indexes it, atomically; it reports whether it swapped.
 func (r *Repo) write(ctx context.Context, tenant string, prev, raw []byte, next *Guest) (bool, error) {
-	keys := append([]string{r.recordKey(tenant, next.Canonical), listKey(tenant), idsKey(tenant)}, indexKeys(tenant, next)...)
+	keys := append([]string{r.recordKey(tenant, next.Canonical), idsKey(tenant)}, indexKeys(tenant, next)...)
 	res, err := r.st.Run(ctx, writeScript, keys, absentFlag(prev), string(prev), string(raw), member(next), next.ID, next.Canonical)
 	if err != nil {
 		return false, fmt.Errorf("guests: write %s: %w", tenant, err)
