@@ -19,12 +19,12 @@ import (
 	"github.com/guestpass/guestpass/pkg/store/memory"
 )
 
-// ErrQueueFull is returned by Enqueue and Reserve when the tenant's queue
+// ErrQueueFull is returned by Reserve when the tenant's queue
 // has no room: the caller learns at once (and can tell the guest) rather
 // than a page waiting or a mail vanishing silently.
 var ErrQueueFull = errors.New("mail: queue full")
 
-// ErrDispatcherClosed is returned by Enqueue after Close.
+// ErrDispatcherClosed is returned by Reserve and Send after Close.
 var ErrDispatcherClosed = errors.New("mail: dispatcher closed")
 
 // DispatcherOptions tune asynchronous delivery. Zero values get defaults.
@@ -162,20 +162,6 @@ func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher
 	}
 	go d.poll()
 	return d
-}
-
-// Enqueue hands m to the workers, in the queue of m.Tenant. It never
-// blocks on the mail server: a full queue or a closed dispatcher is an
-// error, and the mail is counted as failed.
-func (d *Dispatcher) Enqueue(m Message) error {
-	s, err := d.Reserve(m.Tenant)
-	if err != nil {
-		if errors.Is(err, ErrQueueFull) {
-			d.failed(m, 0, err)
-		}
-		return err
-	}
-	return s.Send(m)
 }
 
 // storeTimeout bounds one outbox call made for a request.
