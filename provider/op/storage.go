@@ -89,14 +89,6 @@ func randomToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-func (s *storage) putJSON(ctx context.Context, key string, v any, ttl time.Duration) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode: %w", err)
-	}
-	return s.st.Set(ctx, key, b, ttl)
-}
-
 func (s *storage) getJSON(ctx context.Context, key string, v any, what string) error {
 	b, err := s.st.Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
