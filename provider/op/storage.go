@@ -398,11 +398,22 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, tok string) (o
 // is alive unless marked, so issuing the first token of a family costs no
 // extra write; the mark lives as long as the family could.
 func (s *storage) revokeFamily(ctx context.Context, rt *refreshToken) error {
-	ttl := rt.Expires.Sub(s.clock())
-	if ttl <= 0 {
+	op := s.revokeFamilyOp(rt.Family, rt.Expires)
+	if op == nil {
 		return nil
 	}
-	return s.st.Set(ctx, s.k("rtf-revoked", rt.Family), []byte("1"), ttl)
+	return s.st.Pipeline(ctx, op)
+}
+
+// revokeFamilyOp is the write that marks family (alive until until)
+// revoked, for a caller that sends it with other writes; nil once the
+// family has ended anyway.
+func (s *storage) revokeFamilyOp(family string, until time.Time) *store.Op {
+	ttl := until.Sub(s.clock())
+	if family == "" || ttl <= 0 {
+		return nil
+	}
+	return store.SetOp(s.k("rtf-revoked", family), []byte("1"), ttl)
 }
 
 // TerminateSession completes op.Storage; logout is ours (endsession.go)
@@ -429,10 +440,12 @@ func (s *storage) revokeRefresh(ctx context.Context, hash, clientID string) erro
 	if rt.ClientID != clientID {
 		return nil // as for an access token of another client
 	}
-	if err := s.revokeFamily(ctx, &rt); err != nil {
-		return err
+	// The family's mark and the token's deletion in one round trip.
+	ops := []*store.Op{store.DeleteOp(s.k("rt", hash))}
+	if op := s.revokeFamilyOp(rt.Family, rt.Expires); op != nil {
+		ops = append(ops, op)
 	}
-	return s.st.Delete(ctx, s.k("rt", hash))
+	return s.st.Pipeline(ctx, ops...)
 }
 
 func ignoreNotFound(err error) error {
