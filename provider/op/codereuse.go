@@ -64,8 +64,8 @@ func (s *storage) revokeReusedCode(ctx context.Context, marker []byte, code stri
 		return nil
 	}
 	ops := []*store.Op{store.DeleteOp(s.k("at", u.AccessID))}
-	if ttl := u.Until.Sub(s.clock()); u.Family != "" && ttl > 0 {
-		ops = append(ops, store.SetOp(s.k("rtf-revoked", u.Family), []byte("1"), ttl))
+	if op := s.revokeFamilyOp(u.Family, u.Until); op != nil {
+		ops = append(ops, op)
 	}
 	if err := s.st.Pipeline(ctx, ops...); err != nil {
 		return fmt.Errorf("revoke tokens of a reused code: %w", err)

@@ -55,9 +55,9 @@ type discoveryDoc struct {
 // other value is refused (authorize.go).
 var responseModes = []oidc.ResponseMode{oidc.ResponseModeQuery, oidc.ResponseModeFragment, oidc.ResponseModeFormPost}
 
-// Client authentication methods, per endpoint, as the library's endpoints
-// accept them with our clients (client.AuthMethod: basic for clients with
-// a secret, none for public ones).
+// Client authentication methods, per endpoint, as authenticateClient
+// (clientauth.go) accepts them: basic or post for clients with a secret,
+// none for public ones. The library's endpoints are not served.
 const (
 	authBasic = "client_secret_basic"
 	authPost  = "client_secret_post"

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -87,14 +86,6 @@ func randomToken() (string, error) {
 		return "", fmt.Errorf("random: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-func (s *storage) putJSON(ctx context.Context, key string, v any, ttl time.Duration) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode: %w", err)
-	}
-	return s.st.Set(ctx, key, b, ttl)
 }
 
 func (s *storage) getJSON(ctx context.Context, key string, v any, what string) error {
@@ -407,55 +398,37 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, tok string) (o
 // is alive unless marked, so issuing the first token of a family costs no
 // extra write; the mark lives as long as the family could.
 func (s *storage) revokeFamily(ctx context.Context, rt *refreshToken) error {
-	ttl := rt.Expires.Sub(s.clock())
-	if ttl <= 0 {
+	op := s.revokeFamilyOp(rt.Family, rt.Expires)
+	if op == nil {
 		return nil
 	}
-	return s.st.Set(ctx, s.k("rtf-revoked", rt.Family), []byte("1"), ttl)
+	return s.st.Pipeline(ctx, op)
+}
+
+// revokeFamilyOp is the write that marks family (alive until until)
+// revoked, for a caller that sends it with other writes; nil once the
+// family has ended anyway.
+func (s *storage) revokeFamilyOp(family string, until time.Time) *store.Op {
+	ttl := until.Sub(s.clock())
+	if family == "" || ttl <= 0 {
+		return nil
+	}
+	return store.SetOp(s.k("rtf-revoked", family), []byte("1"), ttl)
 }
 
 // TerminateSession completes op.Storage; logout is ours (endsession.go)
 // and the library's end_session route is not served.
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error { return nil }
 
-// refreshIDPrefix marks the token ids GetRefreshTokenInfo hands the
-// library, so RevokeToken can tell them from access token ids (UUIDs).
-const refreshIDPrefix = "rt:"
+// The library's token, revocation, introspection and userinfo endpoints
+// are not served (provider.go, wrap): ours are token.go, introspect.go and
+// userinfo.go. The op.Storage methods only those endpoints call refuse
+// rather than keep a second copy of what ours do.
+var errNotServed = errors.New("not served: guestpass answers this endpoint itself")
 
-// RevokeToken (RFC 7009). The library passes an access token's id with its
-// subject, a refresh token's id from GetRefreshTokenInfo, or a raw token it
-// could not identify. Unknown tokens are not an error.
-func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
-	var err error
-	switch {
-	case strings.HasPrefix(tokenOrID, refreshIDPrefix):
-		err = s.revokeRefresh(ctx, strings.TrimPrefix(tokenOrID, refreshIDPrefix), clientID)
-	case userID != "":
-		err = s.revokeAccess(ctx, tokenOrID, clientID)
-	default:
-		err = s.revokeRefresh(ctx, hashToken(tokenOrID), clientID)
-	}
-	var oe *oidc.Error
-	if errors.As(err, &oe) {
-		return oe
-	}
-	if err != nil {
-		return oidc.ErrServerError().WithParent(err)
-	}
-	return nil
-}
-
-func (s *storage) revokeAccess(ctx context.Context, id, clientID string) error {
-	var at accessToken
-	if err := s.getJSON(ctx, s.k("at", id), &at, "access token"); err != nil {
-		return ignoreNotFound(err)
-	}
-	if at.ClientID != clientID {
-		// RFC 7009 §2.1: not the caller's token: leave it, and answer as
-		// for any other token.
-		return nil
-	}
-	return s.st.Delete(ctx, s.k("at", id))
+// RevokeToken completes op.Storage (revocation: introspect.go, serveRevoke).
+func (s *storage) RevokeToken(context.Context, string, string, string) *oidc.Error {
+	return oidc.ErrServerError().WithParent(errNotServed)
 }
 
 // revokeRefresh ends the whole sign-in the refresh token belongs to.
@@ -467,10 +440,12 @@ func (s *storage) revokeRefresh(ctx context.Context, hash, clientID string) erro
 	if rt.ClientID != clientID {
 		return nil // as for an access token of another client
 	}
-	if err := s.revokeFamily(ctx, &rt); err != nil {
-		return err
+	// The family's mark and the token's deletion in one round trip.
+	ops := []*store.Op{store.DeleteOp(s.k("rt", hash))}
+	if op := s.revokeFamilyOp(rt.Family, rt.Expires); op != nil {
+		ops = append(ops, op)
 	}
-	return s.st.Delete(ctx, s.k("rt", hash))
+	return s.st.Pipeline(ctx, ops...)
 }
 
 func ignoreNotFound(err error) error {
@@ -481,17 +456,9 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
-func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, tok string) (string, string, error) {
-	var rt refreshToken
-	err := s.getJSON(ctx, s.k("rt", hashToken(tok)), &rt, "refresh token")
-	var nf errNotFound
-	if errors.As(err, &nf) {
-		return "", "", op.ErrInvalidRefreshToken
-	}
-	if err != nil {
-		return "", "", err
-	}
-	return rt.Identity.Subject, refreshIDPrefix + hashToken(tok), nil
+// GetRefreshTokenInfo completes op.Storage (revocation: introspect.go).
+func (s *storage) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
+	return "", "", errNotServed
 }
 
 func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
@@ -512,24 +479,18 @@ func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, 
 	return c, nil
 }
 
-func (s *storage) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
-	c, ok := s.clients[id]
-	if !ok || !c.checkSecret(secret) {
-		return errors.New("invalid client credentials")
-	}
-	return nil
+// AuthorizeClientIDSecret completes op.Storage (client authentication:
+// clientauth.go).
+func (s *storage) AuthorizeClientIDSecret(context.Context, string, string) error { return errNotServed }
+
+// ClientCredentials and ClientCredentialsTokenRequest complete
+// op.ClientCredentialsStorage (the grant: token.go, clientCredentialsGrant).
+func (s *storage) ClientCredentials(context.Context, string, string) (op.Client, error) {
+	return nil, errNotServed
 }
 
-func (s *storage) ClientCredentials(_ context.Context, id, secret string) (op.Client, error) {
-	c, ok := s.clients[id]
-	if !ok || !c.cfg.Admin || !c.checkSecret(secret) {
-		return nil, errors.New("invalid client credentials")
-	}
-	return c, nil
-}
-
-func (s *storage) ClientCredentialsTokenRequest(_ context.Context, id string, scopes []string) (op.TokenRequest, error) {
-	return &clientCredentialsRequest{clientID: id, scopes: scopes}, nil
+func (s *storage) ClientCredentialsTokenRequest(context.Context, string, []string) (op.TokenRequest, error) {
+	return nil, errNotServed
 }
 
 // SetUserinfoFromScopes is deprecated in the library; SetUserinfoFromRequest does the work.
@@ -570,42 +531,15 @@ func (s *storage) fillUserinfo(u *oidc.UserInfo, ident *Identity, scopes []strin
 	}
 }
 
-// SetUserinfoFromToken answers /userinfo. The JWT was already verified
-// against this tenant's issuer and keys; the record must also exist here
-// (not revoked, not another tenant's).
-func (s *storage) SetUserinfoFromToken(ctx context.Context, u *oidc.UserInfo, tokenID, subject, _ string) error {
-	var at accessToken
-	if err := s.getJSON(ctx, s.k("at", tokenID), &at, "access token"); err != nil {
-		return err
-	}
-	if at.Tenant != s.tenant || at.Subject != subject || at.Identity == nil {
-		return errNotFound{"access token"}
-	}
-	s.fillUserinfo(u, at.Identity, at.Scopes)
-	return nil
+// SetUserinfoFromToken completes op.Storage (userinfo: userinfo.go).
+func (s *storage) SetUserinfoFromToken(context.Context, *oidc.UserInfo, string, string, string) error {
+	return errNotServed
 }
 
-func (s *storage) SetIntrospectionFromToken(ctx context.Context, r *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	var at accessToken
-	if err := s.getJSON(ctx, s.k("at", tokenID), &at, "access token"); err != nil {
-		return err
-	}
-	if at.Tenant != s.tenant || at.Subject != subject || at.ClientID != clientID {
-		return errNotFound{"access token"}
-	}
-	r.Active = true
-	r.Subject = at.Subject
-	r.ClientID = at.ClientID
-	r.Scope = at.Scopes
-	r.Expiration = oidc.FromTime(at.Expires)
-	r.Audience = []string{at.ClientID}
-	r.Claims = map[string]any{"tid": s.tenant}
-	if at.Identity != nil {
-		r.Email = at.Identity.Email
-		r.EmailVerified = oidc.Bool(at.Identity.EmailVerified)
-		r.Claims["idp"] = at.Identity.Source
-	}
-	return nil
+// SetIntrospectionFromToken completes op.Storage (introspection:
+// introspect.go).
+func (s *storage) SetIntrospectionFromToken(context.Context, *oidc.IntrospectionResponse, string, string, string) error {
+	return errNotServed
 }
 
 // GetPrivateClaimsFromScopes adds the tenant to every JWT access token.

@@ -57,7 +57,7 @@ func (t *Tenant) keysLoaded(ctx context.Context) error {
 // (the ring keeps them once loaded, so this costs no round trip then); an
 // outage before the first load is a 503, not the library's 500.
 func (t *Tenant) keysReachable(w http.ResponseWriter, r *http.Request) bool {
-	if _, err := t.storage.keys.set(r.Context()); err != nil && storeDown(err) {
+	if t.keysLoaded(r.Context()) != nil {
 		unavailable().write(w, t.issuer)
 		return false
 	}
