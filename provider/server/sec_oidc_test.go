@@ -3,13 +3,11 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -156,22 +154,11 @@ func TestSecCodeOnce(t *testing.T) {
 // tokenRequest posts to fabrikam's token endpoint.
 func tokenRequest(t testing.TB, e *env, form url.Values, user, pass, origin string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.issuer("fabrikam")+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if user != "" {
-		req.SetBasicAuth(user, pass)
-	}
+	hdr := map[string]string{"Accept": "application/json"}
 	if origin != "" {
-		req.Header.Set("Origin", origin)
+		hdr["Origin"] = origin
 	}
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
+	return call(t, e, http.MethodPost, "fabrikam", "/oauth/token", form, user, pass, hdr)
 }
 
 // B6 token responses are not cached; CORS only for listed origins.
