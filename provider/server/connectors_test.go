@@ -185,6 +185,16 @@ func upstreamRedirect(t *testing.T, b *browser, authURL, email string) string {
 	return to
 }
 
+// upstreamFormPost is upstreamRedirect split as an upstream answering with
+// response_mode=form_post sends it: the callback URL and the form to POST.
+func upstreamFormPost(t *testing.T, b *browser, authURL, email string) (string, url.Values) {
+	t.Helper()
+	u := mustURL(t, upstreamRedirect(t, b, authURL, email))
+	form := u.Query()
+	u.RawQuery = ""
+	return u.String(), form
+}
+
 func TestConnectorCallbackPath(t *testing.T) {
 	e, _ := newMockEnv(t)
 	r := newRP(t, e, "contoso", "portal", "contoso-secret")
@@ -234,10 +244,8 @@ func TestConnectorCallbackFormPost(t *testing.T) {
 	e, _ := newMockEnv(t)
 	r := newRP(t, e, "contoso", "portal", "contoso-secret")
 	b := newBrowser(t)
-	u := mustURL(t, upstreamRedirect(t, b, r.authURL(), "fp@partner.example"))
-	form := u.Query()
-	u.RawQuery = ""
-	r.callback(t, e, "contoso", b.follow(b.raw(http.MethodPost, u.String(), form)))
+	callback, form := upstreamFormPost(t, b, r.authURL(), "fp@partner.example")
+	r.callback(t, e, "contoso", b.follow(b.raw(http.MethodPost, callback, form)))
 	if s := guestSource(t, e, "contoso", "fp@partner.example"); s != srcPartner {
 		t.Fatalf("guest source %q", s)
 	}
