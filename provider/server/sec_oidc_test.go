@@ -107,11 +107,7 @@ func TestSecPKCE(t *testing.T) {
 // RFC 9700 an authorization code works once, even 10 at a time.
 func TestSecCodeOnce(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	const ada = "ada@guest.example"
-	invite(t, e, "fabrikam", ada, "Ada")
-	b := newBrowser(t)
-	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
-	r.callback(t, e, "fabrikam", signIn(t, e, b, r.authURL(), ada))
+	_, b, _ := signedInTokens(t, e)
 
 	t.Run("twice", func(t *testing.T) {
 		r := newRP(t, e, "fabrikam", "portal", "portal-secret")
