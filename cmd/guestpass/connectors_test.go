@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,10 +28,7 @@ func writeRaw(t *testing.T, path, addr, tenants string) {
 // running config keeps serving. (A type without a factory is refused the
 // same way: provider/server's TestConnectorTypeNotImplemented.)
 func TestReloadRefusesUnusableConnector(t *testing.T) {
-	addr := freePort(t)
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	writeConfig(t, path, addr, "alpha")
-	srv := startServe(t, path, addr)
+	srv, path, addr := serveAlpha(t)
 	base, logs := srv.base, srv.logs
 
 	writeRaw(t, path, addr, connectorTenant("alpha", "tenant")+connectorTenant("beta", "tenant"))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,10 +11,7 @@ import (
 // that is refused and logged, carrying a huge id_token_hint and an
 // address. The log holds neither, and no line is unbounded.
 func TestServeLogsHoldNoTokens(t *testing.T) {
-	addr := freePort(t)
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	writeConfig(t, path, addr, "alpha")
-	srv := startServe(t, path, addr)
+	srv, _, _ := serveAlpha(t)
 	base, logs := srv.base, srv.logs
 
 	jwt := "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhZGEiLCJhdWQiOiJhcHAifQ." + strings.Repeat("S", 15<<10)

@@ -122,6 +122,17 @@ type served struct {
 	done   chan int // serve's exit code
 }
 
+// serveAlpha runs serve on a free port with writeConfig's tenant alpha; it
+// returns the server, the config's path and the listener's address (to
+// rewrite the config for a reload).
+func serveAlpha(t *testing.T) (*served, string, string) {
+	t.Helper()
+	addr := freePort(t)
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	writeConfig(t, path, addr, "alpha")
+	return startServe(t, path, addr), path, addr
+}
+
 // startServe runs `serve --config path` in the background and waits until
 // the listener at addr answers /healthz. Every serve test starts it the
 // same way, so it is written once; a test that fails before stop still
@@ -156,10 +167,7 @@ func (s *served) stop(t *testing.T) {
 // applies a good config, keeps the old one when the new file is bad, and
 // cancelling (as SIGTERM does) shuts down cleanly.
 func TestServeReloadAndShutdown(t *testing.T) {
-	addr := freePort(t)
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	writeConfig(t, path, addr, "alpha")
-	srv := startServe(t, path, addr)
+	srv, path, addr := serveAlpha(t)
 	base, logs := srv.base, srv.logs
 	if code := run(context.Background(), []string{"probe", base + "/readyz"}, logs, logs); code != 0 {
 		t.Fatalf("probe /readyz: exit %d", code)

@@ -76,14 +76,12 @@ func TestConnectorFormPostBecomesGET(t *testing.T) {
 	e, m := newMockEnv(t)
 	r := newRP(t, e, "contoso", "portal", "contoso-secret")
 	b := newBrowser(t)
-	u := mustURL(t, upstreamRedirect(t, b, r.authURL(), "fp@partner.example"))
-	form := u.Query()
-	u.RawQuery = ""
+	callback, form := upstreamFormPost(t, b, r.authURL(), "fp@partner.example")
 	calls := m.cb["contoso"].Calls()
 
 	// No cookie at all, as a cross-site POST arrives: 303 to the GET.
 	cookieless := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := cookieless.PostForm(u.String(), form)
+	resp, err := cookieless.PostForm(callback, form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +96,7 @@ func TestConnectorFormPostBecomesGET(t *testing.T) {
 	}
 	// With the browser's cookies the POST does no more: had it used the
 	// one-time state, the GET below would be a replay.
-	p := b.raw(http.MethodPost, u.String(), form)
+	p := b.raw(http.MethodPost, callback, form)
 	if p.status != http.StatusSeeOther || m.cb["contoso"].Calls() != calls {
 		t.Fatalf("form_post with cookies: %d, upstream calls %d → %d", p.status, calls, m.cb["contoso"].Calls())
 	}

@@ -90,6 +90,28 @@ func postPassword(t *testing.T, b *browser, p page, password string) page {
 	return b.post(action, url.Values{"csrf": {csrf}, "password": {password}})
 }
 
+// refusedPassword posts password, a wrong one, on the password page p of
+// b and expects a field error; then, in a new browser, the same password
+// for unknown, an address of the connector's domain it does not hold, and
+// expects the very same answer, and no guest recorded at contoso. It
+// returns the wrong password's answer (again a password page).
+func refusedPassword(t *testing.T, e *env, r *rp, b *browser, p page, password, unknown string) page {
+	t.Helper()
+	wrong := postPassword(t, b, p, password)
+	if wrong.status != http.StatusBadRequest || fieldError(wrong) == "" {
+		t.Fatalf("wrong password: %d %q", wrong.status, fieldError(wrong))
+	}
+	b2 := newBrowser(t)
+	other := postPassword(t, b2, postEmail(t, b2, r.authURL(), unknown), password)
+	if other.status != wrong.status || fieldError(other) != fieldError(wrong) {
+		t.Fatalf("unknown user %d %q, wrong password %d %q", other.status, fieldError(other), wrong.status, fieldError(wrong))
+	}
+	if guestSource(t, e, "contoso", unknown) != "" {
+		t.Fatal("a failed password sign-in recorded a guest")
+	}
+	return wrong
+}
+
 func guestSource(t *testing.T, e *env, tenant, canonical string) string {
 	t.Helper()
 	g, err := guests.NewRepo(e.store, e.cfg.Secrets.Code, e.clock.Now).For(tenant).Get(context.Background(), canonical)
@@ -133,19 +155,8 @@ func TestConnectorPasswordPath(t *testing.T) {
 	if q := b.raw(http.MethodPost, action, url.Values{"password": {"right horse"}}); q.status != http.StatusForbidden {
 		t.Fatalf("password without CSRF: %d", q.status)
 	}
-	wrong := postPassword(t, b, p, "wrong")
-	if wrong.status != http.StatusBadRequest || fieldError(wrong) == "" {
-		t.Fatalf("wrong password: %d %q", wrong.status, fieldError(wrong))
-	}
 	// An unknown account of a claimed domain looks exactly the same.
-	b2 := newBrowser(t)
-	unknown := postPassword(t, b2, postEmail(t, b2, r.authURL(), "nobody@staff.example"), "wrong")
-	if unknown.status != wrong.status || fieldError(unknown) != fieldError(wrong) {
-		t.Fatalf("unknown user %d %q, wrong password %d %q", unknown.status, fieldError(unknown), wrong.status, fieldError(wrong))
-	}
-	if guestSource(t, e, "contoso", "nobody@staff.example") != "" {
-		t.Fatal("a failed password sign-in recorded a guest")
-	}
+	wrong := refusedPassword(t, e, r, b, p, "wrong", "nobody@staff.example")
 
 	_, idt := r.callback(t, e, "contoso", postPassword(t, b, wrong, "right horse"))
 	c := idClaims(t, idt)
@@ -172,6 +183,16 @@ func upstreamRedirect(t *testing.T, b *browser, authURL, email string) string {
 		t.Fatalf("expected a redirect to the callback mock's upstream, got %s", to)
 	}
 	return to
+}
+
+// upstreamFormPost is upstreamRedirect split as an upstream answering with
+// response_mode=form_post sends it: the callback URL and the form to POST.
+func upstreamFormPost(t *testing.T, b *browser, authURL, email string) (string, url.Values) {
+	t.Helper()
+	u := mustURL(t, upstreamRedirect(t, b, authURL, email))
+	form := u.Query()
+	u.RawQuery = ""
+	return u.String(), form
 }
 
 func TestConnectorCallbackPath(t *testing.T) {
@@ -223,10 +244,8 @@ func TestConnectorCallbackFormPost(t *testing.T) {
 	e, _ := newMockEnv(t)
 	r := newRP(t, e, "contoso", "portal", "contoso-secret")
 	b := newBrowser(t)
-	u := mustURL(t, upstreamRedirect(t, b, r.authURL(), "fp@partner.example"))
-	form := u.Query()
-	u.RawQuery = ""
-	r.callback(t, e, "contoso", b.follow(b.raw(http.MethodPost, u.String(), form)))
+	callback, form := upstreamFormPost(t, b, r.authURL(), "fp@partner.example")
+	r.callback(t, e, "contoso", b.follow(b.raw(http.MethodPost, callback, form)))
 	if s := guestSource(t, e, "contoso", "fp@partner.example"); s != srcPartner {
 		t.Fatalf("guest source %q", s)
 	}

@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -340,25 +338,10 @@ func TestSigningKeyRotation(t *testing.T) {
 	r3 := newRP(t, e, "fabrikam", "portal", "portal-secret")
 	// A fresh relying party (fresh key cache) verifies all three tokens.
 	tok3, _ := r3.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r3.authURL(), "rot@guest.example"))
-	kid := func(tok *oauth2.Token) string {
-		raw, _ := tok.Extra("id_token").(string)
-		h, _, _ := strings.Cut(raw, ".")
-		b, err := base64.RawURLEncoding.DecodeString(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var hdr struct {
-			KID string `json:"kid"`
-		}
-		if err := json.Unmarshal(b, &hdr); err != nil {
-			t.Fatal(err)
-		}
-		return hdr.KID
-	}
-	if kid(tok1) != kid(tok2) {
+	if idTokenKID(t, tok1) != idTokenKID(t, tok2) {
 		t.Fatal("a new key signed as soon as it was written, before every replica had it")
 	}
-	if kid(tok1) == kid(tok3) {
+	if idTokenKID(t, tok1) == idTokenKID(t, tok3) {
 		t.Fatal("no rotation after 31 days and the lead")
 	}
 	for _, tok := range []*oauth2.Token{tok1, tok2} {
@@ -412,19 +395,7 @@ func TestConfiguredKeyRotation(t *testing.T) {
 	kidOf := func() string {
 		r := newRP(t, e, "fabrikam", "portal", "portal-secret")
 		tok, _ := r.callback(t, e, "fabrikam", signIn(t, e, newBrowser(t), r.authURL(), "rot@guest.example"))
-		raw, _ := tok.Extra("id_token").(string)
-		h, _, _ := strings.Cut(raw, ".")
-		b, err := base64.RawURLEncoding.DecodeString(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var hdr struct {
-			KID string `json:"kid"`
-		}
-		if err := json.Unmarshal(b, &hdr); err != nil {
-			t.Fatal(err)
-		}
-		return hdr.KID
+		return idTokenKID(t, tok)
 	}
 	first := kidOf()
 	e.clock.Advance(48*time.Hour + time.Minute) // past the period: the next key is written
@@ -485,4 +456,12 @@ func TestResetAndDeleteEndSingleSignOn(t *testing.T) {
 	if got := silent(); got != "login_required" {
 		t.Fatalf("SSO after delete: %s, want login_required", got)
 	}
+}
+
+// idTokenKID returns the kid of the header of tok's ID token.
+func idTokenKID(t *testing.T, tok *oauth2.Token) string {
+	t.Helper()
+	raw, _ := tok.Extra("id_token").(string)
+	kid, _ := jwtHeader(t, raw)["kid"].(string)
+	return kid
 }

@@ -69,6 +69,24 @@ func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 	}
 }
 
+// roundTrips counts the Redis round trips of e's store from now on; the
+// function it returns runs one path and fails the test when the path took
+// more than its budget.
+func roundTrips(t *testing.T, e *env) func(path string, budget int64, run func()) {
+	h := &countHook{}
+	e.store.(*redisstore.Store).Client().AddHook(h)
+	return func(path string, budget int64, run func()) {
+		t.Helper()
+		before := h.n.Load()
+		run()
+		n := h.n.Load() - before
+		t.Logf("%s: %d Redis round trips (budget %d)", path, n, budget)
+		if n > budget {
+			t.Errorf("%s: %d round trips, budget %d", path, n, budget)
+		}
+	}
+}
+
 // TestSignInRedisRoundTrips pins the round trips of every sign-in path:
 // an invited guest, a new self-service guest, a browser with an older
 // session, single sign-on and a refresh. The paths run one after the
@@ -83,18 +101,7 @@ func TestSignInRedisRoundTrips(t *testing.T) {
 	clientCredentials(t, e, "fabrikam", "admin", "admin-secret")
 	clientCredentials(t, e, "contoso", "admin", "contoso-admin-secret")
 
-	h := &countHook{}
-	e.store.(*redisstore.Store).Client().AddHook(h)
-	measure := func(path string, budget int64, run func()) {
-		t.Helper()
-		before := h.n.Load()
-		run()
-		n := h.n.Load() - before
-		t.Logf("%s: %d Redis round trips (budget %d)", path, n, budget)
-		if n > budget {
-			t.Errorf("%s: %d round trips, budget %d", path, n, budget)
-		}
-	}
+	measure := roundTrips(t, e)
 
 	b := newBrowser(t)
 	var tok *oauth2.Token
@@ -127,18 +134,7 @@ func TestConnectorRedisRoundTrips(t *testing.T) {
 	r := newRP(t, e, "contoso", "portal", "contoso-secret")
 	clientCredentials(t, e, "contoso", "admin", "contoso-admin-secret")
 
-	h := &countHook{}
-	e.store.(*redisstore.Store).Client().AddHook(h)
-	measure := func(path string, budget int64, run func()) {
-		t.Helper()
-		before := h.n.Load()
-		run()
-		n := h.n.Load() - before
-		t.Logf("%s: %d Redis round trips (budget %d)", path, n, budget)
-		if n > budget {
-			t.Errorf("%s: %d round trips, budget %d", path, n, budget)
-		}
-	}
+	measure := roundTrips(t, e)
 	measure("password connector, first sign-in", maxPasswordRoundTrips, func() {
 		b := newBrowser(t)
 		r.callback(t, e, "contoso", postPassword(t, b, postEmail(t, b, r.authURL(), "ada@staff.example"), "right horse"))

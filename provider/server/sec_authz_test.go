@@ -158,9 +158,7 @@ func checkFormPostHeaders(t *testing.T, p page) {
 // pages' security headers; an unknown response_mode is refused.
 func TestIssInEveryResponseMode(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	const ada = "ada@guest.example"
-	invite(t, e, "fabrikam", ada, "Ada")
-	b, _ := signedInBrowser(t, e, ada)
+	_, b, _ := signedInTokens(t, e)
 	iss := e.issuer("fabrikam")
 
 	for _, mode := range []string{"", "query", "fragment", "form_post"} {

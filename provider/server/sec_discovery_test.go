@@ -54,21 +54,11 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(a, b)
 }
 
-// form posts a form to a fabrikam endpoint with optional basic auth.
+// formPost posts a form to a fabrikam endpoint with optional basic auth.
 func formPost(t *testing.T, e *env, path string, form url.Values, user, pass string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.issuer("fabrikam")+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if user != "" {
-		req.SetBasicAuth(user, pass)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	resp, body := call(t, e, http.MethodPost, "fabrikam", path, form, user, pass, nil)
+	return resp.StatusCode, body
 }
 
 // B6 / issue 6 item 3: discovery advertises exactly what works. The

@@ -175,9 +175,7 @@ func TestEndSessionAsksToConfirm(t *testing.T) {
 // (the app proved it knows the session).
 func TestEndSessionWithSessionHint(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	const ada = "ada@guest.example"
-	invite(t, e, "fabrikam", ada, "Ada")
-	b, tok := signedInBrowser(t, e, ada)
+	_, b, tok := signedInTokens(t, e)
 	id, _ := tok.Extra("id_token").(string)
 	p := endSession(t, e, b, url.Values{"id_token_hint": {id}, "post_logout_redirect_uri": {rpHome}})
 	if p.status != http.StatusFound || p.location(t) != rpHome {

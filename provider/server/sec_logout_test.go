@@ -20,9 +20,7 @@ import (
 // page (400), logged at info at most, and ends nothing.
 func TestEndSessionRefusalsAreBrandedPages(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	const ada = "ada@guest.example"
-	invite(t, e, "fabrikam", ada, "Ada")
-	b, tok := signedInBrowser(t, e, ada)
+	_, b, tok := signedInTokens(t, e)
 	id, _ := tok.Extra("id_token").(string)
 	anon := newBrowser(t)
 
@@ -80,9 +78,7 @@ func TestEndSessionRefusalsAreBrandedPages(t *testing.T) {
 // (TestEndSessionAsksToConfirm).
 func TestEndSessionUnverifiableHintAsksToConfirm(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	const ada = "ada@guest.example"
-	invite(t, e, "fabrikam", ada, "Ada")
-	b, tok := signedInBrowser(t, e, ada)
+	_, b, tok := signedInTokens(t, e)
 	id, _ := tok.Extra("id_token").(string)
 
 	for name, q := range map[string]url.Values{

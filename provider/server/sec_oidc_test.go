@@ -3,13 +3,11 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -109,11 +107,7 @@ func TestSecPKCE(t *testing.T) {
 // RFC 9700 an authorization code works once, even 10 at a time.
 func TestSecCodeOnce(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	const ada = "ada@guest.example"
-	invite(t, e, "fabrikam", ada, "Ada")
-	b := newBrowser(t)
-	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
-	r.callback(t, e, "fabrikam", signIn(t, e, b, r.authURL(), ada))
+	_, b, _ := signedInTokens(t, e)
 
 	t.Run("twice", func(t *testing.T) {
 		r := newRP(t, e, "fabrikam", "portal", "portal-secret")
@@ -156,22 +150,11 @@ func TestSecCodeOnce(t *testing.T) {
 // tokenRequest posts to fabrikam's token endpoint.
 func tokenRequest(t testing.TB, e *env, form url.Values, user, pass, origin string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.issuer("fabrikam")+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if user != "" {
-		req.SetBasicAuth(user, pass)
-	}
+	hdr := map[string]string{"Accept": "application/json"}
 	if origin != "" {
-		req.Header.Set("Origin", origin)
+		hdr["Origin"] = origin
 	}
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
+	return call(t, e, http.MethodPost, "fabrikam", "/oauth/token", form, user, pass, hdr)
 }
 
 // B6 token responses are not cached; CORS only for listed origins.

@@ -15,9 +15,7 @@ import (
 // iss (RFC 9207).
 func TestAuthorizeScopes(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	const ada = "ada@guest.example"
-	invite(t, e, "fabrikam", ada, "Ada")
-	b, _ := signedInBrowser(t, e, ada)
+	_, b, _ := signedInTokens(t, e)
 	iss := e.issuer("fabrikam")
 	for _, scope := range []string{"", "email", "profile email offline_access", "phone address", "nosuch", "OPENID email"} {
 		q := baseAuthQuery("portal", rpCallback)

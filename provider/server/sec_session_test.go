@@ -149,11 +149,7 @@ func TestSecSessionCookie(t *testing.T) {
 // B4 RP-initiated logout: exact post_logout_redirect_uri, session gone.
 func TestSecEndSession(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	const ada = "ada@guest.example"
-	invite(t, e, "fabrikam", ada, "Ada")
-	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
-	b := newBrowser(t)
-	tok, _ := r.callback(t, e, "fabrikam", signIn(t, e, b, r.authURL(), ada))
+	r, b, tok := signedInTokens(t, e)
 	idToken, _ := tok.Extra("id_token").(string)
 	var disc struct {
 		EndSession string `json:"end_session_endpoint"`

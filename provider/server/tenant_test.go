@@ -146,49 +146,30 @@ func TestTenantImpliedClientIsNarrow(t *testing.T) {
 		}
 	}
 
-	token := func(secret string, form url.Values) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, e.issuer("contoso")+"/oauth/token", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(url.QueryEscape(impliedClient), url.QueryEscape(secret))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+	// token posts form to tenant's token endpoint as the implied client.
+	token := func(tenant, secret string, form url.Values) (int, string) {
+		resp, raw := call(t, e, http.MethodPost, tenant, "/oauth/token", form,
+			url.QueryEscape(impliedClient), url.QueryEscape(secret), nil)
 		var body struct {
 			Error string `json:"error"`
 		}
-		_ = json.NewDecoder(resp.Body).Decode(&body)
+		_ = json.Unmarshal([]byte(raw), &body)
 		return resp.StatusCode, body.Error
 	}
 	// The derived secret authenticates (a bogus code is the only fault)...
 	code := url.Values{"grant_type": {"authorization_code"}, "code": {"bogus"}, "redirect_uri": {e.issuer("fabrikam") + "/login/callback"}}
-	if st, er := token(sec, code); st != http.StatusBadRequest || er != "invalid_grant" {
+	if st, er := token("contoso", sec, code); st != http.StatusBadRequest || er != "invalid_grant" {
 		t.Fatalf("code with the derived secret: %d %s, want 400 invalid_grant", st, er)
 	}
-	if st, er := token("wrong", code); st != http.StatusUnauthorized || er != "invalid_client" {
+	if st, er := token("contoso", "wrong", code); st != http.StatusUnauthorized || er != "invalid_client" {
 		t.Fatalf("code with a wrong secret: %d %s, want 401 invalid_client", st, er)
 	}
 	// ...yet client_credentials is not for it.
-	if st, er := token(sec, url.Values{"grant_type": {"client_credentials"}}); st != http.StatusBadRequest || er != "unauthorized_client" {
+	if st, er := token("contoso", sec, url.Values{"grant_type": {"client_credentials"}}); st != http.StatusBadRequest || er != "unauthorized_client" {
 		t.Fatalf("client_credentials: %d %s, want 400 unauthorized_client", st, er)
 	}
 	// Another tenant has no such client: the secret is contoso's alone.
-	if st, er := func() (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, e.issuer("fabrikam")+"/oauth/token", strings.NewReader(code.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(url.QueryEscape(impliedClient), url.QueryEscape(sec))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body struct {
-			Error string `json:"error"`
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode, body.Error
-	}(); st != http.StatusUnauthorized || er != "invalid_client" {
+	if st, er := token("fabrikam", sec, code); st != http.StatusUnauthorized || er != "invalid_client" {
 		t.Fatalf("the implied client at fabrikam: %d %s, want 401 invalid_client", st, er)
 	}
 }
