@@ -459,7 +459,7 @@ func (i *Issuer) locked(ctx context.Context, p Policy, tenant, email string) (bo
 		return false, ErrNoKey
 	}
 	p = p.withDefaults()
-	raw, err := i.st.Get(ctx, store.Key(tenant, "otp", "fail", i.addrID(tenant, email)))
+	raw, err := i.st.Get(ctx, i.failKey(tenant, email, ""))
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
