@@ -53,7 +53,7 @@ func (c *Chain) ResolveWith(ctx context.Context, canonical string, source Source
 		if !k.Claims(canonical) {
 			continue
 		}
-		ok, err := on.enabled(ctx, k)
+		ok, err := on.Enabled(ctx, k)
 		if err != nil {
 			return Method{}, err
 		}
@@ -73,7 +73,7 @@ func (c *Chain) sticky(ctx context.Context, source Source, on Toggles) (Method, 
 		// to passcodes (a federated guest must not fall back).
 		return Method{Kind: KindNone}, nil
 	}
-	ok, err := on.enabled(ctx, k)
+	ok, err := on.Enabled(ctx, k)
 	if err != nil {
 		return Method{}, err
 	}
@@ -89,9 +89,7 @@ type Toggles map[string]bool
 
 // Enabled is whether k is on: as read, else asked (a member that is not
 // Toggled always is).
-func (t Toggles) Enabled(ctx context.Context, k Connector) (bool, error) { return t.enabled(ctx, k) }
-
-func (t Toggles) enabled(ctx context.Context, k Connector) (bool, error) {
+func (t Toggles) Enabled(ctx context.Context, k Connector) (bool, error) {
 	if on, ok := t[k.ID()]; ok {
 		return on, nil
 	}
