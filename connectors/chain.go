@@ -35,16 +35,11 @@ type Chain struct {
 // NewChain keeps the order given.
 func NewChain(list ...Connector) *Chain { return &Chain{list: list} }
 
-// Resolve picks the method for an address (B2). source is the guest's
-// recorded source ("" for a new or reset guest). Only a Toggled member that
-// is reached is asked whether it is on.
-func (c *Chain) Resolve(ctx context.Context, canonical string, source Source) (Method, error) {
-	return c.ResolveWith(ctx, canonical, source, nil)
-}
-
-// ResolveWith is Resolve for a step that already read its members'
-// switches in its batch (ReadToggles): a member found in on is not asked
-// again, so resolving costs no round trip of its own.
+// ResolveWith picks the method for an address (B2). source is the guest's
+// recorded source ("" for a new or reset guest). on is what the step read
+// of its members' switches in its batch (ReadToggles): a member found in on
+// is not asked again, so resolving costs no round trip of its own; any
+// other Toggled member is asked only when reached.
 func (c *Chain) ResolveWith(ctx context.Context, canonical string, source Source, on Toggles) (Method, error) {
 	if source != "" {
 		return c.sticky(ctx, source, on)
