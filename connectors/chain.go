@@ -35,16 +35,11 @@ type Chain struct {
 // NewChain keeps the order given.
 func NewChain(list ...Connector) *Chain { return &Chain{list: list} }
 
-// Resolve picks the method for an address (B2). source is the guest's
-// recorded source ("" for a new or reset guest). Only a Toggled member that
-// is reached is asked whether it is on.
-func (c *Chain) Resolve(ctx context.Context, canonical string, source Source) (Method, error) {
-	return c.ResolveWith(ctx, canonical, source, nil)
-}
-
-// ResolveWith is Resolve for a step that already read its members'
-// switches in its batch (ReadToggles): a member found in on is not asked
-// again, so resolving costs no round trip of its own.
+// ResolveWith picks the method for an address (B2). source is the guest's
+// recorded source ("" for a new or reset guest). on is what the step read
+// of its members' switches in its batch (ReadToggles): a member found in on
+// is not asked again, so resolving costs no round trip of its own; any
+// other Toggled member is asked only when reached.
 func (c *Chain) ResolveWith(ctx context.Context, canonical string, source Source, on Toggles) (Method, error) {
 	if source != "" {
 		return c.sticky(ctx, source, on)
@@ -53,7 +48,7 @@ func (c *Chain) ResolveWith(ctx context.Context, canonical string, source Source
 		if !k.Claims(canonical) {
 			continue
 		}
-		ok, err := on.enabled(ctx, k)
+		ok, err := on.Enabled(ctx, k)
 		if err != nil {
 			return Method{}, err
 		}
@@ -73,7 +68,7 @@ func (c *Chain) sticky(ctx context.Context, source Source, on Toggles) (Method, 
 		// to passcodes (a federated guest must not fall back).
 		return Method{Kind: KindNone}, nil
 	}
-	ok, err := on.enabled(ctx, k)
+	ok, err := on.Enabled(ctx, k)
 	if err != nil {
 		return Method{}, err
 	}
@@ -89,9 +84,7 @@ type Toggles map[string]bool
 
 // Enabled is whether k is on: as read, else asked (a member that is not
 // Toggled always is).
-func (t Toggles) Enabled(ctx context.Context, k Connector) (bool, error) { return t.enabled(ctx, k) }
-
-func (t Toggles) enabled(ctx context.Context, k Connector) (bool, error) {
+func (t Toggles) Enabled(ctx context.Context, k Connector) (bool, error) {
 	if on, ok := t[k.ID()]; ok {
 		return on, nil
 	}

@@ -180,3 +180,9 @@ func TestResolveWithToggles(t *testing.T) {
 		t.Fatal("a member the step did not read was not asked")
 	}
 }
+
+// Resolve is ResolveWith with no switches read beforehand: every Toggled
+// member reached is asked.
+func (c *Chain) Resolve(ctx context.Context, canonical string, source Source) (Method, error) {
+	return c.ResolveWith(ctx, canonical, source, nil)
+}

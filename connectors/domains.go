@@ -20,23 +20,14 @@ type Domains []string
 func CanonicalDomains(list []string) (Domains, error) {
 	out := make(Domains, 0, len(list))
 	for _, d := range list {
-		cd, err := CanonicalDomain(d)
+		// The domain as canonical addresses spell it, by pkg/canon's rules.
+		a, err := canon.Email("x@" + d)
 		if err != nil {
 			return nil, fmt.Errorf("domain %q: %w", d, err)
 		}
-		out = append(out, cd)
+		out = append(out, DomainOf(a.Canonical))
 	}
 	return out, nil
-}
-
-// CanonicalDomain is a configured domain as canonical addresses spell it,
-// by the same rules as pkg/canon.
-func CanonicalDomain(d string) (string, error) {
-	a, err := canon.Email("x@" + d)
-	if err != nil {
-		return "", err
-	}
-	return DomainOf(a.Canonical), nil
 }
 
 // Claims reports whether the canonical address is in one of the domains.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"time"
 
 	"go.uber.org/zap"
@@ -108,16 +107,6 @@ func (r *Registry) Register(typ string, f Factory) *Registry {
 	}
 	r.factories[typ] = f
 	return r
-}
-
-// Types lists the registered types, sorted.
-func (r *Registry) Types() []string {
-	ts := make([]string, 0, len(r.factories))
-	for t := range r.factories {
-		ts = append(ts, t)
-	}
-	sort.Strings(ts)
-	return ts
 }
 
 // Open builds the connector of a spec. A type without a factory is

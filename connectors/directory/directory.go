@@ -62,9 +62,9 @@ var _ connectors.PasswordConnector = (*Connector)(nil)
 // hashes, and refuses what the config validation also refuses, so a
 // connector built in code without the validator is no weaker.
 func New(s connectors.Spec, _ connectors.Env) (connectors.Connector, error) {
-	o, ok := s.Options.(Options)
-	if !ok {
-		return nil, fmt.Errorf("directory: options are %T, want directory.Options", s.Options)
+	o, err := connectors.OptionsOf[Options](s)
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
 	}
 	c := &Connector{spec: s, accounts: make(map[string]account, len(o.Users)), verify: o.Verify}
 	if c.verify == nil {
@@ -75,7 +75,6 @@ func New(s connectors.Spec, _ connectors.Env) (connectors.Connector, error) {
 		n = 2 * runtime.GOMAXPROCS(0)
 	}
 	c.slots = make(chan struct{}, n)
-	var err error
 	if c.domains, err = connectors.CanonicalDomains(s.Domains); err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}

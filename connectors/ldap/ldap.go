@@ -56,14 +56,9 @@ var (
 // *Options. It reads the CA file but does not dial: the directory is
 // reached on the first sign-in.
 func New(s connectors.Spec, env connectors.Env) (connectors.Connector, error) {
-	var o Options
-	switch v := s.Options.(type) {
-	case Options:
-		o = v
-	case *Options:
-		o = *v
-	default:
-		return nil, fmt.Errorf("ldap: options of type %T, want ldap.Options", s.Options)
+	o, err := connectors.OptionsOf[Options](s)
+	if err != nil {
+		return nil, fmt.Errorf("ldap: %w", err)
 	}
 	end, err := o.check()
 	if err != nil {

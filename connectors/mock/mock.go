@@ -32,13 +32,13 @@ const (
 // claimed only later, for the sticky-source rules).
 type claims struct {
 	mu      sync.Mutex
-	domains []string
+	domains connectors.Domains
 }
 
 func (c *claims) Claims(canonical string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Contains(c.domains, connectors.DomainOf(canonical))
+	return c.domains.Claims(canonical)
 }
 
 // SetDomains replaces the claimed domains.

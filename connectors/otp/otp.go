@@ -4,7 +4,7 @@
 // budget, a resend cooldown and an hourly cap.
 //
 // It neither sends mail nor renders pages; callers hand the code returned
-// by Issue to the mailer and never log it.
+// by an issue (PendingIssue.Result) to the mailer and never log it.
 //
 // Keys (all tenant-scoped with store.Key, so one Redis Cluster slot per
 // tenant):
@@ -60,7 +60,7 @@ const window = time.Hour
 // HMAC at rest the weak point.
 const minKeyLen = 16
 
-// Errors returned by Issue and Verify. Store failures are returned wrapped
+// Errors returned by an issue and a verification. Store failures are returned wrapped
 // and stay errors.Is(err, store.ErrUnavailable); they are never one of
 // these.
 var (
@@ -88,7 +88,7 @@ var (
 	ErrNoKey = errors.New("otp: code key missing or shorter than 16 bytes")
 )
 
-// CooldownError is returned by Issue during the resend cooldown. It is
+// CooldownError is returned by an issue during the resend cooldown. It is
 // errors.Is ErrCooldown.
 type CooldownError struct {
 	// RetryAfter is how long until a new code may be requested.
@@ -118,7 +118,7 @@ type voidError struct{}
 func (voidError) Error() string        { return ErrInvalid.Error() }
 func (voidError) Is(target error) bool { return target == ErrInvalid }
 
-// Outcome names the result of Verify for metrics (the Verifications
+// Outcome names the result of a verification for metrics (the Verifications
 // counter's outcome label): success, invalid, void, locked or error.
 func Outcome(err error) string {
 	var v voidError
@@ -170,7 +170,7 @@ func DefaultPolicy() Policy {
 
 // WithDefaults fills p's zero fields from DefaultPolicy (ResendCooldown
 // excepted, see Policy): what a caller building a Policy from its config
-// gets, the same as Issue and Verify use.
+// gets, the same as an issue and a verification use.
 func (p Policy) WithDefaults() Policy { return p.withDefaults() }
 
 // withDefaults fills zero limits with safe defaults: a zero limit must
@@ -202,31 +202,13 @@ type Issuer struct {
 
 // NewIssuer returns an Issuer keeping records in st, with key (the decoded
 // secrets.codeKey, at least 16 bytes) for the HMACs, and clock for
-// validity. A nil clock means time.Now. A short key is reported by Issue
-// and Verify as ErrNoKey rather than panicking here.
+// validity. A nil clock means time.Now. A short key is reported by an issue
+// and a verification as ErrNoKey rather than panicking here.
 func NewIssuer(st store.Store, key []byte, clock func() time.Time) *Issuer {
 	if clock == nil {
 		clock = time.Now
 	}
 	return &Issuer{st: st, key: append([]byte(nil), key...), clock: clock}
-}
-
-// issue makes a new code for one sign-in flow (challenge) of one address in
-// one tenant, replacing that flow's earlier code. The address must already
-// be canonical. It refuses with a *CooldownError (errors.Is ErrCooldown)
-// during the resend cooldown and with ErrTooManyCodes past the hourly cap.
-// Replacing a code starts a fresh per-code attempt count but leaves the
-// address's failure budget alone.
-//
-// The requester is known only by the challenge, which stands for its flow:
-// no limit per client IP applies. The sign-in pages use PrepareIssueFrom.
-func (i *Issuer) issue(ctx context.Context, p Policy, tenant, challenge, email string) (string, error) {
-	pi, err := i.prepareIssueFrom(p, Origin{Flow: challenge}, policy.EmailOTPSwitch(tenant, true), tenant, challenge, email)
-	if err != nil {
-		return "", err
-	}
-	store.Apply(ctx, i.st, pi.Op())
-	return pi.Result()
 }
 
 // PendingIssue is an issue prepared as one store op (a script), so that a
@@ -331,20 +313,17 @@ func (pi *PendingIssue) Result() (string, error) {
 	return "", fmt.Errorf("otp: issue: %w: %v", errScriptResult, res)
 }
 
-// verify checks a code typed for (tenant, challenge, email). The code must
-// already be normalised (spaces stripped) and is refused unless it is
-// exactly 8 ASCII digits. nil means success, and the code is consumed: of
-// several concurrent right submissions exactly one gets nil.
+// verifyOnDevice checks a code typed for (tenant, challenge, email). The
+// code must already be normalised (spaces stripped) and is refused unless
+// it is exactly 8 ASCII digits. nil means success, and the code is
+// consumed: of several concurrent right submissions exactly one gets nil.
 //
 // Wrong, expired, used, replaced and voided codes all give ErrInvalid;
 // an address out of failure budget gets ErrLocked; store failures come back
 // wrapped (errors.Is store.ErrUnavailable), never as ErrInvalid.
-func (i *Issuer) verify(ctx context.Context, p Policy, tenant, challenge, email, code string) error {
-	return i.verifyOnDevice(ctx, p, tenant, challenge, email, code, "")
-}
-
-// verifyOnDevice is Verify for a browser that proved, with a device cookie
-// (device: its id, "" for none), that it signed in as this address before.
+//
+// device is the id of a browser that proved, with a device cookie,
+// that it signed in as this address before ("" for none).
 // Such a browser spends a failure budget of its own instead of the
 // address's, so a stranger who spent the address's budget cannot lock it
 // out (OWASP "device cookies"); its own failures are limited all the same.
@@ -450,27 +429,6 @@ func (i *Issuer) verifyCode(ctx context.Context, p Policy, c Code, tenant, chall
 	default:
 		return fmt.Errorf("otp: verify: %w: %v", errScriptResult, res)
 	}
-}
-
-// locked reports whether the address has spent its failure budget, so a
-// page can say so before asking for a code.
-func (i *Issuer) locked(ctx context.Context, p Policy, tenant, email string) (bool, error) {
-	if len(i.key) < minKeyLen {
-		return false, ErrNoKey
-	}
-	p = p.withDefaults()
-	raw, err := i.st.Get(ctx, store.Key(tenant, "otp", "fail", i.addrID(tenant, email)))
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("otp: locked: %w", err)
-	}
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
-		return false, fmt.Errorf("otp: locked: counter %q: %w", raw, err)
-	}
-	return n >= int64(p.MaxFailuresPerHour), nil
 }
 
 func (i *Issuer) check(tenant, challenge, email string) error {

@@ -27,7 +27,7 @@ end
 `
 
 // addrIDLen is the length of an address id (hex of 16 bytes): the flow's
-// list of addresses is their concatenation.
+// list of addresses is their concatenation. The Lua reads it as idLen.
 const addrIDLen = 32
 
 // The issue script's keys, arguments and results, each named once: the
@@ -101,7 +101,8 @@ var issueSig = store.Signature{
 // who reaches it stops every sign-in of the tenant only by sending a
 // tenant's hour of codes from many clients, which the per-client cap makes
 // costly.
-var issueScript = store.NewScript(issueSig.Preamble()+luaIncr+`
+var issueScript = store.NewScript(issueSig.Preamble()+luaIncr+
+	"local idLen = "+strconv.Itoa(addrIDLen)+"\n"+`
 local function count(key)
   return tonumber(redis.call('GET', key) or '0')
 end
@@ -117,10 +118,10 @@ if count(kSent) >= tonumber(addrCap) then
   return {CAPPED, 0}
 end
 local list, known = redis.call('GET', kFlow) or '', false
-for j = 1, #list, 32 do
-  if string.sub(list, j, j + 31) == addrID then known = true break end
+for j = 1, #list, idLen do
+  if string.sub(list, j, j + idLen - 1) == addrID then known = true break end
 end
-if not known and #list / 32 >= tonumber(flowCap) then
+if not known and #list / idLen >= tonumber(flowCap) then
   return {FLOW_CAPPED, 0}
 end
 local ipLimit = tonumber(ipCap)

@@ -18,26 +18,15 @@ type TenantIssuer struct {
 // For binds the issuer to tenant.
 func (i *Issuer) For(tenant string) *TenantIssuer { return &TenantIssuer{i: i, tenant: tenant} }
 
-// Issue makes a new code for one sign-in flow (challenge) of one address,
-// replacing that flow's earlier one (see Issuer.issue).
-func (t *TenantIssuer) Issue(ctx context.Context, p Policy, challenge, email string) (string, error) {
-	return t.i.issue(ctx, p, t.tenant, challenge, email)
-}
-
 // PrepareIssueFrom draws a code and builds the script that stores it, for
 // a caller that sends it in its step's batch (see Issuer.prepareIssueFrom).
 func (t *TenantIssuer) PrepareIssueFrom(p Policy, o Origin, on policy.Switch, challenge, email string) (*PendingIssue, error) {
 	return t.i.prepareIssueFrom(p, o, on, t.tenant, challenge, email)
 }
 
-// Verify checks a code typed for (challenge, email); nil means success and
-// the code is consumed (see Issuer.verify).
-func (t *TenantIssuer) Verify(ctx context.Context, p Policy, challenge, email, code string) error {
-	return t.i.verify(ctx, p, t.tenant, challenge, email, code)
-}
-
-// VerifyOnDevice is Verify for a browser with a device cookie (device: its
-// id, "" for none), which spends a failure budget of its own.
+// VerifyOnDevice checks a code typed for (challenge, email) (see
+// Issuer.verifyOnDevice); a browser with a device cookie (device: its id,
+// "" for none) spends a failure budget of its own.
 func (t *TenantIssuer) VerifyOnDevice(ctx context.Context, p Policy, challenge, email, code, device string) error {
 	return t.i.verifyOnDevice(ctx, p, t.tenant, challenge, email, code, device)
 }
@@ -51,9 +40,4 @@ func (t *TenantIssuer) ReadCode(challenge, email string) *store.Read[Code] {
 // one round trip, the script.
 func (t *TenantIssuer) VerifyCode(ctx context.Context, p Policy, c Code, challenge, email, code, device string) error {
 	return t.i.verifyCode(ctx, p, c, t.tenant, challenge, email, code, device)
-}
-
-// Locked reports whether the address has spent its failure budget.
-func (t *TenantIssuer) Locked(ctx context.Context, p Policy, email string) (bool, error) {
-	return t.i.locked(ctx, p, t.tenant, email)
 }

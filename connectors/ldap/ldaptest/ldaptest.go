@@ -312,6 +312,3 @@ func (s *Server) Restart() {
 }
 
 func (s *Server) kill() { s.proc.Kill() }
-
-// UserDN is the DN of the user with uid.
-func UserDN(uid string) string { return "uid=" + uid + "," + PeopleDN }

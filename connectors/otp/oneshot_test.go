@@ -1,0 +1,83 @@
+package otp
+
+// The issue, verify and locked entry points of one call each: only the tests
+// use them. The sign-in pages send the same work in their steps' batches
+// (Connector.PrepareCode, ReadCode, VerifyRead).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/guestpass/guestpass/pkg/policy"
+	"github.com/guestpass/guestpass/pkg/store"
+)
+
+// Issue makes a new code for one sign-in flow (challenge) of one address,
+// replacing that flow's earlier one (see Issuer.issue).
+func (t *TenantIssuer) Issue(ctx context.Context, p Policy, challenge, email string) (string, error) {
+	return t.i.issue(ctx, p, t.tenant, challenge, email)
+}
+
+// Verify checks a code typed for (challenge, email); nil means success and
+// the code is consumed (see Issuer.verify).
+func (t *TenantIssuer) Verify(ctx context.Context, p Policy, challenge, email, code string) error {
+	return t.i.verify(ctx, p, t.tenant, challenge, email, code)
+}
+
+// Locked reports whether the address has spent its failure budget.
+func (t *TenantIssuer) Locked(ctx context.Context, p Policy, email string) (bool, error) {
+	return t.i.locked(ctx, p, t.tenant, email)
+}
+
+// issue makes a new code for one sign-in flow (challenge) of one address in
+// one tenant, replacing that flow's earlier code. The address must already
+// be canonical. It refuses with a *CooldownError (errors.Is ErrCooldown)
+// during the resend cooldown and with ErrTooManyCodes past the hourly cap.
+// Replacing a code starts a fresh per-code attempt count but leaves the
+// address's failure budget alone.
+//
+// The requester is known only by the challenge, which stands for its flow:
+// no limit per client IP applies. The sign-in pages use PrepareIssueFrom.
+func (i *Issuer) issue(ctx context.Context, p Policy, tenant, challenge, email string) (string, error) {
+	pi, err := i.prepareIssueFrom(p, Origin{Flow: challenge}, policy.EmailOTPSwitch(tenant, true), tenant, challenge, email)
+	if err != nil {
+		return "", err
+	}
+	store.Apply(ctx, i.st, pi.Op())
+	return pi.Result()
+}
+
+// verify checks a code typed for (tenant, challenge, email). The code must
+// already be normalised (spaces stripped) and is refused unless it is
+// exactly 8 ASCII digits. nil means success, and the code is consumed: of
+// several concurrent right submissions exactly one gets nil.
+//
+// Wrong, expired, used, replaced and voided codes all give ErrInvalid;
+// an address out of failure budget gets ErrLocked; store failures come back
+// wrapped (errors.Is store.ErrUnavailable), never as ErrInvalid.
+func (i *Issuer) verify(ctx context.Context, p Policy, tenant, challenge, email, code string) error {
+	return i.verifyOnDevice(ctx, p, tenant, challenge, email, code, "")
+}
+
+// locked reports whether the address has spent its failure budget, so a
+// page can say so before asking for a code.
+func (i *Issuer) locked(ctx context.Context, p Policy, tenant, email string) (bool, error) {
+	if len(i.key) < minKeyLen {
+		return false, ErrNoKey
+	}
+	p = p.withDefaults()
+	raw, err := i.st.Get(ctx, i.failKey(tenant, email, ""))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("otp: locked: %w", err)
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("otp: locked: counter %q: %w", raw, err)
+	}
+	return n >= int64(p.MaxFailuresPerHour), nil
+}
