@@ -1,8 +1,6 @@
 package server
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"strings"
 
@@ -22,9 +20,7 @@ import (
 // deployment's code key, distinct per pair, stable across restarts and
 // replicas (they share the key).
 func impliedSecret(codeKey []byte, home, guest string) string {
-	m := hmac.New(sha256.New, codeKey)
-	m.Write([]byte("guestpass/tenant-client/" + home + "/" + guest))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(deriveKey(codeKey, "guestpass/tenant-client/"+home+"/"+guest))
 }
 
 // impliedClients are the clients home's OP gets for the tenants whose
