@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/base64"
-	"strings"
 
 	"github.com/guestpass/guestpass/connectors/tenant"
 	"github.com/guestpass/guestpass/pkg/config"
@@ -40,7 +39,7 @@ func impliedClients(cfg *config.Config, home string) []op.Client {
 			ID:           tenant.ClientID(g.ID),
 			Name:         g.DisplayName,
 			Secret:       impliedSecret(cfg.Secrets.Code, home, g.ID),
-			RedirectURIs: []string{callbackURL(cfg.BaseURL, g.ID)},
+			RedirectURIs: []string{callbackURL(cfg.BaseURL, &g)},
 		})
 	}
 	return out
@@ -58,6 +57,6 @@ func namesHome(g config.Tenant, home string) bool {
 }
 
 // callbackURL is a tenant's one redirect URI at its upstreams.
-func callbackURL(baseURL, tenantID string) string {
-	return strings.TrimSuffix(baseURL, "/") + "/" + tenantID + "/login/callback"
+func callbackURL(baseURL string, t *config.Tenant) string {
+	return t.Issuer(baseURL) + "/login/callback"
 }
