@@ -179,7 +179,7 @@ func deriveKey(secret []byte, purpose string) []byte {
 // confidential with a derived secret nobody uses (the code it gets is
 // never exchanged: the session is the proof), and it is on no apps page.
 func redeemClient(cfg *config.Config, t config.Tenant) op.Client {
-	issuer := strings.TrimSuffix(cfg.BaseURL, "/") + "/" + t.ID
+	issuer := t.Issuer(cfg.BaseURL)
 	return op.Client{
 		ID: redeem.ClientID, Name: t.DisplayName,
 		Secret:       base64.RawURLEncoding.EncodeToString(deriveKey(cfg.Secrets.Code, "guestpass/redeem-client/"+t.ID)),

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/guestpass/guestpass/connectors"
 	"github.com/guestpass/guestpass/connectors/directory"
@@ -75,25 +74,31 @@ func openConnectors(cfg *config.Config, reg *connectors.Registry, env connectors
 // tenants from the config (connectors.Tenants).
 type configTenants struct {
 	base    string
-	domains map[string][]string
+	tenants map[string]*config.Tenant
 }
 
 func tenantsOf(cfg *config.Config) connectors.Tenants {
-	t := configTenants{base: cfg.BaseURL, domains: make(map[string][]string, len(cfg.Tenants))}
-	for _, tn := range cfg.Tenants {
-		t.domains[tn.ID] = tn.Domains
+	t := configTenants{base: cfg.BaseURL, tenants: make(map[string]*config.Tenant, len(cfg.Tenants))}
+	for i := range cfg.Tenants {
+		t.tenants[cfg.Tenants[i].ID] = &cfg.Tenants[i]
 	}
 	return t
 }
 
-func (t configTenants) Issuer(id string) (string, bool) {
-	if _, ok := t.domains[id]; !ok {
+func (c configTenants) Issuer(id string) (string, bool) {
+	t, ok := c.tenants[id]
+	if !ok {
 		return "", false
 	}
-	return strings.TrimSuffix(t.base, "/") + "/" + id, true
+	return t.Issuer(c.base), true
 }
 
-func (t configTenants) Domains(id string) []string { return t.domains[id] }
+func (c configTenants) Domains(id string) []string {
+	if t, ok := c.tenants[id]; ok {
+		return t.Domains
+	}
+	return nil
+}
 
 // specOf is a configured connector as its factory sees it. Types that have
 // settings of their own get them here, translated into their package's
@@ -161,7 +166,7 @@ func UpstreamRedirects(cfg *config.Config) []TenantRedirect {
 	for _, t := range cfg.Tenants {
 		for _, cn := range t.Connectors {
 			if cn.Type == oidc.TypeOIDC || cn.Type == oidc.TypeMicrosoft || cn.Type == oidc.TypeGoogle {
-				out = append(out, TenantRedirect{Tenant: t.ID, URI: callbackURL(cfg.BaseURL, t.ID)})
+				out = append(out, TenantRedirect{Tenant: t.ID, URI: callbackURL(cfg.BaseURL, &t)})
 				break
 			}
 		}

@@ -1,10 +1,7 @@
 package server
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"strings"
 
 	"github.com/guestpass/guestpass/connectors/tenant"
 	"github.com/guestpass/guestpass/pkg/config"
@@ -22,9 +19,7 @@ import (
 // deployment's code key, distinct per pair, stable across restarts and
 // replicas (they share the key).
 func impliedSecret(codeKey []byte, home, guest string) string {
-	m := hmac.New(sha256.New, codeKey)
-	m.Write([]byte("guestpass/tenant-client/" + home + "/" + guest))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(deriveKey(codeKey, "guestpass/tenant-client/"+home+"/"+guest))
 }
 
 // impliedClients are the clients home's OP gets for the tenants whose
@@ -44,7 +39,7 @@ func impliedClients(cfg *config.Config, home string) []op.Client {
 			ID:           tenant.ClientID(g.ID),
 			Name:         g.DisplayName,
 			Secret:       impliedSecret(cfg.Secrets.Code, home, g.ID),
-			RedirectURIs: []string{callbackURL(cfg.BaseURL, g.ID)},
+			RedirectURIs: []string{callbackURL(cfg.BaseURL, &g)},
 		})
 	}
 	return out
@@ -62,6 +57,6 @@ func namesHome(g config.Tenant, home string) bool {
 }
 
 // callbackURL is a tenant's one redirect URI at its upstreams.
-func callbackURL(baseURL, tenantID string) string {
-	return strings.TrimSuffix(baseURL, "/") + "/" + tenantID + "/login/callback"
+func callbackURL(baseURL string, t *config.Tenant) string {
+	return t.Issuer(baseURL) + "/login/callback"
 }

@@ -45,7 +45,7 @@ func (rt *Router) middleware(next http.Handler) http.Handler {
 			if p := recover(); p != nil {
 				rt.log.Error("panic", requestid.Field(ctx), zap.Any("panic", p), zap.Stack("stack"))
 				if !sw.wrote {
-					WriteJSONError(sw, http.StatusInternalServerError, "server_error", "internal error")
+					writeJSONError(sw, http.StatusInternalServerError, "server_error", "internal error")
 				}
 			}
 			d := time.Since(start)

@@ -207,24 +207,24 @@ func isBrowserGet(r *http.Request) bool {
 	return r.Method == http.MethodGet || r.Method == http.MethodHead
 }
 
-// WantsHTML tells people (browsers) from programs: browsers send
+// wantsHTML tells people (browsers) from programs: browsers send
 // text/html in Accept on navigation.
-func WantsHTML(r *http.Request) bool {
+func wantsHTML(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
 // writeError answers with a page for people and JSON for programs; the
 // page's message key is the JSON's error code.
 func writeError(w http.ResponseWriter, r *http.Request, p *pages.Renderer, status int, key pages.MessageKey, desc string, extra map[string]string) {
-	if WantsHTML(r) && p != nil {
+	if wantsHTML(r) && p != nil {
 		p.Render(w, r, pages.PageError, pages.Data{Status: status, Message: key, Extra: extra})
 		return
 	}
-	WriteJSONError(w, status, string(key), desc)
+	writeJSONError(w, status, string(key), desc)
 }
 
-// WriteJSONError writes {"error": code, "error_description": desc}.
-func WriteJSONError(w http.ResponseWriter, status int, code, desc string) {
+// writeJSONError writes {"error": code, "error_description": desc}.
+func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
