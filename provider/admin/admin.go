@@ -33,7 +33,6 @@ type Verifier interface {
 
 // Guests is what the API does with guest records (guests.TenantRepo).
 type Guests interface {
-	Get(ctx context.Context, canonical string) (*guests.Guest, error)
 	GetByID(ctx context.Context, id string) (*guests.Guest, error)
 	Invite(ctx context.Context, canonical, email, displayName string) (*guests.Guest, bool, error)
 	Page(ctx context.Context, f guests.Filter, size int, cursor string) ([]*guests.Guest, string, error)

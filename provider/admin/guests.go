@@ -305,7 +305,6 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c call) {
 		return
 	}
 	h.audit(c, "delete", id)
-	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }
 

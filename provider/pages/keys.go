@@ -25,7 +25,6 @@ const (
 // Notices on the passcode pages.
 const (
 	MsgCooldown         MessageKey = "cooldown"
-	MsgCodeResent       MessageKey = "code_resent"
 	MsgTooManyCodes     MessageKey = "too_many_codes"
 	MsgTooManyAddresses MessageKey = "too_many_addresses"
 	MsgTooManyRequests  MessageKey = "too_many_requests"
@@ -54,7 +53,6 @@ const (
 	MsgCSRF                MessageKey = "csrf"
 	MsgUpstreamMismatch    MessageKey = "upstream_mismatch"
 	MsgUpstreamUnverified  MessageKey = "upstream_unverified"
-	MsgUpstreamFailed      MessageKey = "upstream_failed"
 	// The three ways a connector's backend can fail; {name} is the
 	// connector's display name (Connector.Name).
 	MsgUpstreamUnreachable MessageKey = "upstream_unreachable"

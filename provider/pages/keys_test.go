@@ -11,10 +11,11 @@ import (
 )
 
 // messageKeyConsts reads keys.go for every constant of type MessageKey, so
-// a key added there is checked without being listed again here.
-func messageKeyConsts(t *testing.T) map[string]MessageKey {
+// a key added there is checked without being listed again here; group
+// non-empty keeps the const blocks whose comment starts with it.
+func messageKeyConsts(t *testing.T, group string) map[string]MessageKey {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "keys.go", nil, 0)
+	f, err := parser.ParseFile(token.NewFileSet(), "keys.go", nil, parser.ParseComments)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,6 +23,9 @@ func messageKeyConsts(t *testing.T) map[string]MessageKey {
 	for _, decl := range f.Decls {
 		gd, ok := decl.(*ast.GenDecl)
 		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		if group != "" && (gd.Doc == nil || !strings.HasPrefix(gd.Doc.Text(), group)) {
 			continue
 		}
 		for _, spec := range gd.Specs {
@@ -52,10 +56,24 @@ func messageKeyConsts(t *testing.T) map[string]MessageKey {
 // every built-in language (a guest never sees "otp_disabled").
 func TestMessageKeysTranslated(t *testing.T) {
 	cat := builtinCatalog()
-	for name, key := range messageKeyConsts(t) {
+	for name, key := range messageKeyConsts(t, "") {
 		for lang, msgs := range cat {
 			if msgs[string(key)] == "" {
 				t.Errorf("%s (%q) has no %s text", name, key, lang)
+			}
+		}
+	}
+}
+
+// TestErrorPageTitles: every key of keys.go's "Error pages" block has its
+// "<key>_title" (the error page's heading) in every built-in language,
+// as that block promises.
+func TestErrorPageTitles(t *testing.T) {
+	cat := builtinCatalog()
+	for name, key := range messageKeyConsts(t, "Error pages") {
+		for lang, msgs := range cat {
+			if msgs[string(key)+"_title"] == "" {
+				t.Errorf("%s (%q) has no %s title", name, key, lang)
 			}
 		}
 	}

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -214,5 +213,5 @@ func random() string {
 
 func challengeOf(verifier string) string {
 	s := sha256.Sum256([]byte(verifier))
-	return strings.TrimRight(base64.RawURLEncoding.EncodeToString(s[:]), "=")
+	return base64.RawURLEncoding.EncodeToString(s[:])
 }
