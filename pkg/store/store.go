@@ -28,6 +28,14 @@ var ErrNotFound = errors.New("store: not found")
 // HTTP layers can answer 503 without knowing the backend.
 var ErrUnavailable = errors.New("store: unavailable")
 
+// Down reports whether err means the store could not be reached in time:
+// ErrUnavailable, or a deadline that ran out waiting for it. Every answer
+// to an outage (a 503 the client may retry) decides with it, so that no
+// part of guestpass calls a slow store a server error.
+func Down(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // Store is everything guestpass keeps. A ttl of 0 means "no expiry".
 type Store interface {
 	// Get returns the value of key, or ErrNotFound.

@@ -8,7 +8,6 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -174,7 +173,7 @@ func (h *Handler) audit(c call, action, guestID string, fields ...zap.Field) {
 	h.o.Logger.Info("admin audit", fs...)
 }
 
-func isUnavailable(err error) bool { return errors.Is(err, store.ErrUnavailable) }
+func isUnavailable(err error) bool { return store.Down(err) }
 
 // allowHeader lists m's methods in a stable order for Allow.
 func allowHeader(m methods) string {

@@ -233,7 +233,7 @@ func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, 
 // fail answers an unexpected error: 503 when the store is unreachable
 // (the guest can retry), 500 otherwise; the details go to the log only.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+	if store.Down(err) {
 		h.d.Logger.Warn("store unavailable", requestid.Field(r.Context()), zap.Error(err))
 		w.Header().Set("Retry-After", "5")
 		h.errorPage(w, r, http.StatusServiceUnavailable, pages.MsgUnavailable)

@@ -2,7 +2,6 @@ package op
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -116,7 +115,7 @@ func (t *Tenant) authError(w http.ResponseWriter, r *http.Request, to *replyTo, 
 // an error redirect.
 func errorPageFor(e *oidc.Error, err error) (int, pages.MessageKey) {
 	switch {
-	case errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
+	case store.Down(err):
 		return http.StatusServiceUnavailable, pages.MsgUnavailable
 	case e.ErrorType == oidc.ServerError:
 		return http.StatusInternalServerError, pages.MsgServerError

@@ -2,7 +2,6 @@ package op
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/guestpass/guestpass/pkg/store"
@@ -19,7 +18,7 @@ const retryAfter = "5"
 
 // storeDown reports whether err is the store being unreachable.
 func storeDown(err error) bool {
-	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+	return store.Down(err)
 }
 
 // unavailable is the JSON endpoints' answer to an outage;

@@ -198,7 +198,7 @@ func (h *Handler) invalid(w http.ResponseWriter, r *http.Request, err error) {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.o.Logger.Error("redeem", zap.String("tenant", h.o.Tenant.TenantID), zap.Error(err))
 	status := http.StatusInternalServerError
-	if errors.Is(err, store.ErrUnavailable) {
+	if store.Down(err) {
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "5")
 	}
