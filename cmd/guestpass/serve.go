@@ -173,7 +173,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	mx := newMetricsServer(m, log)
-	if _, err := mx.switchTo(cfg.Metrics.Listen); err != nil {
+	if _, err := mx.switchTo(cfg.Metrics); err != nil {
 		_ = ln.Close()
 		return err
 	}
@@ -216,7 +216,8 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 // reload applies a changed config; a bad one keeps the old config running.
 // The store, listener and mail settings stay as they were at start; the
 // metrics listener moves to a changed metrics.listen (or stops when it is
-// removed), and a new address that cannot be bound refuses the reload.
+// removed), and a new address that cannot be bound refuses the reload; a
+// changed metrics.pprof turns the profiles on or off on the listener.
 func reload(path string, old *config.Config, deps server.Deps, root *swapHandler, mx *metricsServer, log *zap.Logger) *config.Config {
 	cfg, err := config.Load(path)
 	if err != nil {
@@ -238,14 +239,14 @@ func reload(path string, old *config.Config, deps server.Deps, root *swapHandler
 		log.Error("reload refused: keeping the running config", zap.Error(err))
 		return nil
 	}
-	stopOldMetrics, err := mx.switchTo(cfg.Metrics.Listen)
+	commitMetrics, err := mx.switchTo(cfg.Metrics)
 	if err != nil {
 		_ = h.Close(context.Background()) // never served: closes at once
 		log.Error("reload refused: keeping the running config", zap.Error(err))
 		return nil
 	}
 	closeReplaced(root.set(h), log)
-	stopOldMetrics()
+	commitMetrics()
 	log.Info("config reloaded", zap.Int("tenants", len(cfg.Tenants)))
 	return cfg
 }

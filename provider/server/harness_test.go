@@ -207,7 +207,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	// what the cleanup must close.
 	srv.Config.Handler = h
 	srv.Start()
-	msrv := httptest.NewServer(server.NewMetricsHandler(m))
+	msrv := httptest.NewServer(server.NewMetricsHandler(m, cfg.Metrics))
 	e.metrics = msrv.URL
 	t.Cleanup(func() {
 		// httptest's Close, unlike http.Server.Shutdown, closes at once
