@@ -271,9 +271,15 @@ func TestRevokeRefreshToken(t *testing.T) {
 
 func revoke(t *testing.T, e *env, token, hint string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.issuer("fabrikam")+"/revoke",
+	revokeAt(t, e, "fabrikam", "portal", "portal-secret", token, hint)
+}
+
+// revokeAt revokes token as client (id and secret) of tenant.
+func revokeAt(t testing.TB, e *env, tenant, client, secret, token, hint string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.issuer(tenant)+"/revoke",
 		strings.NewReader(url.Values{"token": {token}, "token_type_hint": {hint}}.Encode()))
-	req.SetBasicAuth("portal", "portal-secret")
+	req.SetBasicAuth(client, secret)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -199,7 +199,7 @@ func permanentSizes(t *testing.T, ks *keyspace, e *env) map[string]int64 {
 }
 
 // queued counts the mails in every tenant's outbox queue.
-func queued(t *testing.T, ks *keyspace) int64 {
+func queued(t testing.TB, ks *keyspace) int64 {
 	t.Helper()
 	var n int64
 	for _, key := range ks.keys(t) {
