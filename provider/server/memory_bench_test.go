@@ -123,7 +123,7 @@ func total(m map[string]int64) int64 {
 func guestBytes(byKind map[string]int64) int64 {
 	var s int64
 	for kind, v := range byKind {
-		if _, perm := permanentKind("{t}:" + kind); perm && kind != "signing-keys" && kind != "policy" {
+		if isPermanentKind(kind) && kind != "signing-keys" && kind != "policy" {
 			s += v
 		}
 	}
