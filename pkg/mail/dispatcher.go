@@ -128,6 +128,10 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	closed   bool
 	reserved map[string]int // places held by slots not yet sent or released
+	// backlog: the poller has seen (or been handed) mail due and not yet
+	// claimed. While it has, a new mail waits its turn in the queue instead
+	// of going straight to a free worker (the tenants' turns stay fair).
+	backlog bool
 	// last is the tenant served last, gaugedAt when the gauges were set
 	// (the poller's own).
 	last     string
@@ -229,10 +233,16 @@ func (s *slot) Release() { s.once.Do(func() { s.d.unreserve(s.tenant) }) }
 // ErrSlotUsed is returned by a Slot's Send after Send or Release.
 var ErrSlotUsed = errors.New("mail: queue slot already used")
 
-// put writes m to the outbox in its reserved place and wakes the poller.
+// put writes m to the outbox in its reserved place. With a worker free
+// and no backlog, the mail is written already leased to this replica and
+// handed to that worker: no poll, no claim, one round trip to queue and
+// one to forget it once sent (the outbox still holds it until then, so a
+// crash loses nothing: the lease runs out and any replica sends it).
+// Otherwise it waits in the queue and the poller is woken.
 func (d *Dispatcher) put(m Message) error {
 	defer d.unreserve(m.Tenant)
-	if d.isClosed() {
+	direct, ok := d.takeWorker()
+	if !ok {
 		return ErrDispatcherClosed
 	}
 	valid := m.Valid
@@ -241,11 +251,59 @@ func (d *Dispatcher) put(m Message) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	if err := d.box.put(ctx, d.opt.Now(), m, valid); err != nil {
+	c, err := d.box.put(ctx, d.opt.Now(), m, valid, direct)
+	if err != nil {
+		if direct {
+			d.wg.Done()
+			<-d.sem
+		}
 		return err
 	}
-	d.poke()
+	if !direct {
+		d.mu.Lock()
+		d.backlog = true
+		d.mu.Unlock()
+		d.poke()
+		return nil
+	}
+	go func() {
+		defer d.wg.Done()
+		defer d.workerFree()
+		d.deliver(c)
+	}()
 	return nil
+}
+
+// takeWorker holds a free worker for a mail about to be queued, when
+// there is one and no backlog to serve first. ok is false once closed.
+func (d *Dispatcher) takeWorker() (direct, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return false, false
+	}
+	if d.backlog {
+		return false, true
+	}
+	select {
+	case d.sem <- struct{}{}:
+		d.wg.Add(1) // under mu: never after Close, so never during Wait
+		return true, true
+	default:
+		return false, true
+	}
+}
+
+// workerFree gives a worker back, waking the poller when mail waits for
+// one.
+func (d *Dispatcher) workerFree() {
+	<-d.sem
+	d.mu.Lock()
+	waiting := d.backlog
+	d.mu.Unlock()
+	if waiting {
+		d.poke()
+	}
 }
 
 // poke wakes the poller if it sleeps (never blocks).
@@ -424,6 +482,10 @@ func (d *Dispatcher) round() (busy bool, next time.Time, empty bool) {
 			return true, next, false
 		}
 	}
+	// Nothing due is left unclaimed: new mail may go straight to a worker.
+	d.mu.Lock()
+	d.backlog = false
+	d.mu.Unlock()
 	d.gauges(depth, oldest)
 	return false, next, depth == 0
 }

@@ -24,6 +24,7 @@ const (
 	OpHGet
 	OpHSet
 	OpRun // Run(Script, Keys, Args): a script, atomic on its own
+	OpZAdd
 )
 
 // Op is one operation of a Pipeline. Build it with the constructors below
@@ -31,7 +32,7 @@ const (
 type Op struct {
 	Kind  OpKind
 	Key   string
-	Field string        // HGet, HSet
+	Field string        // HGet, HSet; ZAdd: the member
 	Value []byte        // Set, SetNX, HSet; CompareAndSwap: next
 	Prev  []byte        // CompareAndSwap
 	TTL   time.Duration // Set, SetNX, CompareAndSwap
@@ -81,6 +82,10 @@ func RunOp(script *Script, keys []string, args ...string) *Op {
 	return &Op{Kind: OpRun, Script: script, Keys: keys, Args: args}
 }
 
+// ZAddOp is ZAdd(key, member) as an Op: a write that lists something in
+// a set kept in another slot than the rest of its batch.
+func ZAddOp(key, member string) *Op { return &Op{Kind: OpZAdd, Key: key, Field: member} }
+
 // Apply runs op through s's own single-key method and records its
 // results: how a store without a cheaper batch implements Pipeline.
 func Apply(ctx context.Context, s Store, op *Op) {
@@ -101,6 +106,8 @@ func Apply(ctx context.Context, s Store, op *Op) {
 		op.Err = s.HSet(ctx, op.Key, op.Field, op.Value)
 	case OpRun:
 		op.Ints, op.Err = s.Run(ctx, op.Script, op.Keys, op.Args...)
+	case OpZAdd:
+		op.Err = s.ZAdd(ctx, op.Key, op.Field)
 	default:
 		op.Err = fmt.Errorf("store: unknown op kind %d", op.Kind)
 	}

@@ -260,7 +260,7 @@ type view struct {
 	r          *Renderer
 }
 
-func (r *Renderer) newView(page string, d Data) view {
+func (r *Renderer) newView(page string, d Data) *view {
 	accent, text := accentColors(d.Tenant.AccentColor)
 	logo, origin := logoOrigin(d.Tenant.LogoURL)
 	name := strings.TrimSpace(d.Tenant.DisplayName)
@@ -277,7 +277,7 @@ func (r *Renderer) newView(page string, d Data) view {
 	vars["tenant"] = name
 	vars["email"] = d.Email
 	vars["app"] = d.AppName
-	v := view{
+	v := &view{
 		Data: d, Page: page, Nonce: newNonce(),
 		Accent: template.CSS(accent), AccentText: template.CSS(text),
 		Logo: logo, logoOrigin: origin, TenantName: name,
@@ -287,7 +287,7 @@ func (r *Renderer) newView(page string, d Data) view {
 	return v
 }
 
-func (v view) title() string {
+func (v *view) title() string {
 	if v.Title != "" {
 		return v.Title
 	}
@@ -312,20 +312,20 @@ func (r *Renderer) has(key string) bool {
 
 // T translates key in the page's language, filling placeholders from args
 // (see Renderer.T) and then from the page's data.
-func (v view) T(key string, args ...any) string {
+func (v *view) T(key string, args ...any) string {
 	msg := v.r.lookup(v.Lang, key)
 	return fill(msg, v.r.argsToVars(msg, args), v.vars)
 }
 
 // Msg is the translated Message with MessageArgs.
-func (v view) Msg() string { return v.T(string(v.Message), v.MessageArgs...) }
+func (v *view) Msg() string { return v.T(string(v.Message), v.MessageArgs...) }
 
 // Err is the translated FieldError.
-func (v view) Err() string { return v.T(string(v.FieldError)) }
+func (v *view) Err() string { return v.T(string(v.FieldError)) }
 
 // Action returns the first non-empty action among names (see
 // Actions.ByName).
-func (v view) Action(names ...string) string {
+func (v *view) Action(names ...string) string {
 	for _, n := range names {
 		if a := v.Actions.ByName(n); a != "" {
 			return a
@@ -335,14 +335,14 @@ func (v view) Action(names ...string) string {
 }
 
 // Alert tells whether the notice (Message on a form page) is an error.
-func (v view) Alert() bool { return v.Status >= 400 }
+func (v *view) Alert() bool { return v.Status >= 400 }
 
 // fieldCtx feeds the "errorSummary" partial: the view and the id of the
 // input the summary links to.
 type fieldCtx struct {
-	V     view
+	V     *view
 	Field string
 }
 
 // With pairs the view with a field id for partials.
-func (v view) With(field string) fieldCtx { return fieldCtx{V: v, Field: field} }
+func (v *view) With(field string) fieldCtx { return fieldCtx{V: v, Field: field} }

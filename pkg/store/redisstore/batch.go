@@ -72,6 +72,8 @@ func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op) r
 		return pipe.HGet(ctx, k, op.Field)
 	case store.OpHSet:
 		return pipe.HSet(ctx, k, op.Field, op.Value)
+	case store.OpZAdd:
+		return pipe.ZAdd(ctx, k, redis.Z{Member: op.Field})
 	case store.OpRun:
 		keys, argv := s.scriptArgs(op.Keys, op.Args)
 		if v, ok := s.scripts.Load(op.Script); ok {
@@ -152,6 +154,8 @@ func opName(k store.OpKind) string {
 		return "hset"
 	case store.OpRun:
 		return "script"
+	case store.OpZAdd:
+		return "zadd"
 	}
 	return "op"
 }

@@ -39,7 +39,8 @@ func testPipeline(t *testing.T, s store.Store) {
 		store.CompareAndSwapOp(k("cas-absent"), []byte("old"), []byte("new"), 0)
 	hget, hgetMissing := store.HGetOp(k("hash"), "f"), store.HGetOp(k("hash"), "nope")
 	hset := store.HSetOp(k("hash2"), "g", []byte("h2"))
-	ops := []*store.Op{get, missing, set, nx, nxTaken, del, cas, casLost, hget, hgetMissing, hset}
+	zadd := store.ZAddOp(k("zset"), "m")
+	ops := []*store.Op{get, missing, set, nx, nxTaken, del, cas, casLost, hget, hgetMissing, hset, zadd}
 	if err := s.Pipeline(ctx, ops...); err != nil {
 		t.Fatalf("Pipeline: %v", err)
 	}
@@ -60,6 +61,7 @@ func testPipeline(t *testing.T, s store.Store) {
 	check("HGet", hget.Err == nil && bytes.Equal(hget.Val, []byte("hv")), hget)
 	check("HGet missing field", errors.Is(hgetMissing.Err, store.ErrNotFound), hgetMissing)
 	check("HSet", hset.Err == nil, hset)
+	check("ZAdd", zadd.Err == nil, zadd)
 
 	// The effects are those of the single methods.
 	mustGet(t, s, ctx, k("set"), []byte("s"))
@@ -73,6 +75,9 @@ func testPipeline(t *testing.T, s store.Store) {
 	}
 	if v, err := s.HGet(ctx, k("hash2"), "g"); err != nil || !bytes.Equal(v, []byte("h2")) {
 		t.Errorf("HSet: HGet = %q, %v", v, err)
+	}
+	if m, err := s.ZRangeAfter(ctx, k("zset"), "", 10); err != nil || len(m) != 1 || m[0] != "m" {
+		t.Errorf("ZAdd: ZRangeAfter = %q, %v", m, err)
 	}
 
 	// Ops on one key run in order.
