@@ -104,22 +104,6 @@ return {1}
 	return []int64{1}, tx.Set(keys[2], []byte(args[4]), time.Duration(leaseMS)*time.Millisecond)
 })
 
-// doneScript: KEYS queue, body, lease; ARGV member. Forgets a mail (sent,
-// maybe sent, or dropped), atomically.
-var doneScript = store.NewScript(`
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[3])
-return {1}
-`, func(tx store.Tx, keys, args []string) ([]int64, error) {
-	if err := tx.ZRem(keys[0], args[0]); err != nil {
-		return nil, err
-	}
-	if err := tx.Delete(keys[1]); err != nil {
-		return nil, err
-	}
-	return []int64{1}, tx.Delete(keys[2])
-})
-
 // outbox is the durable queue over a store.
 type outbox struct {
 	st    store.Store
@@ -208,8 +192,12 @@ func (o *outbox) retry(ctx context.Context, now time.Time, c *claimed, due time.
 
 // done forgets c.
 func (o *outbox) done(ctx context.Context, c *claimed) error {
-	keys := []string{queueKey(c.tenant), bodyKey(c.tenant, c.id), leaseKey(c.tenant, c.id)}
-	if _, err := o.st.Run(ctx, doneScript, keys, c.member); err != nil {
+	// No script: whichever of the three goes first, a replica that sees
+	// what is left drops it (an entry without its mail is dropped, a
+	// mail without its entry expires).
+	err := o.st.Pipeline(ctx, store.ZRemOp(queueKey(c.tenant), c.member),
+		store.DeleteOp(bodyKey(c.tenant, c.id)), store.DeleteOp(leaseKey(c.tenant, c.id)))
+	if err != nil {
 		return fmt.Errorf("mail: outbox: done: %w", err)
 	}
 	return nil
