@@ -133,7 +133,8 @@ type Dispatcher struct {
 	// of going straight to a worker (the tenants' turns stay fair).
 	backlog bool
 	// waiting counts the mails leased here that wait for a worker, per
-	// tenant: at most one each, and Workers in all.
+	// tenant: at most Workers each (one tenant's burst waits here, not in
+	// the poller's queue), and twice that in all.
 	waiting    map[string]int
 	waitingAll int
 	// last is the tenant served last (by the poller or a hand-over).
@@ -307,7 +308,7 @@ func (d *Dispatcher) handOff(tenant string) (hand handOver, ok bool) {
 	case d.sem <- struct{}{}:
 		hand = toWorker
 	default:
-		if d.waiting[tenant] > 0 || d.waitingAll >= d.opt.Workers {
+		if d.waiting[tenant] >= d.opt.Workers || d.waitingAll >= 2*d.opt.Workers {
 			return toPoller, true
 		}
 		d.waiting[tenant]++

@@ -127,6 +127,10 @@ func New(opts Options) (*Store, error) {
 		// every new connection would cost its own handshake and script
 		// loads.
 		PipelinePoolSize: -1,
+		// RESP2: the store uses no push notifications (no client-side
+		// caching, no pub/sub), and with RESP3 go-redis looks for them
+		// around every command.
+		Protocol: 2,
 	})
 	return s, nil
 }
