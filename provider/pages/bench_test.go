@@ -2,6 +2,7 @@ package pages
 
 import (
 	"net/http/httptest"
+	"reflect"
 	"testing"
 
 	"github.com/guestpass/guestpass/templates"
@@ -26,6 +27,31 @@ func BenchmarkRender(b *testing.B) {
 		for _, p := range []string{PageEmail, PageCode} {
 			w := httptest.NewRecorder()
 			r.Render(w, req, p, d)
+		}
+	}
+}
+
+// The view repeats Data's fields (flat, for speed): every field of Data
+// must be there, with its type, or a template using it would fail.
+func TestViewHasDataFields(t *testing.T) {
+	dt, vt := reflect.TypeOf(Data{}), reflect.TypeOf(view{})
+	for i := range dt.NumField() {
+		f := dt.Field(i)
+		vf, ok := vt.FieldByName(f.Name)
+		if !ok || vf.Type != f.Type || len(vf.Index) != 1 {
+			t.Errorf("view lacks Data's field %s %v", f.Name, f.Type)
+		}
+	}
+	d := Data{Lang: "fr", Tenant: Branding{TenantID: "t"}, AppName: "a", Title: "ti", CSRF: "c", Email: "e",
+		LoginHint: true, FieldError: "fe", Message: "m", MessageArgs: []any{1}, Status: 400,
+		Actions: Actions{Email: "x"}, Extra: map[string]string{"k": "v"}, Apps: []App{{Name: "n"}}, Hidden: []Field{{Name: "h"}}}
+	r := &Renderer{cat: builtinCatalog()}
+	v := reflect.ValueOf(*r.newView(PageEmail, d))
+	dv := reflect.ValueOf(d)
+	for i := range dt.NumField() {
+		name := dt.Field(i).Name
+		if !reflect.DeepEqual(v.FieldByName(name).Interface(), dv.Field(i).Interface()) {
+			t.Errorf("newView does not copy %s", name)
 		}
 	}
 }

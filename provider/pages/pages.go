@@ -246,7 +246,27 @@ func (r *Renderer) Execute(page string, d Data) ([]byte, string, error) {
 // per response (nonce, checked branding) and translation helpers bound to
 // the response's language.
 type view struct {
-	Data
+	// Data's fields, flat rather than embedded: templates look a field up
+	// by name at every use, and a promoted field costs reflect a walk of
+	// the embedded structs, with allocations, each time (a third of a
+	// page's rendering). newView copies them; TestViewHasDataFields keeps
+	// the lists in step.
+	Lang        string
+	Tenant      Branding
+	AppName     string
+	Title       string
+	CSRF        string
+	Email       string
+	LoginHint   bool
+	FieldError  MessageKey
+	Message     MessageKey
+	MessageArgs []any
+	Status      int
+	Actions     Actions
+	Extra       map[string]string
+	Apps        []App
+	Hidden      []Field
+
 	Page       string
 	Nonce      string
 	Accent     template.CSS // validated colour, safe in CSS
@@ -278,7 +298,10 @@ func (r *Renderer) newView(page string, d Data) *view {
 	vars["email"] = d.Email
 	vars["app"] = d.AppName
 	v := &view{
-		Data: d, Page: page, Nonce: newNonce(),
+		Lang: d.Lang, Tenant: d.Tenant, AppName: d.AppName, Title: d.Title, CSRF: d.CSRF, Email: d.Email,
+		LoginHint: d.LoginHint, FieldError: d.FieldError, Message: d.Message, MessageArgs: d.MessageArgs,
+		Status: d.Status, Actions: d.Actions, Extra: d.Extra, Apps: d.Apps, Hidden: d.Hidden,
+		Page: page, Nonce: newNonce(),
 		Accent: template.CSS(accent), AccentText: template.CSS(text),
 		Logo: logo, logoOrigin: origin, TenantName: name,
 		vars: vars, r: r,
