@@ -50,6 +50,9 @@ func Start(cmd *exec.Cmd) (*Proc, error) {
 	return p, nil
 }
 
+// Pid is the process id (for readings from /proc/PID).
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Exited is closed once the process has exited and been reaped, so a
 // helper waiting for its server to answer can stop waiting on a crash.
 func (p *Proc) Exited() <-chan struct{} { return p.done }
