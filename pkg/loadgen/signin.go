@@ -241,4 +241,3 @@ func (rp *relyingParty) userInfo(ctx context.Context, hc *http.Client, t Tokens)
 	}
 	return nil
 }
-
