@@ -129,6 +129,13 @@ func runBench(ctx context.Context, f *benchFlags, stdout, stderr io.Writer) erro
 		}
 	}()
 	o := loadgen.RunOptions{Duration: f.duration, Warmup: f.warmup, Concurrency: f.concurrency, Rate: f.rate, Progress: stderr}
+	if f.guests > 0 {
+		start := time.Now()
+		if o.Guests, err = t.SeedGuests(ctx, f.guests); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "invited %d guests in %v\n", f.guests, time.Since(start).Round(time.Millisecond))
+	}
 	for _, s := range strings.Split(f.scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			o.Scenarios = append(o.Scenarios, s)

@@ -41,16 +41,23 @@ func newTransport(local net.IP) *http.Transport {
 type spread struct {
 	next     http.RoundTripper
 	replicas []string // host:port
-	n        atomic.Uint64
+	// sent counts the requests sent to each replica (shared by every
+	// browser of a run; nil: not counted).
+	sent []atomic.Int64
+	n    atomic.Uint64
 }
 
 func (s *spread) RoundTrip(req *http.Request) (*http.Response, error) {
 	if len(s.replicas) < 2 {
 		return s.next.RoundTrip(req)
 	}
+	i := s.n.Add(1) % uint64(len(s.replicas))
+	if s.sent != nil {
+		s.sent[i].Add(1)
+	}
 	r := req.Clone(req.Context())
 	r.Host = req.URL.Host
-	r.URL.Host = s.replicas[s.n.Add(1)%uint64(len(s.replicas))]
+	r.URL.Host = s.replicas[i]
 	return s.next.RoundTrip(r)
 }
 

@@ -57,6 +57,9 @@ type Result struct {
 	ErrorSamples []string         `json:"errorSamples,omitempty"`
 	// Mails the sink received during the scenario (warm-up included).
 	Mails int `json:"mails"`
+	// RequestsPerReplica counts the HTTP requests each replica was sent
+	// in the window (with more than one).
+	RequestsPerReplica []int64 `json:"requestsPerReplica,omitempty"`
 }
 
 // Report is what a run prints.

@@ -46,7 +46,8 @@ type runner struct {
 	o     RunOptions
 	rps   []*relyingParty
 	runID string
-	n     atomic.Uint64 // sign-ins started: picks the address and tenant
+	n     atomic.Uint64  // sign-ins started: picks the address and tenant
+	sent  []atomic.Int64 // requests per replica
 }
 
 // worker is one browser with its own connections (and, on a loopback
@@ -64,7 +65,7 @@ func Run(ctx context.Context, t *Target, o RunOptions) ([]Result, error) {
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
 	}
-	r := &runner{t: t, o: o, runID: random()[:6]}
+	r := &runner{t: t, o: o, runID: random()[:6], sent: make([]atomic.Int64, len(t.Replicas))}
 	setup := &http.Client{Timeout: requestTimeout, Transport: &spread{next: newTransport(nil), replicas: t.Replicas}}
 	for _, tn := range t.Tenants {
 		rp, err := newRelyingParty(ctx, setup, t.BaseURL+"/"+tn.ID, tn)
@@ -104,7 +105,7 @@ func (r *runner) workers() []*worker {
 		if loop {
 			local = net.IPv4(127, 0, byte(i/250), byte(2+i%250))
 		}
-		rt := &spread{next: newTransport(local), replicas: r.t.Replicas}
+		rt := &spread{next: newTransport(local), replicas: r.t.Replicas, sent: r.sent}
 		ws[i] = &worker{id: i, b: newBrowser(rt, redirectURI), hc: &http.Client{Transport: rt, Timeout: requestTimeout},
 			tenant: i % len(r.t.Tenants)}
 		if len(r.t.Tenants) > 0 {
@@ -238,12 +239,14 @@ func (r *runner) scenario(ctx context.Context, name string, ws []*worker) (Resul
 	if err != nil {
 		return Result{}, err
 	}
+	sent0 := r.sentCounts()
 	t0 := time.Now()
 	windowStart.Store(t0.UnixNano())
 	sleep(ctx, r.o.Duration)
 	after, err := r.t.Read(ctx)
 	t1 := time.Now()
 	windowEnd.Store(t1.UnixNano())
+	sent1 := r.sentCounts()
 	cancel()
 	wg.Wait()
 	if err != nil {
@@ -260,7 +263,20 @@ func (r *runner) scenario(ctx context.Context, name string, ws []*worker) (Resul
 	res := summarize(name, lat, errs, samples, t1.Sub(t0), before, after)
 	mails1, _ := r.t.Sink.Counts()
 	res.Mails = mails1 - mails0
+	if len(sent1) > 1 {
+		for i := range sent1 {
+			res.RequestsPerReplica = append(res.RequestsPerReplica, sent1[i]-sent0[i])
+		}
+	}
 	return res, nil
+}
+
+func (r *runner) sentCounts() []int64 {
+	out := make([]int64, len(r.sent))
+	for i := range r.sent {
+		out[i] = r.sent[i].Load()
+	}
+	return out
 }
 
 // pace sends the scheduled start of each operation, rate per second, until
