@@ -48,6 +48,7 @@ type runner struct {
 	runID string
 	n     atomic.Uint64  // sign-ins started: picks the address and tenant
 	sent  []atomic.Int64 // requests per replica
+	busy  sync.Map       // guests' addresses being signed in
 }
 
 // worker is one browser with its own connections (and, on a loopback
@@ -64,6 +65,9 @@ type worker struct {
 func Run(ctx context.Context, t *Target, o RunOptions) ([]Result, error) {
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
+	}
+	if len(o.Guests) > 0 && len(o.Guests) <= o.Concurrency {
+		return nil, fmt.Errorf("%d guests for %d browsers: each browser needs a guest of its own, and more to go round", len(o.Guests), o.Concurrency)
 	}
 	r := &runner{t: t, o: o, runID: random()[:6], sent: make([]atomic.Int64, len(t.Replicas))}
 	setup := &http.Client{Timeout: requestTimeout, Transport: &spread{next: newTransport(nil), replicas: t.Replicas}}
@@ -121,8 +125,18 @@ func (r *runner) signIn(ctx context.Context, w *worker) error {
 	var email string
 	tenant := int(n % uint64(len(r.t.Tenants)))
 	if len(r.o.Guests) > 0 {
-		g := r.o.Guests[n%uint64(len(r.o.Guests))]
-		email, tenant = g.Email, g.Tenant
+		// The guests in turn, skipping one still signing in: a second
+		// code for an address replaces the first, which would fail a
+		// sign-in that is the tool's doing, not the server's.
+		for {
+			g := r.o.Guests[n%uint64(len(r.o.Guests))]
+			if _, busy := r.busy.LoadOrStore(g.Email, true); !busy {
+				email, tenant = g.Email, g.Tenant
+				defer r.busy.Delete(email)
+				break
+			}
+			n = r.n.Add(1)
+		}
 	} else {
 		email = fmt.Sprintf("b%s-%d@guest.example", r.runID, n)
 	}
