@@ -49,7 +49,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.IntVar(&f.replicas, "replicas", 1, "guestpass processes on the same store (redis or cluster); each request goes to the next one in turn")
 	fs.IntVar(&f.tenants, "tenants", 1, "tenants in the generated config (bench-0, bench-1, ...)")
 	fs.IntVar(&f.guests, "guests", 0, "invite this many guests first; sign-ins then use their addresses in turn instead of fresh self-service ones")
-	fs.StringVar(&f.scenarios, "scenario", strings.Join(loadgen.Scenarios, ","), "scenarios to run one after the other")
+	fs.StringVar(&f.scenarios, "scenario", strings.Join(loadgen.Scenarios(), ","), "scenarios to run one after the other")
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured time of each scenario")
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "warm-up before each scenario's measured time (not counted)")
 	fs.IntVar(&f.concurrency, "concurrency", 16, "concurrent browsers")

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"os/exec"
 	"testing"
 
+	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/loadgen"
 )
 
@@ -53,7 +56,7 @@ func checkResults(t *testing.T, rep loadgen.Report, scenarios []string, redis bo
 
 func TestBenchMemory(t *testing.T) {
 	rep := runBenchJSON(t, "--store", "memory")
-	checkResults(t, rep, loadgen.Scenarios, false)
+	checkResults(t, rep, loadgen.Scenarios(), false)
 }
 
 // Two replicas on one Redis (with AOF): each request goes to the other
@@ -72,5 +75,42 @@ func TestBenchRedisReplicas(t *testing.T) {
 	}
 	if rep.Params.Replicas != 2 || rep.Params.Guests != 50 {
 		t.Errorf("params %+v", rep.Params)
+	}
+}
+
+// The config the bench generates is one guestpass accepts (not in dev
+// mode), with the abuse limits lifted and the log quiet. It is checked
+// here because only cmd/ and provider/server may read pkg/config.
+func TestBenchConfigParses(t *testing.T) {
+	var secrets [3]string
+	var codeKey []byte
+	for i, n := range []int{64, 32, 32} {
+		codeKey = make([]byte, n)
+		_, _ = rand.Read(codeKey)
+		secrets[i] = base64.StdEncoding.EncodeToString(codeKey)
+	}
+	const cb = "http://127.0.0.1:9/callback"
+	for _, st := range []loadgen.StoreConfig{
+		{Type: "memory"},
+		{Type: "redis", Addrs: []string{"127.0.0.1:7000", "127.0.0.1:7001"}, Password: "pa$$word", KeyPrefix: "bench-x:"},
+	} {
+		c := loadgen.ServerConfig{BaseURL: "http://127.0.0.1:8080", Listen: "127.0.0.1:8080", MetricsListen: "127.0.0.1:9090",
+			SMTPAddr: "127.0.0.1:2525", Store: st, Secrets: secrets, AdminSecret: "admin-secret",
+			Tenants: []loadgen.Tenant{{ID: "bench-0", ClientID: "bench-app", ClientSecret: "s0", RedirectURI: cb},
+				{ID: "bench-1", ClientID: "bench-app", ClientSecret: "s1", RedirectURI: cb}}}
+		cfg, err := config.Parse([]byte(c.YAML()), "bench.yaml", func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatalf("%s:\n%s\n%v", st.Type, c.YAML(), err)
+		}
+		if cfg.Dev || cfg.Store.Type != st.Type || cfg.Log.Level != "warn" || len(cfg.Tenants) != 2 || !bytes.Equal(cfg.Secrets.Code, codeKey) {
+			t.Fatalf("%s: parsed %+v", st.Type, cfg)
+		}
+		if st.Type == "redis" && (cfg.Store.Redis.Password != "pa$$word" || len(cfg.Store.Redis.Addrs) != 2) {
+			t.Fatalf("redis block: %+v", cfg.Store.Redis)
+		}
+		otp := cfg.Tenant("bench-1").EmailOTP
+		if otp.AbuseLimits.MaxCodesPerIPPerHour != 100000 || otp.ResendCooldown != 0 || cfg.Network.AuthorizePerIPPerMinute != 1000000 {
+			t.Fatalf("limits not lifted: %+v %+v", otp, cfg.Network)
+		}
 	}
 }

@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// Scenarios are the operations the tool can drive, in their default order.
-var Scenarios = []string{"signin", "refresh", "discovery", "userinfo"}
+// Scenarios returns the operations the tool can drive, in their default
+// order.
+func Scenarios() []string { return []string{"signin", "refresh", "discovery", "userinfo"} }
 
 // RunOptions shape the load.
 type RunOptions struct {
@@ -167,7 +168,7 @@ func (r *runner) op(name string) (func(context.Context, *worker) error, bool, er
 	case "userinfo":
 		return func(ctx context.Context, w *worker) error { return r.rps[w.tenant].userInfo(ctx, w.hc, w.tokens) }, true, nil
 	}
-	return nil, false, fmt.Errorf("unknown scenario %q (want %v)", name, Scenarios)
+	return nil, false, fmt.Errorf("unknown scenario %q (want %v)", name, Scenarios())
 }
 
 // tally is one worker's figures in the window.
