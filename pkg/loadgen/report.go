@@ -51,6 +51,8 @@ type Result struct {
 	// of the scenario, in MiB.
 	ServerRSSStartMiB *float64 `json:"guestpassRssStartMiB,omitempty"`
 	ServerRSSEndMiB   *float64 `json:"guestpassRssEndMiB,omitempty"`
+	// ServerRSSMaxMiB is the largest of the readings taken every second.
+	ServerRSSMaxMiB *float64 `json:"guestpassRssMaxMiB,omitempty"`
 	// ErrorKinds counts errors by the step that failed ("lost code": no
 	// mail within 10 s); ErrorSamples are the first few, in full.
 	ErrorKinds   map[string]int64 `json:"errorKinds,omitempty"`
@@ -83,7 +85,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func ptr(f float64) *float64 { return &f }
 
 // summarize turns a window's raw figures into a Result.
-func summarize(name string, lat []time.Duration, errs map[string]int64, samples []string, window time.Duration, before, after Reading) Result {
+func summarize(name string, lat []time.Duration, errs map[string]int64, samples []string, window time.Duration, before, after Reading, maxRSS int64) Result {
 	slices.Sort(lat)
 	r := Result{Scenario: name, Ops: int64(len(lat)), Seconds: window.Seconds(), ErrorKinds: errs, ErrorSamples: samples}
 	for _, n := range errs {
@@ -109,6 +111,7 @@ func summarize(name string, lat []time.Duration, errs map[string]int64, samples 
 		r.ServerCores = ptr(cores(after.Server - before.Server))
 		r.ServerRSSStartMiB = ptr(float64(before.ServerRSS) / (1 << 20))
 		r.ServerRSSEndMiB = ptr(float64(after.ServerRSS) / (1 << 20))
+		r.ServerRSSMaxMiB = ptr(float64(max(maxRSS, before.ServerRSS, after.ServerRSS)) / (1 << 20))
 	}
 	if after.RedisKnown {
 		r.RedisCPUMsPerOp = ptr(perOp(after.Redis - before.Redis))
@@ -145,7 +148,7 @@ func (rep Report) WriteText(w io.Writer) error {
 	for _, r := range rep.Results {
 		rss := "-"
 		if r.ServerRSSStartMiB != nil {
-			rss = fmt.Sprintf("%.0f→%.0f", *r.ServerRSSStartMiB, *r.ServerRSSEndMiB)
+			rss = fmt.Sprintf("%.0f→%.0f (max %.0f)", *r.ServerRSSStartMiB, *r.ServerRSSEndMiB, *r.ServerRSSMaxMiB)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.3f\t%s\t\n", r.Scenario, r.Ops, r.Errors, r.OpsPerS,
 			r.P50Ms, r.P90Ms, r.P99Ms, opt(r.ServerCPUMsPerOp, "%.3f"), opt(r.RedisCPUMsPerOp, "%.3f"), r.ToolCPUMsPerOp, rss)

@@ -15,7 +15,7 @@ func TestSummarize(t *testing.T) {
 	}
 	before := Reading{Server: time.Second, Redis: 2 * time.Second, Tool: 3 * time.Second, ServerRSS: 30 << 20, ServerKnown: true, RedisKnown: true}
 	after := Reading{Server: 1500 * time.Millisecond, Redis: 2100 * time.Millisecond, Tool: 3200 * time.Millisecond, ServerRSS: 32 << 20, ServerKnown: true, RedisKnown: true}
-	r := summarize("signin", lat, map[string]int64{"lost code": 2, "verify": 1}, []string{"mail: lost code"}, 2*time.Second, before, after)
+	r := summarize("signin", lat, map[string]int64{"lost code": 2, "verify": 1}, []string{"mail: lost code"}, 2*time.Second, before, after, 40<<20)
 	if r.Ops != 100 || r.Errors != 3 || r.OpsPerS != 50 || r.P50Ms != 50 || r.P90Ms != 90 || r.P99Ms != 99 || r.MaxMs != 100 {
 		t.Fatalf("%+v", r)
 	}
@@ -27,7 +27,7 @@ func TestSummarize(t *testing.T) {
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"signin", "5.000", "30→32", "signin errors: lost code 2, verify 1", "mail: lost code"} {
+	for _, want := range []string{"signin", "5.000", "30→32 (max 40)", "signin errors: lost code 2, verify 1", "mail: lost code"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
@@ -41,7 +41,7 @@ func TestSummarize(t *testing.T) {
 	}
 
 	// Unknown readings stay absent rather than reading as zero.
-	r = summarize("discovery", lat, map[string]int64{}, nil, time.Second, Reading{}, Reading{})
+	r = summarize("discovery", lat, map[string]int64{}, nil, time.Second, Reading{}, Reading{}, 0)
 	if r.ServerCPUMsPerOp != nil || r.RedisCPUMsPerOp != nil || r.ErrorKinds != nil {
 		t.Fatalf("%+v", r)
 	}

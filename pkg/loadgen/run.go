@@ -257,7 +257,7 @@ func (r *runner) scenario(ctx context.Context, name string, ws []*worker) (Resul
 	sent0 := r.sentCounts()
 	t0 := time.Now()
 	windowStart.Store(t0.UnixNano())
-	sleep(ctx, r.o.Duration)
+	maxRSS := r.watchRSS(ctx, r.o.Duration)
 	after, err := r.t.Read(ctx)
 	t1 := time.Now()
 	windowEnd.Store(t1.UnixNano())
@@ -275,7 +275,7 @@ func (r *runner) scenario(ctx context.Context, name string, ws []*worker) (Resul
 			errs[k] += n
 		}
 	}
-	res := summarize(name, lat, errs, samples, t1.Sub(t0), before, after)
+	res := summarize(name, lat, errs, samples, t1.Sub(t0), before, after, maxRSS)
 	mails1, _ := r.t.Sink.Counts()
 	res.Mails = mails1 - mails0
 	if len(sent1) > 1 {
@@ -284,6 +284,23 @@ func (r *runner) scenario(ctx context.Context, name string, ws []*worker) (Resul
 		}
 	}
 	return res, nil
+}
+
+// watchRSS waits d, reading the servers' RSS every second, and returns
+// the largest reading: a leak shows as growth, a spike as a peak.
+func (r *runner) watchRSS(ctx context.Context, d time.Duration) int64 {
+	var peak int64
+	end := time.Now().Add(d)
+	for {
+		left := time.Until(end)
+		if left <= 0 || ctx.Err() != nil {
+			return peak
+		}
+		sleep(ctx, min(left, time.Second))
+		if rss, err := r.t.ServerRSS(); err == nil {
+			peak = max(peak, rss)
+		}
+	}
 }
 
 func (r *runner) sentCounts() []int64 {

@@ -424,6 +424,19 @@ type Reading struct {
 	ServerKnown, RedisKnown bool
 }
 
+// ServerRSS is the sum of the guestpass processes' VmRSS, in bytes.
+func (t *Target) ServerRSS() (int64, error) {
+	var sum int64
+	for _, pid := range t.serverPIDs {
+		rss, err := procRSS(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += rss
+	}
+	return sum, nil
+}
+
 // Read takes a reading of CPU and RSS.
 func (t *Target) Read(ctx context.Context) (Reading, error) {
 	var r Reading
@@ -433,13 +446,11 @@ func (t *Target) Read(ctx context.Context) (Reading, error) {
 		if err != nil {
 			return r, err
 		}
-		rss, err := procRSS(pid)
-		if err != nil {
-			return r, err
-		}
 		r.Server += c
-		r.ServerRSS += rss
 		r.ServerKnown = true
+	}
+	if r.ServerRSS, err = t.ServerRSS(); err != nil {
+		return r, err
 	}
 	for _, n := range t.redis {
 		c, err := n.cpu(ctx, t.ticks)
