@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -60,11 +61,14 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.StringVar(&f.pids, "pid", "", "with --target: comma-separated PIDs of its processes, for CPU and RSS readings")
 	fs.StringVar(&f.tenant.ID, "tenant", "", "with --target: tenant id")
 	fs.StringVar(&f.tenant.ClientID, "client-id", "", "with --target: a confidential client of the tenant")
-	fs.StringVar(&f.tenant.ClientSecret, "client-secret", "", "with --target: its secret")
+	fs.StringVar(&f.tenant.ClientSecret, "client-secret", "", "with --target: its secret (default $GUESTPASS_CLIENT_SECRET, which other users cannot read in the process list)")
 	fs.StringVar(&f.tenant.RedirectURI, "redirect-uri", "", "with --target: one of its redirect URIs (nothing needs to listen there)")
 	fs.StringVar(&f.smtpListen, "smtp-listen", "127.0.0.1:2525", "with --target: where the SMTP sink listens (that server's mail.smtp.addr, tls: none)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if f.tenant.ClientSecret == "" {
+		f.tenant.ClientSecret = os.Getenv("GUESTPASS_CLIENT_SECRET")
 	}
 	if fs.NArg() != 0 {
 		fs.Usage()
@@ -147,7 +151,7 @@ func runBench(ctx context.Context, f *benchFlags, stdout, stderr io.Writer) erro
 	}
 	store := f.store
 	if f.redisURL != "" {
-		store = "redis (" + f.redisURL + ")"
+		store = "redis (" + redactedURL(f.redisURL) + ")"
 	}
 	rep := loadgen.Report{Params: loadgen.Params{Target: t.BaseURL, Store: store, Replicas: len(t.Replicas), Tenants: len(t.Tenants),
 		Guests: f.guests, Concurrency: f.concurrency, Rate: f.rate, Duration: f.duration.String(), Warmup: f.warmup.String(),
@@ -159,4 +163,13 @@ func runBench(ctx context.Context, f *benchFlags, stdout, stderr io.Writer) erro
 		return rep.WriteJSON(stdout)
 	}
 	return rep.WriteText(stdout)
+}
+
+// redactedURL hides a URL's password: the report is meant to be shared.
+func redactedURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

@@ -55,7 +55,6 @@ type runner struct {
 // worker is one browser with its own connections (and, on a loopback
 // target, its own source address).
 type worker struct {
-	id     int
 	b      *browser
 	hc     *http.Client // the app's calls: token, userinfo, discovery
 	tenant int
@@ -87,6 +86,9 @@ func Run(ctx context.Context, t *Target, o RunOptions) ([]Result, error) {
 			return out, fmt.Errorf("%s: %w", s, err)
 		}
 		out = append(out, res)
+		if err := ctx.Err(); err != nil {
+			return out, fmt.Errorf("stopped during %s: %w", s, err)
+		}
 	}
 	return out, nil
 }
@@ -111,11 +113,9 @@ func (r *runner) workers() []*worker {
 			local = net.IPv4(127, 0, byte(i/250), byte(2+i%250))
 		}
 		rt := &spread{next: newTransport(local), replicas: r.t.Replicas, sent: r.sent}
-		ws[i] = &worker{id: i, b: newBrowser(rt, redirectURI), hc: &http.Client{Transport: rt, Timeout: requestTimeout},
-			tenant: i % len(r.t.Tenants)}
-		if len(r.t.Tenants) > 0 {
-			ws[i].b.stop = r.t.Tenants[ws[i].tenant].RedirectURI
-		}
+		tenant := i % len(r.t.Tenants)
+		ws[i] = &worker{b: newBrowser(rt, r.t.Tenants[tenant].RedirectURI), hc: &http.Client{Transport: rt, Timeout: requestTimeout},
+			tenant: tenant}
 	}
 	return ws
 }
@@ -126,9 +126,10 @@ func (r *runner) signIn(ctx context.Context, w *worker) error {
 	var email string
 	tenant := int(n % uint64(len(r.t.Tenants)))
 	if len(r.o.Guests) > 0 {
-		// The guests in turn, skipping one still signing in: a second
-		// code for an address replaces the first, which would fail a
-		// sign-in that is the tool's doing, not the server's.
+		// The guests in turn, skipping one still signing in: the sink
+		// tells codes apart by recipient only, so two browsers on one
+		// guest could take each other's code, an error of the tool's
+		// making, not the server's.
 		for {
 			g := r.o.Guests[n%uint64(len(r.o.Guests))]
 			if _, busy := r.busy.LoadOrStore(g.Email, true); !busy {
@@ -160,6 +161,11 @@ func (r *runner) op(name string) (func(context.Context, *worker) error, bool, er
 	case "refresh":
 		return func(ctx context.Context, w *worker) error {
 			t, err := r.rps[w.tenant].refresh(ctx, w.hc, w.tokens)
+			if err != nil {
+				// The token may be spent (or its family revoked): sign
+				// in again rather than fail every refresh after this one.
+				t = Tokens{}
+			}
 			w.tokens = t
 			return err
 		}, true, nil
@@ -194,7 +200,6 @@ func (r *runner) scenario(ctx context.Context, name string, ws []*worker) (Resul
 	r.progress("%s: %v warm-up, %v measured, %d browsers", name, r.o.Warmup, r.o.Duration, len(ws))
 	mails0, _ := r.t.Sink.Counts()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
 		windowStart, windowEnd atomic.Int64 // unix ns; 0 while unknown
 		samplesMu              sync.Mutex
@@ -233,6 +238,16 @@ func (r *runner) scenario(ctx context.Context, name string, ws []*worker) (Resul
 		go func() {
 			defer wg.Done()
 			for {
+				if needTokens && w.tokens.Access == "" {
+					// Not timed: the scenario measures the operation.
+					if err := r.signIn(ctx, w); err != nil {
+						if ctx.Err() != nil {
+							return
+						}
+						record(i, time.Now(), time.Now(), fmt.Errorf("sign-in for tokens: %w", err))
+						continue
+					}
+				}
 				start := time.Now()
 				if starts != nil {
 					select {
@@ -249,9 +264,14 @@ func (r *runner) scenario(ctx context.Context, name string, ws []*worker) (Resul
 			}
 		}()
 	}
+	stop := func() {
+		cancel()
+		wg.Wait()
+	}
 	sleep(ctx, r.o.Warmup)
 	before, err := r.t.Read(ctx)
 	if err != nil {
+		stop()
 		return Result{}, err
 	}
 	sent0 := r.sentCounts()
@@ -262,8 +282,7 @@ func (r *runner) scenario(ctx context.Context, name string, ws []*worker) (Resul
 	t1 := time.Now()
 	windowEnd.Store(t1.UnixNano())
 	sent1 := r.sentCounts()
-	cancel()
-	wg.Wait()
+	stop()
 	if err != nil {
 		return Result{}, err
 	}

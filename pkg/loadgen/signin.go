@@ -130,6 +130,7 @@ func (rp *relyingParty) signIn(ctx context.Context, b *browser, hc *http.Client,
 	if action, csrf, err = p.form(0); err != nil {
 		return Tokens{}, stepErr("send page", err)
 	}
+	sink.Discard(email)
 	if p, err = b.post(action, url.Values{"csrf": {csrf}}); err != nil {
 		return Tokens{}, stepErr("send", err)
 	}

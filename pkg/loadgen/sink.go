@@ -33,8 +33,12 @@ type Sink struct {
 	srv *smtp.Server
 	ln  net.Listener
 
-	mu      sync.Mutex
-	codes   map[string][]string        // recipient (lower case) → codes not yet taken
+	mu sync.Mutex
+	// codes holds the newest code mailed to each recipient (lower case)
+	// and not yet taken. Only one browser at a time signs in an address
+	// and it discards older codes before it asks for one, so the newest
+	// is its own.
+	codes   map[string]string
 	waiters map[string][]chan struct{} // recipient → browsers waiting for a mail
 	mails   int
 	bad     int // mails without a code
@@ -46,7 +50,7 @@ func StartSink(addr string) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp sink: listen %s: %w", addr, err)
 	}
-	s := &Sink{Addr: ln.Addr().String(), ln: ln, codes: map[string][]string{}, waiters: map[string][]chan struct{}{}}
+	s := &Sink{Addr: ln.Addr().String(), ln: ln, codes: map[string]string{}, waiters: map[string][]chan struct{}{}}
 	s.srv = smtp.NewServer(sinkBackend{s})
 	s.srv.Domain = "loadgen.localhost"
 	s.srv.ReadTimeout = time.Minute
@@ -81,7 +85,7 @@ func (s *Sink) deliver(rcpts []string, code string) {
 	}
 	for _, r := range rcpts {
 		r = strings.ToLower(r)
-		s.codes[r] = append(s.codes[r], code)
+		s.codes[r] = code
 		for _, w := range s.waiters[r] {
 			close(w)
 		}
@@ -89,7 +93,17 @@ func (s *Sink) deliver(rcpts []string, code string) {
 	}
 }
 
-// Wait returns the oldest code sent to addr that no earlier Wait took,
+// Discard forgets the codes mailed to addr so far: a sign-in calls it
+// before it asks for a code, so that a late mail of an abandoned sign-in
+// of the same guest (cut off at the end of a scenario) is not taken for
+// its own.
+func (s *Sink) Discard(addr string) {
+	s.mu.Lock()
+	delete(s.codes, strings.ToLower(addr))
+	s.mu.Unlock()
+}
+
+// Wait takes the newest code mailed to addr that no earlier Wait took,
 // waiting up to timeout; ErrLostCode when none came.
 func (s *Sink) Wait(ctx context.Context, addr string, timeout time.Duration) (string, error) {
 	addr = strings.ToLower(addr)
@@ -97,13 +111,8 @@ func (s *Sink) Wait(ctx context.Context, addr string, timeout time.Duration) (st
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
-		if cs := s.codes[addr]; len(cs) > 0 {
-			code := cs[0]
-			if len(cs) == 1 {
-				delete(s.codes, addr)
-			} else {
-				s.codes[addr] = cs[1:]
-			}
+		if code, ok := s.codes[addr]; ok {
+			delete(s.codes, addr)
 			s.mu.Unlock()
 			return code, nil
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/smtp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,7 +71,19 @@ func TestSinkHandsEachCodeToItsRecipientOnce(t *testing.T) {
 	if c, err := s.Wait(ctx, "bob@guest.example", time.Second); err != nil || c != "01234567" {
 		t.Fatalf("bob: %q %v", c, err)
 	}
-	if mails, bad := s.Counts(); mails != 2 || bad != 0 {
+	// Of two codes the newest counts (it replaced the first); a discarded
+	// one is gone.
+	send(t, s.Addr, "bob@guest.example", passcodeMail)
+	send(t, s.Addr, "bob@guest.example", strings.Replace(passcodeMail, "0123=\r\n4567", "76543210", 1))
+	if c, err := s.Wait(ctx, "bob@guest.example", time.Second); err != nil || c != "76543210" {
+		t.Fatalf("bob's newest: %q %v", c, err)
+	}
+	send(t, s.Addr, "bob@guest.example", passcodeMail)
+	s.Discard("Bob@guest.example")
+	if _, err := s.Wait(ctx, "bob@guest.example", 50*time.Millisecond); !errors.Is(err, ErrLostCode) {
+		t.Fatalf("a discarded code was handed out: %v", err)
+	}
+	if mails, bad := s.Counts(); mails != 5 || bad != 0 {
 		t.Fatalf("counts %d %d", mails, bad)
 	}
 }
