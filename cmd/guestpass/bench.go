@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,6 +35,7 @@ type benchFlags struct {
 	duration, warmup                                     time.Duration
 	rate                                                 float64
 	asJSON, keep                                         bool
+	scenarioList                                         []string
 	tenant                                               loadgen.Tenant
 }
 
@@ -67,12 +69,24 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	for _, s := range strings.Split(f.scenarios, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !slices.Contains(loadgen.Scenarios(), s) {
+			err := fmt.Errorf("--scenario %q: want some of %s", s, strings.Join(loadgen.Scenarios(), ","))
+			fmt.Fprintln(stderr, "guestpass bench:", err)
+			return nil, err
+		}
+		f.scenarioList = append(f.scenarioList, s)
+	}
 	if f.tenant.ClientSecret == "" {
 		f.tenant.ClientSecret = os.Getenv("GUESTPASS_CLIENT_SECRET")
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintln(stderr, "guestpass bench:", err)
+		return nil, err
 	}
 	return f, nil
 }
@@ -99,7 +113,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		return 2
+		return 2 // parseBenchFlags said why
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -140,14 +154,10 @@ func runBench(ctx context.Context, f *benchFlags, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(stderr, "invited %d guests in %v\n", f.guests, time.Since(start).Round(time.Millisecond))
 	}
-	for _, s := range strings.Split(f.scenarios, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			o.Scenarios = append(o.Scenarios, s)
-		}
-	}
-	results, err := loadgen.Run(ctx, t, o)
-	if err != nil {
-		return err
+	o.Scenarios = f.scenarioList
+	results, runErr := loadgen.Run(ctx, t, o)
+	if len(results) == 0 {
+		return runErr
 	}
 	store := f.store
 	if f.redisURL != "" {
@@ -159,10 +169,13 @@ func runBench(ctx context.Context, f *benchFlags, stdout, stderr io.Writer) erro
 	if f.target != "" {
 		rep.Params.Store = "unknown (--target)"
 	}
+	// The scenarios done before an error (or Ctrl-C) are still reported.
 	if f.asJSON {
-		return rep.WriteJSON(stdout)
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteText(stdout)
 	}
-	return rep.WriteText(stdout)
+	return errors.Join(runErr, err)
 }
 
 // redactedURL hides a URL's password: the report is meant to be shared.

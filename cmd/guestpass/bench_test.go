@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/guestpass/guestpass/pkg/config"
@@ -111,6 +112,21 @@ func TestBenchConfigParses(t *testing.T) {
 		otp := cfg.Tenant("bench-1").EmailOTP
 		if otp.AbuseLimits.MaxCodesPerIPPerHour != 100000 || otp.ResendCooldown != 0 || cfg.Network.AuthorizePerIPPerMinute != 1000000 {
 			t.Fatalf("limits not lifted: %+v %+v", otp, cfg.Network)
+		}
+	}
+}
+
+// Bad flags are refused before anything starts.
+func TestBenchRefusesBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "--scenario", "signin,nope"},
+		{"bench", "extra"},
+		{"bench", "--pid", "x", "--target", "http://127.0.0.1:1"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), args, &out, &errb)
+		if code == 0 || !strings.Contains(errb.String(), "guestpass bench:") || out.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q", args, code, errb.String(), out.String())
 		}
 	}
 }
