@@ -155,8 +155,14 @@ func (rp *relyingParty) signIn(ctx context.Context, b *browser, hc *http.Client,
 		return Tokens{}, stepErr("callback", err)
 	}
 	q := u.Query()
-	if q.Get("state") != state || q.Get("iss") != rp.issuer || q.Get("code") == "" {
-		return Tokens{}, stepErrf("callback", "state, iss or code wrong: %s", u.RawQuery)
+	// The message names what is wrong, never the code itself.
+	switch {
+	case q.Get("state") != state:
+		return Tokens{}, stepErrf("callback", "state is not the one sent")
+	case q.Get("iss") != rp.issuer:
+		return Tokens{}, stepErrf("callback", "iss = %q, want %q (RFC 9207)", q.Get("iss"), rp.issuer)
+	case q.Get("code") == "":
+		return Tokens{}, stepErrf("callback", "no code (error %q)", q.Get("error"))
 	}
 	tctx := context.WithValue(ctx, oauth2.HTTPClient, hc)
 	tok, err := rp.oauth.Exchange(tctx, q.Get("code"), oauth2.VerifierOption(verifier))
