@@ -98,6 +98,9 @@ type signingKey struct {
 	id  string
 	alg jose.SignatureAlgorithm
 	key *ecdsa.PrivateKey
+	// atHeader and idHeader are the encoded protected headers of the
+	// key's access and ID tokens (jwt.go).
+	atHeader, idHeader string
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
@@ -347,7 +350,7 @@ func (r *keyRing) unseal(sk storedKey) (*signingKey, error) {
 	if !ok {
 		return nil, errors.New("signing key is not ECDSA")
 	}
-	return &signingKey{id: sk.ID, alg: jose.SignatureAlgorithm(sk.Alg), key: priv}, nil
+	return newSigningKey(sk.ID, jose.SignatureAlgorithm(sk.Alg), priv)
 }
 
 // current returns the key that signs now.

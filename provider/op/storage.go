@@ -508,27 +508,51 @@ func (s *storage) SetUserinfoFromRequest(_ context.Context, u *oidc.UserInfo, r 
 }
 
 func (s *storage) fillUserinfo(u *oidc.UserInfo, ident *Identity, scopes []string) {
-	u.Subject = ident.Subject
+	c := s.userClaims(ident, scopes)
+	u.Subject = c.Subject
+	u.Email = c.Email
+	u.EmailVerified = oidc.Bool(c.EmailVerified)
+	u.Name = c.Name
+	u.PreferredUsername = c.PreferredUsername
+	u.AppendClaims("tid", c.Tenant)
+	u.AppendClaims("idp", c.IDP)
+	if c.SessionID != "" {
+		u.AppendClaims("sid", c.SessionID)
+	}
+}
+
+// userClaims are the guest's claims of the granted scopes, in ID tokens
+// and at /userinfo. email_verified false is left out, as the library's
+// oidc.Bool did.
+type userClaims struct {
+	Subject           string `json:"sub,omitempty"`
+	Name              string `json:"name,omitempty"`
+	PreferredUsername string `json:"preferred_username,omitempty"`
+	Email             string `json:"email,omitempty"`
+	EmailVerified     bool   `json:"email_verified,omitempty"`
+	Tenant            string `json:"tid"`
+	IDP               string `json:"idp"`
+	SessionID         string `json:"sid,omitempty"`
+}
+
+func (s *storage) userClaims(ident *Identity, scopes []string) userClaims {
+	c := userClaims{Subject: ident.Subject, Tenant: s.tenant, IDP: ident.Source, SessionID: ident.SessionID}
 	if slices.Contains(scopes, oidc.ScopeEmail) {
-		u.Email = ident.Email
-		u.EmailVerified = oidc.Bool(ident.EmailVerified)
+		c.Email = ident.Email
+		c.EmailVerified = ident.EmailVerified
 	}
 	if slices.Contains(scopes, oidc.ScopeProfile) {
 		// Always a name with profile: common relying parties (Dex's oidc
 		// connector) refuse an ID token without one. A guest who gave no
 		// display name is called by their address, which is also the
 		// username they sign in with.
-		u.Name = ident.Name
-		if u.Name == "" {
-			u.Name = ident.Email
+		c.Name = ident.Name
+		if c.Name == "" {
+			c.Name = ident.Email
 		}
-		u.PreferredUsername = ident.Email
+		c.PreferredUsername = ident.Email
 	}
-	u.AppendClaims("tid", s.tenant)
-	u.AppendClaims("idp", ident.Source)
-	if ident.SessionID != "" {
-		u.AppendClaims("sid", ident.SessionID)
-	}
+	return c
 }
 
 // SetUserinfoFromToken completes op.Storage (userinfo: userinfo.go).

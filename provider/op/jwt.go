@@ -1,0 +1,93 @@
+package op
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// Tokens are compact JWS (RFC 7515 §7.1) signed with ES256 (RFC 7518
+// §3.4) by the code below rather than through go-jose and the library's
+// claim types: a token endpoint signs two JWTs per request, and building a
+// go-jose signer per token, then marshalling the library's claims three
+// times over (struct, map, merged map) cost more than the signature
+// itself. The protected header of each kind is encoded once per key; the
+// claims are plain structs whose JSON is the library's (jwt_test.go
+// compares them with op.CreateIDToken's).
+
+// JWT "typ" values: access tokens are at+jwt (RFC 9068 §2.1), so a
+// resource server cannot mistake one for an ID token or the reverse; ID
+// tokens are JWT, as the library typed them.
+const (
+	accessTokenType = "at+jwt"
+	idTokenType     = "JWT"
+)
+
+// jwsHeader is the protected header; its fields in go-jose's order.
+type jwsHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ"`
+}
+
+// encodedHeader is the base64url protected header of a key's tokens of
+// one typ, with the '.' that ends it: the start of every signing input.
+func encodedHeader(alg jose.SignatureAlgorithm, kid, typ string) (string, error) {
+	b, err := json.Marshal(jwsHeader{Alg: string(alg), Kid: kid, Typ: typ})
+	if err != nil {
+		return "", fmt.Errorf("jws header: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b) + ".", nil
+}
+
+// errNotES256 refuses a key this signer does not implement: a stored key
+// of another algorithm is a damaged or foreign key set.
+var errNotES256 = errors.New("signing key is not an ES256 (P-256) key")
+
+// signJWS returns header.payload.signature for the JSON of claims, with
+// header one of the key's encoded headers.
+func (k *signingKey) signJWS(header string, claims any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("encode claims: %w", err)
+	}
+	enc := base64.RawURLEncoding
+	const sigLen = 64 // r and s, 32 bytes each (RFC 7518 §3.4)
+	buf := make([]byte, 0, len(header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(sigLen))
+	buf = append(buf, header...)
+	buf = enc.AppendEncode(buf, payload)
+	digest := sha256.Sum256(buf)
+	r, s, err := ecdsa.Sign(rand.Reader, k.key, digest[:])
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	var sig [sigLen]byte
+	r.FillBytes(sig[:sigLen/2])
+	s.FillBytes(sig[sigLen/2:])
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig[:])
+	return string(buf), nil
+}
+
+// newSigningKey is an opened key with its headers encoded.
+func newSigningKey(id string, alg jose.SignatureAlgorithm, priv *ecdsa.PrivateKey) (*signingKey, error) {
+	if alg != jose.ES256 || priv.Curve != elliptic.P256() {
+		return nil, errNotES256
+	}
+	k := &signingKey{id: id, alg: alg, key: priv}
+	var err error
+	if k.atHeader, err = encodedHeader(alg, id, accessTokenType); err != nil {
+		return nil, err
+	}
+	if k.idHeader, err = encodedHeader(alg, id, idTokenType); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
