@@ -142,3 +142,36 @@ func TestTokensMatchTheLibrarys(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSignJWS is one ID token's signature: almost all of it is the
+// ES256 signature itself.
+//
+//	go test -run '^$' -bench BenchmarkSignJWS -benchmem ./provider/op
+func BenchmarkSignJWS(b *testing.B) {
+	st := memory.New(time.Now)
+	defer st.Close()
+	ring, err := newKeyRing(st, "fabrikam", make([]byte, 32), time.Now, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := ring.current(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &storage{tenant: "fabrikam"}
+	ident := Identity{Subject: "sub-1", Email: "ada@guest.example", EmailVerified: true, Source: "otp",
+		AMR: []string{"otp"}, AuthTime: time.Now(), SessionID: "sess-1"}
+	req := &refreshToken{Tenant: "fabrikam", Family: "fam", ClientID: "portal",
+		Scopes: []string{oidc.ScopeOpenID, oidc.ScopeEmail, oidc.ScopeProfile}, Identity: ident}
+	c := newClient("fabrikam", Client{ID: "portal", Secret: "s"})
+	b.ReportAllocs()
+	for b.Loop() {
+		claims, err := s.idTokenClaims("https://id.example/fabrikam", req, c, "access-token", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := key.signJWS(key.idHeader, claims); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
