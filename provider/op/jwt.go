@@ -1,6 +1,7 @@
 package op
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
+	"strings"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -74,6 +77,53 @@ func (k *signingKey) signJWS(header string, claims any) (string, error) {
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig[:])
 	return string(buf), nil
+}
+
+// errBadJWS is every way a JWS can fail verification; the caller says
+// what kind of token was refused.
+var errBadJWS = errors.New("invalid JWS")
+
+// verifyJWS checks raw, a compact JWS, and returns its payload: ES256 by a
+// key of the ring published now, with the protected header typ. Only
+// guestpass signs with these keys, and only with the headers above, so
+// nothing beyond alg, kid and typ is looked at (no crit, b64 or jku).
+func (r *keyRing) verifyJWS(ctx context.Context, raw, typ string) ([]byte, error) {
+	head, rest, ok := strings.Cut(raw, ".")
+	payload, sig, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || strings.Contains(sig, ".") {
+		return nil, errBadJWS
+	}
+	enc := base64.RawURLEncoding
+	hb, err := enc.DecodeString(head)
+	if err != nil {
+		return nil, errBadJWS
+	}
+	var h jwsHeader
+	if err := json.Unmarshal(hb, &h); err != nil || h.Alg != string(jose.ES256) || h.Typ != typ {
+		return nil, errBadJWS
+	}
+	ks, err := r.set(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	k := ks.publishedKey(h.Kid, r.clock())
+	if k == nil {
+		return nil, errBadJWS
+	}
+	sb, err := enc.DecodeString(sig)
+	if err != nil || len(sb) != 64 {
+		return nil, errBadJWS
+	}
+	digest := sha256.Sum256([]byte(raw[:len(head)+1+len(payload)]))
+	rr, ss := new(big.Int).SetBytes(sb[:32]), new(big.Int).SetBytes(sb[32:])
+	if !ecdsa.Verify(&k.key.PublicKey, digest[:], rr, ss) {
+		return nil, errBadJWS
+	}
+	pb, err := enc.DecodeString(payload)
+	if err != nil {
+		return nil, errBadJWS
+	}
+	return pb, nil
 }
 
 // newSigningKey is an opened key with its headers encoded.

@@ -2,8 +2,10 @@ package op
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,6 +174,78 @@ func BenchmarkSignJWS(b *testing.B) {
 		}
 		if _, err := key.signJWS(key.idHeader, claims); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// verifyJWS accepts exactly the tokens of a published key with the
+// expected typ, including those go-jose signed before jwt.go did.
+func TestVerifyJWS(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New(time.Now)
+	defer st.Close()
+	ring, err := newKeyRing(st, "fabrikam", make([]byte, 32), time.Now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ring.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := map[string]any{"iss": "https://id.example/fabrikam", "jti": "x"}
+	at, err := key.signJWS(key.atHeader, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := key.signJWS(key.idHeader, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joseSigned := func(alg jose.SignatureAlgorithm, k any, kid, typ string) string {
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: &jose.JSONWebKey{Key: k, KeyID: kid}},
+			(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := crypto.Sign(claims, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	otherStore := memory.New(time.Now)
+	defer otherStore.Close()
+	other, err := newKeyRing(otherStore, "fabrikam", make([]byte, 32), time.Now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, err := other.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, rest, _ := strings.Cut(at, ".")
+	payload, sig, _ := strings.Cut(rest, ".")
+	for _, tc := range []struct {
+		name, raw string
+		ok        bool
+	}{
+		{"ours", at, true},
+		{"signed by go-jose, as before jwt.go", joseSigned(jose.ES256, key.key, key.id, accessTokenType), true},
+		{"an ID token", id, false},
+		{"a key of another ring under our kid", joseSigned(jose.ES256, otherKey.key, key.id, accessTokenType), false},
+		{"an unknown kid", joseSigned(jose.ES256, key.key, "nope", accessTokenType), false},
+		{"HS256 with our kid", joseSigned(jose.HS256, []byte("0123456789abcdef0123456789abcdef"), key.id, accessTokenType), false},
+		{"another payload", head + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"jti":"y"}`)) + "." + sig, false},
+		{"no signature", head + "." + payload + ".", false},
+		{"four parts", at + ".x", false},
+		{"garbage", "not a token", false},
+	} {
+		got, err := ring.verifyJWS(ctx, tc.raw, accessTokenType)
+		if tc.ok && (err != nil || !strings.Contains(string(got), `"jti":"x"`)) {
+			t.Errorf("%s: %v, want the payload", tc.name, err)
+		}
+		if !tc.ok && err == nil {
+			t.Errorf("%s: accepted", tc.name)
 		}
 	}
 }

@@ -139,3 +139,26 @@ func BenchmarkRefresh(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUserinfo is one /userinfo request with a live access token, as
+// the server's own work (the root handler called directly): the token's
+// signature, its record and its family's mark.
+//
+//	go test -run '^$' -bench BenchmarkUserinfo -benchmem ./provider/server
+func BenchmarkUserinfo(b *testing.B) {
+	e := newEnv(b, envOptions{logger: productionLogger()})
+	r := newRP(b, e, "contoso", "portal", "contoso-secret")
+	tok, _ := r.callback(b, e, "contoso", signIn(b, e, newBrowser(b), r.authURL(), "userinfo@guest.example"))
+	url := e.issuer("contoso") + "/userinfo"
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("userinfo: %d %s", rec.Code, rec.Body)
+		}
+	}
+}
