@@ -12,12 +12,23 @@ import (
 type Metrics struct {
 	// Listen is host:port of the metrics listener; empty turns metrics off.
 	Listen string `yaml:"listen"`
+	// Pprof mounts net/http/pprof under /debug/pprof/ on the metrics
+	// listener. Off by default: a profile costs CPU while it runs and a
+	// goroutine dump shows the code's inner workings, so only the
+	// operator's network may ask for them, and only when turned on.
+	Pprof bool `yaml:"pprof"`
 }
 
 func (v *validator) metrics(c *Config) {
 	const key = "metrics.listen"
 	addr := c.Metrics.Listen
 	if addr == "" {
+		if c.Metrics.Pprof {
+			// Refused rather than ignored: the operator asked for
+			// profiles and would otherwise look for them in vain (they
+			// are never served on the public listener).
+			v.add("metrics.pprof", "needs metrics.listen: profiles are served only on the metrics listener, e.g. metrics: {listen: 127.0.0.1:9090, pprof: true}")
+		}
 		return
 	}
 	before := len(v.probs)

@@ -128,9 +128,18 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	closed   bool
 	reserved map[string]int // places held by slots not yet sent or released
-	// last is the tenant served last, gaugedAt when the gauges were set
-	// (the poller's own).
-	last     string
+	// backlog: the poller has seen (or been handed) mail due and not yet
+	// claimed. While it has, a new mail waits its turn in the queue instead
+	// of going straight to a worker (the tenants' turns stay fair).
+	backlog bool
+	// waiting counts the mails leased here that wait for a worker, per
+	// tenant: at most Workers each (one tenant's burst waits here, not in
+	// the poller's queue), and twice that in all.
+	waiting    map[string]int
+	waitingAll int
+	// last is the tenant served last (by the poller or a hand-over).
+	last string
+	// gaugedAt is when the gauges were set (the poller's own).
 	gaugedAt time.Time
 
 	// owned is the private memory store made when Options.Store is nil
@@ -159,6 +168,7 @@ func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher
 		from: from, opt: opts, log: opts.Logger, ctx: ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		sem: make(chan struct{}, opts.Workers), reserved: map[string]int{}, owned: owned,
+		waiting: map[string]int{},
 	}
 	go d.poll()
 	return d
@@ -229,10 +239,17 @@ func (s *slot) Release() { s.once.Do(func() { s.d.unreserve(s.tenant) }) }
 // ErrSlotUsed is returned by a Slot's Send after Send or Release.
 var ErrSlotUsed = errors.New("mail: queue slot already used")
 
-// put writes m to the outbox in its reserved place and wakes the poller.
+// put writes m to the outbox in its reserved place. Usually the mail is
+// written already leased to this replica and handed to a worker here (at
+// once, or after the sends in flight): no poll, no claim - one round trip
+// to queue it and one to forget it once sent. The outbox holds it until
+// then, so a crash loses nothing: the lease runs out and any replica sends
+// it. A mail that cannot be handed over waits in the queue for the
+// poller, which serves the tenants in turn.
 func (d *Dispatcher) put(m Message) error {
 	defer d.unreserve(m.Tenant)
-	if d.isClosed() {
+	hand, ok := d.handOff(m.Tenant)
+	if !ok {
 		return ErrDispatcherClosed
 	}
 	valid := m.Valid
@@ -241,11 +258,106 @@ func (d *Dispatcher) put(m Message) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	if err := d.box.put(ctx, d.opt.Now(), m, valid); err != nil {
+	c, err := d.box.put(ctx, d.opt.Now(), m, valid, hand != toPoller)
+	if err != nil {
+		d.handBack(m.Tenant, hand)
 		return err
 	}
-	d.poke()
+	switch hand {
+	case toPoller:
+		d.mu.Lock()
+		d.backlog = true
+		d.mu.Unlock()
+		d.poke()
+	case toWorker:
+		go d.deliverHere(c)
+	case toNextWorker:
+		go func() {
+			d.sem <- struct{}{}
+			d.mu.Lock()
+			d.unwait(m.Tenant)
+			d.mu.Unlock()
+			d.deliverHere(c)
+		}()
+	}
 	return nil
+}
+
+// How put hands a mail over.
+type handOver int
+
+const (
+	toPoller     handOver = iota // queued, due now: the poller claims it
+	toWorker                     // leased here, a worker held for it
+	toNextWorker                 // leased here, waiting for the next free worker
+)
+
+// handOff decides how a mail of tenant is handed over and holds what that
+// takes (a worker, or a waiting place; wg counts the delivery to come).
+// ok is false once closed.
+func (d *Dispatcher) handOff(tenant string) (hand handOver, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return toPoller, false
+	}
+	if d.backlog {
+		return toPoller, true
+	}
+	select {
+	case d.sem <- struct{}{}:
+		hand = toWorker
+	default:
+		if d.waiting[tenant] >= d.opt.Workers || d.waitingAll >= 2*d.opt.Workers {
+			return toPoller, true
+		}
+		d.waiting[tenant]++
+		d.waitingAll++
+		hand = toNextWorker
+	}
+	d.wg.Add(1) // under mu: never after Close, so never during Wait
+	// The poller's turns go on after the tenant served here.
+	d.last = tenant
+	return hand, true
+}
+
+// handBack undoes handOff for a mail that could not be queued.
+func (d *Dispatcher) handBack(tenant string, hand handOver) {
+	switch hand {
+	case toWorker:
+		<-d.sem
+	case toNextWorker:
+		d.mu.Lock()
+		d.unwait(tenant)
+		d.mu.Unlock()
+	default:
+		return
+	}
+	d.wg.Done()
+}
+
+// unwait gives back a waiting place (mu held).
+func (d *Dispatcher) unwait(tenant string) {
+	d.waitingAll--
+	if d.waiting[tenant]--; d.waiting[tenant] <= 0 {
+		delete(d.waiting, tenant)
+	}
+}
+
+// deliverHere sends a mail put leased to this replica, on the worker held
+// for it, then frees the worker (waking the poller when mail waits).
+func (d *Dispatcher) deliverHere(c *claimed) {
+	defer d.wg.Done()
+	defer func() {
+		<-d.sem
+		d.mu.Lock()
+		waiting := d.backlog
+		d.mu.Unlock()
+		if waiting {
+			d.poke()
+		}
+	}()
+	d.deliver(c)
 }
 
 // poke wakes the poller if it sleeps (never blocks).
@@ -402,7 +514,10 @@ func (d *Dispatcher) round() (busy bool, next time.Time, empty bool) {
 	}
 	var depth int64
 	var oldest time.Time
-	for _, t := range rotate(tenants, d.last) {
+	d.mu.Lock()
+	last := d.last
+	d.mu.Unlock()
+	for _, t := range rotate(tenants, last) {
 		c, sc, err := d.box.claim(ctx, d.opt.Now(), t)
 		if err != nil {
 			d.log.Warn("mail outbox claim failed", zap.Error(err))
@@ -412,7 +527,9 @@ func (d *Dispatcher) round() (busy bool, next time.Time, empty bool) {
 		oldest = earliest(oldest, sc.oldest)
 		next = earliest(next, sc.next)
 		if c != nil {
+			d.mu.Lock()
 			d.last = t
+			d.mu.Unlock()
 			d.wg.Add(1)
 			go func() {
 				defer d.wg.Done()
@@ -424,6 +541,10 @@ func (d *Dispatcher) round() (busy bool, next time.Time, empty bool) {
 			return true, next, false
 		}
 	}
+	// Nothing due is left unclaimed: new mail may go straight to a worker.
+	d.mu.Lock()
+	d.backlog = false
+	d.mu.Unlock()
 	d.gauges(depth, oldest)
 	return false, next, depth == 0
 }

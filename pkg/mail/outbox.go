@@ -64,13 +64,19 @@ type claimed struct {
 }
 
 // putScript: KEYS queue, body, lease; ARGV member, body, ttl ms, old
-// member. Stores the mail, (re)queues it under member and frees the lease,
-// atomically: a retry is rescheduled or the mail is left as it was.
+// member, lease token, lease ms. Stores the mail, (re)queues it under
+// member and frees the lease (or, with a token, takes it for the replica
+// that will send the mail at once), atomically: a retry is rescheduled or
+// the mail is left as it was.
 var putScript = store.NewScript(`
 if ARGV[4] ~= '' then redis.call('ZREM', KEYS[1], ARGV[4]) end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
-redis.call('DEL', KEYS[3])
+if ARGV[5] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
+else
+  redis.call('DEL', KEYS[3])
+end
 return {1}
 `, func(tx store.Tx, keys, args []string) ([]int64, error) {
 	if args[3] != "" {
@@ -88,23 +94,14 @@ return {1}
 	if err := tx.ZAdd(keys[0], args[0]); err != nil {
 		return nil, err
 	}
-	return []int64{1}, tx.Delete(keys[2])
-})
-
-// doneScript: KEYS queue, body, lease; ARGV member. Forgets a mail (sent,
-// maybe sent, or dropped), atomically.
-var doneScript = store.NewScript(`
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[3])
-return {1}
-`, func(tx store.Tx, keys, args []string) ([]int64, error) {
-	if err := tx.ZRem(keys[0], args[0]); err != nil {
+	if args[4] == "" {
+		return []int64{1}, tx.Delete(keys[2])
+	}
+	leaseMS, err := strconv.ParseInt(args[5], 10, 64)
+	if err != nil {
 		return nil, err
 	}
-	if err := tx.Delete(keys[1]); err != nil {
-		return nil, err
-	}
-	return []int64{1}, tx.Delete(keys[2])
+	return []int64{1}, tx.Set(keys[2], []byte(args[4]), time.Duration(leaseMS)*time.Millisecond)
 })
 
 // outbox is the durable queue over a store.
@@ -137,43 +134,70 @@ func storeTTL(now time.Time, rec record) time.Duration {
 	return max(time.Unix(0, rec.Expires).Sub(now), 0) + time.Minute
 }
 
-// put queues a new mail, due now: one script, then the tenant listed.
-func (o *outbox) put(ctx context.Context, now time.Time, m Message, valid time.Duration) error {
+// put queues a new mail and lists its tenant, in one round trip. leased:
+// this replica sends it at once, so it holds the lease already and the
+// queue entry is due only when the lease runs out (another replica sends
+// it then, if this one never recorded an outcome); the claimed mail is
+// returned for delivery. Otherwise the mail is due now, for the poller;
+// nil is returned.
+func (o *outbox) put(ctx context.Context, now time.Time, m Message, valid time.Duration, leased bool) (*claimed, error) {
 	rec := record{Message: m, Due: now.UnixNano(), Expires: now.Add(valid).UnixNano(), Enqueued: now.UnixNano()}
-	id := newID(now)
-	if err := o.write(ctx, now, m.Tenant, id, "", rec); err != nil {
-		return err
+	c := &claimed{tenant: m.Tenant, id: newID(now)}
+	token := ""
+	if leased {
+		token = newID(now)
+		rec.Due = now.Add(o.lease).UnixNano()
 	}
-	if err := o.st.ZAdd(ctx, outboxTenants, m.Tenant); err != nil {
-		return fmt.Errorf("mail: outbox: list tenant: %w", err)
+	c.rec = rec
+	c.member = member(time.Unix(0, rec.Due), c.id)
+	write, err := o.writeOp(now, c.tenant, c.id, "", token, rec)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	list := store.ZAddOp(outboxTenants, m.Tenant)
+	if err := o.st.Pipeline(ctx, write, list); err != nil {
+		return nil, fmt.Errorf("mail: outbox: put: %w", err)
+	}
+	if !leased {
+		return nil, nil
+	}
+	return c, nil
 }
 
-// write stores rec under id, queued at its due time (replacing old).
-func (o *outbox) write(ctx context.Context, now time.Time, tenant, id, old string, rec record) error {
+// writeOp stores rec under id, queued at its due time (replacing old),
+// with the lease taken for token ("": freed).
+func (o *outbox) writeOp(now time.Time, tenant, id, old, token string, rec record) (*store.Op, error) {
 	raw, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("mail: outbox: encode: %w", err)
+		return nil, fmt.Errorf("mail: outbox: encode: %w", err)
 	}
 	ms := strconv.FormatInt(storeTTL(now, rec).Milliseconds(), 10)
 	keys := []string{queueKey(tenant), bodyKey(tenant, id), leaseKey(tenant, id)}
-	if _, err := o.st.Run(ctx, putScript, keys, member(time.Unix(0, rec.Due), id), string(raw), ms, old); err != nil {
-		return fmt.Errorf("mail: outbox: write: %w", err)
-	}
-	return nil
+	leaseMS := strconv.FormatInt(o.lease.Milliseconds(), 10)
+	return store.RunOp(putScript, keys, member(time.Unix(0, rec.Due), id), string(raw), ms, old, token, leaseMS), nil
 }
 
 // retry requeues c at due with one more try, and frees its lease.
 func (o *outbox) retry(ctx context.Context, now time.Time, c *claimed, due time.Time) error {
 	c.rec.Due = due.UnixNano()
-	return o.write(ctx, now, c.tenant, c.id, c.member, c.rec)
+	op, err := o.writeOp(now, c.tenant, c.id, c.member, "", c.rec)
+	if err != nil {
+		return err
+	}
+	if err := o.st.Pipeline(ctx, op); err != nil {
+		return fmt.Errorf("mail: outbox: write: %w", err)
+	}
+	return nil
 }
 
 // done forgets c.
 func (o *outbox) done(ctx context.Context, c *claimed) error {
-	keys := []string{queueKey(c.tenant), bodyKey(c.tenant, c.id), leaseKey(c.tenant, c.id)}
-	if _, err := o.st.Run(ctx, doneScript, keys, c.member); err != nil {
+	// No script: whichever of the three goes first, a replica that sees
+	// what is left drops it (an entry without its mail is dropped, a
+	// mail without its entry expires).
+	err := o.st.Pipeline(ctx, store.ZRemOp(queueKey(c.tenant), c.member),
+		store.DeleteOp(bodyKey(c.tenant, c.id)), store.DeleteOp(leaseKey(c.tenant, c.id)))
+	if err != nil {
 		return fmt.Errorf("mail: outbox: done: %w", err)
 	}
 	return nil

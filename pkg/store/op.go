@@ -24,6 +24,10 @@ const (
 	OpHGet
 	OpHSet
 	OpRun // Run(Script, Keys, Args): a script, atomic on its own
+	OpZAdd
+	OpZRem
+	OpIncr
+	OpExtend
 )
 
 // Op is one operation of a Pipeline. Build it with the constructors below
@@ -31,10 +35,11 @@ const (
 type Op struct {
 	Kind  OpKind
 	Key   string
-	Field string        // HGet, HSet
+	Field string        // HGet, HSet; ZAdd: the member
 	Value []byte        // Set, SetNX, HSet; CompareAndSwap: next
 	Prev  []byte        // CompareAndSwap
-	TTL   time.Duration // Set, SetNX, CompareAndSwap
+	TTL   time.Duration // Set, SetNX, CompareAndSwap, Incr, Extend
+	Delta int64         // Incr
 	// Run
 	Script *Script
 	Keys   []string
@@ -42,7 +47,8 @@ type Op struct {
 
 	// Results.
 	Val  []byte  // Get, HGet
-	OK   bool    // SetNX, CompareAndSwap
+	OK   bool    // SetNX, CompareAndSwap, Extend
+	N    int64   // Incr
 	Ints []int64 // Run
 	Err  error
 }
@@ -81,6 +87,22 @@ func RunOp(script *Script, keys []string, args ...string) *Op {
 	return &Op{Kind: OpRun, Script: script, Keys: keys, Args: args}
 }
 
+// ZAddOp is ZAdd(key, member) as an Op: a write that lists something in
+// a set kept in another slot than the rest of its batch.
+func ZAddOp(key, member string) *Op { return &Op{Kind: OpZAdd, Key: key, Field: member} }
+
+// ZRemOp is ZRem(key, member) as an Op.
+func ZRemOp(key, member string) *Op { return &Op{Kind: OpZRem, Key: key, Field: member} }
+
+// IncrOp is Incr(key, delta, ttl) as an Op: the new count is in N.
+// Counting in a batch needs no script: a fixed window is native to Redis.
+func IncrOp(key string, delta int64, ttl time.Duration) *Op {
+	return &Op{Kind: OpIncr, Key: key, Delta: delta, TTL: ttl}
+}
+
+// ExtendOp is Extend(key, ttl) as an Op: OK tells whether it lengthened.
+func ExtendOp(key string, ttl time.Duration) *Op { return &Op{Kind: OpExtend, Key: key, TTL: ttl} }
+
 // Apply runs op through s's own single-key method and records its
 // results: how a store without a cheaper batch implements Pipeline.
 func Apply(ctx context.Context, s Store, op *Op) {
@@ -101,6 +123,14 @@ func Apply(ctx context.Context, s Store, op *Op) {
 		op.Err = s.HSet(ctx, op.Key, op.Field, op.Value)
 	case OpRun:
 		op.Ints, op.Err = s.Run(ctx, op.Script, op.Keys, op.Args...)
+	case OpZAdd:
+		op.Err = s.ZAdd(ctx, op.Key, op.Field)
+	case OpZRem:
+		op.Err = s.ZRem(ctx, op.Key, op.Field)
+	case OpIncr:
+		op.N, op.Err = s.Incr(ctx, op.Key, op.Delta, op.TTL)
+	case OpExtend:
+		op.OK, op.Err = s.Extend(ctx, op.Key, op.TTL)
 	default:
 		op.Err = fmt.Errorf("store: unknown op kind %d", op.Kind)
 	}

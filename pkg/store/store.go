@@ -57,8 +57,13 @@ type Store interface {
 	CompareAndSwap(ctx context.Context, key string, prev, next []byte, ttl time.Duration) (bool, error)
 	// Incr adds delta to the integer counter at key and returns the new
 	// value. When the counter is created, it expires after ttl (a fixed
-	// window); later increments do not extend it.
+	// window); later increments do not extend it. (A counter that has no
+	// expiry, made with ttl 0 or by Set, gets one from an Incr with ttl.)
 	Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
+	// Extend makes key live at least ttl from now: it lengthens a shorter
+	// lifetime and never shortens one (a key without expiry keeps none).
+	// It reports whether it lengthened; an absent key stays absent.
+	Extend(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	// TTL returns the remaining lifetime of key: ErrNotFound when absent,
 	// 0 when it has no expiry.
 	TTL(ctx context.Context, key string) (time.Duration, error)

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/guestpass/guestpass/pkg/store"
@@ -30,23 +29,6 @@ import (
 // attemptWindow is the budget's period.
 const attemptWindow = time.Hour
 
-// attemptScript counts one attempt in a fixed window and returns the count.
-var attemptScript = store.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {n}
-`, func(tx store.Tx, keys, args []string) ([]int64, error) {
-	ms, err := strconv.ParseInt(args[0], 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("attempts: window: %w", err)
-	}
-	n, err := tx.Incr(keys[0], 1, time.Duration(ms)*time.Millisecond)
-	if err != nil {
-		return nil, err
-	}
-	return []int64{n}, nil
-})
-
 // attemptKey is the counter of an address (device "") or of one trusted
 // browser for it. addrID is the address's keyed hash (Guests.AddressID):
 // key names carry no address. The key is its own hash tag (a script
@@ -65,15 +47,11 @@ func attemptKey(tenant, addrID, device string) string {
 
 // countAttempt is the read of one counted attempt: the count including it.
 func countAttempt(tenant, addrID, device string) *store.Read[int64] {
-	op := store.RunOp(attemptScript, []string{attemptKey(tenant, addrID, device)},
-		strconv.FormatInt(attemptWindow.Milliseconds(), 10))
+	op := store.IncrOp(attemptKey(tenant, addrID, device), 1, attemptWindow)
 	return store.NewRead(op, func(op *store.Op) (int64, error) {
 		if op.Err != nil {
 			return 0, fmt.Errorf("password attempts: %w", op.Err)
 		}
-		if len(op.Ints) != 1 {
-			return 0, fmt.Errorf("password attempts: script answered %d values", len(op.Ints))
-		}
-		return op.Ints[0], nil
+		return op.N, nil
 	})
 }

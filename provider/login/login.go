@@ -35,14 +35,15 @@ type OP interface {
 	// ReadAuthRequest reads a pending request (op.ErrUnknownRequest when
 	// unknown or expired) in a step's batch.
 	ReadAuthRequest(id string) *store.Read[*op.AuthRequest]
-	// CompleteOp records who signed in, bound to the browser's flow (only
-	// that browser can then collect the code), as an op of the step's
-	// last batch.
-	CompleteOp(a *op.AuthRequest, ident op.Identity, flow string) (*store.Op, error)
+	// Complete records who signed in, bound to the browser's flow, and
+	// mints the code, as ops of the step's last batch; its Answer then
+	// sends the browser to the app.
+	Complete(a *op.AuthRequest, ident op.Identity, flow string) (*op.Completion, error)
 	// TouchAuthRequestOp extends a request's lifetime once its first page
 	// is shown (a request nobody follows is kept only briefly), as an op
 	// of that page's batch; nil when the id cannot name a request.
 	TouchAuthRequestOp(id string) *store.Op
+	// CallbackURL is where a browser goes back to a request it completed.
 	CallbackURL(id string) string
 	Fail(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, err error)
 	ClientName(id string) string

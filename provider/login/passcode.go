@@ -309,31 +309,31 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, a *op.Aut
 // complete completes a request from a live session (single sign-on): one
 // write, and the browser goes on to the OP.
 func (h *Handler) complete(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, s *session.Session, flow string) {
-	done, err := h.d.OP.CompleteOp(a, identity(s), flow)
+	done, err := h.d.OP.Complete(a, identity(s), flow)
 	if err == nil {
-		err = h.d.Store.Pipeline(r.Context(), done)
+		err = h.d.Store.Pipeline(r.Context(), done.Ops...)
 	}
-	h.onToOP(w, r, a, err)
+	h.answer(w, r, done, err)
 }
 
 // finishNew writes a new sign-in's last batch in one round trip: the new
 // session (only if its id is new), the completed request, and the end of
 // the browser's old session; then it sets the session cookie.
 func (h *Handler) finishNew(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, s *session.Session, flow string) {
-	done, err := h.d.OP.CompleteOp(a, identity(s), flow)
+	done, err := h.d.OP.Complete(a, identity(s), flow)
 	if err != nil {
-		h.onToOP(w, r, a, err)
+		h.answer(w, r, nil, err)
 		return
 	}
 	save := h.sessions.SaveOp(s)
-	err = store.Batch(r.Context(), h.d.Store, save, done, h.sessions.EndOp(r))
+	err = store.Batch(r.Context(), h.d.Store, append(done.Ops, save, h.sessions.EndOp(r))...)
 	if err == nil {
 		err = session.Saved(save)
 	}
 	if err == nil {
 		err = h.sessions.SetCookie(w, s)
 	}
-	h.onToOP(w, r, a, err)
+	h.answer(w, r, done, err)
 }
 
 // identity is what the OP puts in the tokens of a session's sign-in.
@@ -344,9 +344,9 @@ func identity(s *session.Session) op.Identity {
 	}
 }
 
-// onToOP sends the browser on to the OP once the request is complete
-// (err: why it is not).
-func (h *Handler) onToOP(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, err error) {
+// answer sends the browser to the app with its code once the request is
+// complete (err: why it is not).
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, done *op.Completion, err error) {
 	if errors.Is(err, op.ErrUnknownRequest) {
 		h.errorPage(w, r, http.StatusBadRequest, pages.MsgExpiredRequest)
 		return
@@ -355,7 +355,7 @@ func (h *Handler) onToOP(w http.ResponseWriter, r *http.Request, a *op.AuthReque
 		h.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, h.d.OP.CallbackURL(a.ID), http.StatusSeeOther)
+	done.Answer(w, r)
 }
 
 // PublicSessionID is the sid claim (session.PublicID).

@@ -65,11 +65,17 @@ func (t *Tenant) reply(w http.ResponseWriter, r *http.Request, to *replyTo, para
 	}
 }
 
-// sendBack redirects the browser to the app (302, as the library did).
+// sendBack redirects the browser to the app: 302 from a GET (as the
+// library did), 303 from a sign-in form's POST, which RFC 9700 §4.12 asks
+// for so that no browser re-posts the form (with the passcode) to the app.
 func (t *Tenant) sendBack(w http.ResponseWriter, r *http.Request, u string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, u, http.StatusFound)
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	http.Redirect(w, r, u, status)
 }
 
 func formFields(params url.Values) []pages.Field {

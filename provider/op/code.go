@@ -47,11 +47,17 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 // saveAuthCode keeps the binding of the latest code of a loaded auth
 // request (a newer code replaces it): one write.
 func (s *storage) saveAuthCode(ctx context.Context, a *AuthRequest, code string) error {
+	op := s.saveAuthCodeOp(a, code)
+	return s.st.Set(ctx, op.Key, op.Value, op.TTL)
+}
+
+// saveAuthCodeOp is saveAuthCode as an op of a batch.
+func (s *storage) saveAuthCodeOp(a *AuthRequest, code string) *store.Op {
 	challenge := ""
 	if a.CodeChallenge != nil {
 		challenge = a.CodeChallenge.Challenge
 	}
-	return s.st.Set(ctx, s.k("code", a.ID), codeBinding(code, a.ClientID, challenge, a.RedirectURI), authCodeTTL)
+	return store.SetOp(s.k("code", a.ID), codeBinding(code, a.ClientID, challenge, a.RedirectURI), authCodeTTL)
 }
 
 // redeemCode takes the code for an authenticated client c: one round trip

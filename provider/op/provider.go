@@ -203,23 +203,51 @@ func (t *Tenant) ReadAuthRequest(id string) *store.Read[*AuthRequest] {
 	})
 }
 
-// CompleteOp records who signed in, bound to the browser's sign-in flow,
-// as an op of the step's last batch (with the new session); that browser
-// then goes to CallbackURL. ErrUnknownRequest when the request expired.
-func (t *Tenant) CompleteOp(a *AuthRequest, ident Identity, flow string) (*store.Op, error) {
+// Completion is a finished sign-in: the writes of the step's last batch
+// (the completed request, bound to the browser's flow, and its code) and,
+// once they are stored, the answer to the app.
+type Completion struct {
+	// Ops go in the step's last batch (with the new session).
+	Ops  []*store.Op
+	t    *Tenant
+	a    *AuthRequest
+	code string
+}
+
+// Complete records who signed in and mints the request's code, as ops of
+// the step's last batch. The code reaches only the browser that signed
+// in: it is in the answer to that browser's own POST (flow cookie and
+// CSRF token checked), with no hop through /authorize/callback (which
+// cost a request and two round trips). ErrUnknownRequest when the
+// request expired.
+func (t *Tenant) Complete(a *AuthRequest, ident Identity, flow string) (*Completion, error) {
 	if flow == "" {
 		return nil, errors.New("complete: no flow to bind the sign-in to")
 	}
-	op, err := t.storage.completeAuthRequestOp(a, ident, flow)
+	done, err := t.storage.completeAuthRequestOp(a, ident, flow)
 	var nf errNotFound
 	if errors.As(err, &nf) {
 		return nil, ErrUnknownRequest
 	}
-	return op, err
+	if err != nil {
+		return nil, err
+	}
+	code, err := op.BuildAuthRequestCode(a, t.provider.Crypto())
+	if err != nil {
+		return nil, fmt.Errorf("complete: code: %w", err)
+	}
+	return &Completion{Ops: []*store.Op{done, t.storage.saveAuthCodeOp(a, code)}, t: t, a: a, code: code}, nil
 }
 
-// CallbackURL is where the browser goes after Complete: the library then
-// issues the code and redirects to the app.
+// Answer sends the browser to the app with the code, in the request's
+// response mode, with iss (RFC 9207). Call it once Ops are stored.
+func (c *Completion) Answer(w http.ResponseWriter, r *http.Request) {
+	c.t.reply(w, r, replyFor(c.a), url.Values{"code": {c.code}})
+}
+
+// CallbackURL is where a browser goes back to a request it completed
+// before (a page reloaded after sign-in): /authorize/callback mints a new
+// code for the same browser only.
 func (t *Tenant) CallbackURL(id string) string {
 	return "/" + t.id + "/authorize/callback?id=" + url.QueryEscape(id)
 }

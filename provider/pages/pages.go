@@ -246,7 +246,27 @@ func (r *Renderer) Execute(page string, d Data) ([]byte, string, error) {
 // per response (nonce, checked branding) and translation helpers bound to
 // the response's language.
 type view struct {
-	Data
+	// Data's fields, flat rather than embedded: templates look a field up
+	// by name at every use, and a promoted field costs reflect a walk of
+	// the embedded structs, with allocations, each time (a third of a
+	// page's rendering). newView copies them; TestViewHasDataFields keeps
+	// the lists in step.
+	Lang        string
+	Tenant      Branding
+	AppName     string
+	Title       string
+	CSRF        string
+	Email       string
+	LoginHint   bool
+	FieldError  MessageKey
+	Message     MessageKey
+	MessageArgs []any
+	Status      int
+	Actions     Actions
+	Extra       map[string]string
+	Apps        []App
+	Hidden      []Field
+
 	Page       string
 	Nonce      string
 	Accent     template.CSS // validated colour, safe in CSS
@@ -260,7 +280,7 @@ type view struct {
 	r          *Renderer
 }
 
-func (r *Renderer) newView(page string, d Data) view {
+func (r *Renderer) newView(page string, d Data) *view {
 	accent, text := accentColors(d.Tenant.AccentColor)
 	logo, origin := logoOrigin(d.Tenant.LogoURL)
 	name := strings.TrimSpace(d.Tenant.DisplayName)
@@ -277,8 +297,11 @@ func (r *Renderer) newView(page string, d Data) view {
 	vars["tenant"] = name
 	vars["email"] = d.Email
 	vars["app"] = d.AppName
-	v := view{
-		Data: d, Page: page, Nonce: newNonce(),
+	v := &view{
+		Lang: d.Lang, Tenant: d.Tenant, AppName: d.AppName, Title: d.Title, CSRF: d.CSRF, Email: d.Email,
+		LoginHint: d.LoginHint, FieldError: d.FieldError, Message: d.Message, MessageArgs: d.MessageArgs,
+		Status: d.Status, Actions: d.Actions, Extra: d.Extra, Apps: d.Apps, Hidden: d.Hidden,
+		Page: page, Nonce: newNonce(),
 		Accent: template.CSS(accent), AccentText: template.CSS(text),
 		Logo: logo, logoOrigin: origin, TenantName: name,
 		vars: vars, r: r,
@@ -287,7 +310,7 @@ func (r *Renderer) newView(page string, d Data) view {
 	return v
 }
 
-func (v view) title() string {
+func (v *view) title() string {
 	if v.Title != "" {
 		return v.Title
 	}
@@ -312,20 +335,20 @@ func (r *Renderer) has(key string) bool {
 
 // T translates key in the page's language, filling placeholders from args
 // (see Renderer.T) and then from the page's data.
-func (v view) T(key string, args ...any) string {
+func (v *view) T(key string, args ...any) string {
 	msg := v.r.lookup(v.Lang, key)
 	return fill(msg, v.r.argsToVars(msg, args), v.vars)
 }
 
 // Msg is the translated Message with MessageArgs.
-func (v view) Msg() string { return v.T(string(v.Message), v.MessageArgs...) }
+func (v *view) Msg() string { return v.T(string(v.Message), v.MessageArgs...) }
 
 // Err is the translated FieldError.
-func (v view) Err() string { return v.T(string(v.FieldError)) }
+func (v *view) Err() string { return v.T(string(v.FieldError)) }
 
 // Action returns the first non-empty action among names (see
 // Actions.ByName).
-func (v view) Action(names ...string) string {
+func (v *view) Action(names ...string) string {
 	for _, n := range names {
 		if a := v.Actions.ByName(n); a != "" {
 			return a
@@ -335,14 +358,14 @@ func (v view) Action(names ...string) string {
 }
 
 // Alert tells whether the notice (Message on a form page) is an error.
-func (v view) Alert() bool { return v.Status >= 400 }
+func (v *view) Alert() bool { return v.Status >= 400 }
 
 // fieldCtx feeds the "errorSummary" partial: the view and the id of the
 // input the summary links to.
 type fieldCtx struct {
-	V     view
+	V     *view
 	Field string
 }
 
 // With pairs the view with a field id for partials.
-func (v view) With(field string) fieldCtx { return fieldCtx{V: v, Field: field} }
+func (v *view) With(field string) fieldCtx { return fieldCtx{V: v, Field: field} }

@@ -38,7 +38,7 @@ type mockOptions struct {
 // newMockEnvWith is newMockEnvOn with more options.
 func newMockEnvWith(t *testing.T, o mockOptions) (*env, *mocks) {
 	t.Helper()
-	m := &mocks{pw: map[string]*mock.Password{}, cb: map[string]*mock.Callback{}}
+	m := newMocks()
 	e := newEnv(t, envOptions{redis: o.redis, prefix: o.prefix, secrets: o.secrets, connectors: m.registry(),
 		upstreamTimeout: o.upstreamTimeout, configure: func(c *config.Config) {
 			all := []config.Connector{

@@ -66,16 +66,23 @@ func newMockEnv(t *testing.T) (*env, *mocks) {
 // newMockEnvOn is newMockEnv on a Redis (nil: the memory store).
 func newMockEnvOn(t *testing.T, redis *redistest.Server) (*env, *mocks) {
 	t.Helper()
-	m := &mocks{pw: map[string]*mock.Password{}, cb: map[string]*mock.Callback{}}
-	e := newEnv(t, envOptions{redis: redis, connectors: m.registry(), configure: func(c *config.Config) {
-		for i := range c.Tenants {
-			c.Tenants[i].Connectors = []config.Connector{
-				{Type: mock.TypePassword, ID: "staff", Name: "Staff", Domains: []string{"staff.example"}},
-				{Type: mock.TypeCallback, ID: "partner", Name: "Partner", Domains: []string{"partner.example"}},
-			}
-		}
-	}})
+	m := newMocks()
+	e := newEnv(t, envOptions{redis: redis, connectors: m.registry(), configure: mockConnectors})
 	return e, m
+}
+
+func newMocks() *mocks {
+	return &mocks{pw: map[string]*mock.Password{}, cb: map[string]*mock.Callback{}}
+}
+
+// mockConnectors configures the mocks of newMockEnv in every tenant.
+func mockConnectors(c *config.Config) {
+	for i := range c.Tenants {
+		c.Tenants[i].Connectors = []config.Connector{
+			{Type: mock.TypePassword, ID: "staff", Name: "Staff", Domains: []string{"staff.example"}},
+			{Type: mock.TypeCallback, ID: "partner", Name: "Partner", Domains: []string{"partner.example"}},
+		}
+	}
 }
 
 func isPasswordPage(p page) bool { return strings.Contains(p.body, `type="password"`) }
@@ -362,7 +369,7 @@ func TestConnectorTypeNotImplemented(t *testing.T) {
 		{ID: "a", Connectors: []config.Connector{{Type: mock.TypePassword, ID: "ok"}}},
 		{ID: "b", Connectors: []config.Connector{{Type: "saml", ID: "contoso"}, {Type: "ldap", ID: "corp"}}},
 	}}
-	m := &mocks{pw: map[string]*mock.Password{}, cb: map[string]*mock.Callback{}}
+	m := newMocks()
 	err := server.CheckConnectors(cfg, m.registry())
 	var ce *config.Error
 	if !errors.As(err, &ce) || len(ce.Problems) != 2 {

@@ -192,8 +192,11 @@ func testSignIn(t *testing.T, e *env) {
 	}
 }
 
-// A completed sign-in is bound to the browser that did it: another browser
-// that knows (or planted) the auth request id gets no code.
+// A completed sign-in is bound to the browser that did it: the code goes
+// to the app in the answer to that browser's own verify POST (303, RFC
+// 9700 §4.12), and another browser that knows (or planted) the auth
+// request id gets no code from /authorize/callback, where a browser goes
+// back to a request it completed.
 func TestCallbackBoundToBrowser(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	invite(t, e, "fabrikam", "bound@guest.example", "Bound")
@@ -202,18 +205,19 @@ func TestCallbackBoundToBrowser(t *testing.T) {
 	p := toCodePage(t, victim, r.authURL(), "bound@guest.example")
 	action, csrf := p.form(t, 0)
 	res := victim.raw(http.MethodPost, action, url.Values{"csrf": {csrf}, "code": {waitCode(t, e.smtp, "bound@guest.example")}})
-	if res.status != http.StatusSeeOther || !strings.Contains(res.header.Get("Location"), "/authorize/callback?id=") {
-		t.Fatalf("verify: %d %s", res.status, res.header.Get("Location"))
+	if res.status != http.StatusSeeOther || !strings.HasPrefix(res.header.Get("Location"), rpCallback+"?code=") {
+		t.Fatalf("verify: %d %s, want 303 to the app with the code", res.status, res.header.Get("Location"))
 	}
-	callback := e.base + res.header.Get("Location")
+	id := mustURL(t, action).Query().Get("authRequestID")
+	callback := e.issuer("fabrikam") + "/authorize/callback?id=" + url.QueryEscape(id)
 
 	attacker := newBrowser(t)
 	got := attacker.raw(http.MethodGet, callback, nil)
 	if got.status < 400 || got.header.Get("Location") != "" {
 		t.Fatalf("another browser collected the sign-in: %d %s", got.status, got.header.Get("Location"))
 	}
-	// The guest's own browser still completes.
-	r.callback(t, e, "fabrikam", victim.get(callback))
+	// The guest's own code still works.
+	r.callback(t, e, "fabrikam", page{status: res.status, url: res.header.Get("Location"), header: res.header})
 }
 
 // login_hint skips the email step: the send page names the hinted address
@@ -271,9 +275,15 @@ func TestRevokeRefreshToken(t *testing.T) {
 
 func revoke(t *testing.T, e *env, token, hint string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.issuer("fabrikam")+"/revoke",
+	revokeAt(t, e, "fabrikam", "portal", "portal-secret", token, hint)
+}
+
+// revokeAt revokes token as client (id and secret) of tenant.
+func revokeAt(t testing.TB, e *env, tenant, client, secret, token, hint string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.issuer(tenant)+"/revoke",
 		strings.NewReader(url.Values{"token": {token}, "token_type_hint": {hint}}.Encode()))
-	req.SetBasicAuth("portal", "portal-secret")
+	req.SetBasicAuth(client, secret)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -134,6 +134,10 @@ type envOptions struct {
 	configure func(*config.Config)
 	// mailQueue, when set, is the mail queue's size per tenant.
 	mailQueue int
+	// outbox, when set, keeps the mail queue in the env's store, as serve
+	// does (with Redis: the durable outbox); otherwise a private memory
+	// one, whose polling no round-trip count sees.
+	outbox bool
 	// connectors, when set, opens the tenants' connectors (the mocks).
 	connectors *connectors.Registry
 	// upstreamTimeout, when set, bounds each connector call.
@@ -204,8 +208,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.mailQueue > 0 {
 		queue = o.mailQueue
 	}
+	var outbox store.Store
+	if o.outbox {
+		outbox = e.store
+	}
 	disp := mail.NewDispatcher(tr, cfg.Mail.From, mail.DispatcherOptions{
-		Workers: 2, QueueSize: queue, Retries: 2, Backoff: 10 * time.Millisecond, Logger: log, Metrics: m})
+		Workers: 2, QueueSize: queue, Retries: 2, Backoff: 10 * time.Millisecond, Logger: log, Metrics: m, Store: outbox})
 	h, err := server.Build(server.Deps{Config: cfg, Store: e.store, Mailer: disp, Logger: log, Metrics: m, Clock: e.clock.Now,
 		Connectors: o.connectors, UpstreamTimeout: o.upstreamTimeout})
 	if err != nil {
@@ -217,7 +225,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	srv.Config.Handler = h
 	e.handler = h
 	srv.Start()
-	msrv := httptest.NewServer(server.NewMetricsHandler(m))
+	msrv := httptest.NewServer(server.NewMetricsHandler(m, cfg.Metrics))
 	e.metrics = msrv.URL
 	t.Cleanup(func() {
 		// httptest's Close, unlike http.Server.Shutdown, closes at once

@@ -51,7 +51,7 @@ func (u *upstream) pw() *mock.Password { return u.m.pw[upTenant] }
 // is callback.
 func startUpstream(t *testing.T, callback string, domains ...string) *upstream {
 	t.Helper()
-	m := &mocks{pw: map[string]*mock.Password{}, cb: map[string]*mock.Callback{}}
+	m := newMocks()
 	e := newEnv(t, envOptions{connectors: m.registry(), configure: func(c *config.Config) {
 		tn := c.Tenant(upTenant)
 		tn.SelfServiceSignUp = true

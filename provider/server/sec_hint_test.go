@@ -156,7 +156,7 @@ func TestEndSessionAsksToConfirm(t *testing.T) {
 		t.Fatalf("confirmation form carries %v", form)
 	}
 	p = b2.raw(http.MethodPost, action, form)
-	if loc := p.location(t); p.status != http.StatusFound || loc != rpHome+"?state=s1" {
+	if loc := p.location(t); p.status != http.StatusSeeOther || loc != rpHome+"?state=s1" {
 		t.Fatalf("confirmed logout: %d to %q, want %s?state=s1", p.status, loc, rpHome)
 	}
 	signedOut(t, e, b2)
@@ -165,7 +165,7 @@ func TestEndSessionAsksToConfirm(t *testing.T) {
 	// Without parameters, confirmed: the signed-out page.
 	action, form = confirmPage(t, endSession(t, e, b, nil))
 	p = b.raw(http.MethodPost, action, form)
-	if loc := p.location(t); p.status != http.StatusFound || !strings.HasSuffix(loc, "/fabrikam/logged-out") {
+	if loc := p.location(t); p.status != http.StatusSeeOther || !strings.HasSuffix(loc, "/fabrikam/logged-out") {
 		t.Fatalf("confirmed logout: %d to %q, want the signed-out page", p.status, loc)
 	}
 	signedOut(t, e, b)

@@ -65,7 +65,7 @@ func TestEndSessionRefusalsAreBrandedPages(t *testing.T) {
 	// The checks do not stand in the way of a correct request.
 	action, form := confirmPage(t, endSession(t, e, b, url.Values{"client_id": {"portal"},
 		"post_logout_redirect_uri": {rpHome}, "state": {"s2"}}))
-	if p := b.raw(http.MethodPost, action, form); p.status != http.StatusFound || p.location(t) != rpHome+"?state=s2" {
+	if p := b.raw(http.MethodPost, action, form); p.status != http.StatusSeeOther || p.location(t) != rpHome+"?state=s2" {
 		t.Fatalf("confirmed logout: %d to %q", p.status, p.location(t))
 	}
 	signedOut(t, e, b)
@@ -104,7 +104,7 @@ func TestEndSessionUnverifiableHintAsksToConfirm(t *testing.T) {
 	}
 	action, form := confirmPage(t, endSession(t, e, b, url.Values{"id_token_hint": {resign(t, id)},
 		"post_logout_redirect_uri": {rpHome}, "state": {"s3"}}))
-	if p := b.raw(http.MethodPost, action, form); p.status != http.StatusFound || p.location(t) != rpHome+"?state=s3" {
+	if p := b.raw(http.MethodPost, action, form); p.status != http.StatusSeeOther || p.location(t) != rpHome+"?state=s3" {
 		t.Fatalf("confirmed logout: %d to %q", p.status, p.location(t))
 	}
 	signedOut(t, e, b)

@@ -338,7 +338,33 @@ func (sh *shard) incr(key string, delta int64, ttl time.Duration, now time.Time)
 	// Replace the slice rather than write into it: a value handed out by
 	// Take is never shared, but keeping entries immutable is simpler.
 	e.value = strconv.AppendInt(nil, cur, 10)
+	if e.expiresAt.IsZero() {
+		e.expiresAt = deadline(now, ttl) // as Redis's PEXPIRE NX
+	}
 	return cur, nil
+}
+
+// Extend implements store.Store.
+func (s *Store) Extend(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := live(ctx); err != nil {
+		return false, err
+	}
+	if err := checkTTL(ttl); err != nil {
+		return false, err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	now := s.now()
+	e := sh.lookup(key, now)
+	if e == nil || e.expiresAt.IsZero() {
+		return false, nil
+	}
+	if at := deadline(now, ttl); !at.IsZero() && at.After(e.expiresAt) {
+		e.expiresAt = at
+		return true, nil
+	}
+	return false, nil
 }
 
 // TTL implements store.Store.

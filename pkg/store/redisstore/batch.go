@@ -19,7 +19,23 @@ import (
 func (s *Store) Pipeline(ctx context.Context, ops ...*store.Op) error {
 	pipe := s.client.Pipeline()
 	cmds := make([]redis.Cmder, len(ops))
+	var expires map[int]*redis.BoolCmd // Incr's second command
 	for i, op := range ops {
+		if op.Kind == store.OpIncr {
+			incr, expire, err := s.queueIncrOp(ctx, pipe, op)
+			if err != nil {
+				op.Err = err
+				continue
+			}
+			cmds[i] = incr
+			if expire != nil {
+				if expires == nil {
+					expires = map[int]*redis.BoolCmd{}
+				}
+				expires[i] = expire
+			}
+			continue
+		}
 		cmds[i] = s.queue(ctx, pipe, op)
 	}
 	if pipe.Len() > 0 {
@@ -36,6 +52,9 @@ func (s *Store) Pipeline(ctx context.Context, ops ...*store.Op) error {
 			continue
 		}
 		s.read(op, cmds[i])
+		if e := expires[i]; e != nil && op.Err == nil && e.Err() != nil {
+			op.Err = fail("incr", e.Err())
+		}
 	}
 	return store.FirstError(ops)
 }
@@ -72,6 +91,17 @@ func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op) r
 		return pipe.HGet(ctx, k, op.Field)
 	case store.OpHSet:
 		return pipe.HSet(ctx, k, op.Field, op.Value)
+	case store.OpZRem:
+		return pipe.ZRem(ctx, k, op.Field)
+	case store.OpExtend:
+		ttl, err := ttlArg(op.TTL)
+		if err != nil || ttl == 0 {
+			op.Err = err
+			return nil
+		}
+		return pexpire(ctx, pipe, k, ttl, "gt")
+	case store.OpZAdd:
+		return pipe.ZAdd(ctx, k, redis.Z{Member: op.Field})
 	case store.OpRun:
 		keys, argv := s.scriptArgs(op.Keys, op.Args)
 		if v, ok := s.scripts.Load(op.Script); ok {
@@ -83,6 +113,16 @@ func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op) r
 	}
 	store.Apply(ctx, s, op) // sets the unknown-kind error
 	return nil
+}
+
+// queueIncrOp queues an Incr op's two commands (see queueIncr).
+func (s *Store) queueIncrOp(ctx context.Context, pipe redis.Pipeliner, op *store.Op) (*redis.IntCmd, *redis.BoolCmd, error) {
+	ttl, err := ttlArg(op.TTL)
+	if err != nil {
+		return nil, nil, err
+	}
+	incr, expire := queueIncr(ctx, pipe, s.key(op.Key), op.Delta, ttl)
+	return incr, expire, nil
 }
 
 // read records cmd's answer in op with the meaning of op's own method.
@@ -101,10 +141,14 @@ func (s *Store) read(op *store.Op, cmd redis.Cmder) {
 		return
 	}
 	switch c := cmd.(type) {
+	case *redis.IntCmd:
+		if op.Kind == store.OpIncr {
+			op.N = c.Val()
+		}
 	case *redis.StringCmd:
 		op.Val, op.Err = c.Bytes()
 	case *redis.BoolCmd:
-		op.OK = c.Val()
+		op.OK = c.Val() // SetNX, Extend
 	case *redis.Cmd:
 		if op.Kind == store.OpRun {
 			if op.Ints, err = c.Int64Slice(); err != nil {
@@ -152,6 +196,14 @@ func opName(k store.OpKind) string {
 		return "hset"
 	case store.OpRun:
 		return "script"
+	case store.OpZAdd:
+		return "zadd"
+	case store.OpZRem:
+		return "zrem"
+	case store.OpIncr:
+		return "incr"
+	case store.OpExtend:
+		return "extend"
 	}
 	return "op"
 }

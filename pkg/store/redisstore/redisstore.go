@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -79,17 +80,6 @@ else
 end
 return 1
 `)
-	// KEYS[1]; ARGV: delta, ttlMillis. The window starts when the counter
-	// is created and later increments leave its expiry alone.
-	incrScript = redis.NewScript(`
-local existed = redis.call('EXISTS', KEYS[1])
-local v = redis.call('INCRBY', KEYS[1], ARGV[1])
-local ttl = tonumber(ARGV[2])
-if existed == 0 and ttl > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-return v
-`)
 )
 
 // New builds a Store. It does not contact Redis: a Redis that is down at
@@ -137,6 +127,10 @@ func New(opts Options) (*Store, error) {
 		// every new connection would cost its own handshake and script
 		// loads.
 		PipelinePoolSize: -1,
+		// RESP2: the store uses no push notifications (no client-side
+		// caching, no pub/sub), and with RESP3 go-redis looks for them
+		// around every command.
+		Protocol: 2,
 	})
 	return s, nil
 }
@@ -147,16 +141,48 @@ func New(opts Options) (*Store, error) {
 // Sentinel, an ACL without SCRIPT) is not fatal: Run then falls back to
 // EVAL; only a broken connection fails the connect.
 func (s *Store) loadScripts(ctx context.Context, cn *redis.Conn) error {
-	scripts := []*redis.Script{casScript, incrScript}
+	scripts := []*redis.Script{casScript}
 	s.scripts.Range(func(_, v any) bool {
 		scripts = append(scripts, v.(*redis.Script))
 		return true
 	})
+	if err := checkVersion(ctx, cn); err != nil {
+		return err
+	}
 	for _, sc := range scripts {
 		err := sc.Load(ctx, cn).Err()
 		var refused redis.Error
 		if err != nil && !errors.As(err, &refused) {
 			return fmt.Errorf("load script: %w", err)
+		}
+	}
+	return nil
+}
+
+// minMajor is the oldest Redis this store works with: counters and
+// lifetimes use PEXPIRE NX and GT (7.0).
+const minMajor = 7
+
+// checkVersion refuses a connection to a Redis older than minMajor:
+// there, a counter would be left without its window. A server that
+// does not answer INFO (an ACL without it) is trusted.
+func checkVersion(ctx context.Context, cn *redis.Conn) error {
+	info, err := cn.Info(ctx, "server").Result()
+	var refused redis.Error
+	if errors.As(err, &refused) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read server version: %w", err)
+	}
+	for line := range strings.Lines(info) {
+		v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:")
+		if !ok {
+			continue
+		}
+		major, _, _ := strings.Cut(v, ".")
+		if n, err := strconv.Atoi(major); err == nil && n < minMajor {
+			return fmt.Errorf("redis %s is too old: guestpass needs %d.0 or newer", v, minMajor)
 		}
 	}
 	return nil
@@ -291,11 +317,57 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Dura
 	if err != nil {
 		return 0, err
 	}
-	n, err := incrScript.Run(ctx, s.client, []string{s.key(key)}, delta, ttl.Milliseconds()).Int64()
+	pipe := s.client.Pipeline()
+	incr, expire := queueIncr(ctx, pipe, s.key(key), delta, ttl)
+	_, _ = pipe.Exec(ctx)
+	n, err := incr.Result()
+	if err == nil && expire != nil {
+		err = expire.Err()
+	}
 	if err != nil {
 		return 0, fail("incr", err)
 	}
 	return n, nil
+}
+
+// queueIncr queues Incr as two native commands: INCRBY, then PEXPIRE NX,
+// which gives the counter its window only when it has none (Redis 7.0;
+// New's connections check the version). Should the expiry be lost (a
+// broken connection between the two), the next Incr sets it: a counter
+// never keeps living without one. No script: a script costs Redis ten
+// times the CPU of these two commands.
+func queueIncr(ctx context.Context, pipe redis.Pipeliner, k string, delta int64, ttl time.Duration) (*redis.IntCmd, *redis.BoolCmd) {
+	incr := pipe.IncrBy(ctx, k, delta)
+	if ttl <= 0 {
+		return incr, nil
+	}
+	return incr, pexpire(ctx, pipe, k, ttl, "nx")
+}
+
+// pexpire is PEXPIRE key ms NX|GT (go-redis has only EXPIRE's, in seconds).
+func pexpire(ctx context.Context, c interface {
+	Process(context.Context, redis.Cmder) error
+}, key string, ttl time.Duration, cond string) *redis.BoolCmd {
+	cmd := redis.NewBoolCmd(ctx, "pexpire", key, ttl.Milliseconds(), cond)
+	_ = c.Process(ctx, cmd)
+	return cmd
+}
+
+// Extend implements store.Store with PEXPIRE GT, which never shortens a
+// lifetime and treats a key without expiry as living forever.
+func (s *Store) Extend(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	ttl, err := ttlArg(ttl)
+	if err != nil {
+		return false, err
+	}
+	if ttl == 0 {
+		return false, nil
+	}
+	ok, err := pexpire(ctx, s.client, s.key(key), ttl, "gt").Result()
+	if err != nil {
+		return false, fail("extend", err)
+	}
+	return ok, nil
 }
 
 // TTL implements store.Store.

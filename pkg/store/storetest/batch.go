@@ -28,6 +28,15 @@ func testPipeline(t *testing.T, s store.Store) {
 	if _, err := s.SetNX(ctx, k("nx-taken"), []byte("first"), 0); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Set(ctx, k("incr-old"), []byte("41"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, k("extend"), []byte("e"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ZAdd(ctx, k("zset-rem"), "gone", "stays"); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.HSet(ctx, k("hash"), "f", []byte("hv")); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +48,12 @@ func testPipeline(t *testing.T, s store.Store) {
 		store.CompareAndSwapOp(k("cas-absent"), []byte("old"), []byte("new"), 0)
 	hget, hgetMissing := store.HGetOp(k("hash"), "f"), store.HGetOp(k("hash"), "nope")
 	hset := store.HSetOp(k("hash2"), "g", []byte("h2"))
-	ops := []*store.Op{get, missing, set, nx, nxTaken, del, cas, casLost, hget, hgetMissing, hset}
+	zadd := store.ZAddOp(k("zset"), "m")
+	zrem := store.ZRemOp(k("zset-rem"), "gone")
+	incr, incrOld := store.IncrOp(k("incr"), 2, time.Minute), store.IncrOp(k("incr-old"), 1, time.Minute)
+	extend, extendMissing := store.ExtendOp(k("extend"), longTTL), store.ExtendOp(k("missing"), longTTL)
+	ops := []*store.Op{get, missing, set, nx, nxTaken, del, cas, casLost, hget, hgetMissing, hset, zadd, zrem,
+		incr, incrOld, extend, extendMissing}
 	if err := s.Pipeline(ctx, ops...); err != nil {
 		t.Fatalf("Pipeline: %v", err)
 	}
@@ -60,6 +74,12 @@ func testPipeline(t *testing.T, s store.Store) {
 	check("HGet", hget.Err == nil && bytes.Equal(hget.Val, []byte("hv")), hget)
 	check("HGet missing field", errors.Is(hgetMissing.Err, store.ErrNotFound), hgetMissing)
 	check("HSet", hset.Err == nil, hset)
+	check("ZAdd", zadd.Err == nil, zadd)
+	check("ZRem", zrem.Err == nil, zrem)
+	check("Incr", incr.Err == nil && incr.N == 2, incr)
+	check("Incr existing", incrOld.Err == nil && incrOld.N == 42, incrOld)
+	check("Extend", extend.Err == nil && extend.OK, extend)
+	check("Extend missing", extendMissing.Err == nil && !extendMissing.OK, extendMissing)
 
 	// The effects are those of the single methods.
 	mustGet(t, s, ctx, k("set"), []byte("s"))
@@ -73,6 +93,17 @@ func testPipeline(t *testing.T, s store.Store) {
 	}
 	if v, err := s.HGet(ctx, k("hash2"), "g"); err != nil || !bytes.Equal(v, []byte("h2")) {
 		t.Errorf("HSet: HGet = %q, %v", v, err)
+	}
+	if m, err := s.ZRangeAfter(ctx, k("zset"), "", 10); err != nil || len(m) != 1 || m[0] != "m" {
+		t.Errorf("ZAdd: ZRangeAfter = %q, %v", m, err)
+	}
+	if m, err := s.ZRangeAfter(ctx, k("zset-rem"), "", 10); err != nil || len(m) != 1 || m[0] != "stays" {
+		t.Errorf("ZRem: ZRangeAfter = %q, %v", m, err)
+	}
+	for key, max := range map[string]time.Duration{k("incr"): time.Minute, k("incr-old"): longTTL, k("extend"): longTTL} {
+		if left, err := s.TTL(ctx, key); err != nil || left <= 0 || left > max {
+			t.Errorf("TTL of %s = %v, %v; want in (0, %v]", key, left, err, max)
+		}
 	}
 
 	// Ops on one key run in order.

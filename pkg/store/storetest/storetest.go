@@ -94,6 +94,7 @@ func run(t *testing.T, newStore func(t *testing.T) (store.Store, elapse)) {
 		{"CompareAndSwapRace", timeless(testCompareAndSwapRace)},
 		{"CompareAndSwapCounter", timeless(testCompareAndSwapCounter)},
 		{"Incr", timeless(testIncr)},
+		{"Extend", timeless(testExtend)},
 		{"IncrWindow", testIncrWindow},
 		{"IncrRace", timeless(testIncrRace)},
 		{"Hashes", timeless(testHashes)},
@@ -604,9 +605,10 @@ func testIncr(t *testing.T, s store.Store) {
 	if got, err := s.Incr(ctx, k2, 1, longTTL); err != nil || got != 42 {
 		t.Fatalf("Incr on \"41\" = %d, %v", got, err)
 	}
-	// It existed, so the ttl does not apply.
-	if d, err := s.TTL(ctx, k2); err != nil || d != 0 {
-		t.Fatalf("TTL after Incr of an existing key without expiry = %v, %v; want 0", d, err)
+	// It had no expiry: now it has the window (a counter never lives on
+	// without one once an Incr asked for one).
+	if d, err := s.TTL(ctx, k2); err != nil || d <= 0 || d > longTTL {
+		t.Fatalf("TTL after Incr of an existing key without expiry = %v, %v; want the ttl", d, err)
 	}
 	// A counter created with ttl 0 never expires.
 	k3 := store.Key("t", "ctr3")
@@ -625,6 +627,44 @@ func testIncr(t *testing.T, s store.Store) {
 		t.Fatalf("Incr on \"abc\": %v, want an error other than ErrNotFound", err)
 	}
 	mustGet(t, s, ctx, k4, []byte("abc"))
+}
+
+// testExtend: Extend lengthens a shorter lifetime, never shortens one,
+// leaves a key without expiry without one, and creates nothing.
+func testExtend(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	short, long, forever := store.Key("t", "ext-short"), store.Key("t", "ext-long"), store.Key("t", "ext-forever")
+	for k, ttl := range map[string]time.Duration{short: time.Minute, long: 24 * time.Hour, forever: 0} {
+		if err := s.Set(ctx, k, []byte("v"), ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := s.Extend(ctx, short, time.Hour); err != nil || !ok {
+		t.Fatalf("Extend of a shorter lifetime = %v, %v", ok, err)
+	}
+	if d, err := s.TTL(ctx, short); err != nil || d <= time.Minute || d > time.Hour {
+		t.Errorf("TTL after Extend = %v, %v; want about an hour", d, err)
+	}
+	if ok, err := s.Extend(ctx, long, time.Hour); err != nil || ok {
+		t.Fatalf("Extend of a longer lifetime = %v, %v; want no change", ok, err)
+	}
+	if d, err := s.TTL(ctx, long); err != nil || d <= time.Hour {
+		t.Errorf("Extend shortened a lifetime: TTL = %v, %v", d, err)
+	}
+	if ok, err := s.Extend(ctx, forever, time.Hour); err != nil || ok {
+		t.Fatalf("Extend of a key without expiry = %v, %v", ok, err)
+	}
+	if d, err := s.TTL(ctx, forever); err != nil || d != 0 {
+		t.Errorf("Extend gave a key without expiry one: TTL = %v, %v", d, err)
+	}
+	missing := store.Key("t", "ext-missing")
+	if ok, err := s.Extend(ctx, missing, time.Hour); err != nil || ok {
+		t.Fatalf("Extend of an absent key = %v, %v", ok, err)
+	}
+	mustNotFound(t, s, ctx, missing)
+	if _, err := s.Extend(ctx, short, -time.Second); err == nil {
+		t.Error("Extend with a negative ttl succeeded")
+	}
 }
 
 func testIncrWindow(t *testing.T, s store.Store, wait elapse) {
