@@ -28,6 +28,9 @@ commands:
   hash-password [--algo argon2id|bcrypt]
                           print a hash for a directory user's passwordHash; the
                           password is read from the terminal or stdin, never argv
+  bench [--store memory|redis|cluster] [--duration 10s] [--concurrency 16] [--json] ...
+                          load test: sign-ins, refreshes, discovery, userinfo
+                          against a guestpass it starts (or --target URL)
   probe URL               GET URL; exit 0 on a 2xx (container health checks: /readyz)
   version                 print the version
 
@@ -70,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return probe(ctx, args[1], stderr)
 	case "invite", "guests", "policy":
 		return runAdmin(ctx, args, stdout, stderr)
+	case "bench":
+		return bench(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "guestpass", version)
 		return 0

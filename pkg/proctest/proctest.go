@@ -2,7 +2,8 @@
 // (redistest's redis-server, ldaptest's slapd): a child process that dies
 // with the test binary, reaped in the background so that a test can kill
 // it (an outage) and know its ports are free again, on free 127.0.0.1
-// ports. It is test scaffolding only, written once for every such helper.
+// ports. It is scaffolding for tests and for the load tool (pkg/loadgen,
+// which starts guestpass and Redis the same way), written once for all.
 package proctest
 
 import (
@@ -49,6 +50,9 @@ func Start(cmd *exec.Cmd) (*Proc, error) {
 	}()
 	return p, nil
 }
+
+// Pid is the process id (for readings from /proc/PID).
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
 // Exited is closed once the process has exited and been reaped, so a
 // helper waiting for its server to answer can stop waiting on a crash.

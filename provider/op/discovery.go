@@ -136,12 +136,16 @@ func buildDiscovery(p *op.Provider, st op.DiscoverStorage, issuer string, f disc
 // CORS handler as the library's routes (see New), so a browser app of
 // the tenant can read it as before.
 func discoveryHandler(doc []byte) http.Handler {
-	length := strconv.Itoa(len(doc))
+	// The header values are built once: Header.Set would make a new
+	// slice for each on every request. Set replaces rather than appends
+	// to them, so the shared slices are never written.
+	contentType, cacheControl := []string{"application/json"}, []string{"public, max-age=300"}
+	length := []string{strconv.Itoa(len(doc))}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "public, max-age=300")
-		h.Set("Content-Length", length)
+		h["Content-Type"] = contentType
+		h["Cache-Control"] = cacheControl
+		h["Content-Length"] = length
 		w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
 			_, _ = w.Write(doc)

@@ -98,6 +98,9 @@ type signingKey struct {
 	id  string
 	alg jose.SignatureAlgorithm
 	key *ecdsa.PrivateKey
+	// atHeader and idHeader are the encoded protected headers of the
+	// key's access and ID tokens (jwt.go).
+	atHeader, idHeader string
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
@@ -142,12 +145,28 @@ func (ks *keySet) signingAt(now time.Time) *signingKey {
 func (ks *keySet) publishedAt(now time.Time) []op.Key {
 	out := make([]op.Key, 0, len(ks.keys))
 	for i, k := range ks.keys {
-		if i > 0 && !now.Before(ks.keys[i-1].active.Add(retireAfter)) {
-			continue
+		if ks.published(i, now) {
+			out = append(out, publicKey{k.key})
 		}
-		out = append(out, publicKey{k.key})
 	}
 	return out
+}
+
+// published reports whether the i-th key is published at now: every key
+// but one replaced retireAfter ago or longer.
+func (ks *keySet) published(i int, now time.Time) bool {
+	return i == 0 || now.Before(ks.keys[i-1].active.Add(retireAfter))
+}
+
+// publishedKey is the key named kid if it is published at now, or nil:
+// a token verifies only with a key a relying party could fetch too.
+func (ks *keySet) publishedKey(kid string, now time.Time) *signingKey {
+	for i, k := range ks.keys {
+		if k.key.id == kid && ks.published(i, now) {
+			return k.key
+		}
+	}
+	return nil
 }
 
 // keyRing holds one tenant's signing keys in the store. Every change is a
@@ -347,7 +366,7 @@ func (r *keyRing) unseal(sk storedKey) (*signingKey, error) {
 	if !ok {
 		return nil, errors.New("signing key is not ECDSA")
 	}
-	return &signingKey{id: sk.ID, alg: jose.SignatureAlgorithm(sk.Alg), key: priv}, nil
+	return newSigningKey(sk.ID, jose.SignatureAlgorithm(sk.Alg), priv)
 }
 
 // current returns the key that signs now.

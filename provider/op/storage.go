@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -291,7 +292,10 @@ func (s *storage) newAccessToken(r op.TokenRequest, family string) (string, *sto
 // presented (currentRefreshToken), it rotates it: the old token is marked
 // used with a compare-and-swap, so a replayed token is caught.
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRequest, current string) (string, string, time.Time, error) {
-	var rt refreshToken
+	var (
+		rt   refreshToken
+		used *store.Op // the rotation's compare-and-swap
+	)
 	switch t := r.(type) {
 	case *AuthRequest:
 		if t.Identity == nil {
@@ -300,7 +304,8 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 		rt = refreshToken{Tenant: s.tenant, Family: uuid.NewString(), ClientID: t.ClientID, Scopes: t.Scopes,
 			Identity: *t.Identity, Expires: t.Identity.AuthTime.Add(s.sessionLifetime)}
 	case *refreshToken:
-		if err := s.markUsed(ctx, current, t); err != nil {
+		var err error
+		if used, err = s.markUsedOp(current, t); err != nil {
 			return "", "", time.Time{}, err
 		}
 		rt = *t
@@ -316,7 +321,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	tok, err := randomToken()
+	tok, err := newRefreshToken(rt.Family)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
@@ -324,58 +329,116 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	if err != nil {
 		return "", "", time.Time{}, fmt.Errorf("encode refresh token: %w", err)
 	}
-	// Both tokens in one round trip. Should one save fail, the client
-	// gets an error and neither token; a token saved alone is an orphan
+	// The rotation and both new tokens in one round trip. Should a save
+	// fail, the client gets an error and neither token; should the swap
+	// be lost (a replay race), the family is revoked, and with it the new
+	// tokens, which nobody was given. A token saved alone is an orphan
 	// nobody holds, and it expires.
 	saveRefresh := store.SetOp(s.k("rt", hashToken(tok)), b, ttl)
 	redeem, err := s.redeemOps(r, accessID, rt.Family, rt.Expires)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	if err := s.st.Pipeline(ctx, append([]*store.Op{saveAccess, saveRefresh}, redeem...)...); err != nil {
+	ops := make([]*store.Op, 0, 5)
+	if used != nil {
+		ops = append(ops, used)
+	}
+	ops = append(append(ops, saveAccess, saveRefresh), redeem...)
+	err = s.st.Pipeline(ctx, ops...)
+	if used != nil {
+		if err := s.rotated(ctx, used, r.(*refreshToken)); err != nil {
+			return "", "", time.Time{}, err
+		}
+	}
+	if err != nil {
 		return "", "", time.Time{}, fmt.Errorf("save tokens: %w", err)
 	}
 	return accessID, tok, exp, nil
 }
 
-// markUsed rotates rt out: it swaps the stored token (exactly as
-// TokenRequestByRefreshToken read it, no second read) for a used one. A
-// lost swap means another request rotated it first: a replay race, so the
-// family is revoked.
-func (s *storage) markUsed(ctx context.Context, tok string, rt *refreshToken) error {
+// markUsedOp is the swap that rotates rt out: the stored token (exactly
+// as TokenRequestByRefreshToken read it, no second read) for a used one.
+func (s *storage) markUsedOp(tok string, rt *refreshToken) (*store.Op, error) {
 	used := *rt
 	used.Used = true
 	next, err := json.Marshal(used)
 	if err != nil {
-		return fmt.Errorf("encode refresh token: %w", err)
+		return nil, fmt.Errorf("encode refresh token: %w", err)
 	}
-	ok, err := s.st.CompareAndSwap(ctx, s.k("rt", hashToken(tok)), rt.raw, next, rt.Expires.Sub(s.clock()))
-	if err != nil {
-		return err
+	return store.CompareAndSwapOp(s.k("rt", hashToken(tok)), rt.raw, next, rt.Expires.Sub(s.clock())), nil
+}
+
+// rotated reads the result of markUsedOp. A lost swap means another
+// request rotated the token first: a replay race, so the family is
+// revoked.
+func (s *storage) rotated(ctx context.Context, used *store.Op, rt *refreshToken) error {
+	if used.Err != nil {
+		return fmt.Errorf("rotate refresh token: %w", used.Err)
 	}
-	if !ok {
+	if !used.OK {
 		_ = s.revokeFamily(ctx, rt)
 		return oidc.ErrInvalidGrant().WithDescription("refresh token reused")
 	}
 	return nil
 }
 
+// A refresh token is "family.secret": the family (a UUID, not a secret:
+// access tokens carry it in their jti too) lets the first read fetch the
+// token and its family's revoked mark together. Tokens issued before it
+// carried its family are the secret alone; they are read in two steps.
+func newRefreshToken(family string) (string, error) {
+	secret, err := randomToken()
+	if err != nil {
+		return "", err
+	}
+	return family + "." + secret, nil
+}
+
+// familyOf is the family a refresh token names, if it names one that can
+// be (only then does it reach a store key); the stored record must name
+// the same family.
+func familyOf(tok string) (string, bool) {
+	fam, _, ok := strings.Cut(tok, ".")
+	if !ok || fam == "" || len(fam) > 64 {
+		return "", false
+	}
+	for _, c := range fam {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c == '-') {
+			return "", false
+		}
+	}
+	return fam, true
+}
+
 // TokenRequestByRefreshToken refuses unknown, expired and revoked tokens;
-// a token already rotated is a replay: its whole family is revoked.
+// a token already rotated is a replay: its whole family is revoked. The
+// token and its family's revoked mark are read in one round trip.
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, tok string) (op.RefreshTokenRequest, error) {
-	raw, err := s.st.Get(ctx, s.k("rt", hashToken(tok)))
-	if errors.Is(err, store.ErrNotFound) {
+	read := store.GetOp(s.k("rt", hashToken(tok)))
+	var mark *store.Op
+	fam, named := familyOf(tok)
+	if named {
+		mark = store.GetOp(s.k("rtf-revoked", fam))
+		_ = s.st.Pipeline(ctx, read, mark) // each op carries its own error
+	} else {
+		read.Val, read.Err = s.st.Get(ctx, read.Key)
+	}
+	if errors.Is(read.Err, store.ErrNotFound) {
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
 	}
-	if err != nil {
-		return nil, err
+	if read.Err != nil {
+		return nil, read.Err
 	}
 	var rt refreshToken
-	if err := json.Unmarshal(raw, &rt); err != nil {
+	if err := json.Unmarshal(read.Val, &rt); err != nil {
 		return nil, fmt.Errorf("decode refresh token: %w", err)
 	}
-	rt.raw = raw
+	rt.raw = read.Val
 	if rt.Tenant != s.tenant {
+		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
+	}
+	if named && fam != rt.Family {
+		// The token's own family decides, never the one its text names.
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
 	}
 	if rt.Used {
@@ -384,12 +447,16 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, tok string) (o
 		}
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token reused; the sign-in was revoked")
 	}
-	_, err = s.st.Get(ctx, s.k("rtf-revoked", rt.Family))
-	if err == nil {
-		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token revoked")
+	if mark == nil {
+		mark = store.GetOp(s.k("rtf-revoked", rt.Family))
+		mark.Val, mark.Err = s.st.Get(ctx, mark.Key)
 	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+	switch {
+	case mark.Err == nil:
+		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token revoked")
+	case !errors.Is(mark.Err, store.ErrNotFound):
+		// Fail closed: only a mark known to be absent lets the token pass.
+		return nil, mark.Err
 	}
 	return &rt, nil
 }
@@ -508,27 +575,51 @@ func (s *storage) SetUserinfoFromRequest(_ context.Context, u *oidc.UserInfo, r 
 }
 
 func (s *storage) fillUserinfo(u *oidc.UserInfo, ident *Identity, scopes []string) {
-	u.Subject = ident.Subject
+	c := s.userClaims(ident, scopes)
+	u.Subject = c.Subject
+	u.Email = c.Email
+	u.EmailVerified = oidc.Bool(c.EmailVerified)
+	u.Name = c.Name
+	u.PreferredUsername = c.PreferredUsername
+	u.AppendClaims("tid", c.Tenant)
+	u.AppendClaims("idp", c.IDP)
+	if c.SessionID != "" {
+		u.AppendClaims("sid", c.SessionID)
+	}
+}
+
+// userClaims are the guest's claims of the granted scopes, in ID tokens
+// and at /userinfo. email_verified false is left out, as the library's
+// oidc.Bool did.
+type userClaims struct {
+	Subject           string `json:"sub,omitempty"`
+	Name              string `json:"name,omitempty"`
+	PreferredUsername string `json:"preferred_username,omitempty"`
+	Email             string `json:"email,omitempty"`
+	EmailVerified     bool   `json:"email_verified,omitempty"`
+	Tenant            string `json:"tid"`
+	IDP               string `json:"idp"`
+	SessionID         string `json:"sid,omitempty"`
+}
+
+func (s *storage) userClaims(ident *Identity, scopes []string) userClaims {
+	c := userClaims{Subject: ident.Subject, Tenant: s.tenant, IDP: ident.Source, SessionID: ident.SessionID}
 	if slices.Contains(scopes, oidc.ScopeEmail) {
-		u.Email = ident.Email
-		u.EmailVerified = oidc.Bool(ident.EmailVerified)
+		c.Email = ident.Email
+		c.EmailVerified = ident.EmailVerified
 	}
 	if slices.Contains(scopes, oidc.ScopeProfile) {
 		// Always a name with profile: common relying parties (Dex's oidc
 		// connector) refuse an ID token without one. A guest who gave no
 		// display name is called by their address, which is also the
 		// username they sign in with.
-		u.Name = ident.Name
-		if u.Name == "" {
-			u.Name = ident.Email
+		c.Name = ident.Name
+		if c.Name == "" {
+			c.Name = ident.Email
 		}
-		u.PreferredUsername = ident.Email
+		c.PreferredUsername = ident.Email
 	}
-	u.AppendClaims("tid", s.tenant)
-	u.AppendClaims("idp", ident.Source)
-	if ident.SessionID != "" {
-		u.AppendClaims("sid", ident.SessionID)
-	}
+	return c
 }
 
 // SetUserinfoFromToken completes op.Storage (userinfo: userinfo.go).

@@ -2,6 +2,8 @@ package op
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-	"github.com/zitadel/oidc/v3/pkg/crypto"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
@@ -20,9 +20,9 @@ import (
 // PKCE (so a wrong request destroys the code), answers unknown clients
 // with server_error and a non-admin client_credentials request with
 // invalid_client, always adds an ID token, and types access tokens "JWT"
-// where RFC 9068 wants "at+jwt". Storage still
-// does the saving (CreateAccessToken, CreateAccessAndRefreshTokens) and
-// the library still builds ID tokens (op.CreateIDToken).
+// where RFC 9068 wants "at+jwt". Storage still does the saving
+// (CreateAccessToken, CreateAccessAndRefreshTokens); the tokens are
+// signed by jwt.go.
 
 // serveToken answers POST /oauth/token.
 func (t *Tenant) serveToken(w http.ResponseWriter, r *http.Request) {
@@ -137,15 +137,22 @@ func (t *Tenant) tokenResponse(ctx context.Context, req op.TokenRequest, c *clie
 	if err != nil {
 		return nil, err
 	}
-	at, err := s.signAccessToken(ctx, t.issuer, req, c, id, exp)
+	key, err := s.keys.current(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	at, err := key.signJWS(key.atHeader, s.accessTokenClaims(t.issuer, req, c, id, exp))
+	if err != nil {
+		return nil, fmt.Errorf("access token: %w", err)
 	}
 	resp := &oidc.AccessTokenResponse{AccessToken: at, RefreshToken: refresh, TokenType: oidc.BearerToken,
 		ExpiresIn: uint64(exp.Sub(s.clock()).Seconds()), Scope: req.GetScopes()}
 	if idr, ok := req.(op.IDTokenRequest); ok && slices.Contains(req.GetScopes(), oidc.ScopeOpenID) {
-		resp.IDToken, err = op.CreateIDToken(ctx, t.issuer, idr, c.IDTokenLifetime(), at, code, s, c)
+		claims, err := s.idTokenClaims(t.issuer, idr, c, at, code)
 		if err != nil {
+			return nil, err
+		}
+		if resp.IDToken, err = key.signJWS(key.idHeader, claims); err != nil {
 			return nil, fmt.Errorf("id token: %w", err)
 		}
 	}
@@ -164,30 +171,92 @@ func wantsRefreshToken(req op.TokenRequest) bool {
 	return false
 }
 
-// accessTokenType is the JWT "typ" of access tokens (RFC 9068 §2.1), so a
-// resource server cannot mistake one for an ID token or the reverse.
-const accessTokenType = "at+jwt"
+// accessClaims are the claims of a JWT access token (RFC 9068 §2.2), as
+// the library's oidc.AccessTokenClaims wrote them, plus the tenant.
+type accessClaims struct {
+	Issuer     string   `json:"iss,omitempty"`
+	Subject    string   `json:"sub,omitempty"`
+	Audience   []string `json:"aud,omitempty"`
+	Expiration int64    `json:"exp,omitempty"`
+	IssuedAt   int64    `json:"iat,omitempty"`
+	NotBefore  int64    `json:"nbf,omitempty"`
+	ClientID   string   `json:"client_id,omitempty"`
+	JWTID      string   `json:"jti,omitempty"`
+	Scope      string   `json:"scope,omitempty"`
+	Tenant     string   `json:"tid"`
+}
 
-// signAccessToken makes the JWT access token whose jti is the stored
-// record's id.
-func (s *storage) signAccessToken(ctx context.Context, issuer string, req op.TokenRequest, c *client, id string, exp time.Time) (string, error) {
-	claims := oidc.NewAccessTokenClaims(issuer, req.GetSubject(), req.GetAudience(), exp, id, c.cfg.ID, c.ClockSkew())
-	claims.Scopes = req.GetScopes()
-	claims.Claims = map[string]any{"tid": s.tenant}
-	key, err := s.keys.current(ctx)
-	if err != nil {
-		return "", fmt.Errorf("signing key: %w", err)
+// accessTokenClaims are the claims of the access token whose jti is the
+// stored record's id. iat and nbf are the wall clock's, as the library
+// set them (verifiers compare them with theirs).
+func (s *storage) accessTokenClaims(issuer string, req op.TokenRequest, c *client, id string, exp time.Time) *accessClaims {
+	now := time.Now().UTC().Add(-c.ClockSkew()).Unix()
+	aud := req.GetAudience()
+	if len(aud) == 0 {
+		aud = []string{c.cfg.ID}
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{
-		Algorithm: key.SignatureAlgorithm(),
-		Key:       &jose.JSONWebKey{Key: key.Key(), KeyID: key.ID()},
-	}, (&jose.SignerOptions{}).WithType(accessTokenType))
-	if err != nil {
-		return "", fmt.Errorf("access token signer: %w", err)
+	return &accessClaims{Issuer: issuer, Subject: req.GetSubject(), Audience: aud, Expiration: unixTime(exp),
+		IssuedAt: now, NotBefore: now, ClientID: c.cfg.ID, JWTID: id, Scope: strings.Join(req.GetScopes(), " "),
+		Tenant: s.tenant}
+}
+
+// idClaims are the claims of an ID token (OIDC Core §2, §3.1.3.6) as
+// op.CreateIDToken wrote them for our requests: no acr (we set none), and
+// the guest's claims of the granted scopes (IDTokenUserinfoClaimsAssertion).
+type idClaims struct {
+	Issuer          string   `json:"iss,omitempty"`
+	Audience        []string `json:"aud,omitempty"`
+	Expiration      int64    `json:"exp,omitempty"`
+	IssuedAt        int64    `json:"iat,omitempty"`
+	AuthTime        int64    `json:"auth_time,omitempty"`
+	Nonce           string   `json:"nonce,omitempty"`
+	AMR             []string `json:"amr,omitempty"`
+	AuthorizedParty string   `json:"azp,omitempty"`
+	ClientID        string   `json:"client_id,omitempty"`
+	AccessTokenHash string   `json:"at_hash,omitempty"`
+	CodeHash        string   `json:"c_hash,omitempty"`
+	userClaims
+}
+
+// idTokenClaims are the claims of req's ID token; accessToken and code
+// are hashed into at_hash and c_hash (code "" for none). exp and iat are
+// the wall clock's, as the library set them.
+func (s *storage) idTokenClaims(issuer string, req op.IDTokenRequest, c *client, accessToken, code string) (*idClaims, error) {
+	ident := identityOf(req)
+	if ident == nil {
+		return nil, oidc.ErrServerError().WithDescription("an ID token needs a signed-in guest")
 	}
-	tok, err := crypto.Sign(claims, signer)
-	if err != nil {
-		return "", fmt.Errorf("sign access token: %w", err)
+	skew := c.ClockSkew()
+	now := time.Now().UTC()
+	var nonce string
+	if a, ok := req.(*AuthRequest); ok {
+		nonce = a.Nonce
 	}
-	return tok, nil
+	aud := req.GetAudience()
+	if !slices.Contains(aud, req.GetClientID()) {
+		aud = append(aud[:len(aud):len(aud)], req.GetClientID())
+	}
+	claims := &idClaims{Issuer: issuer, Audience: aud, Expiration: now.Add(skew).Add(c.IDTokenLifetime()).Unix(),
+		IssuedAt: now.Add(-skew).Unix(), AuthTime: unixTime(req.GetAuthTime().Add(-skew)), Nonce: nonce,
+		AMR: req.GetAMR(), AuthorizedParty: req.GetClientID(), ClientID: req.GetClientID(),
+		AccessTokenHash: halfHash(accessToken), userClaims: s.userClaims(ident, req.GetScopes())}
+	if code != "" {
+		claims.CodeHash = halfHash(code)
+	}
+	return claims, nil
+}
+
+// halfHash is at_hash and c_hash for ES256 (OIDC Core §3.1.3.6): the
+// left half of the SHA-256 of the token, base64url.
+func halfHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(h[:len(h)/2])
+}
+
+// unixTime is t in seconds, 0 (omitted) for the zero time, as oidc.Time.
+func unixTime(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }

@@ -91,7 +91,7 @@ func (t *Tenant) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		bearerError(http.StatusForbidden, "insufficient_scope", "the access token lacks the openid scope").write(w, t.issuer)
 		return
 	}
-	u := new(oidc.UserInfo)
-	t.storage.fillUserinfo(u, at.Identity, at.Scopes)
-	writeJSON(w, u)
+	// The ID token's user claims (storage.go), as a plain struct: the
+	// library's UserInfo marshals through a map.
+	writeJSON(w, t.storage.userClaims(at.Identity, at.Scopes))
 }

@@ -1,13 +1,21 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/guestpass/guestpass/provider/server"
 )
 
 // BenchmarkSignIn measures one complete passcode sign-in over real HTTP:
@@ -62,4 +70,95 @@ func BenchmarkDiscovery(b *testing.B) {
 			resp.Body.Close()
 		}
 	})
+}
+
+// productionLogger logs as serve does at the default level (info, JSON,
+// behind the log guard), into nothing: a benchmark pays for every access
+// log line without keeping them.
+func productionLogger() *zap.Logger {
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	return zap.New(server.GuardCore(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zapcore.InfoLevel)))
+}
+
+// BenchmarkDiscoveryHandler is discovery as the server's own work: the
+// root handler (middleware, access log, routing, CORS, the document)
+// called directly, without a network client sharing the CPU.
+//
+//	go test -run '^$' -bench BenchmarkDiscoveryHandler -benchmem ./provider/server
+func BenchmarkDiscoveryHandler(b *testing.B) {
+	e := newEnv(b, envOptions{logger: productionLogger()})
+	url := e.issuer("fabrikam") + "/.well-known/openid-configuration"
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("discovery: %d", rec.Code)
+		}
+	}
+}
+
+// BenchmarkRefresh is one refresh grant (openid, email, profile,
+// offline_access: a new access token, ID token and refresh token) as the
+// server's own work: the root handler called directly, each iteration
+// rotating the token the previous one returned.
+//
+//	go test -run '^$' -bench BenchmarkRefresh -benchmem ./provider/server
+func BenchmarkRefresh(b *testing.B) {
+	for _, backend := range []string{"memory", "redis"} {
+		b.Run(backend, func(b *testing.B) {
+			o := envOptions{logger: productionLogger()}
+			if backend == "redis" {
+				o.redis = redistest.Start(b)
+			}
+			e := newEnv(b, o)
+			r := newRP(b, e, "contoso", "portal", "contoso-secret")
+			tok, _ := r.callback(b, e, "contoso", signIn(b, e, newBrowser(b), r.authURL(), "refresh@guest.example"))
+			refresh := tok.RefreshToken
+			url := e.issuer("contoso") + "/oauth/token"
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				body := "grant_type=refresh_token&refresh_token=" + refresh
+				req := httptest.NewRequest(http.MethodPost, url, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth("portal", "contoso-secret")
+				rec := httptest.NewRecorder()
+				e.handler.ServeHTTP(rec, req)
+				var resp struct {
+					RefreshToken string `json:"refresh_token"`
+					IDToken      string `json:"id_token"`
+				}
+				if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != http.StatusOK ||
+					resp.RefreshToken == "" || resp.IDToken == "" {
+					b.Fatalf("refresh: %d %s", rec.Code, rec.Body)
+				}
+				refresh = resp.RefreshToken
+			}
+		})
+	}
+}
+
+// BenchmarkUserinfo is one /userinfo request with a live access token, as
+// the server's own work (the root handler called directly): the token's
+// signature, its record and its family's mark.
+//
+//	go test -run '^$' -bench BenchmarkUserinfo -benchmem ./provider/server
+func BenchmarkUserinfo(b *testing.B) {
+	e := newEnv(b, envOptions{logger: productionLogger()})
+	r := newRP(b, e, "contoso", "portal", "contoso-secret")
+	tok, _ := r.callback(b, e, "contoso", signIn(b, e, newBrowser(b), r.authURL(), "userinfo@guest.example"))
+	url := e.issuer("contoso") + "/userinfo"
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("userinfo: %d %s", rec.Code, rec.Body)
+		}
+	}
 }

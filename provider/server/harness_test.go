@@ -110,6 +110,9 @@ type env struct {
 	logs   *observer.ObservedLogs
 	clock  *storetest.Clock
 	secret [3]string
+	// handler is the built root handler, for benchmarks that measure the
+	// server's own work without a network client's.
+	handler http.Handler
 
 	// metrics is the base URL of the metrics listener (config
 	// metrics.listen), which is not the public one.
@@ -139,6 +142,9 @@ type envOptions struct {
 	connectors *connectors.Registry
 	// upstreamTimeout, when set, bounds each connector call.
 	upstreamTimeout time.Duration
+	// logger, when set, replaces the observed debug logger (e.logs is
+	// then nil): benchmarks log as a production process does.
+	logger *zap.Logger
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -187,9 +193,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	t.Cleanup(func() { _ = e.store.Close() })
 
-	core, logs := observer.New(zapcore.DebugLevel)
-	e.logs = logs
-	log := zap.New(core)
+	log := o.logger
+	if log == nil {
+		core, logs := observer.New(zapcore.DebugLevel)
+		e.logs = logs
+		log = zap.New(core)
+	}
 	m := metrics.New()
 	tr, err := mail.NewSMTP(server.SMTPOptions(cfg.Mail.SMTP), cfg.Mail.From)
 	if err != nil {
@@ -214,6 +223,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	// TestHarnessClosesUnusedConnections relies on no timeout closing
 	// what the cleanup must close.
 	srv.Config.Handler = h
+	e.handler = h
 	srv.Start()
 	msrv := httptest.NewServer(server.NewMetricsHandler(m, cfg.Metrics))
 	e.metrics = msrv.URL

@@ -35,9 +35,10 @@ const (
 	// guest, still there with the session's id and source), the completed
 	// request and its code 1, token 2.
 	maxSSORoundTrips = 6
-	// maxRefreshRoundTrips: one refresh grant: the token, its family's
-	// revocation mark, marking it used (compare-and-swap), the new tokens.
-	maxRefreshRoundTrips = 4
+	// maxRefreshRoundTrips: one refresh grant: the token with its
+	// family's revocation mark (the token names its family), then marking
+	// it used (compare-and-swap) with the new tokens.
+	maxRefreshRoundTrips = 2
 	// maxPasswordRoundTrips: a member's first sign-in through a password
 	// connector (mock): authorize 1, start 1, email form 1 (request,
 	// guest, switches), the password form 1 (request, guest, switches,

@@ -1,0 +1,465 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/guestpass/guestpass/pkg/proctest"
+)
+
+// startTimeout bounds how long a started server may take to answer.
+const startTimeout = 30 * time.Second
+
+// TargetOptions say what to measure: a guestpass the tool starts (the
+// default) or one already running (Target).
+type TargetOptions struct {
+	// Store is memory, redis (a private redis-server with AOF) or cluster
+	// (a private three-master Redis Cluster with AOF).
+	Store string
+	// RedisURL, when set, is an existing Redis used instead of a private
+	// one (and, with Target, the Redis whose CPU is read).
+	RedisURL string
+	// Replicas is the number of guestpass processes on one store.
+	Replicas int
+	// Tenants is the number of generated tenants (bench-0, ...).
+	Tenants int
+	// Executable is the guestpass binary started as `serve`.
+	Executable string
+	// Dir holds configs, logs and Redis data; "" makes a temp dir.
+	Dir string
+
+	// Target is the base URL of a running guestpass; then PIDs name its
+	// processes (for CPU readings), Tenant the tenant and client to sign
+	// in with, and SMTPListen where the tool's SMTP sink listens (that
+	// server's mail.smtp.addr).
+	Target     string
+	PIDs       []int
+	Tenant     Tenant
+	SMTPListen string
+}
+
+// Target is the guestpass being measured.
+type Target struct {
+	// BaseURL is the guestpass baseURL (issuers are BaseURL/tenant).
+	BaseURL string
+	// Replicas are the host:port of each process serving BaseURL.
+	Replicas []string
+	Tenants  []Tenant
+	Sink     *Sink
+	// Dir holds the generated configs, the logs and Redis's data.
+	Dir string
+	// Started is true when the tool started guestpass (and may seed).
+	Started bool
+
+	store      StoreConfig
+	codeKey    []byte
+	adminPass  string
+	serverPIDs []string
+	redis      []*redisNode
+	procs      []*proctest.Proc
+	ticks      int64
+}
+
+// StartTarget starts (or connects to) what o describes. Close stops
+// everything it started, whatever the error.
+func StartTarget(ctx context.Context, o TargetOptions) (t *Target, err error) {
+	t = &Target{ticks: clockTicks(), Dir: o.Dir}
+	defer func() {
+		if err != nil {
+			t.Close()
+			t = nil
+		}
+	}()
+	if t.Dir == "" {
+		if t.Dir, err = os.MkdirTemp("", "guestpass-bench-"); err != nil {
+			return t, err
+		}
+	}
+	if o.Target != "" {
+		return t, t.connect(ctx, o)
+	}
+	if o.Replicas < 1 {
+		o.Replicas = 1
+	}
+	if o.Tenants < 1 {
+		o.Tenants = 1
+	}
+	if o.Replicas > 1 && o.Store == "memory" && o.RedisURL == "" {
+		return t, errors.New("--replicas needs a shared store: --store redis or cluster")
+	}
+	if t.Sink, err = StartSink("127.0.0.1:0"); err != nil {
+		return t, err
+	}
+	if err = t.startStore(ctx, o); err != nil {
+		return t, err
+	}
+	return t, t.startServers(ctx, o)
+}
+
+// connect uses a running guestpass.
+func (t *Target) connect(ctx context.Context, o TargetOptions) error {
+	u, err := url.Parse(o.Target)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("--target %q is not a URL", o.Target)
+	}
+	if o.Tenant.ID == "" || o.Tenant.ClientID == "" || o.Tenant.RedirectURI == "" {
+		return errors.New("--target needs --tenant, --client-id, --client-secret and --redirect-uri")
+	}
+	t.BaseURL = strings.TrimRight(o.Target, "/")
+	t.Replicas = []string{u.Host}
+	t.Tenants = []Tenant{o.Tenant}
+	for _, p := range o.PIDs {
+		t.serverPIDs = append(t.serverPIDs, strconv.Itoa(p))
+	}
+	listen := o.SMTPListen
+	if listen == "" {
+		listen = "127.0.0.1:2525"
+	}
+	if t.Sink, err = StartSink(listen); err != nil {
+		return err
+	}
+	if o.RedisURL != "" {
+		opts, err := redis.ParseURL(o.RedisURL)
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		n, err := newRedisNode(ctx, opts)
+		if err != nil {
+			return err
+		}
+		t.redis = append(t.redis, n)
+	}
+	return nil
+}
+
+// startStore starts or connects the store the servers will share.
+func (t *Target) startStore(ctx context.Context, o TargetOptions) error {
+	prefix := "bench-" + random()[:8] + ":"
+	switch {
+	case o.RedisURL != "":
+		opts, err := redis.ParseURL(o.RedisURL)
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		n, err := newRedisNode(ctx, opts)
+		if err != nil {
+			return err
+		}
+		t.redis = append(t.redis, n)
+		// A fresh key prefix: an existing Redis may hold other runs' data.
+		t.store = StoreConfig{Type: "redis", Addrs: []string{opts.Addr}, Username: opts.Username,
+			Password: opts.Password, DB: opts.DB, KeyPrefix: prefix}
+	case o.Store == "memory" || o.Store == "":
+		t.store = StoreConfig{Type: "memory"}
+	case o.Store == "redis":
+		n, err := t.startRedis(ctx, "redis", "--appendonly", "yes", "--appendfsync", "everysec")
+		if err != nil {
+			return err
+		}
+		t.store = StoreConfig{Type: "redis", Addrs: []string{n.addr}, KeyPrefix: prefix}
+	case o.Store == "cluster":
+		var addrs []string
+		for i := range 3 {
+			dir := filepath.Join(t.Dir, fmt.Sprintf("cluster-%d", i))
+			n, err := t.startRedis(ctx, fmt.Sprintf("cluster-%d", i), "--cluster-enabled", "yes",
+				"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--appendonly", "yes", "--appendfsync", "everysec")
+			if err != nil {
+				return err
+			}
+			addrs = append(addrs, n.addr)
+		}
+		args := append([]string{"--cluster", "create"}, addrs...)
+		args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+		if out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("redis-cli --cluster create: %w\n%s", err, out)
+		}
+		if err := t.waitCluster(ctx); err != nil {
+			return err
+		}
+		t.store = StoreConfig{Type: "redis", Addrs: addrs, KeyPrefix: prefix}
+	default:
+		return fmt.Errorf("--store %q: want memory, redis or cluster", o.Store)
+	}
+	return nil
+}
+
+// startRedis starts a private redis-server on a free port with its data
+// in its own directory under t.Dir.
+func (t *Target) startRedis(ctx context.Context, name string, args ...string) (*redisNode, error) {
+	dir := filepath.Join(t.Dir, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	ports, err := proctest.FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+	all := append([]string{"--port", strconv.Itoa(ports[0]), "--bind", "127.0.0.1", "--dir", dir, "--save", ""}, args...)
+	cmd := exec.Command("redis-server", all...)
+	logf, err := os.Create(filepath.Join(dir, "redis.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	p, err := proctest.Start(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	t.procs = append(t.procs, p)
+	deadline := time.Now().Add(startTimeout)
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	for c.Ping(ctx).Err() != nil {
+		select {
+		case <-p.Exited():
+			_ = c.Close()
+			return nil, fmt.Errorf("redis-server exited at start; see %s", logf.Name())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = c.Close()
+			return nil, fmt.Errorf("redis-server at %s did not answer within %v", addr, startTimeout)
+		}
+	}
+	_ = c.Close()
+	n, err := newRedisNode(ctx, &redis.Options{Addr: addr})
+	if err != nil {
+		return nil, err
+	}
+	t.redis = append(t.redis, n)
+	return n, nil
+}
+
+func (t *Target) waitCluster(ctx context.Context) error {
+	deadline := time.Now().Add(startTimeout)
+	for _, n := range t.redis {
+		for {
+			info, _ := n.c.ClusterInfo(ctx).Result()
+			if strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("redis cluster not ready:\n%s", info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// startServers writes one config per replica (same baseURL, store and
+// secrets; own listen and metrics addresses) and starts each as a child
+// process, so that its CPU is its own.
+func (t *Target) startServers(ctx context.Context, o TargetOptions) error {
+	secrets, codeKey, err := newSecrets()
+	if err != nil {
+		return err
+	}
+	t.codeKey, t.adminPass = codeKey, random()
+	for i := range o.Tenants {
+		t.Tenants = append(t.Tenants, Tenant{ID: fmt.Sprintf("bench-%d", i), ClientID: "bench-app",
+			ClientSecret: random(), RedirectURI: redirectURI})
+	}
+	ports, err := proctest.FreePorts(2 * o.Replicas)
+	if err != nil {
+		return err
+	}
+	for i := range o.Replicas {
+		t.Replicas = append(t.Replicas, net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2*i])))
+	}
+	t.BaseURL = "http://" + t.Replicas[0]
+	t.Started = true
+	for i, addr := range t.Replicas {
+		c := ServerConfig{BaseURL: t.BaseURL, Listen: addr, SMTPAddr: t.Sink.Addr, Store: t.store, Secrets: secrets,
+			Tenants: t.Tenants, AdminSecret: t.adminPass, LogFormat: "json",
+			MetricsListen: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2*i+1]))}
+		path := filepath.Join(t.Dir, fmt.Sprintf("guestpass-%d.yaml", i))
+		if err := os.WriteFile(path, []byte(c.YAML()), 0o600); err != nil {
+			return err
+		}
+		if err := t.startServer(ctx, o.Executable, path, addr, filepath.Join(t.Dir, fmt.Sprintf("guestpass-%d.log", i))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Target) startServer(ctx context.Context, exe, config, addr, logPath string) error {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(exe, "serve", "--config", config)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	p, err := proctest.Start(cmd)
+	if err != nil {
+		return fmt.Errorf("start %s serve: %w", exe, err)
+	}
+	t.procs = append(t.procs, p)
+	t.serverPIDs = append(t.serverPIDs, strconv.Itoa(p.Pid()))
+	hc := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		resp, err := hc.Get("http://" + addr + "/healthz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.Exited():
+			return fmt.Errorf("guestpass exited at start: %s", tail(logPath))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("guestpass at %s did not answer within %v: %s", addr, startTimeout, tail(logPath))
+		}
+	}
+}
+
+// tail is the end of a log file, for an error message.
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return path + ":\n" + string(b)
+}
+
+// Close stops every process the tool started and closes the sink. The
+// directory stays (see Dir).
+func (t *Target) Close() {
+	for _, n := range t.redis {
+		_ = n.c.Close()
+	}
+	for i := len(t.procs) - 1; i >= 0; i-- {
+		t.procs[i].Kill()
+	}
+	if t.Sink != nil {
+		_ = t.Sink.Close()
+	}
+}
+
+// redisNode is one Redis server whose CPU is read: from /proc when it
+// runs on this machine, else from INFO cpu.
+type redisNode struct {
+	addr string
+	c    *redis.Client
+	pid  string // "" when not local
+}
+
+func newRedisNode(ctx context.Context, opts *redis.Options) (*redisNode, error) {
+	c := redis.NewClient(opts)
+	n := &redisNode{addr: opts.Addr, c: c}
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("redis %s: %w", opts.Addr, err)
+	}
+	host, _, _ := net.SplitHostPort(opts.Addr)
+	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+		if pid := infoField(info, "process_id"); pid != "" {
+			if _, err := os.Stat("/proc/" + pid + "/stat"); err == nil {
+				n.pid = pid
+			}
+		}
+	}
+	return n, nil
+}
+
+// infoField returns a field of an INFO answer.
+func infoField(info, name string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func (n *redisNode) cpu(ctx context.Context, ticks int64) (time.Duration, error) {
+	if n.pid != "" {
+		return procCPU(n.pid, ticks)
+	}
+	info, err := n.c.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis %s: %w", n.addr, err)
+	}
+	var sum float64
+	for _, f := range []string{"used_cpu_sys", "used_cpu_user"} {
+		v, err := strconv.ParseFloat(infoField(info, f), 64)
+		if err != nil {
+			return 0, fmt.Errorf("redis %s INFO %s: %w", n.addr, f, err)
+		}
+		sum += v
+	}
+	return time.Duration(sum * float64(time.Second)), nil
+}
+
+// Reading is the CPU used so far by each side of the measurement.
+type Reading struct {
+	Server, Redis, Tool time.Duration
+	// ServerRSS is the sum of the guestpass processes' VmRSS, in bytes.
+	ServerRSS int64
+	// Known says which readings exist (no PIDs given: no server CPU).
+	ServerKnown, RedisKnown bool
+}
+
+// ServerRSS is the sum of the guestpass processes' VmRSS, in bytes.
+func (t *Target) ServerRSS() (int64, error) {
+	var sum int64
+	for _, pid := range t.serverPIDs {
+		rss, err := procRSS(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += rss
+	}
+	return sum, nil
+}
+
+// Read takes a reading of CPU and RSS.
+func (t *Target) Read(ctx context.Context) (Reading, error) {
+	var r Reading
+	var err error
+	for _, pid := range t.serverPIDs {
+		c, err := procCPU(pid, t.ticks)
+		if err != nil {
+			return r, err
+		}
+		r.Server += c
+		r.ServerKnown = true
+	}
+	if r.ServerRSS, err = t.ServerRSS(); err != nil {
+		return r, err
+	}
+	for _, n := range t.redis {
+		c, err := n.cpu(ctx, t.ticks)
+		if err != nil {
+			return r, err
+		}
+		r.Redis += c
+		r.RedisKnown = true
+	}
+	r.Tool, err = procCPU("self", t.ticks)
+	return r, err
+}
