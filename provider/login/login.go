@@ -209,6 +209,8 @@ func (h *Handler) data(authReq, clientID, flow, email string) pages.Data {
 		AppName: h.d.OP.ClientName(clientID),
 		CSRF:    h.flows.CSRFToken(flow),
 		Email:   email,
+		// The pages are cached with the id as a placeholder (pages/cache.go).
+		RequestID: authReq,
 		Actions: pages.Actions{
 			Email:   h.url("/email", authReq),
 			Send:    h.url("/send", authReq),

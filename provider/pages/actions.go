@@ -20,6 +20,12 @@ type Actions struct {
 	Logout   string // the sign-out confirmation form
 }
 
+// urls are all the actions, for what treats them alike (the page cache);
+// TestActionURLsAreAll keeps the list whole.
+func (a *Actions) urls() []*string {
+	return []*string{&a.Email, &a.Send, &a.Verify, &a.Resend, &a.Restart, &a.Retry, &a.Home, &a.Password, &a.Logout}
+}
+
 // ByName is the action a template names ("" for an unknown name, as the
 // map it replaces answered).
 func (a Actions) ByName(name string) string {

@@ -19,7 +19,8 @@ func BenchmarkRender(b *testing.B) {
 	}
 	d := Data{Tenant: Branding{TenantID: "contoso", DisplayName: "Contoso"}, AppName: "Portal",
 		CSRF: "c2VjcmV0LWNzcmYtdG9rZW4tMTIzNDU2Nzg5MA", Email: "guest@example.com",
-		Actions: Actions{Email: "/contoso/login/email?flow=x", Verify: "/contoso/login/verify", Resend: "/contoso/login/send", Restart: "/contoso/login/restart"}}
+		RequestID: "6ba7b810-9dad-11d1-80b4-00c04fd430c8"}
+	d.Actions = sampleActions("/contoso/login", d.RequestID)
 	req := httptest.NewRequest("GET", "/contoso/login", nil)
 	req.Header.Set("Accept-Language", "en")
 	b.ReportAllocs()
@@ -44,9 +45,10 @@ func TestViewHasDataFields(t *testing.T) {
 	}
 	d := Data{Lang: "fr", Tenant: Branding{TenantID: "t"}, AppName: "a", Title: "ti", CSRF: "c", Email: "e",
 		LoginHint: true, FieldError: "fe", Message: "m", MessageArgs: []any{1}, Status: 400,
-		Actions: Actions{Email: "x"}, Extra: map[string]string{"k": "v"}, Apps: []App{{Name: "n"}}, Hidden: []Field{{Name: "h"}}}
+		Actions: Actions{Email: "x"}, Extra: map[string]string{"k": "v"}, Apps: []App{{Name: "n"}}, Hidden: []Field{{Name: "h"}},
+		RequestID: "r"}
 	r := &Renderer{cat: builtinCatalog()}
-	v := reflect.ValueOf(*r.newView(PageEmail, d))
+	v := reflect.ValueOf(*r.newView(PageEmail, d, "nonce"))
 	dv := reflect.ValueOf(d)
 	for i := range dt.NumField() {
 		name := dt.Field(i).Name

@@ -78,12 +78,17 @@ type Data struct {
 	// Hidden are extra hidden fields of the page's form (the logout
 	// confirmation carries the app's logout parameters).
 	Hidden []Field
+	// RequestID is the auth request's id where Actions carry it: pages
+	// are cached with it (and the nonce, CSRF token and address) as a
+	// placeholder (cache.go). Empty: Actions are part of the cache key.
+	RequestID string
 }
 
 // Renderer renders the pages. It is immutable after New and safe for
 // concurrent use.
 type Renderer struct {
 	pages map[string]*template.Template
+	cache *pageCache
 	cat   catalog
 	names map[string]bool // placeholder names, for telling pairs from positional args
 }
@@ -133,6 +138,8 @@ func New(fsys fs.FS) (*Renderer, error) {
 		return nil, err
 	}
 	r.names = placeholderNames(r.cat)
+	r.cache = newPageCache()
+	r.cache.selfCheck(r)
 	return r, nil
 }
 
@@ -184,19 +191,23 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, page string,
 			d.Lang = r.Negotiate(req.Header.Get("Accept-Language"))
 		}
 	}
-	v := r.newView(page, d)
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+	nonce := newNonce()
+	body, cached, err := r.cache.render(r, page, d, nonce)
+	if !cached {
+		body, err = r.executeWith(page, d, nonce)
+	}
+	if err != nil {
 		renderFailed(w)
 		return
 	}
+	_, imgOrigin := logoOrigin(d.Tenant.LogoURL)
 	h := w.Header()
 	SecurityHeaders(h)
-	h.Set("Content-Security-Policy", PageCSP(v.Nonce, v.logoOrigin))
+	h.Set("Content-Security-Policy", PageCSP(nonce, imgOrigin))
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", d.Lang)
 	h.Add("Vary", "Accept-Language")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if ra := d.Extra["retryAfter"]; ra != "" && (d.Status == http.StatusTooManyRequests || d.Status == http.StatusServiceUnavailable) {
 		if _, err := strconv.Atoi(ra); err == nil {
 			h.Set("Retry-After", ra)
@@ -208,7 +219,7 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, page string,
 	}
 	w.WriteHeader(status)
 	if req == nil || req.Method != http.MethodHead {
-		_, _ = w.Write(buf.Bytes())
+		_, _ = w.Write(body)
 	}
 }
 
@@ -227,19 +238,28 @@ var ErrUnknownPage = errors.New("pages: unknown page")
 // Execute renders page into a byte slice without any HTTP concerns; d.Lang
 // must be set (else English). Useful for tests and previews.
 func (r *Renderer) Execute(page string, d Data) ([]byte, string, error) {
-	t := r.pages[page]
-	if t == nil {
+	if r.pages[page] == nil {
 		return nil, "", fmt.Errorf("%w: %q", ErrUnknownPage, page)
 	}
 	if _, ok := r.cat[d.Lang]; !ok {
 		d.Lang = defaultLang
 	}
-	v := r.newView(page, d)
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
-		return nil, "", fmt.Errorf("pages: rendering %s: %w", page, err)
+	nonce := newNonce()
+	b, err := r.executeWith(page, d, nonce)
+	return b, nonce, err
+}
+
+// executeWith runs page's template with d and nonce (no cache).
+func (r *Renderer) executeWith(page string, d Data, nonce string) ([]byte, error) {
+	t := r.pages[page]
+	if t == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownPage, page)
 	}
-	return buf.Bytes(), v.Nonce, nil
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", r.newView(page, d, nonce)); err != nil {
+		return nil, fmt.Errorf("pages: rendering %s: %w", page, err)
+	}
+	return buf.Bytes(), nil
 }
 
 // view is what templates see: the handler's Data plus values computed once
@@ -266,6 +286,7 @@ type view struct {
 	Extra       map[string]string
 	Apps        []App
 	Hidden      []Field
+	RequestID   string
 
 	Page       string
 	Nonce      string
@@ -280,7 +301,7 @@ type view struct {
 	r          *Renderer
 }
 
-func (r *Renderer) newView(page string, d Data) *view {
+func (r *Renderer) newView(page string, d Data, nonce string) *view {
 	accent, text := accentColors(d.Tenant.AccentColor)
 	logo, origin := logoOrigin(d.Tenant.LogoURL)
 	name := strings.TrimSpace(d.Tenant.DisplayName)
@@ -300,8 +321,8 @@ func (r *Renderer) newView(page string, d Data) *view {
 	v := &view{
 		Lang: d.Lang, Tenant: d.Tenant, AppName: d.AppName, Title: d.Title, CSRF: d.CSRF, Email: d.Email,
 		LoginHint: d.LoginHint, FieldError: d.FieldError, Message: d.Message, MessageArgs: d.MessageArgs,
-		Status: d.Status, Actions: d.Actions, Extra: d.Extra, Apps: d.Apps, Hidden: d.Hidden,
-		Page: page, Nonce: newNonce(),
+		Status: d.Status, Actions: d.Actions, Extra: d.Extra, Apps: d.Apps, Hidden: d.Hidden, RequestID: d.RequestID,
+		Page: page, Nonce: nonce,
 		Accent: template.CSS(accent), AccentText: template.CSS(text),
 		Logo: logo, logoOrigin: origin, TenantName: name,
 		vars: vars, r: r,
