@@ -39,7 +39,7 @@ func (t *Tenant) callback(w http.ResponseWriter, r *http.Request) {
 		t.errorPage(w, r, http.StatusForbidden, pages.MsgExpiredRequest)
 		return
 	}
-	code, err := op.BuildAuthRequestCode(a, t.provider.Crypto())
+	code, err := newCode(a.ID)
 	if err == nil {
 		err = t.storage.saveAuthCode(ctx, a, code)
 	}

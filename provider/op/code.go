@@ -2,11 +2,14 @@ package op
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/guestpass/guestpass/pkg/store"
 )
@@ -17,6 +20,38 @@ import (
 // the store's compare-and-swap checks them and takes the code in one
 // atomic step: a request with anything wrong finds no match and leaves
 // the code for the real client; of several right ones exactly one wins.
+
+// newCode mints an authorization code for request id: "id.secret", 256
+// random bits. The id is no secret (it is in the sign-in pages' URLs); it
+// names the records, and the secret is what the stored binding hashes, so
+// a code cannot be guessed from the id. Codes used to be the library's
+// JWE of the id (two AES-GCM operations and JSON each way); a code minted
+// so before an upgrade is still read (codeRequestID) for its ten minutes.
+func newCode(id string) (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("code: %w", err)
+	}
+	return id + "." + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// codeRequestID is the auth request id a code names ("" for none).
+func (s *storage) codeRequestID(code string) string {
+	if id, secret, ok := strings.Cut(code, "."); ok && !strings.Contains(secret, ".") {
+		if uuid.Validate(id) != nil || len(secret) != 43 {
+			return ""
+		}
+		return id
+	}
+	if s.decryptCode == nil {
+		return ""
+	}
+	id, err := s.decryptCode(code) // a library code of before
+	if err != nil || uuid.Validate(id) != nil {
+		return "" // the library's decryption does not authenticate
+	}
+	return id
+}
 
 // codeBinding is the stored code record: a digest of the code and what a
 // token request must present with it. challenge is the S256 challenge
@@ -66,8 +101,8 @@ func (s *storage) saveAuthCodeOp(a *AuthRequest, code string) *store.Op {
 // (redeemOps), so the browser cannot mint another code for it.
 func (s *storage) redeemCode(ctx context.Context, code string, c *client, verifier, redirectURI string) (*AuthRequest, error) {
 	invalid := invalidGrant("invalid or used code, or it was issued with another client, redirect_uri or code_challenge")
-	id, err := s.decryptCode(code)
-	if err != nil || id == "" || len(id) > 64 {
+	id := s.codeRequestID(code)
+	if id == "" || len(id) > 64 {
 		return nil, invalid
 	}
 	take := store.CompareAndSwapOp(s.k("code", id), codeBinding(code, c.cfg.ID, s256(verifier), redirectURI), nil, 0)

@@ -232,9 +232,9 @@ func (t *Tenant) Complete(a *AuthRequest, ident Identity, flow string) (*Complet
 	if err != nil {
 		return nil, err
 	}
-	code, err := op.BuildAuthRequestCode(a, t.provider.Crypto())
+	code, err := newCode(a.ID)
 	if err != nil {
-		return nil, fmt.Errorf("complete: code: %w", err)
+		return nil, fmt.Errorf("complete: %w", err)
 	}
 	return &Completion{Ops: []*store.Op{done, t.storage.saveAuthCodeOp(a, code)}, t: t, a: a, code: code}, nil
 }

@@ -57,8 +57,9 @@ type storage struct {
 	// authorizePerIP caps /authorize hits per client IP per minute
 	// (0: no cap).
 	authorizePerIP int
-	// decryptCode turns an authorization code back into its auth request
-	// id (the provider's crypto; set once the provider exists).
+	// decryptCode turns a code of the library's format (before newCode)
+	// back into its auth request id (the provider's crypto; set once the
+	// provider exists).
 	decryptCode func(code string) (string, error)
 }
 

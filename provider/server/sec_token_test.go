@@ -133,6 +133,10 @@ func TestSecCodeSpentOnlyByItsClient(t *testing.T) {
 		{"no verifier", form(func(f url.Values) { f.Del("code_verifier") }), "portal", "portal-secret", 400, "invalid_grant"},
 		{"wrong redirect_uri", form(func(f url.Values) { f.Set("redirect_uri", rpHome) }), "portal", "portal-secret", 400, "invalid_grant"},
 		{"another client", form(nil), "admin", "admin-secret", 400, "invalid_grant"},
+		// A code is "request id.secret": the id is no secret (it is in the
+		// pages' URLs), so the id with another secret must get nothing.
+		{"the code's id, another secret", form(func(f url.Values) { f.Set("code", forged(code)) }), "portal", "portal-secret", 400, "invalid_grant"},
+		{"the code's id alone", form(func(f url.Values) { f.Set("code", strings.SplitN(code, ".", 2)[0]) }), "portal", "portal-secret", 400, "invalid_grant"},
 	} {
 		resp, body := call(t, e, http.MethodPost, "fabrikam", "/oauth/token", c.form, c.user, c.pass, nil)
 		oauthErr(t, c.name, resp, body, c.status, c.code, "Basic")
@@ -161,6 +165,16 @@ func TestSecCodeSpentOnlyByItsClient(t *testing.T) {
 	if _, err := spa.oauth.Exchange(context.Background(), code, oauth2.VerifierOption(spa.verifier)); err != nil {
 		t.Fatalf("the spa's exchange after the failed ones: %v", err)
 	}
+}
+
+// forged is code with its secret part replaced by another of the same
+// shape (the test fails unless code is "id.secret").
+func forged(code string) string {
+	id, secret, ok := strings.Cut(code, ".")
+	if !ok || strings.Contains(secret, ".") {
+		panic("not an id.secret code: " + code)
+	}
+	return id + "." + strings.Repeat("A", len(secret))
 }
 
 // signedInTokens signs ada in with portal and returns the RP and tokens.
