@@ -137,6 +137,8 @@ type Dispatcher struct {
 	// the poller's queue), and twice that in all.
 	waiting    map[string]int
 	waitingAll int
+	// depths are the tenants' queue depths as last read (Reserve).
+	depths map[string]depthSeen
 	// last is the tenant served last (by the poller or a hand-over).
 	last string
 	// gaugedAt is when the gauges were set (the poller's own).
@@ -168,7 +170,7 @@ func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher
 		from: from, opt: opts, log: opts.Logger, ctx: ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		sem: make(chan struct{}, opts.Workers), reserved: map[string]int{}, owned: owned,
-		waiting: map[string]int{},
+		waiting: map[string]int{}, depths: map[string]depthSeen{},
 	}
 	go d.poll()
 	return d
@@ -185,9 +187,20 @@ const storeTimeout = 5 * time.Second
 // counts the shared outbox (retries included) and this replica's places
 // held; replicas reserving at the same instant may pass it by a few.
 func (d *Dispatcher) Reserve(tenant string) (Slot, error) {
-	if d.isClosed() {
+	now := d.opt.Now()
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
 		return nil, ErrDispatcherClosed
 	}
+	if s, ok := d.depths[tenant]; ok && now.Sub(s.at) < depthFresh &&
+		int(s.n)+s.added+d.reserved[tenant] < d.opt.QueueSize/2 {
+		// Far from full a moment ago: no need to ask the store again.
+		d.reserved[tenant]++
+		d.mu.Unlock()
+		return &slot{d: d, tenant: tenant}, nil
+	}
+	d.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	n, err := d.box.depth(ctx, tenant)
@@ -199,11 +212,27 @@ func (d *Dispatcher) Reserve(tenant string) (Slot, error) {
 	if d.closed {
 		return nil, ErrDispatcherClosed
 	}
+	d.depths[tenant] = depthSeen{n: n, at: now}
 	if int(n)+d.reserved[tenant] >= d.opt.QueueSize {
 		return nil, ErrQueueFull
 	}
 	d.reserved[tenant]++
 	return &slot{d: d, tenant: tenant}, nil
+}
+
+// depthFresh is how long a tenant's queue depth, once read, answers
+// Reserve without a new read, as long as it (with the mails queued here
+// since, and the places held) is under half the room: at hundreds of
+// sign-ins a second, one read every depthFresh instead of one a mail,
+// and a queue filling up is read at every Reserve again.
+const depthFresh = 100 * time.Millisecond
+
+// depthSeen is a tenant's queue depth as last read, and the mails this
+// replica queued since.
+type depthSeen struct {
+	n     int64
+	at    time.Time
+	added int
 }
 
 // Slot is a place held in a tenant's queue (Reserve). The first call of
@@ -263,6 +292,12 @@ func (d *Dispatcher) put(m Message) error {
 		d.handBack(m.Tenant, hand)
 		return err
 	}
+	d.mu.Lock()
+	if s, ok := d.depths[m.Tenant]; ok {
+		s.added++
+		d.depths[m.Tenant] = s
+	}
+	d.mu.Unlock()
 	switch hand {
 	case toPoller:
 		d.mu.Lock()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/guestpass/guestpass/pkg/mail/mailtest"
 	"github.com/guestpass/guestpass/pkg/metrics"
+	"github.com/guestpass/guestpass/pkg/store/redistest"
 )
 
 // Over a real (silent) SMTP server: one tenant filling its queue is told
@@ -138,5 +139,58 @@ func TestOutboxBoundsPerTenant(t *testing.T) {
 	_ = d.Close(ctx) // the retry is an hour away: given up
 	if _, err := d.Reserve("c"); !errors.Is(err, ErrDispatcherClosed) {
 		t.Errorf("reserve after close = %v", err)
+	}
+}
+
+// Far from full, Reserve answers from the depth it read a moment ago
+// instead of asking the store at every sign-in; once that is stale, or
+// the queue nears its room, it reads again.
+func TestReserveReadsTheDepthOncePerMoment(t *testing.T) {
+	st := redisStore(t, redistest.Start(t).Addr, redistest.KeyPrefix(t))
+	hook := &rtHook{}
+	st.Client().AddHook(hook)
+	now := time.Unix(1_700_000_000, 0)
+	d := NewDispatcher(newSMTP(t, SMTPOptions{Addr: mailtest.Start(t).Addr}), "no-reply@example.com",
+		DispatcherOptions{QueueSize: 8, Store: st, PollInterval: time.Hour, Now: func() time.Time { return now }})
+	defer d.Close(context.Background())
+	reserve := func() {
+		t.Helper()
+		s, err := d.Reserve("a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Release()
+	}
+	if err := st.Ping(context.Background()); err != nil { // the connection's own setup is not counted
+		t.Fatal(err)
+	}
+	before := hook.n.Load()
+	for range 5 {
+		reserve()
+	}
+	if n := hook.n.Load() - before; n != 1 {
+		t.Fatalf("5 reserves a moment apart read the store %d times, want 1", n)
+	}
+	now = now.Add(depthFresh)
+	reserve()
+	if n := hook.n.Load() - before; n != 2 {
+		t.Fatalf("a stale depth was not read again (%d reads)", n)
+	}
+	// Places held count: with half the room held, every Reserve reads.
+	var held []Slot
+	for range 4 {
+		s, err := d.Reserve("a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, s)
+	}
+	mark := hook.n.Load()
+	reserve()
+	if hook.n.Load() == mark {
+		t.Error("with half the room held, Reserve answered without reading")
+	}
+	for _, s := range held {
+		s.Release()
 	}
 }
