@@ -63,20 +63,14 @@ type claimed struct {
 	rec                record
 }
 
-// putScript: KEYS queue, body, lease; ARGV member, body, ttl ms, old
-// member, lease token, lease ms. Stores the mail, (re)queues it under
-// member and frees the lease (or, with a token, takes it for the replica
-// that will send the mail at once), atomically: a retry is rescheduled or
-// the mail is left as it was.
-var putScript = store.NewScript(`
+// retryScript: KEYS queue, body, lease; ARGV member, body, ttl ms, old
+// member. Stores the mail, requeues it under member and frees the lease,
+// atomically: a retry is rescheduled or the mail is left as it was.
+var retryScript = store.NewScript(`
 if ARGV[4] ~= '' then redis.call('ZREM', KEYS[1], ARGV[4]) end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
-if ARGV[5] ~= '' then
-  redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
-else
-  redis.call('DEL', KEYS[3])
-end
+redis.call('DEL', KEYS[3])
 return {1}
 `, func(tx store.Tx, keys, args []string) ([]int64, error) {
 	if args[3] != "" {
@@ -94,14 +88,7 @@ return {1}
 	if err := tx.ZAdd(keys[0], args[0]); err != nil {
 		return nil, err
 	}
-	if args[4] == "" {
-		return []int64{1}, tx.Delete(keys[2])
-	}
-	leaseMS, err := strconv.ParseInt(args[5], 10, 64)
-	if err != nil {
-		return nil, err
-	}
-	return []int64{1}, tx.Set(keys[2], []byte(args[4]), time.Duration(leaseMS)*time.Millisecond)
+	return []int64{1}, tx.Delete(keys[2])
 })
 
 // outbox is the durable queue over a store.
@@ -150,12 +137,22 @@ func (o *outbox) put(ctx context.Context, now time.Time, m Message, valid time.D
 	}
 	c.rec = rec
 	c.member = member(time.Unix(0, rec.Due), c.id)
-	write, err := o.writeOp(now, c.tenant, c.id, "", token, rec)
+	raw, err := json.Marshal(rec)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("mail: outbox: encode: %w", err)
 	}
-	list := store.ZAddOp(outboxTenants, m.Tenant)
-	if err := o.st.Pipeline(ctx, write, list); err != nil {
+	// Plain writes, no script (a script costs Redis several times these
+	// commands): a new mail replaces nothing, and one connection's
+	// commands on one tenant's keys (one slot) land in order, so no
+	// replica ever finds the queue entry before the mail, or a leased
+	// mail's entry before its lease (and that entry is due only when the
+	// lease has run out).
+	ops := []*store.Op{store.SetOp(bodyKey(c.tenant, c.id), raw, storeTTL(now, rec))}
+	if leased {
+		ops = append(ops, store.SetOp(leaseKey(c.tenant, c.id), []byte(token), o.lease))
+	}
+	ops = append(ops, store.ZAddOp(queueKey(c.tenant), c.member), store.ZAddOp(outboxTenants, m.Tenant))
+	if err := o.st.Pipeline(ctx, ops...); err != nil {
 		return nil, fmt.Errorf("mail: outbox: put: %w", err)
 	}
 	if !leased {
@@ -164,23 +161,22 @@ func (o *outbox) put(ctx context.Context, now time.Time, m Message, valid time.D
 	return c, nil
 }
 
-// writeOp stores rec under id, queued at its due time (replacing old),
-// with the lease taken for token ("": freed).
-func (o *outbox) writeOp(now time.Time, tenant, id, old, token string, rec record) (*store.Op, error) {
+// retryOp stores rec under id, requeued at its due time (replacing old),
+// with the lease freed.
+func (o *outbox) retryOp(now time.Time, tenant, id, old string, rec record) (*store.Op, error) {
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("mail: outbox: encode: %w", err)
 	}
 	ms := strconv.FormatInt(storeTTL(now, rec).Milliseconds(), 10)
 	keys := []string{queueKey(tenant), bodyKey(tenant, id), leaseKey(tenant, id)}
-	leaseMS := strconv.FormatInt(o.lease.Milliseconds(), 10)
-	return store.RunOp(putScript, keys, member(time.Unix(0, rec.Due), id), string(raw), ms, old, token, leaseMS), nil
+	return store.RunOp(retryScript, keys, member(time.Unix(0, rec.Due), id), string(raw), ms, old), nil
 }
 
 // retry requeues c at due with one more try, and frees its lease.
 func (o *outbox) retry(ctx context.Context, now time.Time, c *claimed, due time.Time) error {
 	c.rec.Due = due.UnixNano()
-	op, err := o.writeOp(now, c.tenant, c.id, c.member, "", c.rec)
+	op, err := o.retryOp(now, c.tenant, c.id, c.member, c.rec)
 	if err != nil {
 		return err
 	}
