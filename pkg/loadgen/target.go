@@ -132,17 +132,25 @@ func (t *Target) connect(ctx context.Context, o TargetOptions) error {
 		return err
 	}
 	if o.RedisURL != "" {
-		opts, err := redis.ParseURL(o.RedisURL)
-		if err != nil {
-			return fmt.Errorf("--redis: %w", err)
-		}
-		n, err := newRedisNode(ctx, opts)
-		if err != nil {
+		if _, err := t.connectRedis(ctx, o.RedisURL); err != nil {
 			return err
 		}
-		t.redis = append(t.redis, n)
 	}
 	return nil
+}
+
+// connectRedis reads an existing Redis's CPU from now on (--redis).
+func (t *Target) connectRedis(ctx context.Context, url string) (*redis.Options, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	n, err := newRedisNode(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	t.redis = append(t.redis, n)
+	return opts, nil
 }
 
 // startStore starts or connects the store the servers will share.
@@ -150,15 +158,10 @@ func (t *Target) startStore(ctx context.Context, o TargetOptions) error {
 	prefix := "bench-" + random()[:8] + ":"
 	switch {
 	case o.RedisURL != "":
-		opts, err := redis.ParseURL(o.RedisURL)
-		if err != nil {
-			return fmt.Errorf("--redis: %w", err)
-		}
-		n, err := newRedisNode(ctx, opts)
+		opts, err := t.connectRedis(ctx, o.RedisURL)
 		if err != nil {
 			return err
 		}
-		t.redis = append(t.redis, n)
 		// A fresh key prefix: an existing Redis may hold other runs' data.
 		t.store = StoreConfig{Type: "redis", Addrs: []string{opts.Addr}, Username: opts.Username,
 			Password: opts.Password, DB: opts.DB, KeyPrefix: prefix}
