@@ -82,6 +82,14 @@ func (h *Handler) continueWith(w http.ResponseWriter, r *http.Request, a *op.Aut
 			return
 		}
 	}
+	if _, code := conn.(connectors.CodeConnector); code {
+		// The send page itself, not a redirect to it: showing it reads
+		// nothing (the choice is in the cookie set above), and the
+		// redirect cost every sign-in a request. Posting the email form
+		// again is harmless (it only reads), so no Post/Redirect/Get.
+		h.render(w, r, pages.PageSend, h.signinData(a.ID, flow, st))
+		return
+	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

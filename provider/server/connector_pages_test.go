@@ -187,7 +187,7 @@ func TestConnectorStaleStep(t *testing.T) {
 	restart.Path, restart.RawQuery = "/contoso/login", url.Values{"authRequestID": {q.Get("authRequestID")}, "restart": {"1"}}.Encode()
 	p := b.get(restart.String())
 	ea, ec := p.form(t, 0)
-	if send := b.post(ea, url.Values{"csrf": {ec}, "email": {"pat@other.example"}}); !strings.Contains(send.url, "/login/send") {
+	if send := b.post(ea, url.Values{"csrf": {ec}, "email": {"pat@other.example"}}); send.status != http.StatusOK || !strings.Contains(send.body, "/login/send") {
 		t.Fatalf("expected the send page, got %d %s", send.status, send.url)
 	}
 	calls := pw.Calls()

@@ -230,7 +230,7 @@ func TestLoginHintSkipsEmailStep(t *testing.T) {
 	p := b.get(r.authURL(oauth2.SetAuthURLParam("login_hint", "Hint@Guest.Example")))
 	// The page shows the address as hinted (domain canonical), never the
 	// stored spelling (issue 6 item 11b: that would tell invited apart).
-	if p.status != http.StatusOK || !strings.Contains(p.url, "/login/send") || !strings.Contains(p.body, "Hint@guest.example") {
+	if p.status != http.StatusOK || !strings.Contains(p.body, "/login/send") || !strings.Contains(p.body, "Hint@guest.example") {
 		t.Fatalf("expected the send page for the hinted address, got %d %s:\n%s", p.status, p.url, p.body)
 	}
 	if n := len(e.smtp.Messages()); n != 0 {
