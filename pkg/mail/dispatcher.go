@@ -312,6 +312,14 @@ func (d *Dispatcher) put(m Message) error {
 			d.mu.Lock()
 			d.unwait(m.Tenant)
 			d.mu.Unlock()
+			if d.opt.Now().Sub(time.Unix(0, c.rec.Enqueued)) > d.opt.Lease-d.opt.SendTimeout {
+				// Waited so long (sends stalling) that the lease could
+				// run out mid-send: leave the mail to whichever poller
+				// takes it once the lease has, so it goes out once.
+				<-d.sem
+				d.wg.Done()
+				return
+			}
 			d.deliverHere(c)
 		}()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -400,5 +401,48 @@ func TestOutboxTwoReplicasSendEachMailOnce(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Errorf("%d recipients served, want %d", len(seen), n)
+	}
+}
+
+// A mail that waited for a worker so long that its lease could run out
+// mid-send is not sent by this replica: it is left to the poller, which
+// takes it once the lease has run out, so it still goes out exactly once.
+func TestLongWaitLeavesTheMailToThePoller(t *testing.T) {
+	srv := mailtest.Start(t)
+	srv.Hold()
+	var mu sync.Mutex
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	m := metrics.New()
+	d := NewDispatcher(newSMTP(t, SMTPOptions{Addr: srv.Addr, PoolSize: 1}), "no-reply@example.com", DispatcherOptions{
+		Workers: 1, SendTimeout: time.Minute, Lease: 2 * time.Minute, PollInterval: 10 * time.Millisecond, Now: clock, Metrics: m,
+	})
+	defer d.Close(context.Background())
+	if err := d.Enqueue(codeMessage(t, "first@example.com", "11112222")); err != nil {
+		t.Fatal(err) // goes to the one worker, held at DATA
+	}
+	if err := d.Enqueue(codeMessage(t, "second@example.com", "33334444")); err != nil {
+		t.Fatal(err) // waits here for the worker, leased
+	}
+	advance(90 * time.Second) // past Lease - SendTimeout while it waits
+	srv.Release()
+	if _, err := srv.WaitFor("first@example.com", waitMail); err != nil {
+		t.Fatal(err)
+	}
+	// Not sent on the stale lease: only once it has run out.
+	time.Sleep(200 * time.Millisecond)
+	for _, msg := range srv.Messages() {
+		if msg.To == "second@example.com" {
+			t.Fatal("the mail was sent although its lease could have run out")
+		}
+	}
+	advance(time.Minute)
+	if _, err := srv.WaitFor("second@example.com", waitMail); err != nil {
+		t.Fatalf("the poller never sent the mail left to it: %v", err)
+	}
+	waitOutcome(t, m, "sent", 2)
+	if n := len(srv.Messages()); n != 2 {
+		t.Errorf("%d mails delivered, want 2 (each once)", n)
 	}
 }
