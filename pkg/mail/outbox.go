@@ -161,27 +161,18 @@ func (o *outbox) put(ctx context.Context, now time.Time, m Message, valid time.D
 	return c, nil
 }
 
-// retryOp stores rec under id, requeued at its due time (replacing old),
-// with the lease freed.
-func (o *outbox) retryOp(now time.Time, tenant, id, old string, rec record) (*store.Op, error) {
-	raw, err := json.Marshal(rec)
-	if err != nil {
-		return nil, fmt.Errorf("mail: outbox: encode: %w", err)
-	}
-	ms := strconv.FormatInt(storeTTL(now, rec).Milliseconds(), 10)
-	keys := []string{queueKey(tenant), bodyKey(tenant, id), leaseKey(tenant, id)}
-	return store.RunOp(retryScript, keys, member(time.Unix(0, rec.Due), id), string(raw), ms, old), nil
-}
-
-// retry requeues c at due with one more try, and frees its lease.
+// retry requeues c at due with one more try, and frees its lease, in
+// one script (the entry moves: it must not be lost half way).
 func (o *outbox) retry(ctx context.Context, now time.Time, c *claimed, due time.Time) error {
 	c.rec.Due = due.UnixNano()
-	op, err := o.retryOp(now, c.tenant, c.id, c.member, c.rec)
+	raw, err := json.Marshal(c.rec)
 	if err != nil {
-		return err
+		return fmt.Errorf("mail: outbox: encode: %w", err)
 	}
-	if err := o.st.Pipeline(ctx, op); err != nil {
-		return fmt.Errorf("mail: outbox: write: %w", err)
+	ms := strconv.FormatInt(storeTTL(now, c.rec).Milliseconds(), 10)
+	keys := []string{queueKey(c.tenant), bodyKey(c.tenant, c.id), leaseKey(c.tenant, c.id)}
+	if _, err := o.st.Run(ctx, retryScript, keys, member(due, c.id), string(raw), ms, c.member); err != nil {
+		return fmt.Errorf("mail: outbox: retry: %w", err)
 	}
 	return nil
 }

@@ -13,8 +13,8 @@ import (
 type OpKind int
 
 // The op kinds; each means exactly what the Store method of the same name
-// means. Only the kinds some step batches exist (Take, Incr and TTL run
-// alone, or inside a script).
+// means. Only the kinds some step batches exist (Take and TTL run alone,
+// or inside a script).
 const (
 	OpGet OpKind = iota + 1
 	OpSet
@@ -35,7 +35,7 @@ const (
 type Op struct {
 	Kind  OpKind
 	Key   string
-	Field string        // HGet, HSet; ZAdd: the member
+	Field string        // HGet, HSet; ZAdd, ZRem: the member
 	Value []byte        // Set, SetNX, HSet; CompareAndSwap: next
 	Prev  []byte        // CompareAndSwap
 	TTL   time.Duration // Set, SetNX, CompareAndSwap, Incr, Extend
