@@ -101,8 +101,8 @@ func (s *storage) saveAuthCodeOp(a *AuthRequest, code string) *store.Op {
 // (redeemOps), so the browser cannot mint another code for it.
 func (s *storage) redeemCode(ctx context.Context, code string, c *client, verifier, redirectURI string) (*AuthRequest, error) {
 	invalid := invalidGrant("invalid or used code, or it was issued with another client, redirect_uri or code_challenge")
-	id := s.codeRequestID(code)
-	if id == "" || len(id) > 64 {
+	id := s.codeRequestID(code) // a UUID, or ""
+	if id == "" {
 		return nil, invalid
 	}
 	take := store.CompareAndSwapOp(s.k("code", id), codeBinding(code, c.cfg.ID, s256(verifier), redirectURI), nil, 0)
