@@ -16,8 +16,8 @@ var backends = backendtest.Shared{Start: time.Unix(1_800_000_000, 0)}
 
 func TestMain(m *testing.M) { backends.Main(m) }
 
-// The attempt counter's Lua and its Go twin count alike: one per
-// attempt, per address, apart for a trusted browser, and per tenant.
+// The attempt counter counts alike on both stores: one per attempt, per
+// address, apart for a trusted browser, and per tenant.
 func TestAttemptCounterOnBothStores(t *testing.T) {
 	backends.Each(t, func(t *testing.T, st store.Store, clock *storetest.Clock) {
 		ctx := context.Background()

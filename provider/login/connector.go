@@ -407,7 +407,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthReque
 		}
 	}
 	if moveFrom != "" {
-		h.moveAndSignIn(w, r, a, flow, st, cs.guest, moveFrom, k, ident, amr, member)
+		h.moveAndSignIn(w, r, a, flow, st, moveFrom, k, ident, amr, member)
 		return
 	}
 	h.signIn(w, r, a, flow, st, cs.guest, k.Source(), ident, amr)
@@ -418,7 +418,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, a *op.AuthReque
 // the subject) or an address taken meanwhile falls back to the ordinary
 // sign-in at the new address, under its rules.
 func (h *Handler) moveAndSignIn(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, st *signin,
-	rec guests.Record, from string, k connectors.Connector, ident connectors.Identity, amr string, member bool) {
+	from string, k connectors.Connector, ident connectors.Identity, amr string, member bool) {
 	source := k.Source()
 	g, err := h.guests.MoveSignIn(r.Context(), from, st.Canonical,
 		guests.SignIn{Email: st.Typed, Source: source.String(), DisplayName: ident.Name, Subject: ident.UserID})

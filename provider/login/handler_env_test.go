@@ -155,7 +155,7 @@ func newEnv(t *testing.T) *env {
 	passcode := otp.NewConnector(otp.NewIssuer(st, secret, clock.Now).For(tenantID), pol, policies, true)
 	e := &env{t: t, clock: clock, op: provider, mailer: &recordingMailer{}, staff: staff, partner: partner, policies: policies}
 	e.h = login.New(login.Deps{
-		Tenant: login.Tenant{ID: tenantID, Branding: branding, EmailOTP: login.EmailOTP{Enabled: true, Policy: pol},
+		Tenant: login.Tenant{ID: tenantID, Branding: branding, EmailOTP: login.EmailOTP{Policy: pol},
 			Session: login.Session{Lifetime: 8 * time.Hour},
 			Clients: []login.Client{{ID: "app", HomeURL: "https://app.example/"}, {ID: "hidden"}}},
 		OP: provider, Store: st, Guests: gr, Sessions: sessions.For(tenantID), Flows: flows.For(tenantID),

@@ -194,7 +194,6 @@ func (h *Handler) url(suffix, authReq string) string {
 	return h.base + suffix + "?authRequestID=" + url.QueryEscape(authReq)
 }
 
-// data is what every sign-in page shows for auth request authReq.
 // signinData is data for the pages after the email step: the address the
 // guest typed and the language the app asked for, from the sealed cookie.
 func (h *Handler) signinData(authReq, flow string, st *signin) pages.Data {
@@ -203,6 +202,7 @@ func (h *Handler) signinData(authReq, flow string, st *signin) pages.Data {
 	return d
 }
 
+// data is what every sign-in page shows for auth request authReq.
 func (h *Handler) data(authReq, clientID, flow, email string) pages.Data {
 	return pages.Data{
 		Tenant:  h.t.Branding,

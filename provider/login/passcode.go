@@ -340,7 +340,7 @@ func (h *Handler) finishNew(w http.ResponseWriter, r *http.Request, a *op.AuthRe
 func identity(s *session.Session) op.Identity {
 	return op.Identity{
 		Subject: s.GuestID, Email: s.Email, EmailVerified: s.EmailVerified, Name: s.Name, Source: s.Source,
-		AMR: s.AMR, AuthTime: s.AuthTime, SessionID: PublicSessionID(s.ID),
+		AMR: s.AMR, AuthTime: s.AuthTime, SessionID: session.PublicID(s.ID),
 	}
 }
 
@@ -357,9 +357,6 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, done *op.Comple
 	}
 	done.Answer(w, r)
 }
-
-// PublicSessionID is the sid claim (session.PublicID).
-func PublicSessionID(id string) string { return session.PublicID(id) }
 
 // challenge binds a passcode to the browser's flow and the auth request.
 func challenge(flow, authReq string) string { return flow + "|" + authReq }

@@ -23,9 +23,9 @@ type Tenant struct {
 
 // EmailOTP is the tenant's passcode sign-in.
 type EmailOTP struct {
-	// Enabled is the configured default; a stored override wins (B5).
-	Enabled bool
-	Policy  otp.Policy
+	// Policy is the passcode's limits; whether passcodes are on is the
+	// chain's switch (otp.Connector), read in each step's batch.
+	Policy otp.Policy
 }
 
 // Session is the tenant's session policy (B4).

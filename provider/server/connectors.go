@@ -106,10 +106,10 @@ func (c configTenants) Domains(id string) []string {
 // from cfg's code key.
 func specOf(cfg *config.Config, t config.Tenant, cn config.Connector) connectors.Spec {
 	s := connectors.Spec{Tenant: t.ID, Type: cn.Type, ID: cn.ID, Name: cn.Name, Domains: cn.Domains}
-	switch cn.Type {
-	case directory.Type:
+	switch {
+	case cn.Type == directory.Type:
 		s.Options = directoryOptions(cn)
-	case oidc.TypeOIDC, oidc.TypeMicrosoft, oidc.TypeGoogle:
+	case upstreamOIDC(cn.Type):
 		s.Options = oidc.Options{
 			Issuer: cn.Issuer, ClientID: cn.ClientID, ClientSecret: cn.ClientSecret, Scopes: cn.Scopes,
 			// Microsoft's consumer tenant sends no email_verified: its
@@ -118,9 +118,9 @@ func specOf(cfg *config.Config, t config.Tenant, cn config.Connector) connectors
 			// typed.
 			AssumeVerified: cn.Type == oidc.TypeMicrosoft && cn.Issuer == config.MicrosoftIssuer,
 		}
-	case ldap.Type:
+	case cn.Type == ldap.Type:
 		s.Options = ldapOptions(cn.LDAPConnector)
-	case tenant.Type:
+	case cn.Type == tenant.Type:
 		s.Options = tenant.Options{Home: cn.Home, ClientSecret: impliedSecret(cfg.Secrets.Code, cn.Home, t.ID)}
 	}
 	return s
@@ -158,6 +158,12 @@ func directoryOptions(cn config.Connector) directory.Options {
 	return directory.Options{Users: users}
 }
 
+// upstreamOIDC reports whether a connector type is an upstream OpenID
+// provider (its presets included): the kinds that need a redirect URI.
+func upstreamOIDC(typ string) bool {
+	return typ == oidc.TypeOIDC || typ == oidc.TypeMicrosoft || typ == oidc.TypeGoogle
+}
+
 // UpstreamRedirects lists, for each tenant with upstream OpenID
 // connectors, the one redirect URI to register at those upstreams
 // ({baseURL}/{tenant}/login/callback), in config order.
@@ -165,7 +171,7 @@ func UpstreamRedirects(cfg *config.Config) []TenantRedirect {
 	var out []TenantRedirect
 	for _, t := range cfg.Tenants {
 		for _, cn := range t.Connectors {
-			if cn.Type == oidc.TypeOIDC || cn.Type == oidc.TypeMicrosoft || cn.Type == oidc.TypeGoogle {
+			if upstreamOIDC(cn.Type) {
 				out = append(out, TenantRedirect{Tenant: t.ID, URI: callbackURL(cfg.BaseURL, &t)})
 				break
 			}

@@ -39,7 +39,7 @@ func loginTenant(t config.Tenant) login.Tenant {
 		ID:                t.ID,
 		Branding:          branding(t),
 		SelfServiceSignUp: t.SelfServiceSignUp,
-		EmailOTP:          login.EmailOTP{Enabled: t.EmailOTP.Enabled, Policy: otpPolicy(t.EmailOTP)},
+		EmailOTP:          login.EmailOTP{Policy: otpPolicy(t.EmailOTP)},
 		Session:           login.Session{Lifetime: t.Session.Lifetime},
 	}
 	for _, c := range t.Clients {

@@ -1,7 +1,7 @@
 // Package server is guestpass's outermost HTTP handler: tenant context
 // (PRODUCT.md B1), operations endpoints (B8; metrics have their own
 // listener, see NewMetricsHandler) and the middleware every request passes
-// (request id, access log, panic recovery, body cap, outage → 503).
+// (request id, access log, panic recovery, body cap).
 package server
 
 import (
