@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -45,7 +46,13 @@ func (t *Tenant) endSession(w http.ResponseWriter, r *http.Request) {
 		t.refuseLogout(w, r, reason)
 		return
 	}
-	sess := t.currentSession(r)
+	sess, err := t.currentSession(r)
+	if err != nil {
+		// Unreadable, not absent: "signed out" would be a lie while the
+		// session lives on (B4), so the outage's 503, as everywhere.
+		t.storeFailed(w, r, err)
+		return
+	}
 	switch {
 	case sess == nil:
 	case r.Method == http.MethodPost && r.PostForm.Has("csrf"):
@@ -188,16 +195,20 @@ func (t *Tenant) refuseLogout(w http.ResponseWriter, r *http.Request, reason str
 	t.errorPage(w, r, http.StatusBadRequest, pages.MsgInvalidRequest)
 }
 
-// currentSession is the browser's live session of this tenant, or nil.
-func (t *Tenant) currentSession(r *http.Request) *session.Session {
+// currentSession is the browser's live session of this tenant, nil when
+// it has none, or the store's error when it could not be read.
+func (t *Tenant) currentSession(r *http.Request) (*session.Session, error) {
 	if t.sessions == nil {
-		return nil
+		return nil, nil
 	}
 	s, err := t.sessions.Get(r.Context(), r, t.id)
-	if err != nil {
-		return nil
+	if errors.Is(err, session.ErrNoSession) {
+		return nil, nil
 	}
-	return s
+	if err != nil {
+		return nil, fmt.Errorf("end session: read session: %w", err)
+	}
+	return s, nil
 }
 
 // hintOfSession: the ID token was issued for this very session (its sid),

@@ -78,3 +78,28 @@ func TestOutageAnswersAuthorizeAndIntrospect(t *testing.T) {
 func oidcScope() oauth2.AuthCodeOption {
 	return oauth2.SetAuthURLParam("scope", oidc.ScopeOpenID)
 }
+
+// B4/B8: a logout while Redis is down must not say "signed out" (the
+// session lives on): the outage's 503 page with Retry-After, and after
+// recovery the logout works.
+func TestOutageAnswersEndSession(t *testing.T) {
+	rs := redistest.Start(t)
+	e := newEnv(t, envOptions{redis: rs})
+	const bob = "bob@guest.example"
+	invite(t, e, "fabrikam", bob, "Bob")
+	b, _ := signedInBrowser(t, e, bob)
+	q := url.Values{"client_id": {"portal"}, "post_logout_redirect_uri": {rpHome}}
+
+	rs.Stop()
+	b.c.Timeout = 20 * time.Second
+	p := endSession(t, e, b, q)
+	if p.status != http.StatusServiceUnavailable || p.header.Get("Location") != "" || p.header.Get("Retry-After") == "" ||
+		!strings.Contains(p.body, msgUnavailable) {
+		t.Fatalf("logout during an outage: %d (Location %q), want the 503 page with Retry-After:\n%s",
+			p.status, p.header.Get("Location"), p.body)
+	}
+	rs.Restart() // comes back empty: the session is gone, so the browser goes straight on
+	if p := endSession(t, e, b, q); p.status != http.StatusFound || p.location(t) != rpHome {
+		t.Errorf("logout after recovery: %d %q", p.status, p.location(t))
+	}
+}
