@@ -158,6 +158,7 @@ func TestBadConfigs(t *testing.T) {
 		{"second google", "{type: google, clientID: gid, clientSecret: gsec}", "{type: google, clientID: gid, clientSecret: gsec}\n      - {type: google, id: google2, clientID: g2, clientSecret: g2, domains: [googlemail.com]}", nil, "tenants[0].connectors[3].type", "at most one google connector, and tenants[0].connectors[2] is one already"},
 		{"second microsoft", "{type: google, clientID: gid, clientSecret: gsec}", "{type: microsoft, clientID: m, clientSecret: s, domains: [outlook.com]}\n      - {type: microsoft, id: msa2, clientID: m, clientSecret: s, domains: [live.com]}", nil, "tenants[0].connectors[3].type", "at most one microsoft connector"},
 		{"scopes on a directory", "users: [{", "scopes: [openid], users: [{", nil, "tenants[0].connectors[0]", "scopes do not apply to a directory connector"},
+		{"home on a directory", "users: [{", "home: fabrikam, users: [{", nil, "tenants[0].connectors[0].home", "only tenant connectors have a home tenant"},
 		{"oidc http issuer", "https://idp.contoso.example", "http://idp.contoso.example", nil, "tenants[0].connectors[1].issuer", "uses http"},
 		{"oidc no domains", "domains: [contoso.example], ", "", nil, "tenants[0].connectors[1].domains", "is empty"},
 		{"google other domain", "{type: google, clientID: gid, clientSecret: gsec}", "{type: google, clientID: gid, clientSecret: gsec, domains: [gmail.com, example.com]}", nil, "tenants[0].connectors[2].domains[1]", "only covers gmail.com and googlemail.com"},

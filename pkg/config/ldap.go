@@ -63,8 +63,8 @@ func (v *validator) applyLDAPDefaults(l *LDAPConnector, cp string) {
 // checks them again in depth (a DN's syntax, a filter's), and
 // check-config reports what it refuses at the same key.
 func (v *validator) ldap(cn *Connector, cp string) {
-	if cn.Issuer != "" || cn.ClientID != "" || cn.ClientSecret != "" || len(cn.Users) > 0 {
-		v.add(cp, "issuer, clientID, clientSecret and users do not apply to an ldap connector; remove them")
+	if cn.Issuer != "" || cn.ClientID != "" || cn.ClientSecret != "" || len(cn.Scopes) > 0 || len(cn.Users) > 0 {
+		v.add(cp, "issuer, clientID, clientSecret, scopes and users do not apply to an ldap connector; remove them")
 	}
 	l := &cn.LDAPConnector
 	v.ldapHost(cp+".host", l)

@@ -74,6 +74,7 @@ func TestLDAPConnectorRefused(t *testing.T) {
 		{"filter without parentheses", `emailAttr: mail`, `emailAttr: mail, filter: objectClass=person`, false, k + ".userSearch.filter", "write it in parentheses"},
 		{"timeout too long", `{type: ldap,`, `{type: ldap, timeout: 5m,`, false, k + ".timeout", "out of range"},
 		{"oidc keys on ldap", `{type: ldap,`, `{type: ldap, clientID: x,`, false, k, "do not apply to an ldap connector"},
+		{"scopes on ldap", `{type: ldap,`, `{type: ldap, scopes: [openid],`, false, k, "do not apply to an ldap connector"},
 		{"unknown key", `{type: ldap,`, `{type: ldap, bindPassword: x,`, false, k + ".bindPassword", "unknown key"},
 	}
 	for _, tc := range cases {

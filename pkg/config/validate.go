@@ -447,6 +447,9 @@ func (v *validator) connectors(c *Config, t *Tenant, p string) {
 		if hasControl(cn.Name) {
 			v.add(cp+".name", "contains a control character; write the name on one line")
 		}
+		if cn.Home != "" && cn.Type != "tenant" {
+			v.add(cp+".home", "only tenant connectors have a home tenant; remove it or change the type")
+		}
 		if len(cn.Domains) == 0 {
 			v.add(cp+".domains", "is empty; list the email domains this connector signs in, e.g. [%s]", exampleDomain(cn.Type))
 		}
