@@ -57,8 +57,6 @@ type DispatcherOptions struct {
 	// replica queued nothing (default 1s): mails queued by another
 	// replica, retries of a crashed one.
 	PollInterval time.Duration
-	// DefaultValidity is the lifetime of a mail whose Valid is 0 (24h).
-	DefaultValidity time.Duration
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *zap.Logger
@@ -87,9 +85,6 @@ func (o *DispatcherOptions) defaults() {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
-	}
-	if o.DefaultValidity <= 0 {
-		o.DefaultValidity = 24 * time.Hour
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -175,6 +170,10 @@ func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher
 	go d.poll()
 	return d
 }
+
+// defaultValidity is the lifetime of a mail whose Valid is 0 (every mail
+// of the product says its own; this only bounds a careless caller).
+const defaultValidity = 24 * time.Hour
 
 // storeTimeout bounds one outbox call made for a request.
 const storeTimeout = 5 * time.Second
@@ -283,7 +282,7 @@ func (d *Dispatcher) put(m Message) error {
 	}
 	valid := m.Valid
 	if valid <= 0 {
-		valid = d.opt.DefaultValidity
+		valid = defaultValidity
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()

@@ -51,7 +51,7 @@ type Message struct {
 	Tenant string
 	// Valid is how long after queueing the mail is worth delivering (a
 	// code's validity, an invitation link's): retried until then, then
-	// dropped. 0: the dispatcher's DefaultValidity.
+	// dropped. 0: a day (defaultValidity).
 	Valid time.Duration
 }
 

@@ -149,8 +149,7 @@ func (t *Tenant) refuseAuthorize(w http.ResponseWriter, r *http.Request, e *oidc
 	if st := form["state"]; len(st) == 1 && len(st[0]) <= maxStateLen {
 		a.State = st[0] // echoed only when it is itself acceptable
 	}
-	switch m := oidc.ResponseMode(form.Get("response_mode")); m {
-	case oidc.ResponseModeQuery, oidc.ResponseModeFragment, oidc.ResponseModeFormPost:
+	if m := oidc.ResponseMode(form.Get("response_mode")); knownResponseMode(m) {
 		a.ResponseMode = m
 	}
 	t.Fail(w, r, a, e)

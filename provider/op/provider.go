@@ -172,19 +172,6 @@ func New(o Options) (*Tenant, error) {
 // tenant ("/authorize", "/oauth/token", ...).
 func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) { t.handler.ServeHTTP(w, r) }
 
-// AuthRequest returns a pending authorization request of this tenant.
-func (t *Tenant) AuthRequest(ctx context.Context, id string) (*AuthRequest, error) {
-	a, err := t.storage.authRequest(ctx, id)
-	if err != nil {
-		var nf errNotFound
-		if errors.As(err, &nf) {
-			return nil, ErrUnknownRequest
-		}
-		return nil, err
-	}
-	return a, nil
-}
-
 // ErrUnknownRequest means the auth request is unknown or expired.
 var ErrUnknownRequest = errors.New("unknown or expired sign-in request")
 
