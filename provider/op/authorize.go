@@ -52,7 +52,7 @@ func (t *Tenant) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	sub, err := t.checkAuthRequest(ctx, r, req, c)
 	if err != nil {
-		t.authFailed(w, r, to, err)
+		t.authError(w, r, to, err)
 		return
 	}
 	a, err := t.storage.createAuthRequest(ctx, req, sub, t.clientIP.Key(r))
@@ -61,7 +61,7 @@ func (t *Tenant) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		t.authFailed(w, r, to, oidc.DefaultToServerError(err, "unable to save auth request"))
+		t.authError(w, r, to, oidc.DefaultToServerError(err, "unable to save auth request"))
 		return
 	}
 	http.Redirect(w, r, c.LoginURL(a.GetID()), http.StatusFound)
@@ -78,19 +78,6 @@ func (t *Tenant) tooManyRequests(w http.ResponseWriter, r *http.Request) {
 	}
 	(&oauthError{status: http.StatusTooManyRequests, code: "temporarily_unavailable",
 		desc: "too many authorization requests from this client; try again in a minute"}).write(w, t.issuer)
-}
-
-// authFailed answers a refused or failed authorization request. A store
-// outage is the 503 page with Retry-After, shown to the person: sent back
-// to the app it would be a server_error (or, for a hint that could not be
-// checked, login_required) that the app cannot tell from a real refusal
-// and would not retry.
-func (t *Tenant) authFailed(w http.ResponseWriter, r *http.Request, to *replyTo, err error) {
-	if storeDown(err) {
-		t.storeFailed(w, r, err)
-		return
-	}
-	t.authError(w, r, to, err)
 }
 
 // checkAuthRequest applies the library's checks and ours, in the order of

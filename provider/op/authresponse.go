@@ -99,10 +99,19 @@ func formFields(params url.Values) []pages.Field {
 // the person gets the branded error page, without internal detail (which
 // goes to the log, bounded: the error's type and description only).
 func (t *Tenant) authError(w http.ResponseWriter, r *http.Request, to *replyTo, err error) {
+	if store.Down(err) {
+		// An outage is the 503 page with Retry-After, shown to the
+		// person, wherever it happens (authorize, a hint that could not be
+		// checked, a code that could not be saved): sent back to the app
+		// it would be a server_error (or login_required) that the app
+		// cannot tell from a real refusal and would not retry.
+		t.storeFailed(w, r, err)
+		return
+	}
 	e := oidc.DefaultToServerError(err, "")
 	t.logAuthError(r.Context(), e, err)
 	if to == nil || to.redirectURI == "" || e.IsRedirectDisabled() {
-		status, key := errorPageFor(e, err)
+		status, key := errorPageFor(e)
 		t.errorPage(w, r, status, key)
 		return
 	}
@@ -119,11 +128,8 @@ func (t *Tenant) authError(w http.ResponseWriter, r *http.Request, to *replyTo, 
 
 // errorPageFor picks the status and message of the page shown instead of
 // an error redirect.
-func errorPageFor(e *oidc.Error, err error) (int, pages.MessageKey) {
-	switch {
-	case store.Down(err):
-		return http.StatusServiceUnavailable, pages.MsgUnavailable
-	case e.ErrorType == oidc.ServerError:
+func errorPageFor(e *oidc.Error) (int, pages.MessageKey) {
+	if e.ErrorType == oidc.ServerError {
 		return http.StatusInternalServerError, pages.MsgServerError
 	}
 	return http.StatusBadRequest, pages.MsgInvalidRequest
