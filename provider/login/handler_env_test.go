@@ -55,6 +55,8 @@ type recordingMailer struct {
 	mu   sync.Mutex
 	sent []mail.Message
 	full bool
+	// hold, when set, keeps every Send waiting until it is closed.
+	hold chan struct{}
 }
 
 func (m *recordingMailer) Reserve(tenant string) (mail.Slot, error) {
@@ -78,6 +80,18 @@ func (m *recordingMailer) mails() []mail.Message {
 	return append([]mail.Message(nil), m.sent...)
 }
 
+// wait returns the mails once there are n: the send step queues its mail
+// after answering.
+func (m *recordingMailer) wait(t testing.TB, n int) []mail.Message {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if mails := m.mails(); len(mails) >= n || time.Now().After(deadline) {
+			return mails
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 type recordingSlot struct {
 	m      *recordingMailer
 	tenant string
@@ -85,6 +99,12 @@ type recordingSlot struct {
 }
 
 func (s *recordingSlot) Send(msg mail.Message) error {
+	s.m.mu.Lock()
+	hold := s.m.hold
+	s.m.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	err := mail.ErrSlotUsed
 	s.once.Do(func() {
 		msg.Tenant = s.tenant
@@ -303,7 +323,7 @@ func (b *browser) codeMailed(addr string) (authReq, csrf, code string) {
 	b.chose(authReq, csrf, addr, "/send")
 	before := len(b.e.mailer.mails())
 	wantRedirect(b.t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
-	mails := b.e.mailer.mails()
+	mails := b.e.mailer.wait(b.t, before+1)
 	if len(mails) != before+1 {
 		b.t.Fatalf("%d mails after the send, want %d", len(mails), before+1)
 	}

@@ -127,7 +127,7 @@ func TestSend(t *testing.T) {
 
 	// Nothing was issued above: the first valid POST is not in a cooldown.
 	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
-	mails := e.mailer.mails()
+	mails := e.mailer.wait(t, 1)
 	if len(mails) != 1 || mails[0].To != invited || mails[0].Kind != "code" || mails[0].Tenant != tenantID {
 		t.Fatalf("mails %+v, want one code mail to %s", mails, invited)
 	}
@@ -139,7 +139,7 @@ func TestSend(t *testing.T) {
 	}
 	e.clock.Advance(2 * time.Minute)
 	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
-	if n := len(e.mailer.mails()); n != 2 {
+	if n := len(e.mailer.wait(t, 2)); n != 2 {
 		t.Fatalf("%d mails after the cooldown, want 2", n)
 	}
 
@@ -178,7 +178,7 @@ func TestVerify(t *testing.T) {
 	// racing the winning one) never leads to the app a second time (B3).
 	e.clock.Advance(2 * time.Minute)
 	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
-	fresh := codeIn(t, e.mailer.mails()[1])
+	fresh := codeIn(t, e.mailer.wait(t, 2)[1])
 	wantPage(t, b.verify(authReq, csrf, fresh), http.StatusBadRequest, textCodeInvalid)
 
 	t.Run("another browser cannot use the code", func(t *testing.T) {
@@ -332,4 +332,34 @@ func TestPasscodesOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantPage(t, email(invited), http.StatusForbidden, "turned off")
+}
+
+// B3, timing: the send step answers an invited address without waiting
+// for its mail to be rendered and queued (an uninvited one has none), so
+// that work cannot tell the two apart.
+func TestSendAnswersBeforeTheMailIsQueued(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	authReq, csrf := b.toEmail()
+	b.chose(authReq, csrf, invited, "/send")
+	hold := make(chan struct{})
+	e.mailer.mu.Lock()
+	e.mailer.hold = hold
+	e.mailer.mu.Unlock()
+	answered := make(chan *httptestRecorder, 1)
+	go func() { answered <- b.send(authReq, csrf) }()
+	select {
+	case rec := <-answered:
+		wantRedirect(t, rec, "/"+tenantID+page("/code", authReq))
+	case <-time.After(5 * time.Second):
+		close(hold)
+		t.Fatal("the send step waited for its mail to be queued")
+	}
+	if n := len(e.mailer.mails()); n != 0 {
+		t.Fatalf("%d mails while held", n)
+	}
+	close(hold)
+	if mails := e.mailer.wait(t, 1); len(mails) != 1 || mails[0].To != invited {
+		t.Fatalf("after the answer, mails %+v, want the code mail to %s", mails, invited)
+	}
 }

@@ -2,7 +2,6 @@ package login
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -54,6 +53,9 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) (authReq, flo
 // when there is none the guest hears that the code could not be sent, and
 // since the answer depends on the queue alone, not on whether a mail
 // would have gone out, invited and uninvited addresses still look alike.
+// For the same reason the mail is rendered and queued after the answer
+// (mailCode): work done only for an address that may sign in must not
+// lengthen the answer (B3: no enumeration, timing included).
 func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	authReq, flow, st, ok := h.postStep(w, r)
 	if !ok || !h.havePasscode(w, r) {
@@ -64,7 +66,12 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		h.notSent(w, r, authReq, flow, st, err)
 		return
 	}
-	defer slot.Release() // unless the mail was sent into it
+	handed := false
+	defer func() {
+		if !handed {
+			slot.Release()
+		}
+	}()
 	// A browser that signed in as this address before (device cookie)
 	// has a cooldown and an hourly count of its own, out of a stranger's
 	// reach (see otp.Origin).
@@ -109,10 +116,8 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st.Allowed {
-		if err := h.mailCode(r, st, recipient(step.guest.Guest, st), code, slot); err != nil {
-			h.notSent(w, r, authReq, flow, st, err)
-			return
-		}
+		handed = true
+		h.mailCode(r, st, recipient(step.guest.Guest, st), code, slot)
 	}
 	http.Redirect(w, r, h.url("/code", authReq), http.StatusSeeOther)
 }
@@ -127,11 +132,14 @@ func recipient(g *guests.Guest, st *signin) string {
 	return g.Email
 }
 
-// mailCode queues the passcode mail to the address to in the place
-// reserved for it; the page does not wait for delivery, but hears if it
-// could not be queued.
-func (h *Handler) mailCode(r *http.Request, st *signin, to, code string, slot mail.Slot) error {
-	m, err := h.d.Mail.Code(mail.CodeMail{
+// mailCode renders the passcode mail to the address to and queues it in
+// the place reserved for it, after the answer: the slot is its own from
+// here on. The place was held before the code was issued, so only a
+// store failure between the two can keep the mail from the queue; the
+// dispatcher counts and logs that (mail.Slot.Send), and the guest's
+// resend covers it, as it covers a mail lost on the way.
+func (h *Handler) mailCode(r *http.Request, st *signin, to, code string, slot mail.Slot) {
+	cm := mail.CodeMail{
 		Lang:        h.d.Pages.NegotiateUI([]string{st.Lang}, r.Header.Get("Accept-Language")),
 		To:          to,
 		TenantName:  h.t.Branding.DisplayName,
@@ -139,14 +147,17 @@ func (h *Handler) mailCode(r *http.Request, st *signin, to, code string, slot ma
 		Code:        code,
 		AccentColor: h.t.Branding.AccentColor,
 		Validity:    h.policy.CodeTTL,
-	})
-	if err == nil {
-		err = slot.Send(m)
 	}
-	if err != nil {
-		return fmt.Errorf("passcode mail to %s: %w", canon.MaskEmail(to), err)
-	}
-	return nil
+	reqID := requestid.Field(r.Context())
+	go func() {
+		m, err := h.d.Mail.Code(cm)
+		if err != nil {
+			slot.Release()
+			h.d.Logger.Error("passcode mail not rendered", reqID, zap.String("to", canon.MaskEmail(to)), zap.Error(err))
+			return
+		}
+		_ = slot.Send(m) // a failure is counted and logged by the dispatcher
+	}()
 }
 
 // havePasscode answers for a tenant whose chain has no code connector;
