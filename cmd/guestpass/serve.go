@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
@@ -243,9 +244,12 @@ func reload(path string, old *config.Config, deps server.Deps, root *swapHandler
 		log.Error("reload refused: keeping the running config", zap.Error(err))
 		return nil
 	}
-	if cfg.Listen != old.Listen || cfg.Store.Type != old.Store.Type || cfg.Mail.Driver != old.Mail.Driver ||
-		cfg.Mail.QueuePerTenant != old.Mail.QueuePerTenant {
-		log.Warn("reload: listen, store, mail driver and mail queue changes need a restart")
+	// Every key of these is read once at start (the store's client, the
+	// mail transport and queue, the logger): say so for any of them, not
+	// only for a few, rather than drop a change without a word.
+	if cfg.Listen != old.Listen || !reflect.DeepEqual(cfg.Store, old.Store) || !reflect.DeepEqual(cfg.Mail, old.Mail) ||
+		!reflect.DeepEqual(cfg.Log, old.Log) {
+		log.Warn("reload: listen, store, mail and log changes need a restart; kept as they were")
 	}
 	if cfg.GeneratedSecrets {
 		// Dev mode generated fresh secrets: keep the running ones so
