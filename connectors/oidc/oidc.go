@@ -200,20 +200,31 @@ func (c *Connector) HandleCallback(ctx context.Context, raw []byte, r *http.Requ
 		return connectors.Identity{}, err
 	}
 	ident, err := c.redeem(ctx, p, st.Redirect, code, st)
-	if err != nil && !errors.Is(err, errNonce) {
+	if err != nil && !errors.Is(err, errNonce) && !errors.Is(err, errCodeRefused) {
 		// The upstream may have rotated its endpoints or keys: look
-		// again on the next sign-in.
+		// again on the next sign-in. Not for a code it read and refused,
+		// nor a nonce from another sign-in: anyone can post those, and
+		// each would make every sign-in fetch discovery and keys again.
 		c.disc.invalidate(p)
 	}
 	return ident, err
 }
 
-var errNonce = fmt.Errorf("ID token nonce is not this sign-in's: %w", connectors.ErrBadResponse)
+var (
+	errNonce = fmt.Errorf("ID token nonce is not this sign-in's: %w", connectors.ErrBadResponse)
+	// errCodeRefused: the token endpoint answered an OAuth error for the
+	// code (RFC 6749 §5.2), so it is where discovery says.
+	errCodeRefused = errors.New("the upstream refused the code")
+)
 
 func (c *Connector) redeem(ctx context.Context, p *provider, callbackURL, code string, st connState) (connectors.Identity, error) {
 	hctx := context.WithValue(ctx, oauth2.HTTPClient, c.client)
 	tok, err := c.oauth(p, callbackURL).Exchange(hctx, code, oauth2.VerifierOption(st.Verifier))
 	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.ErrorCode != "" && re.Response != nil && re.Response.StatusCode < 500 {
+			return connectors.Identity{}, fmt.Errorf("%w: %w", errCodeRefused, classify("code exchange", err))
+		}
 		return connectors.Identity{}, classify("code exchange", err)
 	}
 	rawID, _ := tok.Extra("id_token").(string)

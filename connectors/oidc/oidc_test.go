@@ -20,16 +20,24 @@ import (
 // fetches; status, when set, is answered instead.
 type discoveryServer struct {
 	*httptest.Server
-	hits   atomic.Int32
-	status atomic.Int32
-	issuer atomic.Value // string; "" means its own URL
-	body   atomic.Value // []byte replacing the document, when set
+	// refuseCodes: the token endpoint answers invalid_grant (else 404).
+	refuseCodes atomic.Bool
+	hits        atomic.Int32
+	status      atomic.Int32
+	issuer      atomic.Value // string; "" means its own URL
+	body        atomic.Value // []byte replacing the document, when set
 }
 
 func startDiscovery(t *testing.T) *discoveryServer {
 	t.Helper()
 	d := &discoveryServer{}
 	d.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" && d.refuseCodes.Load() {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
+			return
+		}
 		if r.URL.Path != "/.well-known/openid-configuration" {
 			http.NotFound(w, r)
 			return
@@ -145,6 +153,20 @@ func TestDiscoveryRefetchedAfterFailure(t *testing.T) {
 	}
 	if n := d.hits.Load(); n != 3 {
 		t.Fatalf("discovery fetched %d times after a failed exchange, want 3", n)
+	}
+	// A code the token endpoint reads and refuses (invalid_grant: what
+	// anyone posting a made-up callback gets) keeps the document.
+	d.refuseCodes.Store(true)
+	for range 3 {
+		if _, err := c.HandleCallback(context.Background(), state, r); !errors.Is(err, connectors.ErrBadResponse) {
+			t.Fatalf("refused code: %v, want ErrBadResponse", err)
+		}
+	}
+	if _, err := loginURL(t, c, connectors.LoginRequest{State: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.hits.Load(); n != 3 {
+		t.Fatalf("discovery fetched %d times after refused codes, want still 3", n)
 	}
 }
 
