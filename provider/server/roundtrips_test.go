@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 	"testing"
 
@@ -20,16 +21,21 @@ import (
 // to the app, with no hop through /authorize/callback.
 const (
 	// maxSignInRoundTrips: an invited guest's first complete passcode
-	// sign-in (authorize → pages → code → token).
-	maxSignInRoundTrips = 10
+	// sign-in (authorize → pages → code → token). Verify is 3 of them:
+	// the code's check script in one batch with the request's and the
+	// guest's reads, the guest's update, the last batch.
+	maxSignInRoundTrips = 9
 	// maxSelfServiceRoundTrips: a new guest of a self-service tenant: as
 	// an invited guest's; the record's compare-and-swap writes its index
 	// entries in the same script.
-	maxSelfServiceRoundTrips = 10
+	maxSelfServiceRoundTrips = 9
 	// maxOldSessionRoundTrips: a browser holding a session of an earlier
 	// sign-in (prompt=login): start reads it in its one batch, verify
 	// ends it in its last batch.
-	maxOldSessionRoundTrips = 10
+	maxOldSessionRoundTrips = 9
+	// maxMalformedCodeRoundTrips: a code that is not 8 digits is refused
+	// from the form alone (B10: bad input changes nothing).
+	maxMalformedCodeRoundTrips = 0
 	// maxSSORoundTrips: a second app's sign-in with a live session:
 	// authorize 1, start 2 (request, session, policy; then the session's
 	// guest, still there with the session's id and source), the completed
@@ -124,6 +130,13 @@ func TestSignInRedisRoundTrips(t *testing.T) {
 	measure("refresh grant", maxRefreshRoundTrips, func() {
 		if _, err := r.oauth.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
 			t.Fatalf("refresh: %v", err)
+		}
+	})
+	mb := newBrowser(t)
+	cp := toCodePage(t, mb, rc.authURL(), "malformed@guest.example")
+	measure("malformed code", maxMalformedCodeRoundTrips, func() {
+		if msg := rejected(t, enter(t, mb, cp, "1234567"), http.StatusBadRequest); msg != msgCodeFormat {
+			t.Fatalf("malformed code: %q, want the format message", msg)
 		}
 	})
 }
