@@ -10,15 +10,15 @@
 // tenant):
 //
 //	{t}:otp:code:v2:<id(challenge,email)>  the code record and its attempts (TTL CodeTTL+margin)
-//	{t}:otp:fail:<id(email)>            failures of an address (1 h window)
-//	{t}:otp:cool:<id(email)>            resend cooldown of an address
-//	{t}:otp:sent:<id(email)>            codes sent to an address (1 h window)
-//	{t}:otp:dfail:<id(device,email)>    failures of a trusted browser (device cookie)
-//	{t}:otp:dcool:<id(device,email)>    resend cooldown of a trusted browser
-//	{t}:otp:dsent:<id(device,email)>    codes sent to a trusted browser (1 h window)
-//	{t}:otp:flow:<id(flow)>             the addresses a flow was sent codes for
-//	{t}:otp:ip:<id(client ip)>          codes requested from a client (1 h window)
-//	{t}:otp:tenant                      codes of the tenant (1 h window)
+//	{t}:otp:fail:<id(email)>               failures of an address (1 h window)
+//	{t}:otp:cool:<id(email)>               resend cooldown of an address
+//	{t}:otp:sent:<id(email)>               codes sent to an address (1 h window)
+//	{t}:otp:dfail:<id(device,email)>       failures of a trusted browser (device cookie)
+//	{t}:otp:dcool:<id(device,email)>       resend cooldown of a trusted browser
+//	{t}:otp:dsent:<id(device,email)>       codes sent to a trusted browser (1 h window)
+//	{t}:otp:flow:<id(flow)>                the addresses a flow was sent codes for
+//	{t}:otp:ip:<id(client ip)>             codes requested from a client (1 h window)
+//	{t}:otp:tenant                         codes of the tenant (1 h window)
 //
 // Ids are keyed hashes (HMAC under the code key), so the store never shows
 // which addresses are signing in. Every limit counts an address by its
@@ -449,11 +449,13 @@ func (i *Issuer) codeMAC(tenant, challenge, email, code string) []byte {
 
 // codeKey is where the record of one flow of one address lives. "v2":
 // records of the previous version (a per-issue nonce in their MAC, their
-// attempts counted apart) lived at the same name without it; this version
-// never reads them, and they expire with their TTL. A replica of that
-// version finds no record here and answers a wrong code, never an error,
-// so a rolling upgrade costs at most a resend to a guest whose code was
-// issued across it.
+// attempts counted apart) live at the same name without it. This version
+// never reads them: verifying them would keep that version's read, script
+// and MAC for the half hour its codes live. They expire with their TTL.
+// While both versions run (a rolling upgrade), each finds no record of the
+// other's and answers a wrong code, never an error, charging nothing: a
+// guest whose send and verify land on different versions asks for a new
+// code.
 func (i *Issuer) codeKey(tenant, challenge, email string) string {
 	return store.Key(tenant, "otp", "code", "v2", i.flowID(tenant, challenge, email))
 }
