@@ -178,9 +178,9 @@ func (h *Handler) havePasscode(w http.ResponseWriter, r *http.Request) bool {
 // So the code is judged, charged and, if right, consumed in the cases
 // refused after the batch too:
 //   - a request unknown or expired, or already completed (a replay, or a
-//     submission racing the winning one): the code is bound to that
-//     request (its challenge), so it can never complete anything else, and
-//     a completed request's code was consumed by its success;
+//     submission racing the winning one): a code is bound to its request
+//     (the challenge), so consuming or charging one there takes nothing
+//     from a sign-in that could still succeed;
 //   - an address that may not sign in: it was never mailed a code, so the
 //     only right code it can send is a lucky guess, which is consumed and
 //     answered as a wrong one (as before).
