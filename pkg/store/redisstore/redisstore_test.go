@@ -52,8 +52,14 @@ func newStore(tb testing.TB) *redisstore.Store {
 
 func newStorePrefix(tb testing.TB) (*redisstore.Store, string) {
 	tb.Helper()
+	return newStoreOn(tb, shared)
+}
+
+// newStoreOn is newStorePrefix on srv.
+func newStoreOn(tb testing.TB, srv *redistest.Server) (*redisstore.Store, string) {
+	tb.Helper()
 	prefix := redistest.KeyPrefix(tb)
-	s, err := redisstore.New(options(shared, prefix))
+	s, err := redisstore.New(options(srv, prefix))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -72,6 +78,17 @@ func newStorePrefix(tb testing.TB) (*redisstore.Store, string) {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
+}
+
+// The suite over a unix socket: the server listens on nothing else, so
+// every call, with its connection's version check and script loading,
+// went through the socket.
+func TestConformanceOverUnixSocket(t *testing.T) {
+	srv := redistest.StartUnix(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, _ := newStoreOn(t, srv)
+		return s
+	})
 }
 
 func TestKeysCarryPrefix(t *testing.T) {
@@ -96,6 +113,9 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	for _, o := range []redisstore.Options{
 		{},
 		{Addrs: []string{"127.0.0.1:1"}, KeyPrefix: "gp:{x}:"},
+		// Cluster nodes and Sentinels announce TCP addresses.
+		{Addrs: []string{"127.0.0.1:1", "/run/redis/redis.sock"}},
+		{Addrs: []string{"/run/redis/redis.sock"}, MasterName: "mymaster"},
 	} {
 		if _, err := redisstore.New(o); err == nil {
 			t.Errorf("New(%+v) succeeded", o)
@@ -139,7 +159,17 @@ func (r *roundTrips) take() []string {
 }
 
 func TestEveryMethodIsOneRoundTrip(t *testing.T) {
-	s := newStore(t)
+	everyMethodIsOneRoundTrip(t, newStore(t))
+}
+
+// Over a socket too: the connection's setup loaded the scripts, or CAS
+// would take a second trip (NOSCRIPT, then EVAL).
+func TestEveryMethodIsOneRoundTripOverUnixSocket(t *testing.T) {
+	s, _ := newStoreOn(t, redistest.StartUnix(t))
+	everyMethodIsOneRoundTrip(t, s)
+}
+
+func everyMethodIsOneRoundTrip(t *testing.T, s *redisstore.Store) {
 	ctx := context.Background()
 	// Warm the single connection first: its handshake and script loading
 	// are per connection, not per call.
@@ -240,6 +270,19 @@ func TestOutageAndRecovery(t *testing.T) {
 	if srv.External() {
 		t.Skip("needs a private redis-server; $REDIS_URL is set")
 	}
+	outageAndRecovery(t, srv)
+}
+
+// Killing a server reached over a socket leaves its socket file behind:
+// connecting is then refused, an outage like a closed port.
+func TestOutageAndRecoveryOverUnixSocket(t *testing.T) {
+	outageAndRecovery(t, redistest.StartUnix(t))
+}
+
+// outageAndRecovery kills srv under a Store with a full pool, wants every
+// call to fail as unavailable without hanging, and the same Store to work
+// again once srv is back.
+func outageAndRecovery(t *testing.T, srv *redistest.Server) {
 	s, err := redisstore.New(options(srv, redistest.KeyPrefix(t)))
 	if err != nil {
 		t.Fatal(err)
