@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -351,3 +353,66 @@ func outageAndRecovery(t *testing.T, srv *redistest.Server) {
 
 func BenchmarkTake(b *testing.B) { storetest.BenchTake(b, newStore(b)) }
 func BenchmarkIncr(b *testing.B) { storetest.BenchIncr(b, newStore(b)) }
+
+// BenchmarkRoundTrip compares a GET over loopback TCP with one over a
+// unix socket, each on a private server: besides ns/op it reports the
+// CPU per call of this process (the client's side, as in guestpass) and
+// of the server, which is what a socket saves.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		start func(testing.TB) *redistest.Server
+	}{{"tcp", redistest.Start}, {"unix", redistest.StartUnix}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.Setenv(redistest.EnvURL, "") // the server's CPU is read from it
+			srv := tc.start(b)
+			s, _ := newStoreOn(b, srv)
+			ctx := context.Background()
+			k := store.Key("t", "k")
+			if err := s.Set(ctx, k, []byte("12345678"), time.Hour); err != nil {
+				b.Fatal(err)
+			}
+			client, server := processCPU(b), serverCPU(b, s)
+			n := 0
+			for b.Loop() {
+				if _, err := s.Get(ctx, k); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			client, server = processCPU(b)-client, serverCPU(b, s)-server
+			b.ReportMetric(float64(client.Microseconds())/float64(n), "client-cpu-µs/op")
+			b.ReportMetric(float64(server.Microseconds())/float64(n), "redis-cpu-µs/op")
+		})
+	}
+}
+
+// processCPU is this process's user and system CPU so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// serverCPU is the Redis server's user and system CPU so far (INFO cpu,
+// in microseconds).
+func serverCPU(b *testing.B, s *redisstore.Store) time.Duration {
+	info, err := s.Client().Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum float64
+	for line := range strings.Lines(info) {
+		name, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if name == "used_cpu_sys" || name == "used_cpu_user" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO cpu %s: %v", name, err)
+			}
+			sum += f
+		}
+	}
+	return time.Duration(sum * float64(time.Second))
+}
