@@ -97,7 +97,6 @@ func TestBenchRedisUnix(t *testing.T) {
 
 // --redis with a unix:// URL: an existing Redis reached over its socket.
 func TestBenchRedisUnixURL(t *testing.T) {
-	t.Setenv(redistest.EnvURL, "")
 	srv := redistest.StartUnix(t)
 	rep := runBenchJSON(t, "--redis", "unix://"+srv.Addr+"?db=3", "--scenario", "signin")
 	checkResults(t, rep, []string{"signin"}, true)
