@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -266,7 +267,8 @@ func TestSecResend(t *testing.T) {
 }
 
 // B3 no enumeration: an invited and a non-invited address see the same
-// statuses and pages; only the invited one gets mail.
+// statuses, pages and cookies (of the same length: sealing hides their
+// content, not their size); only the invited one gets mail.
 func TestSecNoEnumeration(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	const invited, stranger = "ada@guest.example", "eve@guest.example"
@@ -276,7 +278,7 @@ func TestSecNoEnumeration(t *testing.T) {
 		b := newBrowser(t)
 		var out []string
 		record := func(p page) page {
-			out = append(out, http.StatusText(p.status)+"\n"+normalise(p, email))
+			out = append(out, http.StatusText(p.status)+"\n"+cookieSizes(p)+normalise(p, email))
 			return p
 		}
 		p := b.raw(http.MethodGet, r.authURL(), nil)
@@ -288,9 +290,11 @@ func TestSecNoEnumeration(t *testing.T) {
 		action, csrf := p.form(t, 0)
 		// The email form answers with the send page itself.
 		p = record(b.raw(http.MethodPost, action, url.Values{"csrf": {csrf}, "email": {email}}))
+		// Send answers with the code page itself, and Send again (a
+		// reload of that answer) shows it again.
 		action, csrf = p.form(t, 0)
-		p = record(b.raw(http.MethodPost, action, url.Values{"csrf": {csrf}}))
-		record(b.raw(http.MethodGet, p.location(t), nil))
+		record(b.raw(http.MethodPost, action, url.Values{"csrf": {csrf}}))
+		record(b.raw(http.MethodPost, action, url.Values{"csrf": {csrf}}))
 		return out
 	}
 	a, s := walk(invited), walk(stranger)
@@ -327,6 +331,19 @@ func normalise(p page, email string) string {
 	s = nonceRe.ReplaceAllString(s, `nonce="N"`)
 	s = csrfValR.ReplaceAllString(s, `name="csrf" value="C"`)
 	return uuidRe.ReplaceAllString(s, "ID")
+}
+
+// stateName is the auth request's part of a sign-in state cookie's name.
+var stateName = regexp.MustCompile(`^(guestpass_signin_)[0-9a-f]+$`)
+
+// cookieSizes renders the cookies a response sets as their names and the
+// lengths of their values.
+func cookieSizes(p page) string {
+	var s strings.Builder
+	for _, c := range (&http.Response{Header: p.header}).Cookies() {
+		fmt.Fprintf(&s, "cookie %s: %d\n", stateName.ReplaceAllString(c.Name, "${1}ID"), len(c.Value))
+	}
+	return s.String()
 }
 
 // html2text unescapes entities so message texts can be matched.
