@@ -266,6 +266,53 @@ func TestSecResend(t *testing.T) {
 	})
 }
 
+// B3, Send answers with the code page itself: a repeated Send (a reload
+// of that answer, Back then Send) only shows the page again (200, not the
+// cooldown's 429): no code, no mail, no store round trip; two Sends at
+// once (a double click) mail one code. The code mailed signs in. (Past
+// the cooldown: provider/login's TestSendAgainShowsTheCodePage.)
+func TestSecSendAgain(t *testing.T) {
+	e := newEnv(t, envOptions{redis: redistest.Start(t)})
+	const ada, bea = "ada@guest.example", "bea@guest.example"
+	invite(t, e, "fabrikam", ada, "Ada")
+	invite(t, e, "fabrikam", bea, "Bea")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	measure := roundTrips(t, e)
+	t.Run("reload", func(t *testing.T) {
+		b := newBrowser(t)
+		sp := postEmail(t, b, r.authURL(), ada)
+		cp := sendOn(t, b, sp)
+		code := waitCode(t, e.smtp, ada)
+		action, csrf := sp.form(t, 0)
+		measure("Send again", 0, func() {
+			if p := b.post(action, url.Values{"csrf": {csrf}}); p.status != http.StatusOK || !isCodePage(p) {
+				t.Fatalf("Send again: %d %s, want the code page:\n%s", p.status, p.url, p.body)
+			}
+		})
+		noMailTo(t, e.smtp, ada, 500*time.Millisecond)
+		signedIn(t, enter(t, b, cp, code))
+	})
+	t.Run("double click", func(t *testing.T) {
+		b := newBrowser(t)
+		action, csrf := postEmail(t, b, r.authURL(), bea).form(t, 0)
+		var wg sync.WaitGroup
+		answers := make([]page, 2)
+		for i := range answers {
+			wg.Go(func() { answers[i] = b.post(action, url.Values{"csrf": {csrf}}) })
+		}
+		wg.Wait()
+		for _, p := range answers {
+			// The one that comes second meets the cooldown, or the mark.
+			if !isCodePage(p) || (p.status != http.StatusOK && p.status != http.StatusTooManyRequests) {
+				t.Fatalf("double Send: %d %s, want the code page:\n%s", p.status, p.url, p.body)
+			}
+		}
+		code := waitCode(t, e.smtp, bea)
+		noMailTo(t, e.smtp, bea, 500*time.Millisecond)
+		signedIn(t, enter(t, b, answers[0], code))
+	})
+}
+
 // B3 no enumeration: an invited and a non-invited address see the same
 // statuses, pages and cookies (of the same length: sealing hides their
 // content, not their size); only the invited one gets mail.
