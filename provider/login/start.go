@@ -36,6 +36,11 @@ type signin struct {
 	// guest goes to the stored address instead (B10).
 	Typed   string `json:"t"`
 	Allowed flag   `json:"a"`
+	// Sent is set once the send step issued a code for this sign-in: a
+	// repeated Send (a reload of its answer, a double submission, Back
+	// then Send) then only shows the code page (see send). Of fixed width
+	// and set for every address alike, like Allowed.
+	Sent flag `json:"s"`
 	// Lang is the page language the app asked for (ui_locales), "" for
 	// the browser's: the pages after the email step do not read the
 	// auth request.
