@@ -34,7 +34,7 @@ type benchFlags struct {
 	replicas, tenants, guests, concurrency               int
 	duration, warmup                                     time.Duration
 	rate                                                 float64
-	asJSON, keep                                         bool
+	asJSON, keep, redisUnix                              bool
 	scenarioList                                         []string
 	tenant                                               loadgen.Tenant
 }
@@ -48,7 +48,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.store, "store", "memory", "store of the guestpass it starts: memory, redis (private redis-server with AOF) or cluster (private 3-master Redis Cluster with AOF)")
-	fs.StringVar(&f.redisURL, "redis", "", "an existing Redis (redis://host:port/db) instead of a private one")
+	fs.StringVar(&f.redisURL, "redis", "", "an existing Redis (redis://host:port/db, or unix:///path/redis.sock?db=N for its socket) instead of a private one")
+	fs.BoolVar(&f.redisUnix, "redis-unix", false, "with --store redis: the private Redis listens on a unix socket instead of a TCP port, and guestpass dials it there")
 	fs.IntVar(&f.replicas, "replicas", 1, "guestpass processes on the same store (redis or cluster); each request goes to the next one in turn")
 	fs.IntVar(&f.tenants, "tenants", 1, "tenants in the generated config (bench-0, bench-1, ...)")
 	fs.IntVar(&f.guests, "guests", 0, "invite this many guests first; sign-ins then use their addresses in turn instead of fresh self-service ones")
@@ -133,7 +134,7 @@ func runBench(ctx context.Context, f *benchFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("find my own binary: %w", err)
 	}
-	t, err := loadgen.StartTarget(ctx, loadgen.TargetOptions{Store: f.store, RedisURL: f.redisURL, Replicas: f.replicas,
+	t, err := loadgen.StartTarget(ctx, loadgen.TargetOptions{Store: f.store, RedisURL: f.redisURL, RedisUnix: f.redisUnix, Replicas: f.replicas,
 		Tenants: f.tenants, Executable: exe, Target: f.target, PIDs: pids, Tenant: f.tenant, SMTPListen: f.smtpListen})
 	if err != nil {
 		return err
@@ -162,6 +163,9 @@ func runBench(ctx context.Context, f *benchFlags, stdout, stderr io.Writer) erro
 	store := f.store
 	if f.redisURL != "" {
 		store = "redis (" + redactedURL(f.redisURL) + ")"
+	}
+	if f.redisUnix {
+		store = "redis (unix socket)"
 	}
 	rep := loadgen.Report{Params: loadgen.Params{Target: t.BaseURL, Store: store, Replicas: len(t.Replicas), Tenants: len(t.Tenants),
 		Guests: f.guests, Concurrency: f.concurrency, Rate: f.rate, Duration: f.duration.String(), Warmup: f.warmup.String(),

@@ -7,11 +7,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/loadgen"
+	"github.com/guestpass/guestpass/pkg/store/redistest"
 )
 
 // runBenchJSON runs `guestpass bench args... --json` in this process; the
@@ -79,6 +81,27 @@ func TestBenchRedisReplicas(t *testing.T) {
 	}
 }
 
+// The private Redis of --redis-unix listens on no TCP port, so sign-ins
+// that complete went through its socket; seeding (through the store)
+// does too, and Redis's CPU is read locally.
+func TestBenchRedisUnix(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server not installed")
+	}
+	rep := runBenchJSON(t, "--store", "redis", "--redis-unix", "--guests", "20", "--scenario", "signin")
+	checkResults(t, rep, []string{"signin"}, true)
+	if rep.Params.Store != "redis (unix socket)" {
+		t.Errorf("store %q", rep.Params.Store)
+	}
+}
+
+// --redis with a unix:// URL: an existing Redis reached over its socket.
+func TestBenchRedisUnixURL(t *testing.T) {
+	srv := redistest.StartUnix(t)
+	rep := runBenchJSON(t, "--redis", "unix://"+srv.Addr+"?db=3", "--scenario", "signin")
+	checkResults(t, rep, []string{"signin"}, true)
+}
+
 // The config the bench generates is one guestpass accepts (not in dev
 // mode), with the abuse limits lifted and the log quiet. It is checked
 // here because only cmd/ and provider/server may read pkg/config.
@@ -94,6 +117,7 @@ func TestBenchConfigParses(t *testing.T) {
 	for _, st := range []loadgen.StoreConfig{
 		{Type: "memory"},
 		{Type: "redis", Addrs: []string{"127.0.0.1:7000", "127.0.0.1:7001"}, Password: "pa$$word", KeyPrefix: "bench-x:"},
+		{Type: "redis", Addrs: []string{"/tmp/guestpass-bench-1/redis/redis.sock"}, Password: "pa$$word", KeyPrefix: "bench-x:"},
 	} {
 		c := loadgen.ServerConfig{BaseURL: "http://127.0.0.1:8080", Listen: "127.0.0.1:8080", MetricsListen: "127.0.0.1:9090",
 			SMTPAddr: "127.0.0.1:2525", Store: st, Secrets: secrets, AdminSecret: "admin-secret",
@@ -106,7 +130,7 @@ func TestBenchConfigParses(t *testing.T) {
 		if cfg.Dev || cfg.Store.Type != st.Type || cfg.Log.Level != "warn" || len(cfg.Tenants) != 2 || !bytes.Equal(cfg.Secrets.Code, codeKey) {
 			t.Fatalf("%s: parsed %+v", st.Type, cfg)
 		}
-		if st.Type == "redis" && (cfg.Store.Redis.Password != "pa$$word" || len(cfg.Store.Redis.Addrs) != 2) {
+		if st.Type == "redis" && (cfg.Store.Redis.Password != "pa$$word" || !slices.Equal(cfg.Store.Redis.Addrs, st.Addrs)) {
 			t.Fatalf("redis block: %+v", cfg.Store.Redis)
 		}
 		otp := cfg.Tenant("bench-1").EmailOTP
@@ -122,6 +146,9 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{"bench", "--scenario", "signin,nope"},
 		{"bench", "extra"},
 		{"bench", "--pid", "x", "--target", "http://127.0.0.1:1"},
+		{"bench", "--redis-unix"},
+		{"bench", "--store", "cluster", "--redis-unix"},
+		{"bench", "--store", "redis", "--redis-unix", "--redis", "redis://127.0.0.1:1"},
 	} {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), args, &out, &errb)

@@ -108,6 +108,17 @@ func TestBadConfigs(t *testing.T) {
 		{"store type", "log: {", "store: {type: postgres}\nlog: {", nil, "store.type", "memory, redis"},
 		{"redis without addrs", "log: {", "store: {type: redis}\nlog: {", nil, "store.redis.addrs", "is required when store.type is redis"},
 		{"redis bad addr", "log: {", "store: {type: redis, redis: {addrs: [redis]}}\nlog: {", nil, "store.redis.addrs[0]", "not host:port"},
+		{"redis url", "log: {", "store: {type: redis, redis: {addrs: [\"redis://127.0.0.1:6379\"]}}\nlog: {", nil, "store.redis.addrs[0]", "not host:port; write it without scheme"},
+		{"redis socket relative", "log: {", "store: {type: redis, redis: {addrs: [\"unix://redis.sock\"]}}\nlog: {", nil, "store.redis.addrs[0]",
+			`"unix://redis.sock" is not a unix socket address; write unix:// and an absolute path, e.g. unix:///run/redis/redis.sock`},
+		{"redis socket query", "log: {", "store: {type: redis, redis: {addrs: [\"unix:///run/redis.sock?db=2\"]}}\nlog: {", nil, "store.redis.addrs[0]",
+			"has a query; a socket address is only its path: set db, username and password under store.redis"},
+		{"redis socket too long", "log: {", "store: {type: redis, redis: {addrs: [/" + strings.Repeat("s", 107) + "]}}\nlog: {", nil, "store.redis.addrs[0]",
+			"is 108 bytes long; a unix socket path has at most 107"},
+		{"redis socket in a cluster", "log: {", "store: {type: redis, redis: {addrs: [\"10.0.0.1:6379\", /run/redis.sock]}}\nlog: {", nil, "store.redis.addrs[1]",
+			"is a unix socket, which only a single node may use: Cluster nodes announce TCP addresses"},
+		{"redis socket with sentinel", "log: {", "store: {type: redis, redis: {addrs: [\"unix:///run/redis.sock\"], masterName: mymaster}}\nlog: {", nil, "store.redis.addrs[0]",
+			"is a unix socket, but masterName is set: Sentinels announce the master's TCP address"},
 		{"hash key length", "", "", map[string]string{"HK": b64(16)}, "secrets.cookieHashKey", "decodes to 16 bytes but must be 32 or 64 bytes"},
 		{"block key length", "", "", map[string]string{"BK": b64(20)}, "secrets.cookieBlockKey", "16, 24 or 32 bytes"},
 		{"code key short", "", "", map[string]string{"CK": b64(16)}, "secrets.codeKey", "at least 32 bytes"},
@@ -229,6 +240,29 @@ func TestBadConfigs(t *testing.T) {
 			}
 			t.Fatalf("want key %q with %q; got:\n%v", tc.key, tc.fragment, err)
 		})
+	}
+}
+
+// A single Redis on this host may be reached over a unix socket, written
+// as a unix:// address or as the bare path; either reaches the store as
+// the path. TCP addresses are kept as written.
+func TestRedisAddrs(t *testing.T) {
+	for _, tc := range []struct{ addrs, want string }{
+		{`["unix:///run/redis/redis.sock"]`, "/run/redis/redis.sock"},
+		{`[/run/redis/redis.sock]`, "/run/redis/redis.sock"},
+		{"[/" + strings.Repeat("s", 106) + "]", "/" + strings.Repeat("s", 106)},
+		{`["127.0.0.1:6379"]`, "127.0.0.1:6379"},
+		{`["[::1]:6379", "10.0.0.2:6379"]`, "[::1]:6379 10.0.0.2:6379"},
+	} {
+		text := mustEdit(t, "log: {", "store: {type: redis, redis: {addrs: "+tc.addrs+"}}\nlog: {")
+		cfg, err := Parse([]byte(text), "test.yaml", lookup(testEnv(t)))
+		if err != nil {
+			t.Errorf("%s: %v", tc.addrs, err)
+			continue
+		}
+		if got := strings.Join(cfg.Store.Redis.Addrs, " "); got != tc.want {
+			t.Errorf("%s: addrs %q, want %q", tc.addrs, got, tc.want)
+		}
 	}
 }
 

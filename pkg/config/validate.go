@@ -135,10 +135,20 @@ func (v *validator) store(s *Store) {
 		return
 	}
 	if len(s.Redis.Addrs) == 0 {
-		v.add("store.redis.addrs", "is required when store.type is redis; list one or more host:port, e.g. [\"127.0.0.1:6379\"]")
+		v.add("store.redis.addrs", "is required when store.type is redis; list one or more host:port, e.g. [\"127.0.0.1:6379\"], or one unix socket, e.g. [\"unix:///run/redis/redis.sock\"]")
 	}
 	for i, a := range s.Redis.Addrs {
-		v.hostPort(fmt.Sprintf("store.redis.addrs[%d]", i), a, "127.0.0.1:6379")
+		key := fmt.Sprintf("store.redis.addrs[%d]", i)
+		path, isSocket := redisSocket(a)
+		if !isSocket {
+			v.hostPort(key, a, "127.0.0.1:6379")
+			continue
+		}
+		if v.redisSocketPath(key, a, path, &s.Redis) {
+			// The store takes a socket as its bare path (go-redis dials
+			// a unix socket for an address that starts with '/').
+			s.Redis.Addrs[i] = path
+		}
 	}
 	if s.Redis.DB < 0 {
 		v.add("store.redis.db", "%d is negative; use a database number from 0 (the default)", s.Redis.DB)
@@ -149,6 +159,42 @@ func (v *validator) store(s *Store) {
 	if strings.ContainsAny(s.Redis.KeyPrefix, "{}") {
 		v.add("store.redis.keyPrefix", "%q contains { or }, which would break the Cluster hash tags of the keys; remove them", s.Redis.KeyPrefix)
 	}
+}
+
+// redisSocket tells whether a store.redis.addrs entry names a unix
+// socket, written unix:///path or as the bare absolute path (as in
+// redis.conf's unixsocket), and returns what follows "unix://".
+func redisSocket(a string) (path string, isSocket bool) {
+	if rest, ok := strings.CutPrefix(a, "unix:"); ok {
+		return strings.TrimPrefix(rest, "//"), true
+	}
+	return a, strings.HasPrefix(a, "/")
+}
+
+// maxSocketPath is the longest unix socket path Linux can dial (sun_path
+// holds 108 bytes with the terminating NUL); a longer one fails only at
+// the first connection.
+const maxSocketPath = 107
+
+// redisSocketPath checks a unix socket address (a as written, path its
+// file) and reports whether it is usable.
+func (v *validator) redisSocketPath(key, a, path string, r *Redis) bool {
+	const example = "unix:///run/redis/redis.sock"
+	switch {
+	case !strings.HasPrefix(path, "/"):
+		v.add(key, "%q is not a unix socket address; write unix:// and an absolute path, e.g. %s", a, example)
+	case strings.Contains(path, "?"):
+		v.add(key, "%q has a query; a socket address is only its path: set db, username and password under store.redis", a)
+	case len(path) > maxSocketPath:
+		v.add(key, "%q is %d bytes long; a unix socket path has at most %d: use a shorter path", a, len(path), maxSocketPath)
+	case r.MasterName != "":
+		v.add(key, "%q is a unix socket, but masterName is set: Sentinels announce the master's TCP address; list the sentinels as host:port", a)
+	case len(r.Addrs) > 1:
+		v.add(key, "%q is a unix socket, which only a single node may use: Cluster nodes announce TCP addresses; list every node as host:port", a)
+	default:
+		return true
+	}
+	return false
 }
 
 // maxMailQueuePerTenant bounds the mail held in memory for one tenant:

@@ -30,8 +30,12 @@ type TargetOptions struct {
 	// (a private three-master Redis Cluster with AOF).
 	Store string
 	// RedisURL, when set, is an existing Redis used instead of a private
-	// one (and, with Target, the Redis whose CPU is read).
+	// one (and, with Target, the Redis whose CPU is read); a unix://
+	// URL reaches it over its socket.
 	RedisURL string
+	// RedisUnix makes the private single-node Redis (Store redis) listen
+	// on a unix socket instead of a TCP port, and guestpass dial it there.
+	RedisUnix bool
 	// Replicas is the number of guestpass processes on one store.
 	Replicas int
 	// Tenants is the number of generated tenants (bench-0, ...).
@@ -76,6 +80,11 @@ type Target struct {
 // StartTarget starts (or connects to) what o describes. Close stops
 // everything it started, whatever the error.
 func StartTarget(ctx context.Context, o TargetOptions) (t *Target, err error) {
+	// Refused before the directory exists: the caller removes it only
+	// after a start.
+	if o.RedisUnix && (o.Store != "redis" || o.RedisURL != "" || o.Target != "") {
+		return nil, errors.New("--redis-unix is for the private single-node Redis: use it with --store redis, without --redis or --target (give --redis a unix:// URL for an existing socket)")
+	}
 	t = &Target{ticks: clockTicks(), Dir: o.Dir}
 	defer func() {
 		if err != nil {
@@ -168,7 +177,7 @@ func (t *Target) startStore(ctx context.Context, o TargetOptions) error {
 	case o.Store == "memory" || o.Store == "":
 		t.store = StoreConfig{Type: "memory"}
 	case o.Store == "redis":
-		n, err := t.startRedis(ctx, "redis", "--appendonly", "yes", "--appendfsync", "everysec")
+		n, err := t.startRedis(ctx, "redis", o.RedisUnix, "--appendonly", "yes", "--appendfsync", "everysec")
 		if err != nil {
 			return err
 		}
@@ -177,7 +186,7 @@ func (t *Target) startStore(ctx context.Context, o TargetOptions) error {
 		var addrs []string
 		for i := range 3 {
 			dir := filepath.Join(t.Dir, fmt.Sprintf("cluster-%d", i))
-			n, err := t.startRedis(ctx, fmt.Sprintf("cluster-%d", i), "--cluster-enabled", "yes",
+			n, err := t.startRedis(ctx, fmt.Sprintf("cluster-%d", i), false, "--cluster-enabled", "yes",
 				"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--appendonly", "yes", "--appendfsync", "everysec")
 			if err != nil {
 				return err
@@ -199,19 +208,19 @@ func (t *Target) startStore(ctx context.Context, o TargetOptions) error {
 	return nil
 }
 
-// startRedis starts a private redis-server on a free port with its data
-// in its own directory under t.Dir.
-func (t *Target) startRedis(ctx context.Context, name string, args ...string) (*redisNode, error) {
+// startRedis starts a private redis-server on a free port (or, if unix,
+// on a socket in its directory and no port) with its data in its own
+// directory under t.Dir.
+func (t *Target) startRedis(ctx context.Context, name string, unix bool, args ...string) (*redisNode, error) {
 	dir := filepath.Join(t.Dir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	ports, err := proctest.FreePorts(1)
+	listen, addr, err := redisListen(dir, unix)
 	if err != nil {
 		return nil, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-	all := append([]string{"--port", strconv.Itoa(ports[0]), "--bind", "127.0.0.1", "--dir", dir, "--save", ""}, args...)
+	all := append(append(listen, "--dir", dir, "--save", ""), args...)
 	cmd := exec.Command("redis-server", all...)
 	logf, err := os.Create(filepath.Join(dir, "redis.log"))
 	if err != nil {
@@ -245,6 +254,22 @@ func (t *Target) startRedis(ctx context.Context, name string, args ...string) (*
 	}
 	t.redis = append(t.redis, n)
 	return n, nil
+}
+
+// redisListen returns redis-server's listening arguments and the address
+// clients dial: a socket path (go-redis dials unix for an address that
+// starts with '/') or 127.0.0.1 and a free port.
+func redisListen(dir string, unix bool) (args []string, addr string, err error) {
+	if unix {
+		sock := filepath.Join(dir, "redis.sock")
+		return []string{"--port", "0", "--unixsocket", sock, "--unixsocketperm", "700"}, sock, nil
+	}
+	ports, err := proctest.FreePorts(1)
+	if err != nil {
+		return nil, "", err
+	}
+	port := strconv.Itoa(ports[0])
+	return []string{"--port", port, "--bind", "127.0.0.1"}, net.JoinHostPort("127.0.0.1", port), nil
 }
 
 func (t *Target) waitCluster(ctx context.Context) error {
@@ -378,8 +403,9 @@ func newRedisNode(ctx context.Context, opts *redis.Options) (*redisNode, error) 
 		_ = c.Close()
 		return nil, fmt.Errorf("redis %s: %w", opts.Addr, err)
 	}
+	// A socket is on this machine by nature.
 	host, _, _ := net.SplitHostPort(opts.Addr)
-	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" || strings.HasPrefix(opts.Addr, "/") {
 		if pid := infoField(info, "process_id"); pid != "" {
 			if _, err := os.Stat("/proc/" + pid + "/stat"); err == nil {
 				n.pid = pid

@@ -3,6 +3,7 @@ package login_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -109,10 +110,10 @@ func TestEmail(t *testing.T) {
 }
 
 // The send step: the page (GET) sends nothing; a POST without the CSRF
-// token is refused and issues nothing; a POST issues a code and mails it
-// to the invited guest (a stranger gets the same answer and no mail); a
-// second POST within the cooldown is refused with 429, and after the
-// cooldown a new code goes out.
+// token is refused and issues nothing; a POST issues a code, mails it to
+// the invited guest (a stranger gets the same answer and no mail) and
+// answers with the code page itself. A resend within the cooldown is
+// refused with 429, and after the cooldown a new code goes out.
 func TestSend(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser(t)
@@ -127,19 +128,19 @@ func TestSend(t *testing.T) {
 	}
 
 	// Nothing was issued above: the first valid POST is not in a cooldown.
-	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
+	b.wantCodePage(b.send(authReq, csrf), authReq)
 	mails := e.mailer.wait(t, 1)
 	if len(mails) != 1 || mails[0].To != invited || mails[0].Kind != "code" || mails[0].Tenant != tenantID {
 		t.Fatalf("mails %+v, want one code mail to %s", mails, invited)
 	}
 	codeIn(t, mails[0])
 
-	wantPage(t, b.send(authReq, csrf), http.StatusTooManyRequests, textCooldown)
+	wantPage(t, b.resend(authReq, csrf), http.StatusTooManyRequests, textCooldown)
 	if n := len(e.mailer.mails()); n != 1 {
-		t.Fatalf("%d mails after a send in the cooldown", n)
+		t.Fatalf("%d mails after a resend in the cooldown", n)
 	}
 	e.clock.Advance(2 * time.Minute)
-	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
+	b.wantCodePage(b.resend(authReq, csrf), authReq)
 	if n := len(e.mailer.wait(t, 2)); n != 2 {
 		t.Fatalf("%d mails after the cooldown, want 2", n)
 	}
@@ -148,11 +149,92 @@ func TestSend(t *testing.T) {
 		s := e.browser(t)
 		authReq, csrf := s.toEmail()
 		s.chose(authReq, csrf, "eve@example.com", "/send")
-		wantRedirect(t, s.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
+		s.wantCodePage(s.send(authReq, csrf), authReq)
 		if n := len(e.mailer.mails()); n != 2 {
 			t.Fatalf("a stranger was mailed: %d mails", n)
 		}
 	})
+}
+
+// A repeated Send (a reload of the code page it answered with, a double
+// submission, Back then Send) only shows the code page again, even past
+// the cooldown: no new code (the first one still signs in), no mail, and
+// no counter charged (more repeats than the address may have codes in an
+// hour, and another browser still gets a code for it).
+func TestSendAgainShowsTheCodePage(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	authReq, csrf, code := b.codeMailed(invited)
+	for range otp.DefaultPolicy().MaxCodesPerHour + 1 {
+		e.clock.Advance(2 * time.Minute)
+		b.wantCodePage(b.send(authReq, csrf), authReq)
+	}
+	wantCode(t, b.verify(authReq, csrf, code), http.StatusSeeOther)
+	if n := len(e.mailer.mails()); n != 1 {
+		t.Fatalf("%d mails after repeated sends, want 1", n)
+	}
+	e.browser(t).codeMailed(invited)
+}
+
+// Resend keeps its rules: a new code, mailed, that replaces the earlier
+// one of the sign-in.
+func TestResendReplacesTheCode(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	authReq, csrf, first := b.codeMailed(invited)
+	e.clock.Advance(2 * time.Minute)
+	b.wantCodePage(b.resend(authReq, csrf), authReq)
+	mails := e.mailer.wait(t, 2)
+	if len(mails) != 2 {
+		t.Fatalf("%d mails after the resend, want 2", len(mails))
+	}
+	second := codeIn(t, mails[1])
+	if second != first { // one draw in 10^8 repeats the digits
+		wantPage(t, b.verify(authReq, csrf, first), http.StatusBadRequest, textCodeInvalid)
+	}
+	wantCode(t, b.verify(authReq, csrf, second), http.StatusSeeOther)
+}
+
+// "Use another email" starts the sign-in afresh: the address chosen again
+// (here the same one) is sent a new code by Send, past the cooldown.
+func TestSendAfterUseAnotherEmail(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	authReq, csrf, _ := b.codeMailed(invited)
+	wantPage(t, b.do(http.MethodGet, page("", authReq)+"&restart=1", nil), http.StatusOK, `name="email"`)
+	b.chose(authReq, csrf, invited, "/send")
+	e.clock.Advance(2 * time.Minute)
+	b.wantCodePage(b.send(authReq, csrf), authReq)
+	mails := e.mailer.wait(t, 2)
+	if len(mails) != 2 {
+		t.Fatalf("%d mails after Send on a new choice, want 2", len(mails))
+	}
+	wantCode(t, b.verify(authReq, csrf, codeIn(t, mails[1])), http.StatusSeeOther)
+}
+
+// A stale sign-in state (the cookie from before the send, replayed after
+// it) lacks the mark of the code sent: Send then gets a resend's
+// treatment, never a free code: the cooldown, then a new code that counts.
+func TestSendWithStaleStateIsAResend(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	authReq, csrf := b.toEmail()
+	b.chose(authReq, csrf, invited, "/send")
+	stale := maps.Clone(b.cookies)
+	b.wantCodePage(b.send(authReq, csrf), authReq)
+	e.mailer.wait(t, 1)
+
+	b.cookies = maps.Clone(stale)
+	wantPage(t, b.send(authReq, csrf), http.StatusTooManyRequests, textCooldown)
+	if n := len(e.mailer.mails()); n != 1 {
+		t.Fatalf("%d mails after a stale send in the cooldown, want 1", n)
+	}
+	e.clock.Advance(2 * time.Minute)
+	b.cookies = maps.Clone(stale)
+	b.wantCodePage(b.send(authReq, csrf), authReq)
+	if n := len(e.mailer.wait(t, 2)); n != 2 {
+		t.Fatalf("%d mails after a stale send past the cooldown, want 2", n)
+	}
 }
 
 // The verify step: a wrong code is refused with 400, the right one goes
@@ -178,7 +260,7 @@ func TestVerify(t *testing.T) {
 	// Even a valid new code for the completed request (a submission
 	// racing the winning one) never leads to the app a second time (B3).
 	e.clock.Advance(2 * time.Minute)
-	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
+	b.wantCodePage(b.resend(authReq, csrf), authReq)
 	fresh := codeIn(t, e.mailer.wait(t, 2)[1])
 	wantPage(t, b.verify(authReq, csrf, fresh), http.StatusBadRequest, textCodeInvalid)
 
@@ -291,7 +373,7 @@ func TestSendMailQueueFull(t *testing.T) {
 		t.Fatalf("%d mails with a full queue", n)
 	}
 	e.mailer.setFull(false)
-	wantRedirect(t, b.send(authReq, csrf), "/"+tenantID+page("/code", authReq))
+	b.wantCodePage(b.send(authReq, csrf), authReq)
 }
 
 // Passcodes turned off (the stored switch, B5): the email step refuses an
@@ -360,7 +442,7 @@ func TestSendAnswersBeforeTheMailIsQueued(t *testing.T) {
 	go func() { answered <- b.send(authReq, csrf) }()
 	select {
 	case rec := <-answered:
-		wantRedirect(t, rec, "/"+tenantID+page("/code", authReq))
+		wantPage(t, rec, http.StatusOK, `autocomplete="one-time-code"`)
 	case <-time.After(5 * time.Second):
 		close(hold)
 		t.Fatal("the send step waited for its mail to be queued")

@@ -4,9 +4,12 @@
 //
 // Every page is reached with the OP's authRequestID. GETs only show
 // pages; every action is a POST that needs the browser's flow cookie and
-// the CSRF token derived from it, and answers 303 (RFC 9700). What the
-// guest chose (the address) is kept in a cookie bound to tenant, flow and
-// auth request, so moving between pages costs no store round trip.
+// the CSRF token derived from it, and answers 303 (RFC 9700), or with the
+// next page itself where that saves a request and posting again is
+// harmless or rate-limited (the email form, Send and Resend: see send).
+// What the guest chose (the address) is kept in a cookie bound to tenant,
+// flow and auth request, so moving between pages costs no store round
+// trip.
 package login
 
 import (

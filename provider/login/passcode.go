@@ -45,9 +45,31 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) (authReq, flo
 	return authReq, flow, st, true
 }
 
-// send issues a code (first send and resend). A code is issued for every
-// address, invited or not, so that both cost the same and hit the same
-// limits; only an address that may sign in is mailed.
+// send is the send page's Send: the first code of this sign-in. It
+// answers with the code page itself, not a redirect to it (the redirect
+// cost every sign-in a request), so reloading the answer, a double
+// submission, or Back then Send post it again. The first send is
+// therefore idempotent per sign-in: once a code was issued, the sealed
+// state says so (signin.Sent) and a repeated Send only shows the code
+// page: no new code, no mail, nothing counted, no store round trip. The
+// state cookie is the cheapest place for that mark: send reads it
+// anyway, it is bound to tenant, flow, auth request and the address
+// chosen (a new address on the email page starts without the mark), and
+// at worst a stale or replayed cookie lacks the mark, which gets a
+// resend's treatment (cooldown and caps). Two submissions that race
+// before the mark is set are the same case: the second meets the
+// cooldown (without one configured, it replaces the code as a resend
+// would). Resend (resend) takes no notice of the mark.
+func (h *Handler) send(w http.ResponseWriter, r *http.Request) { h.issue(w, r, true) }
+
+// resend is the code page's Resend: always a new code, which replaces the
+// earlier one, under the cooldown and the caps.
+func (h *Handler) resend(w http.ResponseWriter, r *http.Request) { h.issue(w, r, false) }
+
+// issue issues a code and answers with the code page; first (the send
+// page's Send) answers a sign-in that has one with the page alone. A code
+// is issued for every address, invited or not, so that both cost the same
+// and hit the same limits; only an address that may sign in is mailed.
 //
 // A place in the tenant's mail queue is taken first, for every address:
 // when there is none the guest hears that the code could not be sent, and
@@ -56,9 +78,13 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) (authReq, flo
 // For the same reason the mail is rendered and queued after the answer
 // (mailCode): work done only for an address that may sign in must not
 // lengthen the answer (B3: no enumeration, timing included).
-func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) issue(w http.ResponseWriter, r *http.Request, first bool) {
 	authReq, flow, st, ok := h.postStep(w, r)
 	if !ok || !h.havePasscode(w, r) {
+		return
+	}
+	if first && bool(st.Sent) {
+		h.render(w, r, pages.PageCode, h.signinData(authReq, flow, st))
 		return
 	}
 	slot, err := h.d.Mailer.Reserve(h.t.ID)
@@ -86,7 +112,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	// round trip, for every address alike. The issue script checks the
 	// passcode policy first: while passcodes are off it counts and stores
 	// nothing. (Verify checks the policy again.)
-	step, err := h.loadSend(r.Context(), issue, st.Canonical)
+	step, err := h.loadSend(r.Context(), issue, authReq, st.Canonical)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -115,11 +141,19 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if !st.Sent {
+		// Every address is marked alike: the cookie keeps its length.
+		st.Sent = true
+		if err := h.flows.SetState(w, flow, authReq, st); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
 	if st.Allowed {
 		handed = true
 		h.mailCode(r, st, recipient(step.guest.Guest, st), code, slot)
 	}
-	http.Redirect(w, r, h.url("/code", authReq), http.StatusSeeOther)
+	h.render(w, r, pages.PageCode, h.signinData(authReq, flow, st))
 }
 
 // recipient is where a code mail goes (B10): a known guest's stored

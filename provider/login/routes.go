@@ -36,7 +36,7 @@ func (h *Handler) Routes() []Route {
 		{post, "/login/send", http.HandlerFunc(h.send)},
 		{get, "/login/code", h.flowPage(pages.PageCode)},
 		{post, "/login/verify", http.HandlerFunc(h.verify)},
-		{post, "/login/resend", http.HandlerFunc(h.send)},
+		{post, "/login/resend", http.HandlerFunc(h.resend)},
 		{get, "/login/password", http.HandlerFunc(h.passwordPage)},
 		{post, "/login/password", http.HandlerFunc(h.submitPassword)},
 		// GET for a query answer; POST (response_mode=form_post) is

@@ -36,6 +36,11 @@ type signin struct {
 	// guest goes to the stored address instead (B10).
 	Typed   string `json:"t"`
 	Allowed flag   `json:"a"`
+	// Sent is set once the send step issued a code for this sign-in: a
+	// repeated Send (a reload of its answer, a double submission, Back
+	// then Send) then only shows the code page (see send). Of fixed width
+	// and set for every address alike, like Allowed.
+	Sent flag `json:"s"`
 	// Lang is the page language the app asked for (ui_locales), "" for
 	// the browser's: the pages after the email step do not read the
 	// auth request.
@@ -45,18 +50,42 @@ type signin struct {
 // shown is the address the pages show.
 func (s *signin) shown() string { return s.Typed }
 
-// start is where the OP sends the browser: single sign-on, prompt
-// handling, login_hint, or the email page.
+// Start is the first step of a sign-in in /authorize's own answer
+// (op.Starter): the batch that stores the request also reads what the
+// step needs (the browser's session, the chain's switches).
+func (h *Handler) Start(w http.ResponseWriter, r *http.Request, acc *op.Accepted) {
+	sess, on := h.sessions.Read(r), h.readToggles()
+	err := store.Batch(r.Context(), h.d.Store, append(append(acc.Ops, on.Ops()...), sess.Op())...)
+	if !acc.Saved(w, r, err) {
+		return
+	}
+	step, err := startResults(acc.Req, nil, sess, on)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.begin(w, r, step, false)
+}
+
+// start is the first step of a sign-in for a stored request named in the
+// URL: a guest starting over ("Use another email"), a link, or an OP
+// without a Starter.
 func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	step, err := h.loadStart(r.Context(), r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	a := step.req
-	if !h.checkRequest(w, r, a, step.reqErr, false) {
+	if !h.checkRequest(w, r, step.req, step.reqErr, false) {
 		return
 	}
+	h.begin(w, r, step, r.URL.Query().Get("restart") != "")
+}
+
+// begin is the first step: single sign-on, prompt handling, login_hint
+// (unless the guest starts over), or the email page.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, step startStep, restart bool) {
+	a := step.req
 	if step.sess != nil && h.sessionSatisfies(a, step.sess) {
 		bound, err := h.stillBound(r.Context(), step.sess)
 		if err != nil {
@@ -80,7 +109,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if a.LoginHint != "" && r.URL.Query().Get("restart") == "" {
+	if a.LoginHint != "" && !restart {
 		if addr, err := canon.Email(a.LoginHint); err == nil {
 			// A hinted address skips the email step but still shows the
 			// send page: nothing is sent on a GET.

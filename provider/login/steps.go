@@ -46,8 +46,13 @@ func (h *Handler) loadStart(ctx context.Context, r *http.Request) (startStep, er
 	if err := store.Batch(ctx, h.d.Store, append(on.Ops(), req.Op(), sess.Op(), touch)...); err != nil {
 		return startStep{}, err
 	}
-	var s startStep
-	s.req, s.reqErr = req.Result()
+	a, reqErr := req.Result()
+	return startResults(a, reqErr, sess, on)
+}
+
+// startResults is the start step from its batch's answers.
+func startResults(a *op.AuthRequest, reqErr error, sess *store.Read[*session.Session], on connectors.ToggleReads) (startStep, error) {
+	s := startStep{req: a, reqErr: reqErr}
 	var err error
 	if s.sess, err = sess.Result(); err != nil && !errors.Is(err, session.ErrNoSession) {
 		return startStep{}, err
@@ -68,10 +73,13 @@ type emailStep struct {
 }
 
 // loadEmail reads the email form's values in one round trip; canonical
-// "" (an address that did not parse) reads only the request.
+// "" (an address that did not parse) reads only the request. Like every
+// step that acts on a page /authorize showed, it extends the request
+// (TouchAuthRequestOp) in the same batch.
 func (h *Handler) loadEmail(ctx context.Context, r *http.Request, canonical string) (emailStep, error) {
 	req, g, on := h.readRequest(r), h.guests.Read(canonical), h.readToggles()
-	if err := store.Batch(ctx, h.d.Store, append(on.Ops(), req.Op(), g.Op())...); err != nil {
+	touch := h.d.OP.TouchAuthRequestOp(r.URL.Query().Get("authRequestID"))
+	if err := store.Batch(ctx, h.d.Store, append(on.Ops(), req.Op(), g.Op(), touch)...); err != nil {
 		return emailStep{}, err
 	}
 	var s emailStep
@@ -98,9 +106,10 @@ type sendStep struct {
 // loadSend runs the issue script and reads the guest in one round trip,
 // for every address alike. The script itself checks that passcodes are on
 // before it counts or stores anything (otp.ErrDisabled otherwise).
-func (h *Handler) loadSend(ctx context.Context, issue connectors.PendingCode, canonical string) (sendStep, error) {
+func (h *Handler) loadSend(ctx context.Context, issue connectors.PendingCode, authReq, canonical string) (sendStep, error) {
 	g := h.guests.Read(canonical)
-	if err := store.Batch(ctx, h.d.Store, issue.Op(), g.Op()); err != nil {
+	touch := h.d.OP.TouchAuthRequestOp(authReq) // the send page may be /authorize's (login_hint)
+	if err := store.Batch(ctx, h.d.Store, issue.Op(), g.Op(), touch); err != nil {
 		return sendStep{}, err
 	}
 	var s sendStep
@@ -159,7 +168,9 @@ type connectorStep struct {
 // subject (nil: none) reads the guest an upstream subject belongs to.
 func (h *Handler) loadConnector(ctx context.Context, authReq, canonical string, attempt *store.Read[int64], subject *store.Read[string]) (connectorStep, error) {
 	req, g, on := h.d.OP.ReadAuthRequest(authReq), h.guests.Read(canonical), h.readToggles()
-	ops := append(on.Ops(), req.Op(), g.Op())
+	// The connector's page may have been /authorize's (login_hint): the
+	// step extends the request as the email step does.
+	ops := append(on.Ops(), req.Op(), g.Op(), h.d.OP.TouchAuthRequestOp(authReq))
 	if attempt != nil {
 		ops = append(ops, attempt.Op())
 	}

@@ -17,11 +17,12 @@ import (
 // one client can make are bounded (issue 11: one client made ~2,260/s,
 // about 7 GB of Redis an hour when each was kept an hour).
 //
-// Lifetime: authRequestIdleTTL until the first sign-in page is shown (a
-// request nobody follows is gone in 15 minutes), then authRequestStepTTL
-// from that page (the guest's time to get and enter a code: codeTTL is
-// 30 minutes); completing it is refused an hour after /authorize
-// (authRequestTTL) whatever the record's TTL.
+// Lifetime: authRequestIdleTTL until the guest acts on the first sign-in
+// page, which /authorize itself shows (a request nobody acts on is gone in
+// 15 minutes), then authRequestStepTTL from each step that does (the
+// guest's time to get and enter a code: codeTTL is 30 minutes);
+// completing it is refused an hour after /authorize (authRequestTTL)
+// whatever the record's TTL.
 const (
 	authRequestIdleTTL = 15 * time.Minute
 	authRequestStepTTL = 45 * time.Minute
@@ -38,41 +39,65 @@ var errAuthorizeLimited = errors.New("too many authorization requests from this 
 // maxStoredAuthRequest whatever the parameters. client is the key of the
 // client's address for the per-IP limit ("" or a limit of 0: none).
 func (s *storage) saveAuthRequest(ctx context.Context, a *AuthRequest, client string) error {
+	p, err := s.prepareSave(a, client, authRequestIdleTTL)
+	if err != nil {
+		return err
+	}
+	return p.settle(ctx, s.st.Pipeline(ctx, p.ops...))
+}
+
+// pendingSave is a new request's save as ops of a batch (the request and,
+// with a per-IP limit, the client's count: one round trip), and what is
+// left to do once the batch ran (settle).
+type pendingSave struct {
+	s     *storage
+	key   string
+	count *store.Op // nil: not counted
+	ops   []*store.Op
+}
+
+// prepareSave encodes a for a save kept ttl, refusing it when too large.
+// The request is keyed by its own id's hash tag (spread over a Cluster),
+// the counter by the client's.
+func (s *storage) prepareSave(a *AuthRequest, client string, ttl time.Duration) (*pendingSave, error) {
 	b, err := json.Marshal(a)
 	if err != nil {
-		return fmt.Errorf("encode auth request: %w", err)
+		return nil, fmt.Errorf("encode auth request: %w", err)
 	}
 	if len(b) > maxStoredAuthRequest {
-		return oidc.ErrInvalidRequest().WithDescription("the authorization request is too large")
+		return nil, oidc.ErrInvalidRequest().WithDescription("the authorization request is too large")
 	}
-	key := s.k("authreq", a.ID)
+	p := &pendingSave{s: s, key: s.k("authreq", a.ID)}
+	set := store.SetOp(p.key, b, ttl)
 	if client == "" || s.authorizePerIP <= 0 {
-		if err := s.st.Set(ctx, key, b, authRequestIdleTTL); err != nil {
-			return fmt.Errorf("save auth request: %w", err)
-		}
+		p.ops = []*store.Op{set}
+		return p, nil
+	}
+	p.count = store.IncrOp(s.k("authorize-ip", client), 1, authorizeWindow)
+	p.ops = []*store.Op{p.count, set}
+	return p, nil
+}
+
+// settle finishes a save whose ops ran in a batch that returned batchErr.
+// Over the limit, the request saved beside the count is taken back, a
+// round trip that only a client over its limit pays (errAuthorizeLimited).
+func (p *pendingSave) settle(ctx context.Context, batchErr error) error {
+	if batchErr != nil {
+		return fmt.Errorf("save auth request: %w", batchErr)
+	}
+	if p.count == nil || p.count.N <= int64(p.s.authorizePerIP) {
 		return nil
 	}
-	// The count and the request's save go in one pipeline (one round
-	// trip); the request is keyed by its own id's hash tag (spread over a
-	// Cluster), the counter by the client's.
-	count := store.IncrOp(s.k("authorize-ip", client), 1, authorizeWindow)
-	if err := s.st.Pipeline(ctx, count, store.SetOp(key, b, authRequestIdleTTL)); err != nil {
-		return fmt.Errorf("save auth request: %w", err)
+	if err := p.s.st.Delete(ctx, p.key); err != nil {
+		return fmt.Errorf("withdraw auth request: %w", err)
 	}
-	if count.N > int64(s.authorizePerIP) {
-		// Over the limit: the request saved beside the count is taken
-		// back, a round trip that only a client over its limit pays.
-		if err := s.st.Delete(ctx, key); err != nil {
-			return fmt.Errorf("withdraw auth request: %w", err)
-		}
-		return errAuthorizeLimited
-	}
-	return nil
+	return errAuthorizeLimited
 }
 
 // TouchAuthRequestOp extends the request's lifetime to authRequestStepTTL
-// once a sign-in page is shown for it, as an op of that page's batch (no
-// round trip of its own). An id that cannot name a request needs no op.
+// once the guest acts on a sign-in page (or opens one by its URL), as an
+// op of that step's batch (no round trip of its own). An id that cannot
+// name a request needs no op.
 func (t *Tenant) TouchAuthRequestOp(id string) *store.Op {
 	if !validRequestID(id) {
 		return nil

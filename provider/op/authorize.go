@@ -11,6 +11,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/pages"
 )
 
@@ -55,16 +56,84 @@ func (t *Tenant) authorize(w http.ResponseWriter, r *http.Request) {
 		t.authError(w, r, to, err)
 		return
 	}
+	if t.starter != nil {
+		t.accept(w, r, req, sub, to)
+		return
+	}
 	a, err := t.storage.createAuthRequest(ctx, req, sub, t.clientIP.Key(r))
+	if err != nil {
+		t.saveFailed(w, r, to, err)
+		return
+	}
+	http.Redirect(w, r, c.LoginURL(a.GetID()), http.StatusFound)
+}
+
+// Starter shows the first step of a sign-in (the email page, single
+// sign-on, a hinted address's next page) in the answer to /authorize
+// itself: the login pages. Without a redirect to a page of their own a
+// sign-in costs one browser request and one store round trip less, since
+// the pages' first reads (the session, the switches) travel in the batch
+// that stores the request. An OP without one (this package's tests)
+// redirects to the client's LoginURL instead, which serves the same step.
+type Starter interface {
+	Start(w http.ResponseWriter, r *http.Request, a *Accepted)
+}
+
+// SetStarter makes s show the first step of each sign-in (Starter). It is
+// called once, while the server is built: the pages are built with the
+// OP, so the OP cannot take them in New.
+func (t *Tenant) SetStarter(s Starter) { t.starter = s }
+
+// Accepted is an authorization request /authorize accepted and has not
+// stored yet. The Starter runs Ops in its first batch, then Saved.
+type Accepted struct {
+	Req *AuthRequest
+	// Ops store the request (and count it against the client's
+	// per-IP limit). They come first in the batch: its reads may then
+	// be answered from what they wrote.
+	Ops  []*store.Op
+	t    *Tenant
+	save *pendingSave
+	to   *replyTo
+}
+
+// accept hands a checked request to the Starter with the ops that store
+// it, kept authRequestIdleTTL like any new request: the steps that act on
+// the first page (the email form, Send, a password, an upstream's answer)
+// extend it in their own batches (TouchAuthRequestOp), so a request
+// nobody acts on is gone as soon as one nobody followed used to be.
+func (t *Tenant) accept(w http.ResponseWriter, r *http.Request, req *oidc.AuthRequest, sub string, to *replyTo) {
+	a, err := t.storage.newAuthRequest(req, sub)
+	var save *pendingSave
+	if err == nil {
+		save, err = t.storage.prepareSave(a, t.clientIP.Key(r), authRequestIdleTTL)
+	}
+	if err != nil {
+		t.saveFailed(w, r, to, err)
+		return
+	}
+	t.starter.Start(w, r, &Accepted{Req: a, Ops: save.ops, t: t, save: save, to: to})
+}
+
+// Saved reports whether the request was stored by the Starter's batch
+// (batchErr: what the batch returned). When it was not it has answered:
+// 429 over the client's limit (the request withdrawn), the outage page,
+// or the error sent back to the app.
+func (a *Accepted) Saved(w http.ResponseWriter, r *http.Request, batchErr error) bool {
+	if err := a.save.settle(r.Context(), batchErr); err != nil {
+		a.t.saveFailed(w, r, a.to, err)
+		return false
+	}
+	return true
+}
+
+// saveFailed answers a request that could not be stored.
+func (t *Tenant) saveFailed(w http.ResponseWriter, r *http.Request, to *replyTo, err error) {
 	if errors.Is(err, errAuthorizeLimited) {
 		t.tooManyRequests(w, r)
 		return
 	}
-	if err != nil {
-		t.authError(w, r, to, oidc.DefaultToServerError(err, "unable to save auth request"))
-		return
-	}
-	http.Redirect(w, r, c.LoginURL(a.GetID()), http.StatusFound)
+	t.authError(w, r, to, oidc.DefaultToServerError(err, "unable to save auth request"))
 }
 
 // tooManyRequests answers a client over the /authorize limit: 429 with

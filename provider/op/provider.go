@@ -90,6 +90,9 @@ type Tenant struct {
 	log       *slog.Logger
 	// clientIP is the client's address for the /authorize limit.
 	clientIP clientip.Resolver
+	// starter shows a sign-in's first step in /authorize's answer
+	// (SetStarter; nil: a redirect to the client's LoginURL).
+	starter Starter
 }
 
 // New builds the provider of one tenant.

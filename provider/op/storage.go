@@ -114,6 +114,19 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 // createAuthRequest is CreateAuthRequest counted against the per-IP limit
 // of client, the key of the client's address ("": not counted).
 func (s *storage) createAuthRequest(ctx context.Context, r *oidc.AuthRequest, hintSubject, client string) (*AuthRequest, error) {
+	a, err := s.newAuthRequest(r, hintSubject)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.saveAuthRequest(ctx, a, client); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// newAuthRequest checks a parsed request (what the library leaves open)
+// and builds the record to store.
+func (s *storage) newAuthRequest(r *oidc.AuthRequest, hintSubject string) (*AuthRequest, error) {
 	c, ok := s.clients[r.ClientID]
 	if !ok {
 		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
@@ -154,9 +167,6 @@ func (s *storage) createAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 	}
 	if r.CodeChallenge != "" {
 		a.CodeChallenge = &oidc.CodeChallenge{Challenge: r.CodeChallenge, Method: r.CodeChallengeMethod}
-	}
-	if err := s.saveAuthRequest(ctx, a, client); err != nil {
-		return nil, err
 	}
 	return a, nil
 }

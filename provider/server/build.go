@@ -124,6 +124,7 @@ func Build(d Deps) (_ *Handler, err error) {
 			Logger: d.Logger.With(zap.String("tenant", t.ID)), Metrics: d.Metrics, Clock: d.Clock,
 			UpstreamTimeout: d.UpstreamTimeout,
 		})
+		provider.SetStarter(lh)
 		adm := admin.New(admin.Options{
 			Tenant: t.ID, DisplayName: t.DisplayName, AccentColor: t.Branding.AccentColor, Issuer: provider.Issuer(),
 			InvitationTTL: t.Invitations.TTL, EmailOTPDefault: t.EmailOTP.Enabled, InviterNames: adminNames(t),

@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
 
+	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
 )
 
@@ -163,8 +165,8 @@ func TestAuthorizeBoundsRefuseAndStoreNothing(t *testing.T) {
 		q.Set("max_age", "600")
 		q.Set("pad", long(60<<10))
 		p := postAuthorize(t, s.env, q)
-		if loc := p.location(t); p.status != http.StatusFound || !strings.Contains(loc, "/fabrikam/login?authRequestID=") {
-			t.Fatalf("%d %s\n%s", p.status, loc, p.body)
+		if !isStartPage(p) {
+			t.Fatalf("%d %s\n%s", p.status, p.location(t), p.body)
 		}
 		if n, _ := s.stored(t); n != 1 {
 			t.Fatalf("%d auth requests stored, want 1", n)
@@ -193,10 +195,10 @@ func TestAuthorizeStoredBytesBounded(t *testing.T) {
 	abusive := baseAuthQuery("portal", rpCallback)
 	abusive.Set("prompt", strings.TrimSpace(strings.Repeat("login ", 10<<10)))
 	for i := range n {
-		if p := postAuthorize(t, s.env, big); p.status != http.StatusFound || !strings.Contains(p.location(t), "/login?authRequestID=") {
+		if p := postAuthorize(t, s.env, big); !isStartPage(p) {
 			t.Fatalf("request %d at the bounds refused: %d %s", i, p.status, p.location(t))
 		}
-		if p := postAuthorize(t, s.env, abusive); strings.Contains(p.location(t), "/login?authRequestID=") {
+		if p := postAuthorize(t, s.env, abusive); isStartPage(p) {
 			t.Fatalf("abusive request %d accepted", i)
 		}
 	}
@@ -207,4 +209,36 @@ func TestAuthorizeStoredBytesBounded(t *testing.T) {
 			n, count, bytes, n, n*perRequest)
 	}
 	t.Logf("%d auth requests at the bounds: %d bytes stored (%d each)", n, bytes, bytes/int64(count))
+}
+
+// /authorize answers with the sign-in's first step itself: the email page
+// (no redirect to a start page of the pages' own, whose request and
+// round trip every sign-in paid), or with a live session the app and its
+// code (single sign-on in one request); a login_hint gets the send page.
+func TestAuthorizeAnswersWithTheFirstStep(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	invite(t, e, "fabrikam", "ada@guest.example", "Ada")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+
+	p := newBrowser(t).raw(http.MethodGet, r.authURL(), nil)
+	if !isStartPage(p) || !strings.Contains(p.body, `name="email"`) || p.header.Get("Location") != "" {
+		t.Fatalf("authorize: %d %q, want the email page itself\n%.400s", p.status, p.header.Get("Location"), p.body)
+	}
+	if _, err := e.store.Get(bg(), store.TagKey("fabrikam", authRequestID(t, p), "authreq")); err != nil {
+		t.Fatalf("the page's request is not stored: %v", err)
+	}
+
+	p = newBrowser(t).raw(http.MethodGet, r.authURL(oauth2.SetAuthURLParam("login_hint", "ada@guest.example")), nil)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "/login/send?authRequestID=") {
+		t.Fatalf("authorize with login_hint: %d, want the send page\n%.400s", p.status, p.body)
+	}
+
+	b, _ := signedInBrowser(t, e, "ada@guest.example")
+	r2 := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	p = b.raw(http.MethodGet, r2.authURL(), nil)
+	loc := mustURL(t, p.location(t))
+	if q := loc.Query(); !strings.HasPrefix(loc.String(), rpCallback) || q.Get("code") == "" ||
+		q.Get("state") != r2.state || q.Get("iss") != e.issuer("fabrikam") {
+		t.Fatalf("single sign-on: %d to %s, want the app with its code", p.status, loc)
+	}
 }

@@ -18,47 +18,51 @@ import (
 // Each is what the handlers' batches cost today: a new round trip on any
 // of these paths fails the test and needs a reason (and the README). The
 // last batch of a sign-in stores the code too: the browser goes straight
-// to the app, with no hop through /authorize/callback.
+// to the app, with no hop through /authorize/callback; and /authorize shows
+// the first step itself, its batch storing the request and reading the
+// session and switches (no redirect to a start page with a batch of its
+// own).
 const (
 	// maxSignInRoundTrips: an invited guest's first complete passcode
-	// sign-in (authorize → pages → code → token). Verify is 3 of them:
-	// the code's check script in one batch with the request's and the
-	// guest's reads, the guest's update, the last batch.
-	maxSignInRoundTrips = 9
+	// sign-in (authorize with its first page 1, email form 1, send 1,
+	// verify 3, token 2). Verify's 3: the code's check script in one batch
+	// with the request's and the guest's reads, the guest's update, the
+	// last batch.
+	maxSignInRoundTrips = 8
 	// maxSelfServiceRoundTrips: a new guest of a self-service tenant: as
 	// an invited guest's; the record's compare-and-swap writes its index
 	// entries in the same script.
-	maxSelfServiceRoundTrips = 9
+	maxSelfServiceRoundTrips = 8
 	// maxOldSessionRoundTrips: a browser holding a session of an earlier
-	// sign-in (prompt=login): start reads it in its one batch, verify
+	// sign-in (prompt=login): authorize reads it in its one batch, verify
 	// ends it in its last batch.
-	maxOldSessionRoundTrips = 9
+	maxOldSessionRoundTrips = 8
 	// maxMalformedCodeRoundTrips: a code that is not 8 digits is refused
 	// from the form alone (B10: bad input changes nothing).
 	maxMalformedCodeRoundTrips = 0
 	// maxSSORoundTrips: a second app's sign-in with a live session:
-	// authorize 1, start 2 (request, session, policy; then the session's
-	// guest, still there with the session's id and source), the completed
-	// request and its code 1, token 2.
-	maxSSORoundTrips = 6
+	// authorize 2 (the request stored beside the session and policy
+	// reads; then the session's guest, still there with the session's id
+	// and source), the completed request and its code 1, token 2.
+	maxSSORoundTrips = 5
 	// maxRefreshRoundTrips: one refresh grant: the token with its
 	// family's revocation mark (the token names its family), then marking
 	// it used (compare-and-swap) with the new tokens.
 	maxRefreshRoundTrips = 2
 	// maxPasswordRoundTrips: a member's first sign-in through a password
-	// connector (mock): authorize 1, start 1, email form 1 (request,
+	// connector (mock): authorize with its first page 1, email form 1 (request,
 	// guest, switches), the password form 1 (request, guest, switches,
 	// the attempt counted) before the connector is asked, the subject
 	// index 1 (no guest at the address: the subject, known only once
 	// the connector answered, may be a guest's whose address changed),
 	// the new guest's record 1 and index 1, the last batch 1 (with the
 	// code), token 2.
-	maxPasswordRoundTrips = 10
+	maxPasswordRoundTrips = 9
 	// maxUpstreamRoundTrips: a new guest's first sign-in through an
 	// upstream (callback mock): as the password path without the
 	// subject's own read, which the callback step's one batch carries
 	// (request, guest, switches, subject index) once the upstream answered.
-	maxUpstreamRoundTrips = 9
+	maxUpstreamRoundTrips = 8
 )
 
 // countHook counts Redis round trips: each command and each pipeline is one.

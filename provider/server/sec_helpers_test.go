@@ -180,14 +180,39 @@ func (b *browser) cookie(u, name string) string {
 	return ""
 }
 
-// authRequestID of a login page URL.
+// authRequestID of a login page: its URL's, or for the first page, which
+// /authorize shows itself, its form's.
 func authRequestID(t testing.TB, p page) string {
 	t.Helper()
 	id := mustURL(t, p.url).Query().Get("authRequestID")
+	if id == "" && isStartPage(p) {
+		action, _ := p.form(t, 0)
+		id = mustURL(t, action).Query().Get("authRequestID")
+	}
 	if id == "" {
 		t.Fatalf("no authRequestID in %s", p.url)
 	}
 	return id
+}
+
+// isStartPage reports whether p is a sign-in's first page, which
+// /authorize answers with itself: the email form, or with a login_hint
+// the send page.
+func isStartPage(p page) bool {
+	return p.status == http.StatusOK && (strings.Contains(p.body, "/login/email?authRequestID=") ||
+		strings.Contains(p.body, "/login/send?authRequestID="))
+}
+
+// startURL is the URL that opens the sign-in of p, /authorize's email
+// page, again (GET /login, as "Use another email" does); the step extends
+// the request like the email form.
+func startURL(t testing.TB, p page) string {
+	t.Helper()
+	if !isStartPage(p) || !strings.Contains(p.body, "/login/email?") {
+		t.Fatalf("not the email page: %d %s\n%.300s", p.status, p.url, p.body)
+	}
+	action, _ := p.form(t, 0)
+	return strings.Replace(action, "/login/email?", "/login?", 1)
 }
 
 func bg() context.Context { return context.Background() }

@@ -208,7 +208,7 @@ func TestAuthorizeErrorsAreBrandedPages(t *testing.T) {
 	t.Run("callback before sign-in", func(t *testing.T) {
 		r := newRP(t, e, "fabrikam", "portal", "portal-secret")
 		p := b.raw(http.MethodGet, r.authURL(oauth2.SetAuthURLParam("response_mode", "fragment")), nil)
-		id := mustURL(t, p.location(t)).Query().Get("authRequestID")
+		id := authRequestID(t, p)
 		p = b.get(e.issuer("fabrikam") + "/authorize/callback?id=" + url.QueryEscape(id))
 		v := readAuthResponse(t, p, "fragment").params
 		if v.Get("error") != "interaction_required" || v.Get("iss") != e.issuer("fabrikam") || v.Get("state") != r.state {

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -265,8 +266,56 @@ func TestSecResend(t *testing.T) {
 	})
 }
 
+// B3, Send answers with the code page itself: a repeated Send (a reload
+// of that answer, Back then Send) only shows the page again (200, not the
+// cooldown's 429): no code, no mail, no store round trip; two Sends at
+// once (a double click) mail one code. The code mailed signs in. (Past
+// the cooldown: provider/login's TestSendAgainShowsTheCodePage.)
+func TestSecSendAgain(t *testing.T) {
+	e := newEnv(t, envOptions{redis: redistest.Start(t)})
+	const ada, bea = "ada@guest.example", "bea@guest.example"
+	invite(t, e, "fabrikam", ada, "Ada")
+	invite(t, e, "fabrikam", bea, "Bea")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	measure := roundTrips(t, e)
+	t.Run("reload", func(t *testing.T) {
+		b := newBrowser(t)
+		sp := postEmail(t, b, r.authURL(), ada)
+		cp := sendOn(t, b, sp)
+		code := waitCode(t, e.smtp, ada)
+		action, csrf := sp.form(t, 0)
+		measure("Send again", 0, func() {
+			if p := b.post(action, url.Values{"csrf": {csrf}}); p.status != http.StatusOK || !isCodePage(p) {
+				t.Fatalf("Send again: %d %s, want the code page:\n%s", p.status, p.url, p.body)
+			}
+		})
+		noMailTo(t, e.smtp, ada, 500*time.Millisecond)
+		signedIn(t, enter(t, b, cp, code))
+	})
+	t.Run("double click", func(t *testing.T) {
+		b := newBrowser(t)
+		action, csrf := postEmail(t, b, r.authURL(), bea).form(t, 0)
+		var wg sync.WaitGroup
+		answers := make([]page, 2)
+		for i := range answers {
+			wg.Go(func() { answers[i] = b.post(action, url.Values{"csrf": {csrf}}) })
+		}
+		wg.Wait()
+		for _, p := range answers {
+			// The one that comes second meets the cooldown, or the mark.
+			if !isCodePage(p) || (p.status != http.StatusOK && p.status != http.StatusTooManyRequests) {
+				t.Fatalf("double Send: %d %s, want the code page:\n%s", p.status, p.url, p.body)
+			}
+		}
+		code := waitCode(t, e.smtp, bea)
+		noMailTo(t, e.smtp, bea, 500*time.Millisecond)
+		signedIn(t, enter(t, b, answers[0], code))
+	})
+}
+
 // B3 no enumeration: an invited and a non-invited address see the same
-// statuses and pages; only the invited one gets mail.
+// statuses, pages and cookies (of the same length: sealing hides their
+// content, not their size); only the invited one gets mail.
 func TestSecNoEnumeration(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	const invited, stranger = "ada@guest.example", "eve@guest.example"
@@ -276,7 +325,7 @@ func TestSecNoEnumeration(t *testing.T) {
 		b := newBrowser(t)
 		var out []string
 		record := func(p page) page {
-			out = append(out, http.StatusText(p.status)+"\n"+normalise(p, email))
+			out = append(out, http.StatusText(p.status)+"\n"+cookieSizes(p)+normalise(p, email))
 			return p
 		}
 		p := b.raw(http.MethodGet, r.authURL(), nil)
@@ -288,9 +337,11 @@ func TestSecNoEnumeration(t *testing.T) {
 		action, csrf := p.form(t, 0)
 		// The email form answers with the send page itself.
 		p = record(b.raw(http.MethodPost, action, url.Values{"csrf": {csrf}, "email": {email}}))
+		// Send answers with the code page itself, and Send again (a
+		// reload of that answer) shows it again.
 		action, csrf = p.form(t, 0)
-		p = record(b.raw(http.MethodPost, action, url.Values{"csrf": {csrf}}))
-		record(b.raw(http.MethodGet, p.location(t), nil))
+		record(b.raw(http.MethodPost, action, url.Values{"csrf": {csrf}}))
+		record(b.raw(http.MethodPost, action, url.Values{"csrf": {csrf}}))
 		return out
 	}
 	a, s := walk(invited), walk(stranger)
@@ -327,6 +378,19 @@ func normalise(p page, email string) string {
 	s = nonceRe.ReplaceAllString(s, `nonce="N"`)
 	s = csrfValR.ReplaceAllString(s, `name="csrf" value="C"`)
 	return uuidRe.ReplaceAllString(s, "ID")
+}
+
+// stateName is the auth request's part of a sign-in state cookie's name.
+var stateName = regexp.MustCompile(`^(guestpass_signin_)[0-9a-f]+$`)
+
+// cookieSizes renders the cookies a response sets as their names and the
+// lengths of their values.
+func cookieSizes(p page) string {
+	var s strings.Builder
+	for _, c := range (&http.Response{Header: p.header}).Cookies() {
+		fmt.Fprintf(&s, "cookie %s: %d\n", stateName.ReplaceAllString(c.Name, "${1}ID"), len(c.Value))
+	}
+	return s.String()
 }
 
 // html2text unescapes entities so message texts can be matched.

@@ -1,6 +1,6 @@
 // Package redisstore implements store.Store on Redis through go-redis's
-// universal client: one node, Sentinel (MasterName) or Cluster (several
-// addresses).
+// universal client: one node (over TCP or a unix socket), Sentinel
+// (MasterName) or Cluster (several addresses).
 //
 // Every method is one round trip: atomic read-modify-write operations are
 // GETDEL, SET NX or Lua scripts, never WATCH/MULTI loops. The scripts are
@@ -27,6 +27,11 @@ import (
 // timeouts default to short values so that an outage yields a quick error
 // (and a 503) instead of a hung request.
 type Options struct {
+	// Addrs are host:port, or for a single node alone the absolute path
+	// of its unix socket: go-redis dials unix for an address starting
+	// with '/', with the same timeouts, retries and connection setup.
+	// Sentinels and Cluster nodes announce TCP addresses, so a socket is
+	// refused with several addresses or a MasterName.
 	Addrs      []string
 	MasterName string
 	Username   string
@@ -88,6 +93,11 @@ return 1
 func New(opts Options) (*Store, error) {
 	if len(opts.Addrs) == 0 {
 		return nil, errors.New("redisstore: no addresses")
+	}
+	for _, a := range opts.Addrs {
+		if strings.HasPrefix(a, "/") && (len(opts.Addrs) > 1 || opts.MasterName != "") {
+			return nil, fmt.Errorf("redisstore: unix socket %q: only a single node is reached over a socket (Sentinel and Cluster announce TCP addresses)", a)
+		}
 	}
 	if strings.ContainsAny(opts.KeyPrefix, "{}") {
 		return nil, fmt.Errorf("redisstore: key prefix %q must not contain '{' or '}' (they would become the Cluster hash tag)", opts.KeyPrefix)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,8 +54,14 @@ func newStore(tb testing.TB) *redisstore.Store {
 
 func newStorePrefix(tb testing.TB) (*redisstore.Store, string) {
 	tb.Helper()
+	return newStoreOn(tb, shared)
+}
+
+// newStoreOn is newStorePrefix on srv.
+func newStoreOn(tb testing.TB, srv *redistest.Server) (*redisstore.Store, string) {
+	tb.Helper()
 	prefix := redistest.KeyPrefix(tb)
-	s, err := redisstore.New(options(shared, prefix))
+	s, err := redisstore.New(options(srv, prefix))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -72,6 +80,17 @@ func newStorePrefix(tb testing.TB) (*redisstore.Store, string) {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
+}
+
+// The suite over a unix socket: the server listens on nothing else, so
+// every call, with its connection's version check and script loading,
+// went through the socket.
+func TestConformanceOverUnixSocket(t *testing.T) {
+	srv := redistest.StartUnix(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, _ := newStoreOn(t, srv)
+		return s
+	})
 }
 
 func TestKeysCarryPrefix(t *testing.T) {
@@ -96,6 +115,9 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	for _, o := range []redisstore.Options{
 		{},
 		{Addrs: []string{"127.0.0.1:1"}, KeyPrefix: "gp:{x}:"},
+		// Cluster nodes and Sentinels announce TCP addresses.
+		{Addrs: []string{"127.0.0.1:1", "/run/redis/redis.sock"}},
+		{Addrs: []string{"/run/redis/redis.sock"}, MasterName: "mymaster"},
 	} {
 		if _, err := redisstore.New(o); err == nil {
 			t.Errorf("New(%+v) succeeded", o)
@@ -139,7 +161,17 @@ func (r *roundTrips) take() []string {
 }
 
 func TestEveryMethodIsOneRoundTrip(t *testing.T) {
-	s := newStore(t)
+	everyMethodIsOneRoundTrip(t, newStore(t))
+}
+
+// Over a socket too: the connection's setup loaded the scripts, or CAS
+// would take a second trip (NOSCRIPT, then EVAL).
+func TestEveryMethodIsOneRoundTripOverUnixSocket(t *testing.T) {
+	s, _ := newStoreOn(t, redistest.StartUnix(t))
+	everyMethodIsOneRoundTrip(t, s)
+}
+
+func everyMethodIsOneRoundTrip(t *testing.T, s *redisstore.Store) {
 	ctx := context.Background()
 	// Warm the single connection first: its handshake and script loading
 	// are per connection, not per call.
@@ -240,6 +272,19 @@ func TestOutageAndRecovery(t *testing.T) {
 	if srv.External() {
 		t.Skip("needs a private redis-server; $REDIS_URL is set")
 	}
+	outageAndRecovery(t, srv)
+}
+
+// Killing a server reached over a socket leaves its socket file behind:
+// connecting is then refused, an outage like a closed port.
+func TestOutageAndRecoveryOverUnixSocket(t *testing.T) {
+	outageAndRecovery(t, redistest.StartUnix(t))
+}
+
+// outageAndRecovery kills srv under a Store with a full pool, wants every
+// call to fail as unavailable without hanging, and the same Store to work
+// again once srv is back.
+func outageAndRecovery(t *testing.T, srv *redistest.Server) {
 	s, err := redisstore.New(options(srv, redistest.KeyPrefix(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -308,3 +353,66 @@ func TestOutageAndRecovery(t *testing.T) {
 
 func BenchmarkTake(b *testing.B) { storetest.BenchTake(b, newStore(b)) }
 func BenchmarkIncr(b *testing.B) { storetest.BenchIncr(b, newStore(b)) }
+
+// BenchmarkRoundTrip compares a GET over loopback TCP with one over a
+// unix socket, each on a private server: besides ns/op it reports the
+// CPU per call of this process (the client's side, as in guestpass) and
+// of the server, which is what a socket saves.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		start func(testing.TB) *redistest.Server
+	}{{"tcp", redistest.Start}, {"unix", redistest.StartUnix}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.Setenv(redistest.EnvURL, "") // the server's CPU is read from it
+			srv := tc.start(b)
+			s, _ := newStoreOn(b, srv)
+			ctx := context.Background()
+			k := store.Key("t", "k")
+			if err := s.Set(ctx, k, []byte("12345678"), time.Hour); err != nil {
+				b.Fatal(err)
+			}
+			client, server := processCPU(b), serverCPU(b, s)
+			n := 0
+			for b.Loop() {
+				if _, err := s.Get(ctx, k); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			client, server = processCPU(b)-client, serverCPU(b, s)-server
+			b.ReportMetric(float64(client.Microseconds())/float64(n), "client-cpu-µs/op")
+			b.ReportMetric(float64(server.Microseconds())/float64(n), "redis-cpu-µs/op")
+		})
+	}
+}
+
+// processCPU is this process's user and system CPU so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// serverCPU is the Redis server's user and system CPU so far (INFO cpu,
+// in microseconds).
+func serverCPU(b *testing.B, s *redisstore.Store) time.Duration {
+	info, err := s.Client().Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum float64
+	for line := range strings.Lines(info) {
+		name, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if name == "used_cpu_sys" || name == "used_cpu_user" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO cpu %s: %v", name, err)
+			}
+			sum += f
+		}
+	}
+	return time.Duration(sum * float64(time.Second))
+}

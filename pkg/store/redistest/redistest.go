@@ -1,6 +1,7 @@
 // Package redistest gives tests a real Redis: a private redis-server on a
-// free 127.0.0.1 port that a test may kill (an outage) and start again, or
-// the server named by $REDIS_URL when one is provided.
+// free 127.0.0.1 port (or on a unix socket) that a test may kill (an
+// outage) and start again, or the server named by $REDIS_URL when one is
+// provided.
 package redistest
 
 import (
@@ -34,7 +35,9 @@ const startTimeout = 20 * time.Second
 // Server is a Redis reachable at Addr. Private servers can be stopped and
 // restarted; an external one ($REDIS_URL) cannot.
 type Server struct {
-	// Addr is host:port.
+	// Addr is host:port, or the socket's path for a server from
+	// StartUnix (go-redis dials a unix socket for an address that starts
+	// with '/').
 	Addr string
 	// DB, Username and Password come from $REDIS_URL (zero for a private
 	// server).
@@ -66,6 +69,23 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("redistest: %v", err)
 	}
 	s.tb = t
+	t.Cleanup(s.Close)
+	return s
+}
+
+// StartUnix returns a private redis-server that listens on a unix socket
+// only (no TCP port), stopped in t.Cleanup. It skips the test when
+// $REDIS_URL is set: that server is the one tests are meant to use.
+func StartUnix(t testing.TB) *Server {
+	t.Helper()
+	if os.Getenv(EnvURL) != "" {
+		t.Skipf("redistest: a unix socket needs a private redis-server; $%s is set", EnvURL)
+	}
+	dir := t.TempDir()
+	s := &Server{Addr: filepath.Join(dir, "redis.sock"), dir: dir, tb: t}
+	if err := s.run(dir); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
 	t.Cleanup(s.Close)
 	return s
 }
@@ -138,17 +158,15 @@ func launch(dir string) (*Server, error) {
 // run starts redis-server on s.Addr with dir as its working directory and
 // waits until it answers PING.
 func (s *Server) run(dir string) error {
-	_, port, _ := net.SplitHostPort(s.Addr)
-	logPath := filepath.Join(dir, "redis-"+port+".log")
-	cmd := exec.Command("redis-server",
-		"--bind", "127.0.0.1",
-		"--port", port,
+	listen, name := s.listenArgs()
+	logPath := filepath.Join(dir, "redis-"+name+".log")
+	cmd := exec.Command("redis-server", append(listen,
 		"--dir", dir,
 		"--save", "",
 		"--appendonly", "no",
 		"--daemonize", "no",
 		"--logfile", logPath,
-	)
+	)...)
 	proc, err := proctest.Start(cmd)
 	if err != nil {
 		return fmt.Errorf("start redis-server (is it on PATH?): %w", err)
@@ -160,6 +178,18 @@ func (s *Server) run(dir string) error {
 	}
 	s.proc.Set(proc)
 	return nil
+}
+
+// listenArgs are redis-server's arguments to listen on s.Addr, and a name
+// for its log file. A socket is the server's only listener, so that a
+// client reaching it cannot have used TCP; a restarted server removes
+// the stale socket file itself.
+func (s *Server) listenArgs() (args []string, name string) {
+	if strings.HasPrefix(s.Addr, "/") {
+		return []string{"--port", "0", "--unixsocket", s.Addr, "--unixsocketperm", "700"}, "unix"
+	}
+	_, port, _ := net.SplitHostPort(s.Addr)
+	return []string{"--bind", "127.0.0.1", "--port", port}, port
 }
 
 func waitPing(addr string, exited <-chan struct{}) error {

@@ -19,7 +19,21 @@ func ping(addr string) error {
 
 func TestStopRestart(t *testing.T) {
 	t.Setenv(EnvURL, "") // this test is about the private server
-	s := Start(t)
+	stopRestart(t, Start(t))
+}
+
+func TestStopRestartUnix(t *testing.T) {
+	t.Setenv(EnvURL, "")
+	s := StartUnix(t)
+	if !strings.HasPrefix(s.Addr, "/") {
+		t.Fatalf("Addr %q is not a socket path", s.Addr)
+	}
+	stopRestart(t, s)
+}
+
+// stopRestart checks that s answers, is down after Stop, and answers
+// again, empty, after Restart.
+func stopRestart(t *testing.T, s *Server) {
 	if err := ping(s.Addr); err != nil {
 		t.Fatalf("fresh server: %v", err)
 	}
