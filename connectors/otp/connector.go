@@ -14,10 +14,10 @@ import (
 // is Toggled by the tenant's run-time policy (B5). It is the tenant's
 // TenantIssuer with its policy and its switch.
 //
-// Besides the CodeConnector contract it offers its reads as typed reads
-// (ReadEnabled, ReadCode) so that the login steps send them in their one
-// batch, and VerifyRead verifies from what was read: verify keeps its two
-// round trips.
+// Besides the CodeConnector contract it offers its store work as ops that
+// the login steps send in their one batch: its switch (ReadEnabled), an
+// issue (PrepareCode) and a verification (PrepareVerify), each of which
+// checks the switch itself.
 type Connector struct {
 	issuer   *TenantIssuer
 	policy   Policy
@@ -60,6 +60,9 @@ func (c *Connector) ReadEnabled() *store.Read[bool] {
 	return c.policies.ReadEmailOTP(c.tenant, c.byDefault)
 }
 
+// switchOf is where the scripts find the tenant's passcode switch.
+func (c *Connector) switchOf() policy.Switch { return policy.EmailOTPSwitch(c.tenant, c.byDefault) }
+
 // Policy is the tenant's passcode policy (the pages show the code's
 // validity).
 func (c *Connector) Policy() Policy { return c.policy }
@@ -69,42 +72,57 @@ func (c *Connector) Policy() Policy { return c.policy }
 // the result is ErrDisabled.
 func (c *Connector) PrepareCode(req connectors.CodeRequest) (connectors.PendingCode, error) {
 	o := Origin{Flow: req.Flow, ClientIP: req.ClientIP, Device: req.Device}
-	pi, err := c.issuer.PrepareIssueFrom(c.policy, o, policy.EmailOTPSwitch(c.tenant, c.byDefault), req.Challenge, req.Canonical)
+	pi, err := c.issuer.PrepareIssueFrom(c.policy, o, c.switchOf(), req.Challenge, req.Canonical)
 	if err != nil {
 		return nil, err
 	}
 	return pi, nil
 }
 
-// ReadCode is the read of the request's stored code, for a step's batch
-// (VerifyRead takes its result).
-func (c *Connector) ReadCode(req connectors.CodeRequest) *store.Read[Code] {
-	return c.issuer.ReadCode(req.Challenge, req.Canonical)
+// PendingVerify is a verification of a typed code prepared as one store
+// op, for a step's batch; Result is its answer once the op has run.
+type PendingVerify struct {
+	check *PendingCheck
+	req   connectors.CodeRequest
 }
 
-// VerifyCode checks a typed code: the read of the record, then the check
-// (two round trips; a step that read the record in its batch uses
-// VerifyRead, one).
+// PrepareVerify builds the check of a typed code (see
+// Issuer.prepareCheck) without running it. The check script reads the
+// switch itself: while passcodes are off it counts and consumes nothing
+// and the result is ErrDisabled. A code that is not exactly 8 ASCII
+// digits is ErrInvalid here, with no store work.
+func (c *Connector) PrepareVerify(req connectors.CodeRequest, code string) (*PendingVerify, error) {
+	if req.Canonical == "" {
+		return nil, errors.New("otp: the address is required")
+	}
+	pc, err := c.issuer.PrepareCheck(c.policy, c.switchOf(), req.Challenge, req.Canonical, code, req.Device)
+	if err != nil {
+		return nil, err
+	}
+	return &PendingVerify{check: pc, req: req}, nil
+}
+
+// Op is the store op to run (once).
+func (v *PendingVerify) Op() *store.Op { return v.check.Op() }
+
+// Result is the identity the code proves, or why it proves none (see
+// PendingCheck.Result).
+func (v *PendingVerify) Result() (connectors.Identity, error) {
+	if err := v.check.Result(); err != nil {
+		return connectors.Identity{}, err
+	}
+	return verified(v.req), nil
+}
+
+// VerifyCode checks a typed code in one round trip, the check script (a
+// step sends PrepareVerify's op in its own batch instead).
 func (c *Connector) VerifyCode(ctx context.Context, req connectors.CodeRequest, code string) (connectors.Identity, error) {
-	if req.Canonical == "" {
-		return connectors.Identity{}, errors.New("otp: the address is required")
-	}
-	if err := c.issuer.VerifyOnDevice(ctx, c.policy, req.Challenge, req.Canonical, code, req.Device); err != nil {
+	v, err := c.PrepareVerify(req, code)
+	if err != nil {
 		return connectors.Identity{}, err
 	}
-	return verified(req), nil
-}
-
-// VerifyRead checks a typed code against the record a step read
-// (ReadCode): one round trip, the script.
-func (c *Connector) VerifyRead(ctx context.Context, req connectors.CodeRequest, rec Code, code string) (connectors.Identity, error) {
-	if req.Canonical == "" {
-		return connectors.Identity{}, errors.New("otp: the address is required")
-	}
-	if err := c.issuer.VerifyCode(ctx, c.policy, rec, req.Challenge, req.Canonical, code, req.Device); err != nil {
-		return connectors.Identity{}, err
-	}
-	return verified(req), nil
+	store.Apply(ctx, c.issuer.i.st, v.Op())
+	return v.Result()
 }
 
 // verified is the identity a right code proves: the address itself,

@@ -10,10 +10,10 @@ import (
 )
 
 // The passcode connector is the only way the sign-in pages issue and
-// verify codes: its switch and its stored code are typed reads that a
-// step sends in its own batch, VerifyRead verifies from what was read
-// (one round trip, the script) exactly as VerifyCode does from scratch,
-// and an issue while the switch is off is ErrDisabled.
+// verify codes: its switch is a typed read and its verification an op
+// that a step sends in its own batch (one round trip for both), which
+// answers exactly as VerifyCode does on its own; an issue while the switch
+// is off is ErrDisabled.
 func TestConnectorReadsAndVerifies(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e env) {
 		const tenant = "fabrikam"
@@ -32,26 +32,30 @@ func TestConnectorReadsAndVerifies(t *testing.T) {
 			}
 			return pc.Result()
 		}
+		// verify sends the check in one batch with the switch's read.
+		verify := func(code string) (connectors.Identity, error) {
+			t.Helper()
+			v, err := c.PrepareVerify(req, code)
+			if err != nil {
+				t.Fatal(err)
+			}
+			on := c.ReadEnabled()
+			if err := store.Batch(ctx, e.st, on.Op(), v.Op()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := on.Result(); err != nil {
+				t.Fatal(err)
+			}
+			return v.Result()
+		}
 		code, err := issue()
 		if err != nil {
 			t.Fatal(err)
 		}
-
-		on, rec := c.ReadEnabled(), c.ReadCode(req)
-		if err := store.Batch(ctx, e.st, on.Op(), rec.Op()); err != nil {
-			t.Fatal(err)
-		}
-		if ok, err := on.Result(); err != nil || !ok {
-			t.Fatalf("ReadEnabled = %v, %v; want on", ok, err)
-		}
-		read, err := rec.Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.VerifyRead(ctx, req, read, wrongCode(code, 1)); !errors.Is(err, ErrInvalid) {
+		if _, err := verify(wrongCode(code, 1)); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("wrong code: %v, want ErrInvalid", err)
 		}
-		ident, err := c.VerifyRead(ctx, req, read, code)
+		ident, err := verify(code)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,15 +63,23 @@ func TestConnectorReadsAndVerifies(t *testing.T) {
 			t.Fatalf("identity %+v", ident)
 		}
 		// Used up: neither way verifies it again.
-		if _, err := c.VerifyRead(ctx, req, read, code); !errors.Is(err, ErrInvalid) {
-			t.Fatalf("replayed (from the read): %v, want ErrInvalid", err)
+		if _, err := verify(code); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("replayed (in a batch): %v, want ErrInvalid", err)
 		}
 		if _, err := c.VerifyCode(ctx, req, code); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("replayed: %v, want ErrInvalid", err)
 		}
+		// A malformed code is refused before any store work.
+		if _, err := c.PrepareVerify(req, "１２３４５６７８"); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("malformed code: %v, want ErrInvalid", err)
+		}
 
 		// Off by the tenant's override: the switch reads off and an issue
 		// is refused.
+		code, err = issue()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := pol.SetEmailOTP(ctx, tenant, false); err != nil {
 			t.Fatal(err)
 		}
@@ -76,6 +88,23 @@ func TestConnectorReadsAndVerifies(t *testing.T) {
 		}
 		if _, err := issue(); !errors.Is(err, ErrDisabled) {
 			t.Fatalf("issue while off: %v, want ErrDisabled", err)
+		}
+		// A verification while off is refused before it counts or
+		// consumes anything: the right code, and every try of it, are
+		// still there once passcodes are back on.
+		for i := range open().MaxAttempts + 1 {
+			if _, err := verify(wrongCode(code, i)); !errors.Is(err, ErrDisabled) {
+				t.Fatalf("verify while off: %v, want ErrDisabled", err)
+			}
+		}
+		if _, err := verify(code); !errors.Is(err, ErrDisabled) {
+			t.Fatalf("right code while off: %v, want ErrDisabled", err)
+		}
+		if err := pol.SetEmailOTP(ctx, tenant, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := verify(code); err != nil {
+			t.Fatalf("right code once back on: %v", err)
 		}
 	})
 }

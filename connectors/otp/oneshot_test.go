@@ -2,7 +2,7 @@ package otp
 
 // The issue, verify and locked entry points of one call each: only the tests
 // use them. The sign-in pages send the same work in their steps' batches
-// (Connector.PrepareCode, ReadCode, VerifyRead).
+// (Connector.PrepareCode, PrepareVerify).
 
 import (
 	"context"
@@ -24,6 +24,12 @@ func (t *TenantIssuer) Issue(ctx context.Context, p Policy, challenge, email str
 // the code is consumed (see Issuer.verify).
 func (t *TenantIssuer) Verify(ctx context.Context, p Policy, challenge, email, code string) error {
 	return t.i.verify(ctx, p, t.tenant, challenge, email, code)
+}
+
+// VerifyOnDevice is Verify for a browser with a device cookie (device: its
+// id, "" for none), which spends a failure budget of its own.
+func (t *TenantIssuer) VerifyOnDevice(ctx context.Context, p Policy, challenge, email, code, device string) error {
+	return t.i.verifyOnDevice(ctx, p, t.tenant, challenge, email, code, device)
 }
 
 // Locked reports whether the address has spent its failure budget.
@@ -49,16 +55,20 @@ func (i *Issuer) issue(ctx context.Context, p Policy, tenant, challenge, email s
 	return pi.Result()
 }
 
-// verify checks a code typed for (tenant, challenge, email). The code must
-// already be normalised (spaces stripped) and is refused unless it is
-// exactly 8 ASCII digits. nil means success, and the code is consumed: of
-// several concurrent right submissions exactly one gets nil.
-//
-// Wrong, expired, used, replaced and voided codes all give ErrInvalid;
-// an address out of failure budget gets ErrLocked; store failures come back
-// wrapped (errors.Is store.ErrUnavailable), never as ErrInvalid.
+// verify checks a code typed for (tenant, challenge, email) with no device
+// cookie (see Issuer.prepareCheck and PendingCheck.Result).
 func (i *Issuer) verify(ctx context.Context, p Policy, tenant, challenge, email, code string) error {
 	return i.verifyOnDevice(ctx, p, tenant, challenge, email, code, "")
+}
+
+// verifyOnDevice runs a check on its own, with passcodes on by default.
+func (i *Issuer) verifyOnDevice(ctx context.Context, p Policy, tenant, challenge, email, code, device string) error {
+	pc, err := i.prepareCheck(p, policy.EmailOTPSwitch(tenant, true), tenant, challenge, email, code, device)
+	if err != nil {
+		return err
+	}
+	store.Apply(ctx, i.st, pc.Op())
+	return pc.Result()
 }
 
 // locked reports whether the address has spent its failure budget, so a

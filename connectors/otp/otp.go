@@ -9,17 +9,16 @@
 // Keys (all tenant-scoped with store.Key, so one Redis Cluster slot per
 // tenant):
 //
-//	{t}:otp:code:<id(challenge,email)>  the code record (TTL CodeTTL+margin)
-//	{t}:otp:try:<nonce>                 attempts on one issued code
-//	{t}:otp:fail:<id(email)>            failures of an address (1 h window)
-//	{t}:otp:cool:<id(email)>            resend cooldown of an address
-//	{t}:otp:sent:<id(email)>            codes sent to an address (1 h window)
-//	{t}:otp:dfail:<id(device,email)>    failures of a trusted browser (device cookie)
-//	{t}:otp:dcool:<id(device,email)>    resend cooldown of a trusted browser
-//	{t}:otp:dsent:<id(device,email)>    codes sent to a trusted browser (1 h window)
-//	{t}:otp:flow:<id(flow)>             the addresses a flow was sent codes for
-//	{t}:otp:ip:<id(client ip)>          codes requested from a client (1 h window)
-//	{t}:otp:tenant                      codes of the tenant (1 h window)
+//	{t}:otp:code:v2:<id(challenge,email)>  the code record and its attempts (TTL CodeTTL+margin)
+//	{t}:otp:fail:<id(email)>               failures of an address (1 h window)
+//	{t}:otp:cool:<id(email)>               resend cooldown of an address
+//	{t}:otp:sent:<id(email)>               codes sent to an address (1 h window)
+//	{t}:otp:dfail:<id(device,email)>       failures of a trusted browser (device cookie)
+//	{t}:otp:dcool:<id(device,email)>       resend cooldown of a trusted browser
+//	{t}:otp:dsent:<id(device,email)>       codes sent to a trusted browser (1 h window)
+//	{t}:otp:flow:<id(flow)>                the addresses a flow was sent codes for
+//	{t}:otp:ip:<id(client ip)>             codes requested from a client (1 h window)
+//	{t}:otp:tenant                         codes of the tenant (1 h window)
 //
 // Ids are keyed hashes (HMAC under the code key), so the store never shows
 // which addresses are signing in. Every limit counts an address by its
@@ -28,7 +27,6 @@
 package otp
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -47,10 +45,9 @@ import (
 // CodeLen is the number of digits of a code.
 const CodeLen = 8
 
-// storeMargin keeps records and attempt counters in the store a little
-// longer than the code lives: validity is judged against the injected clock
-// (so tests can cross the expiry line), and an attempt counter must outlive
-// its record so a voided code can never become guessable again.
+// storeMargin keeps records in the store a little longer than the code
+// lives: validity is judged against the injected clock (so tests can cross
+// the expiry line), not by the store's TTL.
 const storeMargin = time.Minute
 
 // window is the length of the hourly counters (codes sent, failures).
@@ -223,9 +220,8 @@ type PendingIssue struct {
 // tenant's passcode switch (on must be read in the same atomic step as
 // the writes: nothing is counted or stored while passcodes are off), the
 // cooldown, every cap (address, flow, client, tenant), then the record, in
-// one script. Setting the record replaces the flow's earlier one; its
-// attempt counter is keyed by the old nonce and so no longer applies to
-// anything.
+// one script. Setting the record replaces the flow's earlier one, and
+// with it that code's attempt count (it lives in the record).
 func (i *Issuer) prepareIssueFrom(p Policy, o Origin, on policy.Switch, tenant, challenge, email string) (*PendingIssue, error) {
 	if err := i.check(tenant, challenge, email); err != nil {
 		return nil, err
@@ -240,11 +236,8 @@ func (i *Issuer) prepareIssueFrom(p Policy, o Origin, on policy.Switch, tenant, 
 		return nil, err
 	}
 	var r record
-	if _, err := rand.Read(r.nonce[:]); err != nil {
-		return nil, fmt.Errorf("otp: nonce: %w", err)
-	}
 	r.expiresAt = i.clock().Add(p.CodeTTL)
-	copy(r.mac[:], i.codeMAC(tenant, challenge, email, r.nonce[:], code))
+	copy(r.mac[:], i.codeMAC(tenant, challenge, email, code))
 	cool := max(p.ResendCooldown, 0) // zero or less: no cooldown
 	ipKey, ipCap := i.clientKey(tenant, o.ClientIP), p.MaxCodesPerIPPerHour
 	if o.ClientIP == "" {
@@ -313,102 +306,65 @@ func (pi *PendingIssue) Result() (string, error) {
 	return "", fmt.Errorf("otp: issue: %w: %v", errScriptResult, res)
 }
 
-// verifyOnDevice checks a code typed for (tenant, challenge, email). The
-// code must already be normalised (spaces stripped) and is refused unless
-// it is exactly 8 ASCII digits. nil means success, and the code is
-// consumed: of several concurrent right submissions exactly one gets nil.
+// PendingCheck is a verification prepared as one store op (the check
+// script), so that a caller sends it in its step's batch; Result tells
+// what came of it once the op has run.
+type PendingCheck struct{ op *store.Op }
+
+// prepareCheck builds the check of a code typed for (tenant, challenge,
+// email). The code must already be normalised (spaces stripped); one that
+// is not exactly 8 ASCII digits is ErrInvalid at once, with no store work.
 //
-// Wrong, expired, used, replaced and voided codes all give ErrInvalid;
-// an address out of failure budget gets ErrLocked; store failures come back
-// wrapped (errors.Is store.ErrUnavailable), never as ErrInvalid.
+// Nothing is read first: the candidate MAC depends only on what the
+// caller knows, so the script finds the flow's record, judges it and
+// charges the attempt in one atomic step (see checkScript). on is the
+// tenant's passcode switch: while it is off the script refuses before it
+// counts or consumes anything (ErrDisabled).
 //
-// device is the id of a browser that proved, with a device cookie,
-// that it signed in as this address before ("" for none).
-// Such a browser spends a failure budget of its own instead of the
-// address's, so a stranger who spent the address's budget cannot lock it
-// out (OWASP "device cookies"); its own failures are limited all the same.
-// The caller must have checked the cookie's binding to tenant and address.
-func (i *Issuer) verifyOnDevice(ctx context.Context, p Policy, tenant, challenge, email, code, device string) error {
-	read := i.readCode(tenant, challenge, email)
-	if err := i.st.Pipeline(ctx, read.Op()); err != nil {
-		return fmt.Errorf("otp: verify: load: %w", err)
-	}
-	rec, err := read.Result()
-	if err != nil {
-		return err
-	}
-	return i.verifyCode(ctx, p, rec, tenant, challenge, email, code, device)
-}
-
-// Code is the stored record of one flow's code as a step read it
-// (ReadCode); the zero Code is "none".
-type Code struct{ raw []byte }
-
-// readCode is the read VerifyCode starts from, as a read of a step's
-// batch.
-func (i *Issuer) readCode(tenant, challenge, email string) *store.Read[Code] {
-	return store.NewRead(store.GetOp(i.codeKey(tenant, challenge, email)), func(op *store.Op) (Code, error) {
-		switch {
-		case errors.Is(op.Err, store.ErrNotFound):
-			return Code{}, nil
-		case op.Err != nil:
-			return Code{}, fmt.Errorf("otp: verify: load: %w", op.Err)
-		}
-		return Code{raw: op.Val}, nil
-	})
-}
-
-// verifyCode is VerifyOnDevice for a caller that read the flow's record
-// (ReadCode) in its step's batch: it costs one round trip, the script.
-func (i *Issuer) verifyCode(ctx context.Context, p Policy, c Code, tenant, challenge, email, code, device string) error {
+// device is the id of a browser that proved, with a device cookie, that
+// it signed in as this address before ("" for none). Such a browser
+// spends a failure budget of its own instead of the address's, so a
+// stranger who spent the address's budget cannot lock it out (OWASP
+// "device cookies"); its own failures are limited all the same. The
+// caller must have checked the cookie's binding to tenant and address.
+func (i *Issuer) prepareCheck(p Policy, on policy.Switch, tenant, challenge, email, code, device string) (*PendingCheck, error) {
 	if err := i.check(tenant, challenge, email); err != nil {
-		return err
+		return nil, err
 	}
 	if !validCode(code) {
-		return ErrInvalid
+		return nil, ErrInvalid
 	}
 	p = p.withDefaults()
-	failKey := i.failKey(tenant, email, device)
-	codeKey := i.codeKey(tenant, challenge, email)
-	raw := c.raw
-	if raw == nil {
-		return ErrInvalid
-	}
-	r, err := unmarshalRecord(raw)
-	if err != nil {
-		return fmt.Errorf("otp: verify: %w", err)
-	}
-	// An expired code can never succeed, so checking it reveals nothing
-	// and costs no attempt.
-	if !i.clock().Before(r.expiresAt) {
-		return ErrInvalid
-	}
-
-	// The comparison happens here, in Go and in constant time; its verdict
-	// only counts once the script has charged the attempt, and the script
-	// consumes exactly the record compared (see checkScript). The script
-	// counts the attempt on this issue (keyed by its nonce: a resend
-	// starts a new count, and a lost race against a resend never touches
-	// the new code's count) and charges the address's failure budget,
-	// atomically, so parallel guesses cannot slip past either limit.
-	want := i.codeMAC(tenant, challenge, email, r.nonce[:], code)
-	right := "0"
-	if hmac.Equal(want, r.mac[:]) {
-		right = "1"
-	}
-	tryKey := store.Key(tenant, "otp", "try", hex.EncodeToString(r.nonce[:]))
 	var keys [ckCount]string
-	keys[ckTry], keys[ckFail], keys[ckCode] = tryKey, failKey, codeKey
+	keys[ckCode] = i.codeKey(tenant, challenge, email)
+	keys[ckFail] = i.failKey(tenant, email, device)
+	keys[ckPolicy] = on.Key
 	var args [caCount]string
+	args[caMAC] = string(i.codeMAC(tenant, challenge, email, code))
+	args[caNow] = strconv.FormatInt(i.clock().UnixMilli(), 10)
 	args[caMaxTries] = strconv.Itoa(p.MaxAttempts)
-	args[caTryTTL] = msArg(p.CodeTTL + storeMargin)
 	args[caMaxFails] = strconv.Itoa(p.MaxFailuresPerHour)
 	args[caWindow] = msArg(window)
-	args[caRight] = right
-	args[caRecord] = string(raw)
-	res, err := i.st.Run(ctx, checkScript, keys[:], args[:]...)
+	args[caPolicyField] = on.Field
+	args[caPolicyDefault] = boolArg(on.Default)
+	return &PendingCheck{op: store.RunOp(checkScript, keys[:], args[:]...)}, nil
+}
+
+// Op is the store op to run (once).
+func (pc *PendingCheck) Op() *store.Op { return pc.op }
+
+// Result is the verification's answer once Op has run. nil means success,
+// and the code is consumed: of several concurrent right submissions
+// exactly one gets nil.
+//
+// Wrong, expired, used, replaced and voided codes all give ErrInvalid;
+// an address out of failure budget gets ErrLocked; passcodes switched off
+// give ErrDisabled; store failures come back wrapped (errors.Is
+// store.ErrUnavailable), never as ErrInvalid.
+func (pc *PendingCheck) Result() error {
+	res, err := pc.op.Ints, pc.op.Err
 	if err != nil {
-		return fmt.Errorf("otp: verify: attempts: %w", err)
+		return fmt.Errorf("otp: verify: %w", err)
 	}
 	if len(res) != 1 {
 		return fmt.Errorf("otp: verify: %w: %v", errScriptResult, res)
@@ -417,15 +373,17 @@ func (i *Issuer) verifyCode(ctx context.Context, p Policy, c Code, tenant, chall
 	case passed:
 		return nil
 	case voided:
-		// The code is void: the counter (which outlives the record)
-		// refuses every later submission. The record is not deleted
-		// here: an in-budget right submission may be on its way, and a
-		// late excess one must not beat it.
+		// The record stays, its count over the limit, until it expires:
+		// every later submission is refused the same way.
 		return voidError{}
 	case locked:
 		return ErrLocked
-	case guessed, lost:
+	case guessed, absent:
 		return ErrInvalid
+	case switchedOff:
+		return ErrDisabled
+	case badSwitch:
+		return fmt.Errorf("otp: verify: the passcode policy holds an unexpected value")
 	default:
 		return fmt.Errorf("otp: verify: %w: %v", errScriptResult, res)
 	}
@@ -480,16 +438,26 @@ func (i *Issuer) mac(label string, fields ...[]byte) []byte {
 	return h.Sum(nil)
 }
 
-// codeMAC binds the code to tenant, flow, address and this issue's nonce.
-// The nonce makes every stored MAC unique, so equal codes issued twice do
-// not look alike at rest.
-func (i *Issuer) codeMAC(tenant, challenge, email string, nonce []byte, code string) []byte {
-	return i.mac("guestpass/otp/code/v1", []byte(tenant), []byte(challenge), []byte(email), nonce, []byte(code))
+// codeMAC binds the code to tenant, flow and address (PRODUCT.md B3).
+// It has no per-issue nonce, so a verification computes it before reading
+// anything; the challenge already makes it unique to one sign-in flow, and
+// all that two equal codes drawn for one flow would show at rest is that
+// they were equal, after the first was replaced.
+func (i *Issuer) codeMAC(tenant, challenge, email, code string) []byte {
+	return i.mac("guestpass/otp/code/v2", []byte(tenant), []byte(challenge), []byte(email), []byte(code))
 }
 
-// codeKey is where the record of one flow of one address lives.
+// codeKey is where the record of one flow of one address lives. "v2":
+// records of the previous version (a per-issue nonce in their MAC, their
+// attempts counted apart) live at the same name without it. This version
+// never reads them: verifying them would keep that version's read, script
+// and MAC for the half hour its codes live. They expire with their TTL.
+// While both versions run (a rolling upgrade), each finds no record of the
+// other's and answers a wrong code, never an error, charging nothing: a
+// guest whose send and verify land on different versions asks for a new
+// code.
 func (i *Issuer) codeKey(tenant, challenge, email string) string {
-	return store.Key(tenant, "otp", "code", i.flowID(tenant, challenge, email))
+	return store.Key(tenant, "otp", "code", "v2", i.flowID(tenant, challenge, email))
 }
 
 // flowID names the record of one flow of one address.
@@ -504,33 +472,21 @@ func (i *Issuer) addrID(tenant, email string) string {
 }
 
 // record is what the store holds for one issued code: a version byte, the
-// nonce, the expiry (Unix nanoseconds) and the MAC. Binary, so the stored
-// bytes never carry the code's digits.
+// expiry (Unix milliseconds, exact in a Lua number) and the MAC. Binary, so
+// the stored bytes never carry the code's digits. The check script appends
+// the attempts made on the code (decimal; none: 0) and rewrites it.
 type record struct {
-	nonce     [16]byte
 	expiresAt time.Time
 	mac       [32]byte
 }
 
-const recordVersion = 1
-const recordLen = 1 + 16 + 8 + 32
+const recordVersion = 2
+const recordLen = 1 + 8 + 32
 
 func (r record) marshal() []byte {
 	b := make([]byte, 0, recordLen)
 	b = append(b, recordVersion)
-	b = append(b, r.nonce[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(r.expiresAt.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.expiresAt.UnixMilli()))
 	b = append(b, r.mac[:]...)
 	return b
-}
-
-func unmarshalRecord(b []byte) (record, error) {
-	var r record
-	if len(b) != recordLen || b[0] != recordVersion {
-		return r, errors.New("malformed code record")
-	}
-	copy(r.nonce[:], b[1:17])
-	r.expiresAt = time.Unix(0, int64(binary.BigEndian.Uint64(b[17:25])))
-	copy(r.mac[:], b[25:])
-	return r, nil
 }

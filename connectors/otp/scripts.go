@@ -1,8 +1,10 @@
 package otp
 
 import (
-	"bytes"
+	"crypto/hmac"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -12,8 +14,9 @@ import (
 // The passcode's atomic steps are store scripts: one round trip each, and
 // no other request can run between their reads and writes. Each is
 // written twice, in Lua for Redis and in Go for the memory store; every
-// test of this package runs on both. No secret enters a script: the code
-// is compared in Go (constant time) and only the verdict is passed in.
+// test of this package runs on both. No code enters a script: a check
+// passes the candidate's MAC (under the code key), which says no more
+// than the record at rest does.
 
 // luaIncr is Store.Incr in Lua: the window starts when the counter is
 // created, later increments leave its expiry alone.
@@ -23,6 +26,19 @@ local function incr(key, delta, ttl)
   local v = redis.call('INCRBY', key, delta)
   if existed == 0 and ttl > 0 then redis.call('PEXPIRE', key, ttl) end
   return v
+end
+`
+
+// luaSwitch is switchTwin in Lua: nil when passcodes are on, else the
+// script's answer. Its script's Signature must name SWITCHED_OFF and
+// BAD_SWITCH.
+const luaSwitch = `
+local function refusedBySwitch(key, field, dflt)
+  local on = redis.call('HGET', key, field)
+  if not on then on = dflt == '1' and 'on' or 'off' end
+  if on == 'off' then return SWITCHED_OFF end
+  if on ~= 'on' then return BAD_SWITCH end
+  return nil
 end
 `
 
@@ -101,15 +117,13 @@ var issueSig = store.Signature{
 // who reaches it stops every sign-in of the tenant only by sending a
 // tenant's hour of codes from many clients, which the per-client cap makes
 // costly.
-var issueScript = store.NewScript(issueSig.Preamble()+luaIncr+
+var issueScript = store.NewScript(issueSig.Preamble()+luaIncr+luaSwitch+
 	"local idLen = "+strconv.Itoa(addrIDLen)+"\n"+`
 local function count(key)
   return tonumber(redis.call('GET', key) or '0')
 end
-local on = redis.call('HGET', kPolicy, policyField)
-if not on then on = policyDefault == '1' and 'on' or 'off' end
-if on == 'off' then return {SWITCHED_OFF, 0} end
-if on ~= 'on' then return {BAD_SWITCH, 0} end
+local off = refusedBySwitch(kPolicy, policyField, policyDefault)
+if off then return {off, 0} end
 local cool, win = tonumber(cooldown), tonumber(window)
 if cool > 0 and redis.call('EXISTS', kCool) == 1 then
   return {COOLING, redis.call('PTTL', kCool)}
@@ -146,8 +160,12 @@ return {ISSUED, 0}
 
 // issueTwin is issueScript in Go, for the memory store.
 func issueTwin(tx store.Tx, keys, args []string) ([]int64, error) {
-	if res, err := switchTwin(tx, keys[ikPolicy], args[iaPolicyField], args[iaPolicyDefault]); res != nil || err != nil {
-		return res, err
+	answer, refused, err := switchTwin(tx, keys[ikPolicy], args[iaPolicyField], args[iaPolicyDefault])
+	if err != nil {
+		return nil, err
+	}
+	if refused {
+		return []int64{answer, 0}, nil
 	}
 	n, err := ints(args[iaCooldown], args[iaAddrCap], args[iaWindow], args[iaRecordTTL], args[iaFlowCap], args[iaIPCap], args[iaTenantCap])
 	if err != nil {
@@ -219,9 +237,9 @@ func issueTwin(tx store.Tx, keys, args []string) ([]int64, error) {
 	return []int64{issued, 0}, nil
 }
 
-// switchTwin is the issue script's policy check: nil when passcodes are
-// on, else the script's answer.
-func switchTwin(tx store.Tx, key, field, dflt string) ([]int64, error) {
+// switchTwin is luaSwitch in Go: refused when passcodes are not on, with
+// the script's answer.
+func switchTwin(tx store.Tx, key, field, dflt string) (answer int64, refused bool, err error) {
 	v, err := tx.HGet(key, field)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -230,15 +248,15 @@ func switchTwin(tx store.Tx, key, field, dflt string) ([]int64, error) {
 			v = []byte("on")
 		}
 	case err != nil:
-		return nil, err
+		return 0, true, err
 	}
 	switch string(v) {
 	case "on":
-		return nil, nil
+		return 0, false, nil
 	case "off":
-		return []int64{switchedOff, 0}, nil
+		return switchedOff, true, nil
 	}
-	return []int64{badSwitch, 0}, nil
+	return badSwitch, true, nil
 }
 
 // boolArg renders a flag for a script.
@@ -263,34 +281,36 @@ func txCount(tx store.Tx, key string) (int64, error) {
 
 // The check script's keys, arguments and results (see issueSig).
 const (
-	ckTry  = iota // attempts on the issued code (keyed by its nonce)
-	ckFail        // the failure budget (of the address, or of a trusted browser)
-	ckCode        // the flow's code record
+	ckCode   = iota // the flow's code record, with its attempts
+	ckFail          // the failure budget (of the address, or of a trusted browser)
+	ckPolicy        // the tenant's policy hash (the passcode switch)
 	ckCount
 )
 
 const (
-	caMaxTries = iota // attempts per code
-	caTryTTL          // ms
-	caMaxFails        // failures per hour
-	caWindow          // ms
-	caRight           // "1"/"0": the verdict of the comparison made in Go
-	caRecord          // the record as read and compared
+	caMAC           = iota // the candidate's MAC (codeMAC of the typed code)
+	caNow                  // Unix ms: the injected clock judges expiry
+	caMaxTries             // attempts per code
+	caMaxFails             // failures per hour
+	caWindow               // ms
+	caPolicyField          // the switch's field in ckPolicy
+	caPolicyDefault        // "1"/"0": the switch when the field is absent
 	caCount
 )
 
-// Results of checkScript.
+// Results of checkScript; switchedOff and badSwitch are the issue
+// script's.
 const (
 	passed  = 0 // a right code within every limit, and consumed
-	voided  = 1
-	locked  = 2
+	voided  = 1 // the code's attempts are used up
+	locked  = 2 // the failure budget is spent
 	guessed = 3 // a wrong code, counted
-	lost    = 4 // a right code, but the record changed or went first
+	absent  = 4 // no live record of this version: nothing to guess, nothing counted
 )
 
 var (
-	checkKeys = [...]string{"kTry", "kFail", "kCode"}
-	checkArgs = [...]string{"maxTries", "tryTTL", "maxFails", "window", "right", "record"}
+	checkKeys = [...]string{"kCode", "kFail", "kPolicy"}
+	checkArgs = [...]string{"mac", "now", "maxTries", "maxFails", "window", "policyField", "policyDefault"}
 )
 
 // One name per constant: a negative array length does not compile.
@@ -309,50 +329,105 @@ var checkSig = store.Signature{
 	Keys: checkKeys[:],
 	Args: checkArgs[:],
 	Results: []store.Result{{Name: "PASSED", Value: passed}, {Name: "VOIDED", Value: voided},
-		{Name: "LOCKED", Value: locked}, {Name: "GUESSED", Value: guessed}, {Name: "LOST", Value: lost}},
+		{Name: "LOCKED", Value: locked}, {Name: "GUESSED", Value: guessed}, {Name: "ABSENT", Value: absent},
+		{Name: "SWITCHED_OFF", Value: switchedOff}, {Name: "BAD_SWITCH", Value: badSwitch}},
 }
 
-// checkScript counts the attempt on the issued code, then charges the
-// address's failure budget, before the verdict counts; a right code gets
-// its charge back at once, so it never uses up the budget and never locks
-// out others' guesses in passing, and consumes the record only if it is
-// still exactly the one that was checked: of many right submissions one
-// wins, and a code replaced meanwhile (a resend) is never consumed by the
-// old one.
-var checkScript = store.NewScript(checkSig.Preamble()+luaIncr+`
+// checkScript is a whole verification in one atomic step, so it needs no
+// read before it and two submissions can never both see one record:
+//
+//   - passcodes must be on, as for an issue: while they are off nothing
+//     is counted or consumed;
+//   - no record of this version, or one expired by the caller's clock:
+//     such a code can never succeed, so the answer is that of a wrong
+//     code and no attempt is charged;
+//   - the attempt is charged on the record before anything is compared
+//     (PRODUCT.md B3): past the code's limit it is void, and the first
+//     attempt past it charges the failure budget once;
+//   - then the failure budget: past it the address is locked;
+//   - then the comparison. Lua compares strings byte by byte and stops at
+//     the first difference, so it compares the SHA-1 of the two MACs
+//     instead: where that stops tells nothing about the stored MAC (B3:
+//     "compared in constant time"). A right code gets its charge on the
+//     budget back at once (a success never uses it up, nor locks out
+//     others' guesses in passing) and consumes the record.
+//
+// The record is rewritten with its count (KEEPTTL), so a resend, which
+// replaces the record, starts a new count, and every key is in KEYS.
+var checkScript = store.NewScript(checkSig.Preamble()+luaIncr+luaSwitch+
+	"local recLen, version = "+strconv.Itoa(recordLen)+", "+strconv.Itoa(recordVersion)+"\n"+`
+local off = refusedBySwitch(kPolicy, policyField, policyDefault)
+if off then return {off} end
+local rec = redis.call('GET', kCode)
+if not rec or #rec < recLen or string.byte(rec, 1) ~= version then return {ABSENT} end
+local expires = 0
+for j = 2, 9 do expires = expires * 256 + string.byte(rec, j) end
+if expires <= tonumber(now) then return {ABSENT} end
 local limit, win = tonumber(maxTries), tonumber(window)
-local tries = incr(kTry, 1, tonumber(tryTTL))
+local tries = tonumber(string.sub(rec, recLen + 1)) or 0
+if tries > limit then return {VOIDED} end
+tries = tries + 1
+redis.call('SET', kCode, string.sub(rec, 1, recLen) .. tries, 'KEEPTTL')
 if tries > limit then
-  if tries == limit + 1 then incr(kFail, 1, win) end
+  incr(kFail, 1, win)
   return {VOIDED}
 end
 if incr(kFail, 1, win) > tonumber(maxFails) then
   return {LOCKED}
 end
-if right == '1' then
+if redis.sha1hex(string.sub(rec, 10, recLen)) == redis.sha1hex(mac) then
   incr(kFail, -1, win)
-  if redis.call('GET', kCode) == record then
-    redis.call('DEL', kCode)
-    return {PASSED}
-  end
-  return {LOST}
+  redis.call('DEL', kCode)
+  return {PASSED}
 end
 return {GUESSED}
-`, func(tx store.Tx, keys, args []string) ([]int64, error) {
-	n, err := ints(args[caMaxTries], args[caTryTTL], args[caMaxFails], args[caWindow])
+`, checkTwin)
+
+// checkTwin is checkScript in Go, for the memory store; it compares with
+// hmac.Equal (constant time).
+func checkTwin(tx store.Tx, keys, args []string) ([]int64, error) {
+	answer, refused, err := switchTwin(tx, keys[ckPolicy], args[caPolicyField], args[caPolicyDefault])
 	if err != nil {
 		return nil, err
 	}
-	maxTries, tryTTL, maxFails, win := n[0], ms(n[1]), n[2], ms(n[3])
-	tries, err := tx.Incr(keys[ckTry], 1, tryTTL)
+	if refused {
+		return []int64{answer}, nil
+	}
+	n, err := ints(args[caNow], args[caMaxTries], args[caMaxFails], args[caWindow])
 	if err != nil {
+		return nil, err
+	}
+	now, maxTries, maxFails, win := n[0], n[1], n[2], ms(n[3])
+	rec, err := tx.Get(keys[ckCode])
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return []int64{absent}, nil
+	case err != nil:
+		return nil, err
+	case len(rec) < recordLen || rec[0] != recordVersion || int64(binary.BigEndian.Uint64(rec[1:9])) <= now:
+		return []int64{absent}, nil
+	}
+	var tries int64
+	if len(rec) > recordLen {
+		if tries, err = strconv.ParseInt(string(rec[recordLen:]), 10, 64); err != nil {
+			return nil, fmt.Errorf("attempts of a code record: %w", err)
+		}
+	}
+	if tries > maxTries {
+		return []int64{voided}, nil
+	}
+	tries++
+	left, err := tx.TTL(keys[ckCode])
+	if err != nil {
+		return nil, err
+	}
+	counted := strconv.AppendInt(append([]byte(nil), rec[:recordLen]...), tries, 10)
+	if err := tx.Set(keys[ckCode], counted, left); err != nil {
 		return nil, err
 	}
 	if tries > maxTries {
-		if tries == maxTries+1 {
-			if _, err := tx.Incr(keys[ckFail], 1, win); err != nil {
-				return nil, err
-			}
+		if _, err := tx.Incr(keys[ckFail], 1, win); err != nil {
+			return nil, err
 		}
 		return []int64{voided}, nil
 	}
@@ -363,27 +438,17 @@ return {GUESSED}
 	if fails > maxFails {
 		return []int64{locked}, nil
 	}
-	if args[caRight] == "1" {
-		if _, err := tx.Incr(keys[ckFail], -1, win); err != nil {
-			return nil, err
-		}
-		cur, err := tx.Get(keys[ckCode])
-		if errors.Is(err, store.ErrNotFound) {
-			return []int64{lost}, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !bytes.Equal(cur, []byte(args[caRecord])) {
-			return []int64{lost}, nil
-		}
-		if err := tx.Delete(keys[ckCode]); err != nil {
-			return nil, err
-		}
-		return []int64{passed}, nil
+	if !hmac.Equal(rec[1+8:recordLen], []byte(args[caMAC])) {
+		return []int64{guessed}, nil
 	}
-	return []int64{guessed}, nil
-})
+	if _, err := tx.Incr(keys[ckFail], -1, win); err != nil {
+		return nil, err
+	}
+	if err := tx.Delete(keys[ckCode]); err != nil {
+		return nil, err
+	}
+	return []int64{passed}, nil
+}
 
 func ints(ss ...string) ([]int64, error) {
 	out := make([]int64, len(ss))

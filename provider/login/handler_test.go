@@ -389,7 +389,11 @@ func TestPasscodesOff(t *testing.T) {
 	if err := e.policies.SetEmailOTP(context.Background(), tenantID, false); err != nil {
 		t.Fatal(err)
 	}
-	wantPage(t, b.verify(authReq, csrf, code), http.StatusForbidden, "turned off")
+	// Refused before the code is counted or consumed: every try of it is
+	// still there once passcodes are back on (the end of this test).
+	for range otp.DefaultPolicy().MaxAttempts + 1 {
+		wantPage(t, b.verify(authReq, csrf, code), http.StatusForbidden, "turned off")
+	}
 	email := func(addr string) *httptestRecorder {
 		o := e.browser(t)
 		authReq, csrf := o.toEmail()
@@ -415,6 +419,11 @@ func TestPasscodesOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantPage(t, email(invited), http.StatusForbidden, "turned off")
+
+	if err := e.policies.SetEmailOTP(context.Background(), tenantID, true); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, b.verify(authReq, csrf, code), http.StatusSeeOther)
 }
 
 // B3, timing: the send step answers an invited address without waiting

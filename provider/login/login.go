@@ -13,7 +13,6 @@
 package login
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -114,13 +113,12 @@ type Handler struct {
 }
 
 // Passcode is the chain's code connector as the passcode steps use it
-// (otp.Connector): its switch and its stored code are read in the step's
-// one batch, and the code is verified from what was read.
+// (otp.Connector): a typed code is verified by an op sent in the step's
+// one batch.
 type Passcode interface {
 	connectors.CodeConnector
 	connectors.BatchToggled
-	ReadCode(req connectors.CodeRequest) *store.Read[otp.Code]
-	VerifyRead(ctx context.Context, req connectors.CodeRequest, rec otp.Code, code string) (connectors.Identity, error)
+	PrepareVerify(req connectors.CodeRequest, code string) (*otp.PendingVerify, error)
 }
 
 // The chain's passcode must be a Passcode, or the pages would find none.

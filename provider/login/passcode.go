@@ -204,19 +204,46 @@ func (h *Handler) havePasscode(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// verify checks a typed code. Its format is checked first, from the form
+// alone: a malformed code costs no store work (B10). Then the check script
+// runs in the step's one batch with the reads of the request and the guest,
+// before the handler has seen either: the script needs nothing read first,
+// and a check cannot wait for the request without a second round trip.
+// So the code is judged, charged and, if right, consumed in the cases
+// refused after the batch too:
+//   - a request unknown or expired, or already completed (a replay, or a
+//     submission racing the winning one): a code is bound to its request
+//     (the challenge), so consuming or charging one there takes nothing
+//     from a sign-in that could still succeed;
+//   - an address that may not sign in: it was never mailed a code, so the
+//     only right code it can send is a lucky guess, which is consumed and
+//     answered as a wrong one (as before).
+//
+// A wrong code is charged in all of them, as a guess should be. While
+// passcodes are off the script refuses before it counts or consumes
+// anything.
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	authReq, flow, st, ok := h.postStep(w, r)
 	if !ok || !h.havePasscode(w, r) {
 		return
 	}
+	code, err := canon.Code(r.PostFormValue("code"))
+	if err != nil {
+		d := h.signinData(authReq, flow, st)
+		d.Status, d.FieldError = http.StatusBadRequest, pages.MsgCodeFormat
+		h.render(w, r, pages.PageCode, d)
+		return
+	}
 	// A browser that signed in as this address before spends its own
 	// failure budget (device cookie), out of a stranger's reach.
-	creq := connectors.CodeRequest{Canonical: st.Canonical, Challenge: challenge(flow, authReq),
-		Device: h.devices.ID(r, st.Canonical)}
-	// Every read of this step (request, policy, passcode, guest) in one
-	// round trip.
-	ctx := r.Context()
-	step, err := h.loadVerify(ctx, authReq, creq, st)
+	check, err := h.passcode.PrepareVerify(connectors.CodeRequest{Canonical: st.Canonical,
+		Challenge: challenge(flow, authReq), Device: h.devices.ID(r, st.Canonical)}, code)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	// The check, the request and the guest in one round trip.
+	step, err := h.loadVerify(r.Context(), authReq, check, st)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -234,17 +261,11 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, pages.PageCode, d)
 		return
 	}
-	code, err := canon.Code(r.PostFormValue("code"))
-	if err != nil {
-		d.Status, d.FieldError = http.StatusBadRequest, pages.MsgCodeFormat
-		h.render(w, r, pages.PageCode, d)
-		return
-	}
-	if !step.otpOn {
+	ident, err := step.ident, step.checkErr
+	if errors.Is(err, otp.ErrDisabled) {
 		h.errorPage(w, r, http.StatusForbidden, pages.MsgOTPDisabled)
 		return
 	}
-	ident, err := h.passcode.VerifyRead(ctx, creq, step.code, code)
 	if err == nil && !st.Allowed {
 		// Unreachable but by a lucky guess: such an address was never
 		// mailed. It gets the answer of a wrong code.

@@ -121,34 +121,27 @@ func (h *Handler) loadSend(ctx context.Context, issue connectors.PendingCode, au
 	return s, nil
 }
 
-// verifyStep is what the verify form needs: the request, whether
-// passcodes are on, the flow's code record and the guest.
+// verifyStep is what the verify form needs: the request, the outcome of
+// the code's check (the identity, or why none) and the guest.
 type verifyStep struct {
-	req    *op.AuthRequest
-	reqErr error
-	otpOn  bool
-	code   otp.Code
-	guest  guests.Record
+	req      *op.AuthRequest
+	reqErr   error
+	ident    connectors.Identity
+	checkErr error
+	guest    guests.Record
 }
 
-// loadVerify reads the verify form's values in one round trip: the
-// passcode connector's switch and stored code among them.
-func (h *Handler) loadVerify(ctx context.Context, authReq string, creq connectors.CodeRequest, st *signin) (verifyStep, error) {
-	req, on := h.d.OP.ReadAuthRequest(authReq), h.passcode.ReadEnabled()
-	code := h.passcode.ReadCode(creq)
-	g := h.guests.Read(st.Canonical)
-	if err := store.Batch(ctx, h.d.Store, req.Op(), on.Op(), code.Op(), g.Op()); err != nil {
+// loadVerify runs the code's check (the passcode switch among it) and
+// reads the request and the guest in one round trip.
+func (h *Handler) loadVerify(ctx context.Context, authReq string, check *otp.PendingVerify, st *signin) (verifyStep, error) {
+	req, g := h.d.OP.ReadAuthRequest(authReq), h.guests.Read(st.Canonical)
+	if err := store.Batch(ctx, h.d.Store, req.Op(), check.Op(), g.Op()); err != nil {
 		return verifyStep{}, err
 	}
 	var s verifyStep
 	var err error
 	s.req, s.reqErr = req.Result()
-	if s.otpOn, err = on.Result(); err != nil {
-		return verifyStep{}, err
-	}
-	if s.code, err = code.Result(); err != nil {
-		return verifyStep{}, err
-	}
+	s.ident, s.checkErr = check.Result()
 	if s.guest, err = g.Result(); err != nil {
 		return verifyStep{}, err
 	}

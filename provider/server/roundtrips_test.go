@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 	"testing"
 
@@ -24,16 +25,21 @@ import (
 const (
 	// maxSignInRoundTrips: an invited guest's first complete passcode
 	// sign-in (authorize with its first page 1, email form 1, send 1,
-	// verify 4, token 2).
-	maxSignInRoundTrips = 9
+	// verify 3, token 2). Verify's 3: the code's check script in one batch
+	// with the request's and the guest's reads, the guest's update, the
+	// last batch.
+	maxSignInRoundTrips = 8
 	// maxSelfServiceRoundTrips: a new guest of a self-service tenant: as
 	// an invited guest's; the record's compare-and-swap writes its index
 	// entries in the same script.
-	maxSelfServiceRoundTrips = 9
+	maxSelfServiceRoundTrips = 8
 	// maxOldSessionRoundTrips: a browser holding a session of an earlier
 	// sign-in (prompt=login): authorize reads it in its one batch, verify
 	// ends it in its last batch.
-	maxOldSessionRoundTrips = 9
+	maxOldSessionRoundTrips = 8
+	// maxMalformedCodeRoundTrips: a code that is not 8 digits is refused
+	// from the form alone (B10: bad input changes nothing).
+	maxMalformedCodeRoundTrips = 0
 	// maxSSORoundTrips: a second app's sign-in with a live session:
 	// authorize 2 (the request stored beside the session and policy
 	// reads; then the session's guest, still there with the session's id
@@ -128,6 +134,13 @@ func TestSignInRedisRoundTrips(t *testing.T) {
 	measure("refresh grant", maxRefreshRoundTrips, func() {
 		if _, err := r.oauth.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
 			t.Fatalf("refresh: %v", err)
+		}
+	})
+	mb := newBrowser(t)
+	cp := toCodePage(t, mb, rc.authURL(), "malformed@guest.example")
+	measure("malformed code", maxMalformedCodeRoundTrips, func() {
+		if msg := rejected(t, enter(t, mb, cp, "1234567"), http.StatusBadRequest); msg != msgCodeFormat {
+			t.Fatalf("malformed code: %q, want the format message", msg)
 		}
 	})
 }
