@@ -310,8 +310,8 @@ func (h *rtHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proce
 
 // BenchmarkOutboxRedis: mails per second through the Redis outbox to a
 // local SMTP sink, and Redis round trips per mail (reserve and queue on
-// the request's side, the outcome on the sender's; a burst larger than
-// the workers also pays the poller's claims).
+// the request's side, the outcome on the sender's; a burst past the
+// places waiting for a worker here also pays the poller's claims).
 //
 //	go test -run '^$' -bench BenchmarkOutboxRedis -benchtime 2000x ./pkg/mail
 func BenchmarkOutboxRedis(b *testing.B) {
