@@ -147,7 +147,9 @@ func TestOutboxBoundsPerTenant(t *testing.T) {
 // the queue nears its room, it reads again.
 func TestReserveReadsTheDepthOncePerMoment(t *testing.T) {
 	st := redisStore(t, redistest.Start(t).Addr, redistest.KeyPrefix(t))
-	hook := &rtHook{}
+	// Only the depth reads count: a connection's setup or the poller's
+	// first look at the outbox may fall among the reserves.
+	hook := &rtHook{only: "zcard"}
 	st.Client().AddHook(hook)
 	now := time.Unix(1_700_000_000, 0)
 	d := NewDispatcher(newSMTP(t, SMTPOptions{Addr: mailtest.Start(t).Addr}), "no-reply@example.com",
@@ -160,9 +162,6 @@ func TestReserveReadsTheDepthOncePerMoment(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Release()
-	}
-	if err := st.Ping(context.Background()); err != nil { // the connection's own setup is not counted
-		t.Fatal(err)
 	}
 	before := hook.n.Load()
 	for range 5 {
