@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -127,10 +128,12 @@ type Dispatcher struct {
 	// claimed. While it has, a new mail waits its turn in the queue instead
 	// of going straight to a worker (the tenants' turns stay fair).
 	backlog bool
-	// waiting counts the mails leased here that wait for a worker, per
-	// tenant: at most Workers each (one tenant's burst waits here, not in
-	// the poller's queue), and twice that in all.
-	waiting    map[string]int
+	// waiting holds the mails leased here that wait for a worker, a queue
+	// per tenant, served in turn by the workers as they free up (waitRoom
+	// bounds them); waitingN counts each tenant's places taken (queued, or
+	// being written to the outbox), waitingAll all of them.
+	waiting    map[string][]*claimed
+	waitingN   map[string]int
 	waitingAll int
 	// depths are the tenants' queue depths as last read (Reserve).
 	depths map[string]depthSeen
@@ -165,7 +168,7 @@ func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher
 		from: from, opt: opts, log: opts.Logger, ctx: ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		sem: make(chan struct{}, opts.Workers), reserved: map[string]int{}, owned: owned,
-		waiting: map[string]int{}, depths: map[string]depthSeen{},
+		waiting: map[string][]*claimed{}, waitingN: map[string]int{}, depths: map[string]depthSeen{},
 	}
 	go d.poll()
 	return d
@@ -269,11 +272,12 @@ var ErrSlotUsed = errors.New("mail: queue slot already used")
 
 // put writes m to the outbox in its reserved place. Usually the mail is
 // written already leased to this replica and handed to a worker here (at
-// once, or after the sends in flight): no poll, no claim - one round trip
-// to queue it and one to forget it once sent. The outbox holds it until
-// then, so a crash loses nothing: the lease runs out and any replica sends
-// it. A mail that cannot be handed over waits in the queue for the
-// poller, which serves the tenants in turn.
+// once, or in its tenant's turn once a worker is free): no poll, no claim
+// - one round trip to queue it and one to forget it once sent. The outbox
+// holds it until then, so a crash loses nothing: the lease runs out and
+// any replica sends it. A mail that cannot be handed over (the places
+// waiting here are taken) waits in the queue for the poller, which serves
+// the tenants in turn.
 func (d *Dispatcher) put(m Message) error {
 	defer d.unreserve(m.Tenant)
 	hand, ok := d.handOff(m.Tenant)
@@ -304,23 +308,22 @@ func (d *Dispatcher) put(m Message) error {
 		d.mu.Unlock()
 		d.poke()
 	case toWorker:
-		go d.deliverHere(c)
+		go d.work(c)
 	case toNextWorker:
-		go func() {
-			d.sem <- struct{}{}
-			d.mu.Lock()
-			d.unwait(m.Tenant)
-			d.mu.Unlock()
-			if d.opt.Now().Sub(time.Unix(0, c.rec.Enqueued)) > d.opt.Lease-d.opt.SendTimeout {
-				// Waited so long (sends stalling) that the lease could
-				// run out mid-send: leave the mail to whichever poller
-				// takes it once the lease has, so it goes out once.
-				<-d.sem
-				d.wg.Done()
-				return
-			}
-			d.deliverHere(c)
-		}()
+		d.mu.Lock()
+		d.waiting[m.Tenant] = append(d.waiting[m.Tenant], c)
+		// The workers may all have freed up while the mail was written:
+		// then nobody would look at the queue again.
+		var next *claimed
+		select {
+		case d.sem <- struct{}{}:
+			next = d.nextLocked()
+		default:
+		}
+		d.mu.Unlock()
+		if next != nil {
+			go d.work(next)
+		}
 	}
 	return nil
 }
@@ -331,8 +334,22 @@ type handOver int
 const (
 	toPoller     handOver = iota // queued, due now: the poller claims it
 	toWorker                     // leased here, a worker held for it
-	toNextWorker                 // leased here, waiting for the next free worker
+	toNextWorker                 // leased here, waiting for a worker in its tenant's turn
 )
+
+// waitPerWorker sizes the room for mails leased here that wait for a
+// worker: waitPerWorker·Workers per tenant (at most its queue room), twice
+// that in all. It is what absorbs the bursts of a load the workers keep up
+// with on average (16 browsers may ask for a code at one instant while 4
+// mails are on the wire) without the poller's claims; past it a burst
+// waits in the outbox queue, not in memory.
+const waitPerWorker = 16
+
+// waitRoom is how many mails of one tenant, and of all, may wait here.
+func (d *Dispatcher) waitRoom() (tenant, all int) {
+	all = waitPerWorker * d.opt.Workers
+	return min(all, d.opt.QueueSize), 2 * all
+}
 
 // handOff decides how a mail of tenant is handed over and holds what that
 // takes (a worker, or a waiting place; wg counts the delivery to come).
@@ -349,17 +366,18 @@ func (d *Dispatcher) handOff(tenant string) (hand handOver, ok bool) {
 	select {
 	case d.sem <- struct{}{}:
 		hand = toWorker
+		// The turns go on after the tenant served here.
+		d.last = tenant
 	default:
-		if d.waiting[tenant] >= d.opt.Workers || d.waitingAll >= 2*d.opt.Workers {
+		room, roomAll := d.waitRoom()
+		if d.waitingN[tenant] >= room || d.waitingAll >= roomAll {
 			return toPoller, true
 		}
-		d.waiting[tenant]++
+		d.waitingN[tenant]++
 		d.waitingAll++
 		hand = toNextWorker
 	}
 	d.wg.Add(1) // under mu: never after Close, so never during Wait
-	// The poller's turns go on after the tenant served here.
-	d.last = tenant
 	return hand, true
 }
 
@@ -381,25 +399,87 @@ func (d *Dispatcher) handBack(tenant string, hand handOver) {
 // unwait gives back a waiting place (mu held).
 func (d *Dispatcher) unwait(tenant string) {
 	d.waitingAll--
-	if d.waiting[tenant]--; d.waiting[tenant] <= 0 {
-		delete(d.waiting, tenant)
+	if d.waitingN[tenant]--; d.waitingN[tenant] <= 0 {
+		delete(d.waitingN, tenant)
 	}
 }
 
-// deliverHere sends a mail put leased to this replica, on the worker held
-// for it, then frees the worker (waking the poller when mail waits).
-func (d *Dispatcher) deliverHere(c *claimed) {
-	defer d.wg.Done()
-	defer func() {
-		<-d.sem
-		d.mu.Lock()
-		waiting := d.backlog
-		d.mu.Unlock()
-		if waiting {
-			d.poke()
+// nextLocked is called with mu and a worker held: it returns the next
+// mail waiting here, taking the tenants in turn after the last served,
+// or frees the worker and returns nil when none waits. Freeing it under
+// mu is what keeps put from queueing a mail that no worker will look at.
+func (d *Dispatcher) nextLocked() *claimed {
+	for len(d.waiting) > 0 {
+		if c := d.popLocked(d.nextTenant()); c != nil {
+			return c
 		}
-	}()
-	d.deliver(c)
+	}
+	<-d.sem
+	return nil
+}
+
+// popLocked takes the tenant's next mail waiting here (mu held); nil when
+// none is left that may still be sent here.
+func (d *Dispatcher) popLocked(tenant string) *claimed {
+	for q := d.waiting[tenant]; len(q) > 0; q = d.waiting[tenant] {
+		c := q[0]
+		q[0] = nil
+		if len(q) == 1 {
+			delete(d.waiting, tenant)
+		} else {
+			d.waiting[tenant] = q[1:]
+		}
+		d.unwait(tenant)
+		if d.opt.Now().Sub(time.Unix(0, c.rec.Enqueued)) > d.opt.Lease-d.opt.SendTimeout {
+			// Waited so long (sends stalling) that the lease could run
+			// out mid-send: leave the mail to whichever poller takes it
+			// once the lease has, so it goes out once.
+			d.wg.Done()
+			continue
+		}
+		d.last = tenant
+		return c
+	}
+	return nil
+}
+
+// nextTenant is the first tenant after the last served (in name order,
+// wrapping around) with mail waiting here (mu held, some waiting).
+func (d *Dispatcher) nextTenant() string {
+	after, first := "", ""
+	for t := range d.waiting {
+		if t > d.last && (after == "" || t < after) {
+			after = t
+		}
+		if first == "" || t < first {
+			first = t
+		}
+	}
+	return cmp.Or(after, first)
+}
+
+// work delivers c on the worker held for it, then the mails waiting here
+// in turn until none is left, then frees the worker. While mail due waits
+// in the queue too, the worker goes back to the poller instead, whose
+// rounds take every tenant in turn, whether its next mail waits here or
+// in the queue (until Close: the poller may be gone).
+func (d *Dispatcher) work(c *claimed) {
+	backlog := false
+	for c != nil {
+		d.deliver(c)
+		d.wg.Done()
+		d.mu.Lock()
+		if backlog = d.backlog && !d.closed; backlog {
+			<-d.sem
+			c = nil
+		} else {
+			c = d.nextLocked()
+		}
+		d.mu.Unlock()
+	}
+	if backlog {
+		d.poke()
+	}
 }
 
 // poke wakes the poller if it sleeps (never blocks).
@@ -493,6 +573,7 @@ func (d *Dispatcher) abandon() {
 func (d *Dispatcher) poll() {
 	defer close(d.done)
 	defer d.wg.Wait()
+	defer d.leftovers()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -523,6 +604,13 @@ func (d *Dispatcher) poll() {
 	}
 }
 
+// leftovers gives the mails still waiting here a worker once the poller
+// has stopped: a worker may have left its turn to it just before.
+func (d *Dispatcher) leftovers() {
+	d.sem <- struct{}{}
+	d.free()
+}
+
 // idle reports whether no delivery is in flight and no place is held.
 func (d *Dispatcher) idle() bool {
 	d.mu.Lock()
@@ -544,7 +632,7 @@ func (d *Dispatcher) round() (busy bool, next time.Time, empty bool) {
 	}
 	defer func() {
 		if !busy {
-			<-d.sem
+			d.free()
 		}
 	}()
 	ctx, cancel := context.WithTimeout(d.ctx, storeTimeout)
@@ -560,28 +648,35 @@ func (d *Dispatcher) round() (busy bool, next time.Time, empty bool) {
 	last := d.last
 	d.mu.Unlock()
 	for _, t := range rotate(tenants, last) {
-		c, sc, err := d.box.claim(ctx, d.opt.Now(), t)
-		if err != nil {
-			d.log.Warn("mail outbox claim failed", zap.Error(err))
-			return false, time.Time{}, false
-		}
-		depth += sc.depth
-		oldest = earliest(oldest, sc.oldest)
-		next = earliest(next, sc.next)
-		if c != nil {
+		// A mail of t leased here, waiting for a worker, takes t's turn
+		// (while the queue has mail due, the workers leave the turns to
+		// the poller: see work).
+		d.mu.Lock()
+		c := d.popLocked(t)
+		d.mu.Unlock()
+		if c == nil {
+			var sc scan
+			if c, sc, err = d.box.claim(ctx, d.opt.Now(), t); err != nil {
+				d.log.Warn("mail outbox claim failed", zap.Error(err))
+				return false, time.Time{}, false
+			}
+			depth += sc.depth
+			oldest = earliest(oldest, sc.oldest)
+			next = earliest(next, sc.next)
+			if c == nil {
+				continue
+			}
 			d.mu.Lock()
 			d.last = t
 			d.mu.Unlock()
 			d.wg.Add(1)
-			go func() {
-				defer d.wg.Done()
-				defer d.poke() // a worker is free: the next round need not wait
-				defer func() { <-d.sem }()
-				d.deliver(c)
-			}()
 			d.busyGauges(ctx, tenants, oldest)
-			return true, next, false
 		}
+		go func() {
+			defer d.poke() // a worker is free: the next round need not wait
+			d.work(c)
+		}()
+		return true, next, false
 	}
 	// Nothing due is left unclaimed: new mail may go straight to a worker.
 	d.mu.Lock()
@@ -589,6 +684,17 @@ func (d *Dispatcher) round() (busy bool, next time.Time, empty bool) {
 	d.mu.Unlock()
 	d.gauges(depth, oldest)
 	return false, next, depth == 0
+}
+
+// free gives up a worker the poller held for nothing, to the mails
+// waiting here first.
+func (d *Dispatcher) free() {
+	d.mu.Lock()
+	c := d.nextLocked()
+	d.mu.Unlock()
+	if c != nil {
+		go d.work(c)
+	}
 }
 
 // rotate starts the list (sorted) after last, wrapping around.

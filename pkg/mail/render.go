@@ -8,6 +8,8 @@ package mail
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
@@ -17,6 +19,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 )
@@ -102,11 +105,18 @@ type set struct {
 	html    *htmltemplate.Template
 }
 
-// Renderer turns CodeMail and InviteMail values into Messages. It is
-// immutable after NewRenderer and safe for concurrent use.
+// Renderer turns CodeMail and InviteMail values into Messages. Its
+// templates are fixed at NewRenderer; it is safe for concurrent use.
 type Renderer struct {
 	sets  map[string]map[string]*set // kind → lang → set
 	langs map[string][]string        // kind → available languages, sorted
+	// hole holds the placeholders for the code and the address that the
+	// skeletons are rendered with: random, so that no template or value
+	// can hold one by chance.
+	hole [2]string
+
+	mu        sync.Mutex
+	skeletons map[codeKey]*skeleton // nil: that mail cannot be spliced
 }
 
 // fileName is {kind}.{part}.{lang}.tmpl, e.g. code.subject.fr.tmpl.
@@ -152,7 +162,12 @@ func NewRenderer(fsys fs.FS) (*Renderer, error) {
 		found[kind][lang][part] = src
 	}
 
-	r := &Renderer{sets: map[string]map[string]*set{}, langs: map[string][]string{}}
+	r := &Renderer{sets: map[string]map[string]*set{}, langs: map[string][]string{}, skeletons: map[codeKey]*skeleton{}}
+	for i := range r.hole {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		r.hole[i] = "gp" + hex.EncodeToString(b[:])
+	}
 	for kind, byLang := range found {
 		r.sets[kind] = map[string]*set{}
 		for lang, p := range byLang {
@@ -208,7 +223,13 @@ func (r *Renderer) Code(m CodeMail) (Message, error) {
 		To: m.To, TenantName: m.TenantName, AppName: m.AppName, Code: m.Code,
 		AccentColor: accent(m.AccentColor), ValidityMinutes: minutes,
 	}
-	msg, err := r.render(KindCode, m.Lang, m.To, data)
+	var msg Message
+	var err error
+	if sk := r.skeleton(m.Lang, data); sk != nil {
+		msg, err = finish(KindCode, m.To, sk.splice(m.Code, m.To))
+	} else {
+		msg, err = r.render(KindCode, m.Lang, m.To, data)
+	}
 	if err != nil {
 		return Message{}, err
 	}
@@ -236,28 +257,42 @@ func (r *Renderer) Invite(m InviteMail) (Message, error) {
 }
 
 func (r *Renderer) render(kind, lang, to string, data any) (Message, error) {
+	parts, err := r.execute(kind, lang, data)
+	if err != nil {
+		return Message{}, err
+	}
+	return finish(kind, to, parts)
+}
+
+// execute runs the subject, text and html templates of kind in lang.
+func (r *Renderer) execute(kind, lang string, data any) ([3]string, error) {
 	s := r.sets[kind][r.pick(kind, lang)]
 	if s == nil {
-		return Message{}, fmt.Errorf("mail: no templates for %q", kind)
+		return [3]string{}, fmt.Errorf("mail: no templates for %q", kind)
 	}
 	var subj, text, html bytes.Buffer
 	if err := s.subject.Execute(&subj, data); err != nil {
-		return Message{}, fmt.Errorf("mail: render %s subject: %w", kind, err)
+		return [3]string{}, fmt.Errorf("mail: render %s subject: %w", kind, err)
 	}
 	if err := s.text.Execute(&text, data); err != nil {
-		return Message{}, fmt.Errorf("mail: render %s text: %w", kind, err)
+		return [3]string{}, fmt.Errorf("mail: render %s text: %w", kind, err)
 	}
 	if err := s.html.Execute(&html, data); err != nil {
-		return Message{}, fmt.Errorf("mail: render %s html: %w", kind, err)
+		return [3]string{}, fmt.Errorf("mail: render %s html: %w", kind, err)
 	}
-	subject := strings.TrimSpace(subj.String())
+	return [3]string{subj.String(), text.String(), html.String()}, nil
+}
+
+// finish makes a Message of the rendered subject, text and html.
+func finish(kind, to string, parts [3]string) (Message, error) {
+	subject := strings.TrimSpace(parts[0])
 	if subject == "" {
 		return Message{}, fmt.Errorf("mail: %s subject is empty", kind)
 	}
 	if err := checkHeaderValue("subject", subject); err != nil {
 		return Message{}, err
 	}
-	return Message{To: to, Subject: subject, Text: text.String(), HTML: html.String(), Kind: kind}, nil
+	return Message{To: to, Subject: subject, Text: parts[1], HTML: parts[2], Kind: kind}, nil
 }
 
 // pick chooses a language: an exact match, then the base language ("fr"

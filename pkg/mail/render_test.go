@@ -215,3 +215,21 @@ func TestNewRendererRefusesBadTemplates(t *testing.T) {
 		t.Error("code in subject accepted")
 	}
 }
+
+// BenchmarkCodeMail: rendering a passcode mail (a skeleton's splice once
+// the tenant's first mail has made it).
+//
+//	go test -run '^$' -bench BenchmarkCodeMail -count 5 ./pkg/mail
+func BenchmarkCodeMail(b *testing.B) {
+	r, err := NewRenderer(templates.FS)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cm := codeMail("en")
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := r.Code(cm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

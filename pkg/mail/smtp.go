@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -121,31 +122,87 @@ func (c *conn) start(from, to string) (io.WriteCloser, error) {
 	if err := cmp.Or(errMail, errRcpt); err != nil {
 		if errData == nil {
 			// A server that took DATA without a recipient: end it empty.
-			_ = (&dataWriter{t: t, w: t.DotWriter()}).Close()
+			_ = newDataWriter(t).Close()
 		}
 		return nil, err
 	}
 	if errData != nil {
 		return nil, errData
 	}
-	return &dataWriter{t: t, w: t.DotWriter()}, nil
+	return newDataWriter(t), nil
 }
 
 // dataWriter is a mail's content after a pipelined DATA: as net/smtp's
-// own, Close sends the final "." and reads the verdict.
+// own, Close sends the final "." and reads the verdict. It writes what
+// textproto's DotWriter writes (lines starting with "." get another,
+// a bare LF becomes CRLF) a line at a time instead of a byte at a time:
+// the DotWriter's byte loop cost more than building the mail.
 type dataWriter struct {
 	t *textproto.Conn
-	w io.WriteCloser
+	// bol: at the beginning of a line; cr: the last byte written was CR;
+	// begun: something was written.
+	bol, cr, begun bool
 }
 
-func (d *dataWriter) Write(p []byte) (int, error) { return d.w.Write(p) }
+func newDataWriter(t *textproto.Conn) *dataWriter { return &dataWriter{t: t, bol: true} }
+
+func (d *dataWriter) Write(p []byte) (int, error) {
+	w := d.t.W
+	n := len(p)
+	d.begun = d.begun || n > 0
+	for len(p) > 0 {
+		if d.bol && p[0] == '.' {
+			if err := w.WriteByte('.'); err != nil {
+				return 0, err
+			}
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if _, err := w.Write(p); err != nil {
+				return 0, err
+			}
+			d.bol, d.cr = false, p[len(p)-1] == '\r'
+			return n, nil
+		}
+		if _, err := w.Write(p[:i]); err != nil {
+			return 0, err
+		}
+		if i > 0 && p[i-1] != '\r' || i == 0 && !d.cr {
+			if err := w.WriteByte('\r'); err != nil {
+				return 0, err
+			}
+		}
+		if err := w.WriteByte('\n'); err != nil {
+			return 0, err
+		}
+		d.bol, d.cr = true, false
+		p = p[i+1:]
+	}
+	return n, nil
+}
 
 func (d *dataWriter) Close() error {
-	if err := d.w.Close(); err != nil {
+	if err := d.end(); err != nil {
 		return err
 	}
 	_, _, err := d.t.ReadResponse(250)
 	return err
+}
+
+// end writes the final "." and sends what is buffered.
+func (d *dataWriter) end() error {
+	// The content's last line ended as the DotWriter ends it.
+	end := "\r\n.\r\n"
+	switch {
+	case d.cr:
+		end = "\n.\r\n"
+	case d.bol && d.begun:
+		end = ".\r\n"
+	}
+	if _, err := d.t.W.WriteString(end); err != nil {
+		return err
+	}
+	return d.t.W.Flush()
 }
 
 // SMTPOption adjusts an SMTP transport.
