@@ -177,14 +177,17 @@ func redisSocket(a string) (path string, isSocket bool) {
 const maxSocketPath = 107
 
 // redisSocketPath checks a unix socket address (a as written, path its
-// file) and reports whether it is usable.
+// file) and reports whether it is usable. An address that is not a plain
+// path is not quoted back: a go-redis URL carries its password there
+// (unix://user:password@/path, ?password=), and problems reach the log
+// on a reload.
 func (v *validator) redisSocketPath(key, a, path string, r *Redis) bool {
 	const example = "unix:///run/redis/redis.sock"
 	switch {
 	case !strings.HasPrefix(path, "/"):
-		v.add(key, "%q is not a unix socket address; write unix:// and an absolute path, e.g. %s", a, example)
+		v.add(key, "is not a unix socket address; write unix:// and an absolute path, e.g. %s", example)
 	case strings.Contains(path, "?"):
-		v.add(key, "%q has a query; a socket address is only its path: set db, username and password under store.redis", a)
+		v.add(key, "has a query; a socket address is only its path: set db, username and password under store.redis")
 	case len(path) > maxSocketPath:
 		v.add(key, "%q is %d bytes long; a unix socket path has at most %d: use a shorter path", a, len(path), maxSocketPath)
 	case r.MasterName != "":

@@ -56,7 +56,7 @@ func (t *Tenant) authorize(w http.ResponseWriter, r *http.Request) {
 		t.authError(w, r, to, err)
 		return
 	}
-	if t.starter != nil {
+	if t.starter != nil && r.Method == http.MethodGet {
 		t.accept(w, r, req, sub, to)
 		return
 	}
@@ -75,6 +75,10 @@ func (t *Tenant) authorize(w http.ResponseWriter, r *http.Request) {
 // the pages' first reads (the session, the switches) travel in the batch
 // that stores the request. An OP without one (this package's tests)
 // redirects to the client's LoginURL instead, which serves the same step.
+// So does a POST to /authorize: an app's cross-site form carries no
+// SameSite=Lax cookie, so its answer would miss the browser's session
+// (no single sign-on, login_required for prompt=none) and replace its
+// flow cookie; the GET that follows the redirect carries them.
 type Starter interface {
 	Start(w http.ResponseWriter, r *http.Request, a *Accepted)
 }

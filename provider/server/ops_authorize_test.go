@@ -58,6 +58,13 @@ func postAuthorize(t *testing.T, e *env, form url.Values) page {
 	return newBrowser(t).raw(http.MethodPost, e.issuer("fabrikam")+"/authorize", form)
 }
 
+// startedByPost reports whether p, the answer to a POST /authorize, is
+// the redirect to the start page of the request it stored.
+func startedByPost(t testing.TB, p page) bool {
+	t.Helper()
+	return p.status == http.StatusFound && strings.Contains(p.location(t), "/fabrikam/login?authRequestID=")
+}
+
 // Issue 6 item 8 (B6, B10): oversized or repeated parameters, unknown
 // values of enumerated parameters and bodies over 64 KiB are refused before
 // anything is stored: with an OAuth error at the redirect URI when client
@@ -165,7 +172,7 @@ func TestAuthorizeBoundsRefuseAndStoreNothing(t *testing.T) {
 		q.Set("max_age", "600")
 		q.Set("pad", long(60<<10))
 		p := postAuthorize(t, s.env, q)
-		if !isStartPage(p) {
+		if !startedByPost(t, p) {
 			t.Fatalf("%d %s\n%s", p.status, p.location(t), p.body)
 		}
 		if n, _ := s.stored(t); n != 1 {
@@ -195,10 +202,10 @@ func TestAuthorizeStoredBytesBounded(t *testing.T) {
 	abusive := baseAuthQuery("portal", rpCallback)
 	abusive.Set("prompt", strings.TrimSpace(strings.Repeat("login ", 10<<10)))
 	for i := range n {
-		if p := postAuthorize(t, s.env, big); !isStartPage(p) {
+		if p := postAuthorize(t, s.env, big); !startedByPost(t, p) {
 			t.Fatalf("request %d at the bounds refused: %d %s", i, p.status, p.location(t))
 		}
-		if p := postAuthorize(t, s.env, abusive); isStartPage(p) {
+		if p := postAuthorize(t, s.env, abusive); startedByPost(t, p) || isStartPage(p) {
 			t.Fatalf("abusive request %d accepted", i)
 		}
 	}
@@ -240,5 +247,29 @@ func TestAuthorizeAnswersWithTheFirstStep(t *testing.T) {
 	if q := loc.Query(); !strings.HasPrefix(loc.String(), rpCallback) || q.Get("code") == "" ||
 		q.Get("state") != r2.state || q.Get("iss") != e.issuer("fabrikam") {
 		t.Fatalf("single sign-on: %d to %s, want the app with its code", p.status, loc)
+	}
+}
+
+// A POST to /authorize (an app's form, B6: GET and POST are both served)
+// is redirected to the start page instead of answered with it: a browser
+// sends no SameSite=Lax cookie with a cross-site POST, so the answer would
+// miss its session (no single sign-on, login_required for prompt=none) and
+// replace its flow cookie. The GET after the redirect carries them: here
+// the signed-in browser's session completes the request without a page.
+func TestAuthorizePostRedirectsToTheStartPage(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	invite(t, e, "fabrikam", "ada@guest.example", "Ada")
+	b, _ := signedInBrowser(t, e, "ada@guest.example")
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	form := mustURL(t, r.authURL()).Query()
+
+	p := b.raw(http.MethodPost, e.issuer("fabrikam")+"/authorize", form)
+	if !startedByPost(t, p) {
+		t.Fatalf("POST /authorize: %d to %q, want a redirect to the start page\n%.400s", p.status, p.location(t), p.body)
+	}
+	p = b.raw(http.MethodGet, p.location(t), nil)
+	loc := mustURL(t, p.location(t))
+	if q := loc.Query(); !strings.HasPrefix(loc.String(), rpCallback) || q.Get("code") == "" || q.Get("state") != r.state {
+		t.Fatalf("the start page of a live session: %d to %s, want the app with its code", p.status, loc)
 	}
 }
