@@ -241,7 +241,11 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) {
 // this costs one round trip of its own.
 func (h *Handler) continueHinted(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, addr canon.Address) {
 	g, on := h.guests.Read(addr.Canonical), h.readToggles()
-	err := store.Batch(r.Context(), h.d.Store, append(on.Ops(), g.Op())...)
+	// The hint answers the email page on the guest's behalf: the request
+	// gets a sign-in's lifetime here, as the email form gives it, so an
+	// upstream it goes straight to has the time of a sign-in.
+	touch := h.d.OP.TouchAuthRequestOp(a.ID)
+	err := store.Batch(r.Context(), h.d.Store, append(on.Ops(), g.Op(), touch)...)
 	var rec guests.Record
 	var toggles connectors.Toggles
 	if err == nil {

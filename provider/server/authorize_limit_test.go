@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/pkg/store/memory"
@@ -168,6 +170,14 @@ func TestAuthorizeRequestTTLRedis(t *testing.T) {
 	}
 	if ttl, err = e.store.TTL(context.Background(), key); err != nil || ttl <= 40*time.Minute || ttl > 45*time.Minute {
 		t.Fatalf("TTL once the guest answered the page: %v, %v; want 45m", ttl, err)
+	}
+	// A login_hint answers the email page for the guest: its request has
+	// a sign-in's lifetime from /authorize on (an upstream it is sent
+	// straight to may take its time).
+	hinted := b.raw(http.MethodGet, r.authURL(oauth2.SetAuthURLParam("login_hint", "ada@partner.example")), nil)
+	key = store.TagKey("fabrikam", authRequestID(t, hinted), "authreq")
+	if ttl, err = e.store.TTL(context.Background(), key); err != nil || ttl <= 40*time.Minute || ttl > 45*time.Minute {
+		t.Fatalf("TTL of a hinted request: %v, %v; want 45m", ttl, err)
 	}
 }
 
