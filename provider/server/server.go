@@ -27,14 +27,13 @@ import (
 const MaxBodyBytes = 1 << 20
 
 // Router routes requests: each tenant's sign-in pages and OP under
-// "/{tenant}" with a ServeMux of the tenant's own, and the operations
-// endpoints and, for every other path, the tenant context errors of B1
-// with one more.
+// "/{tenant}" on a ServeMux of the tenant's own; the operations endpoints
+// and every other path (the tenant context errors of B1) on the server's.
 //
 // One ServeMux for every tenant made a start (and a reload) quadratic in
 // the tenants: ServeMux checks each pattern it registers against every
 // pattern ending in a slash it holds, and a tenant has a dozen. With a
-// thousand tenants that was 20 s of CPU before the server answered; a
+// thousand tenants that was 20-30 s of CPU before the server answered; a
 // tenant's mux holds its own patterns only.
 type Router struct {
 	cfg *config.Config
