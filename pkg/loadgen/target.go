@@ -20,8 +20,22 @@ import (
 	"github.com/guestpass/guestpass/pkg/proctest"
 )
 
-// startTimeout bounds how long a started server may take to answer.
+// startTimeout bounds how long a started Redis may take to answer, and a
+// started guestpass but for its tenants (serverStartTimeout).
 const startTimeout = 30 * time.Second
+
+// startPerTenant is how much longer a started guestpass may take to
+// answer for each tenant of its config: it builds every tenant before it
+// listens. A thousand took 1.5 s on a loaded 2-core host; this leaves a
+// slow host ten times that, so --tenants 1000 does not fail there for
+// want of patience.
+const startPerTenant = 20 * time.Millisecond
+
+// serverStartTimeout bounds how long a started guestpass with tenants
+// tenants may take to answer.
+func serverStartTimeout(tenants int) time.Duration {
+	return startTimeout + time.Duration(tenants)*startPerTenant
+}
 
 // TargetOptions say what to measure: a guestpass the tool starts (the
 // default) or one already running (Target).
@@ -319,14 +333,17 @@ func (t *Target) startServers(ctx context.Context, o TargetOptions) error {
 		if err := os.WriteFile(path, []byte(c.YAML()), 0o600); err != nil {
 			return err
 		}
-		if err := t.startServer(ctx, o.Executable, path, addr, filepath.Join(t.Dir, fmt.Sprintf("guestpass-%d.log", i))); err != nil {
+		logPath := filepath.Join(t.Dir, fmt.Sprintf("guestpass-%d.log", i))
+		if err := t.startServer(ctx, o.Executable, path, addr, logPath, serverStartTimeout(o.Tenants)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (t *Target) startServer(ctx context.Context, exe, config, addr, logPath string) error {
+// startServer starts one guestpass and waits at most timeout for it to
+// answer /healthz.
+func (t *Target) startServer(ctx context.Context, exe, config, addr, logPath string, timeout time.Duration) error {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return err
@@ -341,7 +358,7 @@ func (t *Target) startServer(ctx context.Context, exe, config, addr, logPath str
 	t.procs = append(t.procs, p)
 	t.serverPIDs = append(t.serverPIDs, strconv.Itoa(p.Pid()))
 	hc := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(startTimeout)
+	deadline := time.Now().Add(timeout)
 	for {
 		resp, err := hc.Get("http://" + addr + "/healthz")
 		if err == nil {
@@ -359,7 +376,7 @@ func (t *Target) startServer(ctx context.Context, exe, config, addr, logPath str
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("guestpass at %s did not answer within %v: %s", addr, startTimeout, tail(logPath))
+			return fmt.Errorf("guestpass at %s did not answer within %v: %s", addr, timeout, tail(logPath))
 		}
 	}
 }

@@ -2,11 +2,41 @@ package loadgen
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/guestpass/guestpass/pkg/proctest"
 )
+
+// A started guestpass is waited for longer the more tenants it builds
+// before it listens (a thousand on a slow host outlasted a fixed 30 s),
+// and for as long as it is given.
+func TestServerStartWaitGrowsWithTheTenants(t *testing.T) {
+	if one, many := serverStartTimeout(1), serverStartTimeout(1000); one < startTimeout || many < one+15*time.Second {
+		t.Errorf("waits %v for one tenant and %v for a thousand", one, many)
+	}
+	exe := filepath.Join(t.TempDir(), "guestpass")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\nexec sleep 30\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ports, err := proctest.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := &Target{ticks: clockTicks(), Dir: t.TempDir()}
+	defer tg.Close()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+	err = tg.startServer(context.Background(), exe, "guestpass.yaml", addr, filepath.Join(tg.Dir, "guestpass.log"), 300*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "did not answer within 300ms") {
+		t.Fatalf("a server that never answers: %v, want the wait it was given", err)
+	}
+}
 
 // With RedisUnix the generated config names the private Redis's socket,
 // a Redis answers there, and its CPU is read from /proc (it is local).

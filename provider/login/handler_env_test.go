@@ -124,6 +124,7 @@ type env struct {
 	clock   *storetest.Clock
 	op      *op.Tenant
 	h       *login.Handler
+	mux     http.Handler // h's Routes
 	mailer  *recordingMailer
 	staff   *mock.Password
 	partner *mock.Callback
@@ -183,6 +184,7 @@ func newEnv(t *testing.T) *env {
 		BaseURL: "http://idp.example", Mail: mr, Mailer: e.mailer, Pages: pg, Logger: zap.NewNop(),
 		Metrics: metrics.New(), Clock: clock.Now,
 	})
+	e.mux = routesMux(e.h)
 	return e
 }
 
@@ -214,7 +216,7 @@ func (b *browser) do(method, path string, form url.Values) *httptest.ResponseRec
 		req.AddCookie(c)
 	}
 	rec := httptest.NewRecorder()
-	b.e.h.ServeHTTP(rec, req)
+	b.e.mux.ServeHTTP(rec, req)
 	b.keep(rec)
 	return rec
 }

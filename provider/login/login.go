@@ -93,14 +93,15 @@ type Deps struct {
 	UpstreamTimeout time.Duration
 }
 
-// Handler serves "/login...", "/apps" and "/logged-out" of one tenant (paths are
-// tenant-relative).
+// Handler serves "/login...", "/apps" and "/logged-out" of one tenant: its
+// Routes, at tenant-relative paths, which the server mounts under
+// "/{tenant}" on its own mux (no mux of its own: a start with a thousand
+// tenants would build a thousand for nothing).
 type Handler struct {
 	d      Deps
 	t      Tenant
 	policy otp.Policy
-	base   string         // "/{tenant}/login"
-	routes *http.ServeMux // Routes, for ServeHTTP
+	base   string // "/{tenant}/login"
 	// passcode is the chain's code connector (the email passcode); nil
 	// when the chain has none.
 	passcode        Passcode
@@ -137,13 +138,8 @@ func New(d Deps) *Handler {
 	if h.upstreamTimeout <= 0 {
 		h.upstreamTimeout = DefaultUpstreamTimeout
 	}
-	h.routes = h.mux()
 	return h
 }
-
-// ServeHTTP serves Routes at tenant-relative paths; the server mounts
-// Routes under "/{tenant}" itself.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.routes.ServeHTTP(w, r) }
 
 // apps lists the tenant's apps that have a home page (B1: an entry point
 // guests can bookmark).

@@ -72,15 +72,6 @@ func (h *Handler) methodNotAllowed(routes []Route) []Route {
 	return extra
 }
 
-// mux serves Routes at tenant-relative paths (ServeHTTP).
-func (h *Handler) mux() *http.ServeMux {
-	mux := http.NewServeMux()
-	for _, rt := range h.Routes() {
-		mux.Handle(rt.Pattern(""), rt.Handler)
-	}
-	return mux
-}
-
 func (h *Handler) signedOut(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, pages.PageSignedOut, pages.Data{Message: pages.MsgSignedOut})
 }

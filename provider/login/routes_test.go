@@ -22,7 +22,7 @@ func TestRoutesRefuseOtherMethodsOnTheErrorPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := login.New(login.Deps{Tenant: login.Tenant{ID: "fabrikam", Branding: pages.Branding{TenantID: "fabrikam", DisplayName: "Fabrikam"}}, Pages: pg})
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(routesMux(h))
 	t.Cleanup(srv.Close)
 
 	allowed := map[string][]string{}
@@ -39,6 +39,16 @@ func TestRoutesRefuseOtherMethodsOnTheErrorPage(t *testing.T) {
 	}
 	check(t, srv.URL, http.MethodGet, "/login/nosuch", http.StatusNotFound, "")
 	check(t, srv.URL, http.MethodPost, "/login/", http.StatusNotFound, "")
+}
+
+// routesMux serves h's Routes at tenant-relative paths, as the server
+// mounts them under "/{tenant}".
+func routesMux(h *login.Handler) *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, rt := range h.Routes() {
+		mux.Handle(rt.Pattern(""), rt.Handler)
+	}
+	return mux
 }
 
 func check(t *testing.T, base, method, path string, status int, allow string) {

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,9 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/pkg/loadgen"
+	"github.com/guestpass/guestpass/pkg/metrics"
+	"github.com/guestpass/guestpass/pkg/store/memory"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
 	"github.com/guestpass/guestpass/provider/server"
 )
@@ -70,6 +74,42 @@ func BenchmarkDiscovery(b *testing.B) {
 			resp.Body.Close()
 		}
 	})
+}
+
+// BenchmarkBuild builds the handler of the config `guestpass bench
+// --tenants N` generates: the work of a start or a reload once the config
+// is loaded. Its ns/tenant stays flat from 1 to 1000 tenants; it grew
+// with the tenants while one ServeMux held every tenant's patterns
+// (TestNoMuxGrowsWithTheTenants).
+//
+//	go test -run '^$' -bench BenchmarkBuild -benchtime 5x ./provider/server
+func BenchmarkBuild(b *testing.B) {
+	for _, n := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
+			c := loadgen.ServerConfig{BaseURL: "http://127.0.0.1:8080", Listen: "127.0.0.1:8080",
+				MetricsListen: "127.0.0.1:9090", SMTPAddr: "127.0.0.1:2525", Store: loadgen.StoreConfig{Type: "memory"},
+				Secrets: [3]string{secret(64), secret(32), secret(32)}, AdminSecret: "bench-admin-secret"}
+			for i := range n {
+				c.Tenants = append(c.Tenants, loadgen.Tenant{ID: fmt.Sprintf("bench-%d", i), ClientID: "bench-app",
+					ClientSecret: "bench-app-secret", RedirectURI: rpCallback})
+			}
+			cfg, err := config.Parse([]byte(c.YAML()), "bench.yaml", func(string) (string, bool) { return "", false })
+			if err != nil {
+				b.Fatal(err)
+			}
+			st := memory.New(nil)
+			defer st.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				h, err := server.Build(server.Deps{Config: cfg, Store: st, Mailer: discardMailer{}, Logger: zap.NewNop(), Metrics: metrics.New()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = h.Close(context.Background())
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/tenant")
+		})
+	}
 }
 
 // productionLogger logs as serve does at the default level (info, JSON,

@@ -50,6 +50,12 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/?tenantid=contoso", html, 302, "", "", "/contoso/", ""},
 		// ServeMux sends a path that is not canonical to its clean form.
 		{"GET", "/fabrikam//authorize?x=1", html, 307, "", "", "/fabrikam/authorize?x=1", ""},
+		// Each tenant has a mux of its own: a path is routed by the
+		// tenant its clean form names, and an escaped slash names none.
+		{"GET", "/contoso/../fabrikam/keys", js, 307, "", "", "/fabrikam/keys", ""},
+		{"GET", "/nosuch/../fabrikam/keys", js, 307, "", "", "/fabrikam/keys", ""},
+		{"GET", "/fabrikam/../healthz", js, 307, "", "", "/healthz", ""},
+		{"GET", "/fabrikam%2Fkeys", js, 404, js, "", "", "unknown_tenant"},
 	}
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range cases {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -25,12 +26,21 @@ import (
 // MaxBodyBytes caps every request body (PRODUCT.md B10).
 const MaxBodyBytes = 1 << 20
 
-// Router routes requests with one ServeMux: the operations endpoints, each
-// tenant's sign-in pages and OP under "/{tenant}", and, for every other
-// path, the tenant context errors of B1.
+// Router routes requests: each tenant's sign-in pages and OP under
+// "/{tenant}" on a ServeMux of the tenant's own; the operations endpoints
+// and every other path (the tenant context errors of B1) on the server's.
+//
+// One ServeMux for every tenant made a start (and a reload) quadratic in
+// the tenants: ServeMux checks each pattern it registers against every
+// pattern ending in a slash it holds, and a tenant has a dozen. With a
+// thousand tenants that was 20-30 s of CPU before the server answered; a
+// tenant's mux holds its own patterns only.
 type Router struct {
-	cfg     *config.Config
-	mux     *http.ServeMux
+	cfg *config.Config
+	mux *http.ServeMux
+	// tenants are the tenants' muxes by id: a tenant id is a lowercase
+	// slug or GUID, so it is the same escaped or not.
+	tenants map[string]*http.ServeMux
 	groups  map[string]string // ServeMux pattern → route label of its latency
 	st      store.Store
 	pages   *pages.Renderer
@@ -50,26 +60,51 @@ type Tenant struct {
 // NewRouter builds the root handler for the configured tenants (by id).
 func NewRouter(cfg *config.Config, tenants map[string]Tenant, st store.Store, p *pages.Renderer,
 	log *zap.Logger, m *metrics.Metrics) http.Handler {
-	rt := &Router{cfg: cfg, mux: http.NewServeMux(), groups: map[string]string{}, st: st, pages: p, log: log, metrics: m}
+	rt := newRouter(cfg, tenants, st, p, log, m)
+	return rt.middleware(rt)
+}
+
+func newRouter(cfg *config.Config, tenants map[string]Tenant, st store.Store, p *pages.Renderer,
+	log *zap.Logger, m *metrics.Metrics) *Router {
+	rt := &Router{cfg: cfg, mux: http.NewServeMux(), tenants: make(map[string]*http.ServeMux, len(tenants)),
+		groups: map[string]string{}, st: st, pages: p, log: log, metrics: m}
 	rt.routeOperations()
 	for id, t := range tenants {
 		rt.routeTenant(id, t)
 	}
 	rt.routeElsewhere()
-	return rt.middleware(rt.mux)
+	return rt
 }
 
-// handle registers a pattern and the route label its requests are
+// ServeHTTP hands r to the mux of the tenant its path names, or to the
+// server's own mux. The tenant is read from the path ServeMux matches
+// (escaped, and cleaned but for CONNECT): an unclean path reaches the mux
+// that holds the pattern its clean form matches, which redirects it there
+// under that pattern, as the one mux of all tenants did.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.EscapedPath()
+	if r.Method != http.MethodConnect {
+		p = path.Clean(p)
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	if mux := rt.tenants[first]; mux != nil {
+		mux.ServeHTTP(w, r)
+		return
+	}
+	rt.mux.ServeHTTP(w, r)
+}
+
+// handle registers a pattern on mux and the route label its requests are
 // measured under (a bounded set: one per pattern, never the path).
-func (rt *Router) handle(group, pattern string, h http.Handler) {
-	rt.mux.Handle(pattern, h)
+func (rt *Router) handle(mux *http.ServeMux, group, pattern string, h http.Handler) {
+	mux.Handle(pattern, h)
 	rt.groups[pattern] = group
 }
 
 // handleTree registers path and everything below it.
-func (rt *Router) handleTree(group, path string, h http.Handler) {
-	rt.handle(group, path, h)
-	rt.handle(group, path+"/", h)
+func (rt *Router) handleTree(mux *http.ServeMux, group, path string, h http.Handler) {
+	rt.handle(mux, group, path, h)
+	rt.handle(mux, group, path+"/", h)
 }
 
 // group is the route label of a request the mux has served.
@@ -81,16 +116,16 @@ func (rt *Router) group(r *http.Request) string {
 }
 
 func (rt *Router) routeOperations() {
-	rt.handleTree("healthz", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	rt.handleTree(rt.mux, "healthz", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	}))
-	rt.handleTree("readyz", "/readyz", http.HandlerFunc(rt.ready))
+	rt.handleTree(rt.mux, "readyz", "/readyz", http.HandlerFunc(rt.ready))
 	// Metrics have their own listener (NewMetricsHandler): here /metrics
 	// is an unknown path like any other.
-	rt.handleTree("other", "/metrics", http.HandlerFunc(rt.unknownTenant))
-	rt.handleTree("other", "/favicon.ico", http.NotFoundHandler())
-	rt.handleTree("other", "/robots.txt", http.NotFoundHandler())
+	rt.handleTree(rt.mux, "other", "/metrics", http.HandlerFunc(rt.unknownTenant))
+	rt.handleTree(rt.mux, "other", "/favicon.ico", http.NotFoundHandler())
+	rt.handleTree(rt.mux, "other", "/robots.txt", http.NotFoundHandler())
 }
 
 // routeTenant mounts a tenant under "/{id}". The OP's top-level paths
@@ -98,34 +133,36 @@ func (rt *Router) routeOperations() {
 // and /logged-out, under "tenant/other".
 func (rt *Router) routeTenant(id string, t Tenant) {
 	prefix := "/" + id
+	mux := http.NewServeMux()
+	rt.tenants[id] = mux
 	op := http.StripPrefix(prefix, t.OP)
-	rt.handle("tenant/other", prefix, op)
-	rt.handle("tenant/other", prefix+"/", op)
+	rt.handle(mux, "tenant/other", prefix, op)
+	rt.handle(mux, "tenant/other", prefix+"/", op)
 	for _, tree := range []string{"authorize", "oauth", "userinfo", "keys", "end_session", "revoke", "admin", ".well-known"} {
-		rt.handleTree("tenant/"+tree, prefix+"/"+tree, op)
+		rt.handleTree(mux, "tenant/"+tree, prefix+"/"+tree, op)
 	}
 	if t.Admin != nil {
-		rt.handleTree("tenant/admin", prefix+"/admin/v1", http.StripPrefix(prefix+"/admin/v1", t.Admin))
+		rt.handleTree(mux, "tenant/admin", prefix+"/admin/v1", http.StripPrefix(prefix+"/admin/v1", t.Admin))
 	}
 	for _, p := range t.Pages {
 		group := "tenant/other"
 		if p.Path == "/login" || strings.HasPrefix(p.Path, "/login/") {
 			group = "tenant/login"
 		}
-		rt.handle(group, p.Pattern(prefix), p.Handler)
+		rt.handle(mux, group, p.Pattern(prefix), p.Handler)
 	}
 }
 
 // routeElsewhere answers every path that names no tenant: a verified
 // domain, a reserved id or none (B1), or an unknown tenant.
 func (rt *Router) routeElsewhere() {
-	rt.handle("other", "/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rt.handle(rt.mux, "other", "/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt.elsewhere(w, r, "", "")
 	}))
-	rt.handle("other", "/{first}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rt.handle(rt.mux, "other", "/{first}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt.elsewhere(w, r, r.PathValue("first"), "")
 	}))
-	rt.handle("other", "/{first}/{rest...}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rt.handle(rt.mux, "other", "/{first}/{rest...}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt.elsewhere(w, r, r.PathValue("first"), "/"+r.PathValue("rest"))
 	}))
 }
