@@ -118,7 +118,6 @@ type Handler struct {
 // one batch.
 type Passcode interface {
 	connectors.CodeConnector
-	connectors.BatchToggled
 	PrepareVerify(req connectors.CodeRequest, code string) (*otp.PendingVerify, error)
 }
 

@@ -5,9 +5,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
-	"time"
 
 	"github.com/guestpass/guestpass/pkg/store/redistest"
 )
