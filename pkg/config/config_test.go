@@ -243,11 +243,12 @@ func TestBadConfigs(t *testing.T) {
 	}
 }
 
-// A socket address written as a go-redis URL holds its password in the
-// user info or the query: the refusal names the key, never the value
-// (B8: no secret in the log, where a reload's problems go).
-func TestRedisSocketPasswordNotEchoed(t *testing.T) {
-	for _, addr := range []string{"unix://:hunter2@/run/redis.sock", "unix:///run/redis.sock?password=hunter2"} {
+// An address written as a go-redis URL (socket or TCP) holds its
+// password in the user info or the query: the refusal names the key,
+// never the value (B8: no secret in the log, where a reload's problems go).
+func TestRedisAddrPasswordNotEchoed(t *testing.T) {
+	for _, addr := range []string{"unix://:hunter2@/run/redis.sock", "unix:///run/redis.sock?password=hunter2",
+		"redis://:hunter2@127.0.0.1:6379", "ada:hunter2@127.0.0.1:6379"} {
 		text := mustEdit(t, "log: {", "store: {type: redis, redis: {addrs: [\""+addr+"\"]}}\nlog: {")
 		_, err := Parse([]byte(text), "test.yaml", lookup(testEnv(t)))
 		if err == nil || !strings.Contains(err.Error(), "store.redis.addrs[0]") {

@@ -116,18 +116,28 @@ func (v *validator) hostPort(key, s, example string) {
 		return
 	}
 	if strings.ContainsAny(s, "/ \t") {
-		v.add(key, "%q is not host:port; write it without scheme or path, e.g. %s", s, example)
+		v.add(key, "%s is not host:port; write it without scheme or path, e.g. %s", shown(s), example)
 		return
 	}
 	_, port, err := net.SplitHostPort(s)
 	if err != nil {
-		v.add(key, "%q is not host:port; write e.g. %s (IPv6: [::1]:8080)", s, example)
+		v.add(key, "%s is not host:port; write e.g. %s (IPv6: [::1]:8080)", shown(s), example)
 		return
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1 || n > 65535 {
-		v.add(key, "%q has port %q; use a port number from 1 to 65535", s, port)
+		v.add(key, "%s has port %q; use a port number from 1 to 65535", shown(s), port)
 	}
+}
+
+// shown is an address as a config error quotes it, unless it may carry
+// credentials (a URL's user:password@): errors are printed by check-config
+// and logged at a reload.
+func shown(s string) string {
+	if strings.Contains(s, "@") {
+		return "the address (not shown: it may hold a password)"
+	}
+	return strconv.Quote(s)
 }
 
 func (v *validator) store(s *Store) {
