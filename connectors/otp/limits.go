@@ -40,8 +40,9 @@ const (
 	ScopeTenant Scope = "tenant" // codes per tenant per hour
 )
 
-// LimitError is Issue's answer when the client's or the tenant's hourly
-// cap is reached. It is errors.Is ErrTooManyRequests.
+// LimitError is an issue's answer (PendingIssue.Result) when the
+// client's or the tenant's hourly cap is reached. It is errors.Is
+// ErrTooManyRequests.
 type LimitError struct{ Scope Scope }
 
 func (e *LimitError) Error() string {

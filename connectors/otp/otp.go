@@ -269,7 +269,7 @@ func (i *Issuer) prepareIssueFrom(p Policy, o Origin, on policy.Switch, tenant, 
 // Op is the store op to run (once).
 func (pi *PendingIssue) Op() *store.Op { return pi.op }
 
-// Result is Issue's answer once Op has run: the code, or why none was
+// Result is the issue's answer once Op has run: the code, or why none was
 // issued (a cooldown error, ErrTooManyCodes, or the store's error).
 func (pi *PendingIssue) Result() (string, error) {
 	res, err := pi.op.Ints, pi.op.Err

@@ -506,7 +506,9 @@ func (d *Dispatcher) isClosed() bool {
 
 // Close stops accepting mails. A durable outbox keeps what is queued (the
 // other replicas, or the next start, send it): Close waits only for the
-// sends in flight. A memory outbox is drained (with retries) first. If
+// sends in flight and the mails leased here that wait for a worker (at
+// most the waiting room, waitRoom), which would otherwise wait out their
+// lease. A memory outbox is drained (with retries) first. If
 // ctx ends first, sends in flight are cancelled, a memory outbox's rest is
 // counted as failed, and ctx's error is returned.
 func (d *Dispatcher) Close(ctx context.Context) error {
