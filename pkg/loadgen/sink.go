@@ -1,23 +1,19 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
-	"net/mail"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/guestpass/guestpass/pkg/mail/mailparse"
 )
 
 // ErrLostCode is a passcode mail that did not reach the sink in time.
@@ -175,58 +171,16 @@ func (ss *sinkSession) Data(r io.Reader) error {
 func (ss *sinkSession) Reset()        { ss.rcpt = nil }
 func (ss *sinkSession) Logout() error { return nil }
 
-// codePattern is a passcode: 8 digits (canon.CodeLength) on their own.
-var codePattern = regexp.MustCompile(`\b[0-9]{8}\b`)
-
 // CodeInMail returns the passcode in a mail's text/plain part (the whole
 // body when the mail is not multipart), decoded as sent.
 func CodeInMail(raw []byte) (string, error) {
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	m, err := mailparse.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("read mail: %w", err)
 	}
-	text, err := plainText(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Body)
-	if err != nil {
-		return "", err
-	}
-	code := codePattern.FindString(text)
+	code := mailparse.Code(m.Text)
 	if code == "" {
 		return "", errors.New("no code in the mail's text")
 	}
 	return code, nil
-}
-
-// plainText finds the first text/plain part and decodes it.
-func plainText(ctype, cte string, body io.Reader) (string, error) {
-	if ctype == "" {
-		ctype = "text/plain"
-	}
-	mt, params, err := mime.ParseMediaType(ctype)
-	if err != nil {
-		return "", fmt.Errorf("content-type %q: %w", ctype, err)
-	}
-	if strings.HasPrefix(mt, "multipart/") {
-		mr := multipart.NewReader(body, params["boundary"])
-		for {
-			p, err := mr.NextRawPart()
-			if err == io.EOF {
-				return "", nil
-			}
-			if err != nil {
-				return "", fmt.Errorf("multipart: %w", err)
-			}
-			t, err := plainText(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p)
-			if err != nil || t != "" {
-				return t, err
-			}
-		}
-	}
-	if mt != "text/plain" {
-		return "", nil
-	}
-	if strings.EqualFold(cte, "quoted-printable") {
-		body = quotedprintable.NewReader(body)
-	}
-	b, err := io.ReadAll(body)
-	return string(b), err
 }

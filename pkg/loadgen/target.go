@@ -327,7 +327,7 @@ func (t *Target) startServers(ctx context.Context, o TargetOptions) error {
 	t.Started = true
 	for i, addr := range t.Replicas {
 		c := ServerConfig{BaseURL: t.BaseURL, Listen: addr, SMTPAddr: t.Sink.Addr, Store: t.store, Secrets: secrets,
-			Tenants: t.Tenants, AdminSecret: t.adminPass, LogFormat: "json",
+			Tenants: t.Tenants, AdminSecret: t.adminPass,
 			MetricsListen: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2*i+1]))}
 		path := filepath.Join(t.Dir, fmt.Sprintf("guestpass-%d.yaml", i))
 		if err := os.WriteFile(path, []byte(c.YAML()), 0o600); err != nil {

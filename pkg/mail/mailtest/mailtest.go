@@ -9,7 +9,6 @@
 package mailtest
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,12 +20,8 @@ import (
 	"io"
 	"log"
 	"math/big"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
 	"net/mail"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +29,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/guestpass/guestpass/pkg/mail/mailparse"
 )
 
 // Received is one mail as the server got it, parsed.
@@ -291,12 +288,8 @@ func (s *Server) Connections() int {
 	return s.conns
 }
 
-var codePattern = regexp.MustCompile(`\b[0-9]{8}\b`)
-
-// CodeIn returns the first 8-digit number in a mail body ("" if none).
-func CodeIn(body string) string {
-	return codePattern.FindString(body)
-}
+// CodeIn returns the first passcode (8 digits) in a mail body ("" if none).
+func CodeIn(body string) string { return mailparse.Code(body) }
 
 func (s *Server) add(r Received) {
 	s.mu.Lock()
@@ -430,60 +423,11 @@ func (ss *session) Logout() error { return nil }
 
 // parse reads a mail: headers, decoded subject, text and html parts.
 func parse(raw []byte) (Received, error) {
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	m, err := mailparse.Parse(raw)
 	if err != nil {
 		return Received{}, err
 	}
-	rec := Received{Header: m.Header, Raw: raw}
-	dec := new(mime.WordDecoder)
-	if rec.Subject, err = dec.DecodeHeader(m.Header.Get("Subject")); err != nil {
-		return Received{}, fmt.Errorf("subject: %w", err)
-	}
-	err = walk(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Body, &rec)
-	return rec, err
-}
-
-func walk(ctype, cte string, body io.Reader, rec *Received) error {
-	if ctype == "" {
-		ctype = "text/plain"
-	}
-	mt, params, err := mime.ParseMediaType(ctype)
-	if err != nil {
-		return fmt.Errorf("content-type %q: %w", ctype, err)
-	}
-	if strings.HasPrefix(mt, "multipart/") {
-		mr := multipart.NewReader(body, params["boundary"])
-		for {
-			p, err := mr.NextRawPart()
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if err := walk(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p, rec); err != nil {
-				return err
-			}
-		}
-	}
-	var r io.Reader = body
-	switch strings.ToLower(cte) {
-	case "quoted-printable":
-		r = quotedprintable.NewReader(body)
-	case "base64":
-		return errors.New("base64 bodies are not expected from guestpass")
-	}
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	switch mt {
-	case "text/plain":
-		rec.Text = string(b)
-	case "text/html":
-		rec.HTML = string(b)
-	}
-	return nil
+	return Received{Header: m.Header, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Raw: raw}, nil
 }
 
 // selfSigned makes a throwaway certificate for 127.0.0.1.
