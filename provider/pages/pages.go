@@ -84,8 +84,8 @@ type Data struct {
 	RequestID string
 }
 
-// Renderer renders the pages. It is immutable after New and safe for
-// concurrent use.
+// Renderer renders the pages. It is immutable after New but for its page
+// cache (cache.go, locked), and safe for concurrent use.
 type Renderer struct {
 	pages map[string]*template.Template
 	cache *pageCache
@@ -296,14 +296,13 @@ type view struct {
 	TenantName string
 	PageTitle  string
 
-	logoOrigin string
-	vars       map[string]string
-	r          *Renderer
+	vars map[string]string
+	r    *Renderer
 }
 
 func (r *Renderer) newView(page string, d Data, nonce string) *view {
 	accent, text := accentColors(d.Tenant.AccentColor)
-	logo, origin := logoOrigin(d.Tenant.LogoURL)
+	logo, _ := logoOrigin(d.Tenant.LogoURL)
 	name := strings.TrimSpace(d.Tenant.DisplayName)
 	if name == "" {
 		name = d.Tenant.TenantID
@@ -324,7 +323,7 @@ func (r *Renderer) newView(page string, d Data, nonce string) *view {
 		Status: d.Status, Actions: d.Actions, Extra: d.Extra, Apps: d.Apps, Hidden: d.Hidden, RequestID: d.RequestID,
 		Page: page, Nonce: nonce,
 		Accent: template.CSS(accent), AccentText: template.CSS(text),
-		Logo: logo, logoOrigin: origin, TenantName: name,
+		Logo: logo, TenantName: name,
 		vars: vars, r: r,
 	}
 	v.PageTitle = v.title()
