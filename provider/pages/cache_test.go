@@ -24,7 +24,7 @@ func TestCachedPagesAreTheRenderedOnes(t *testing.T) {
 			t.Errorf("page %s is not cached", p)
 		}
 	}
-	emails := []string{"", "ada@example.com", `o'brien+tag@example.com`, `"quoted & <odd>"@example.com`, "ünï@例え.jp"}
+	emails := []string{"", "ada@example.com", `o'brien+tag@example.com`, `"quoted & <odd>"@example.com`, "a=b`c@example.com", "ünï@例え.jp"}
 	tenants := []Branding{{TenantID: "contoso", DisplayName: "Contoso"}, {TenantID: "fab", DisplayName: `Fab & "Co" <x>`, AccentColor: "#0b4f94"}}
 	n := 0
 	for _, p := range []string{PageEmail, PageSend, PageCode, PagePassword} {
