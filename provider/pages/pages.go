@@ -180,11 +180,6 @@ func (r *Renderer) loadOverrides(fsys fs.FS) error {
 // becomes a bare 500 and never a half-written page; Render does not log,
 // the caller's access log sees the status.
 func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, page string, d Data) {
-	t := r.pages[page]
-	if t == nil {
-		renderFailed(w)
-		return
-	}
 	if _, ok := r.cat[d.Lang]; !ok {
 		d.Lang = defaultLang
 		if req != nil {
@@ -238,9 +233,6 @@ var ErrUnknownPage = errors.New("pages: unknown page")
 // Execute renders page into a byte slice without any HTTP concerns; d.Lang
 // must be set (else English). Useful for tests and previews.
 func (r *Renderer) Execute(page string, d Data) ([]byte, string, error) {
-	if r.pages[page] == nil {
-		return nil, "", fmt.Errorf("%w: %q", ErrUnknownPage, page)
-	}
 	if _, ok := r.cat[d.Lang]; !ok {
 		d.Lang = defaultLang
 	}
@@ -249,7 +241,9 @@ func (r *Renderer) Execute(page string, d Data) ([]byte, string, error) {
 	return b, nonce, err
 }
 
-// executeWith runs page's template with d and nonce (no cache).
+// executeWith runs page's template with d and nonce (no cache); an
+// unknown page is ErrUnknownPage (the cache holds none: Render's and
+// Execute's only check).
 func (r *Renderer) executeWith(page string, d Data, nonce string) ([]byte, error) {
 	t := r.pages[page]
 	if t == nil {
