@@ -63,10 +63,6 @@ func (c *Connector) ReadEnabled() *store.Read[bool] {
 // switchOf is where the scripts find the tenant's passcode switch.
 func (c *Connector) switchOf() policy.Switch { return policy.EmailOTPSwitch(c.tenant, c.byDefault) }
 
-// Policy is the tenant's passcode policy (the pages show the code's
-// validity).
-func (c *Connector) Policy() Policy { return c.policy }
-
 // PrepareCode draws a code for the request. The issue script reads the
 // switch itself: while passcodes are off it counts and stores nothing and
 // the result is ErrDisabled.

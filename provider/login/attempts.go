@@ -31,8 +31,9 @@ const attemptWindow = time.Hour
 
 // attemptKey is the counter of an address (device "") or of one trusted
 // browser for it. addrID is the address's keyed hash (Guests.AddressID):
-// key names carry no address. The key is its own hash tag (a script
-// over it alone): a tenant's counters spread over a Cluster.
+// key names carry no address. The key is its own hash tag (a plain
+// INCR needs no slot shared with others): a tenant's counters spread over
+// a Cluster.
 func attemptKey(tenant, addrID, device string) string {
 	if device == "" {
 		return store.TagKey(tenant, addrID, "login", "pw")

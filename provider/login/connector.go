@@ -57,9 +57,10 @@ func codeConnector(c *connectors.Chain) Passcode {
 func (h *Handler) continueWith(w http.ResponseWriter, r *http.Request, a *op.AuthRequest, flow string, st *signin, conn connectors.Connector) {
 	var next string
 	var step connStep
+	var sendPage bool // the answer is the send page itself (below)
 	switch k := conn.(type) {
 	case connectors.CodeConnector:
-		next = h.url("/send", a.ID)
+		sendPage = true
 	case connectors.PasswordConnector:
 		next, step = h.url("/password", a.ID), connStep{Connector: k.ID(), Canonical: st.Canonical}
 	case connectors.CallbackConnector:
@@ -82,7 +83,7 @@ func (h *Handler) continueWith(w http.ResponseWriter, r *http.Request, a *op.Aut
 			return
 		}
 	}
-	if _, code := conn.(connectors.CodeConnector); code {
+	if sendPage {
 		// The send page itself, not a redirect to it: showing it reads
 		// nothing (the choice is in the cookie set above), and the
 		// redirect cost every sign-in a request. Posting the email form

@@ -41,9 +41,10 @@ type OP interface {
 	// mints the code, as ops of the step's last batch; its Answer then
 	// sends the browser to the app.
 	Complete(a *op.AuthRequest, ident op.Identity, flow string) (*op.Completion, error)
-	// TouchAuthRequestOp extends a request's lifetime once its first page
-	// is shown (a request nobody follows is kept only briefly), as an op
-	// of that page's batch; nil when the id cannot name a request.
+	// TouchAuthRequestOp extends a request's lifetime (a request nobody
+	// follows is kept only briefly) as an op of the batch of each step
+	// that acts on one of its pages; nil when the id cannot name a
+	// request.
 	TouchAuthRequestOp(id string) *store.Op
 	// CallbackURL is where a browser goes back to a request it completed.
 	CallbackURL(id string) string

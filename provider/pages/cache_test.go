@@ -2,7 +2,10 @@ package pages
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/guestpass/guestpass/templates"
@@ -21,7 +24,7 @@ func TestCachedPagesAreTheRenderedOnes(t *testing.T) {
 			t.Errorf("page %s is not cached", p)
 		}
 	}
-	emails := []string{"", "ada@example.com", `o'brien+tag@example.com`, `"quoted & <odd>"@example.com`, "ünï@例え.jp"}
+	emails := []string{"", "ada@example.com", `o'brien+tag@example.com`, `"quoted & <odd>"@example.com`, "a=b`c@example.com", "ünï@例え.jp"}
 	tenants := []Branding{{TenantID: "contoso", DisplayName: "Contoso"}, {TenantID: "fab", DisplayName: `Fab & "Co" <x>`, AccentColor: "#0b4f94"}}
 	n := 0
 	for _, p := range []string{PageEmail, PageSend, PageCode, PagePassword} {
@@ -99,6 +102,28 @@ func TestCacheRefusesAnAddressInAURL(t *testing.T) {
 	body, _, err := r.Execute(PageCode, Data{Lang: "en", Email: "a+b@example.com"})
 	if err != nil || !bytes.Contains(body, []byte("who=a%2bb%40example.com")) {
 		t.Fatalf("rendered %s, %v", body, err)
+	}
+}
+
+// An admin's template that puts the address in an unquoted attribute,
+// where html/template escapes more than in text ('=' and '`', which an
+// address may hold), is never cached: filling it in would skip those.
+func TestCacheRefusesAnAddressInAnUnquotedAttribute(t *testing.T) {
+	fsys := minimalFS(map[string]string{
+		"pages/code.html": `{{define "content"}}<input name="email" value={{.Email}}>{{end}}`,
+	})
+	r, err := New(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.cache.cacheable[PageCode] {
+		t.Fatal("a page with the address in an unquoted attribute is cached")
+	}
+	d := Data{Lang: "en", Tenant: Branding{TenantID: "t"}, CSRF: "abc", RequestID: "id-1", Email: "a=b`c@example.com"}
+	w := httptest.NewRecorder()
+	r.Render(w, httptest.NewRequest(http.MethodGet, "/", nil), PageCode, d)
+	if body := w.Body.String(); !strings.Contains(body, "value=a&#61;b&#96;c@example.com") {
+		t.Fatalf("rendered %s", body)
 	}
 }
 

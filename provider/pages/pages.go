@@ -84,8 +84,8 @@ type Data struct {
 	RequestID string
 }
 
-// Renderer renders the pages. It is immutable after New and safe for
-// concurrent use.
+// Renderer renders the pages. It is immutable after New but for its page
+// cache (cache.go, locked), and safe for concurrent use.
 type Renderer struct {
 	pages map[string]*template.Template
 	cache *pageCache
@@ -180,11 +180,6 @@ func (r *Renderer) loadOverrides(fsys fs.FS) error {
 // becomes a bare 500 and never a half-written page; Render does not log,
 // the caller's access log sees the status.
 func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, page string, d Data) {
-	t := r.pages[page]
-	if t == nil {
-		renderFailed(w)
-		return
-	}
 	if _, ok := r.cat[d.Lang]; !ok {
 		d.Lang = defaultLang
 		if req != nil {
@@ -238,9 +233,6 @@ var ErrUnknownPage = errors.New("pages: unknown page")
 // Execute renders page into a byte slice without any HTTP concerns; d.Lang
 // must be set (else English). Useful for tests and previews.
 func (r *Renderer) Execute(page string, d Data) ([]byte, string, error) {
-	if r.pages[page] == nil {
-		return nil, "", fmt.Errorf("%w: %q", ErrUnknownPage, page)
-	}
 	if _, ok := r.cat[d.Lang]; !ok {
 		d.Lang = defaultLang
 	}
@@ -249,7 +241,9 @@ func (r *Renderer) Execute(page string, d Data) ([]byte, string, error) {
 	return b, nonce, err
 }
 
-// executeWith runs page's template with d and nonce (no cache).
+// executeWith runs page's template with d and nonce (no cache); an
+// unknown page is ErrUnknownPage (the cache holds none: Render's and
+// Execute's only check).
 func (r *Renderer) executeWith(page string, d Data, nonce string) ([]byte, error) {
 	t := r.pages[page]
 	if t == nil {
@@ -296,14 +290,13 @@ type view struct {
 	TenantName string
 	PageTitle  string
 
-	logoOrigin string
-	vars       map[string]string
-	r          *Renderer
+	vars map[string]string
+	r    *Renderer
 }
 
 func (r *Renderer) newView(page string, d Data, nonce string) *view {
 	accent, text := accentColors(d.Tenant.AccentColor)
-	logo, origin := logoOrigin(d.Tenant.LogoURL)
+	logo, _ := logoOrigin(d.Tenant.LogoURL)
 	name := strings.TrimSpace(d.Tenant.DisplayName)
 	if name == "" {
 		name = d.Tenant.TenantID
@@ -324,7 +317,7 @@ func (r *Renderer) newView(page string, d Data, nonce string) *view {
 		Status: d.Status, Actions: d.Actions, Extra: d.Extra, Apps: d.Apps, Hidden: d.Hidden, RequestID: d.RequestID,
 		Page: page, Nonce: nonce,
 		Accent: template.CSS(accent), AccentText: template.CSS(text),
-		Logo: logo, logoOrigin: origin, TenantName: name,
+		Logo: logo, TenantName: name,
 		vars: vars, r: r,
 	}
 	v.PageTitle = v.title()
