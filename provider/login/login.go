@@ -42,9 +42,9 @@ type OP interface {
 	// sends the browser to the app.
 	Complete(a *op.AuthRequest, ident op.Identity, flow string) (*op.Completion, error)
 	// TouchAuthRequestOp extends a request's lifetime (a request nobody
-	// follows is kept only briefly) as an op of the batch of each step
-	// that acts on one of its pages; nil when the id cannot name a
-	// request.
+	// follows is kept only briefly) as an op of the batch of the step
+	// that answers its first page (the email form, a login_hint, a start
+	// page opened by its URL); nil when the id cannot name a request.
 	TouchAuthRequestOp(id string) *store.Op
 	// CallbackURL is where a browser goes back to a request it completed.
 	CallbackURL(id string) string

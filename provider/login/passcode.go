@@ -112,7 +112,7 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, first bool) {
 	// round trip, for every address alike. The issue script checks the
 	// passcode policy first: while passcodes are off it counts and stores
 	// nothing. (Verify checks the policy again.)
-	step, err := h.loadSend(r.Context(), issue, authReq, st.Canonical)
+	step, err := h.loadSend(r.Context(), issue, st.Canonical)
 	if err != nil {
 		h.fail(w, r, err)
 		return

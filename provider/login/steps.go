@@ -73,9 +73,10 @@ type emailStep struct {
 }
 
 // loadEmail reads the email form's values in one round trip; canonical
-// "" (an address that did not parse) reads only the request. Like every
-// step that acts on a page /authorize showed, it extends the request
-// (TouchAuthRequestOp) in the same batch.
+// "" (an address that did not parse) reads only the request. The guest
+// answered the page /authorize showed: the request gets a sign-in's
+// lifetime (TouchAuthRequestOp) in the same batch, as a login_hint gives
+// it at /authorize (continueHinted).
 func (h *Handler) loadEmail(ctx context.Context, r *http.Request, canonical string) (emailStep, error) {
 	req, g, on := h.readRequest(r), h.guests.Read(canonical), h.readToggles()
 	touch := h.d.OP.TouchAuthRequestOp(r.URL.Query().Get("authRequestID"))
@@ -106,10 +107,9 @@ type sendStep struct {
 // loadSend runs the issue script and reads the guest in one round trip,
 // for every address alike. The script itself checks that passcodes are on
 // before it counts or stores anything (otp.ErrDisabled otherwise).
-func (h *Handler) loadSend(ctx context.Context, issue connectors.PendingCode, authReq, canonical string) (sendStep, error) {
+func (h *Handler) loadSend(ctx context.Context, issue connectors.PendingCode, canonical string) (sendStep, error) {
 	g := h.guests.Read(canonical)
-	touch := h.d.OP.TouchAuthRequestOp(authReq) // the send page may be /authorize's (login_hint)
-	if err := store.Batch(ctx, h.d.Store, issue.Op(), g.Op(), touch); err != nil {
+	if err := store.Batch(ctx, h.d.Store, issue.Op(), g.Op()); err != nil {
 		return sendStep{}, err
 	}
 	var s sendStep
@@ -168,9 +168,7 @@ type connectorStep struct {
 // subject (nil: none) reads the guest an upstream subject belongs to.
 func (h *Handler) loadConnector(ctx context.Context, authReq, canonical string, attempt *store.Read[int64], subject *store.Read[string]) (connectorStep, error) {
 	req, g, on := h.d.OP.ReadAuthRequest(authReq), h.guests.Read(canonical), h.readToggles()
-	// The connector's page may have been /authorize's (login_hint): the
-	// step extends the request as the email step does.
-	ops := append(on.Ops(), req.Op(), g.Op(), h.d.OP.TouchAuthRequestOp(authReq))
+	ops := append(on.Ops(), req.Op(), g.Op())
 	if attempt != nil {
 		ops = append(ops, attempt.Op())
 	}

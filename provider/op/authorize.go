@@ -102,10 +102,10 @@ type Accepted struct {
 }
 
 // accept hands a checked request to the Starter with the ops that store
-// it, kept authRequestIdleTTL like any new request: the steps that act on
-// the first page (the email form, Send, a password, an upstream's answer)
-// extend it in their own batches (TouchAuthRequestOp), so a request
-// nobody acts on is gone as soon as one nobody followed used to be.
+// it, kept authRequestIdleTTL like any new request: the email form (or a
+// login_hint, which answers it at once) extends it in its own batch
+// (TouchAuthRequestOp), so a request nobody acts on is gone as soon as one
+// nobody followed used to be.
 func (t *Tenant) accept(w http.ResponseWriter, r *http.Request, req *oidc.AuthRequest, sub string, to *replyTo) {
 	a, err := t.storage.newAuthRequest(req, sub)
 	var save *pendingSave
