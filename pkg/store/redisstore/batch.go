@@ -13,9 +13,10 @@ import (
 // Pipeline implements store.Store with one go-redis pipeline (one round
 // trip; on a Cluster, go-redis splits it by node and sends the parts
 // concurrently, so a step whose keys spread over nodes still waits for
-// one round trip). CompareAndSwap and Incr go as EVALSHA of the
-// scripts every connection loads; should a server have refused to load
-// them, those ops are re-run on their own.
+// one round trip). CompareAndSwap and Run go as EVALSHA of the scripts
+// every connection loads; should a server have refused to load them,
+// those ops are re-run on their own. Incr is native: INCRBY, then
+// PEXPIRE NX (queueIncr).
 func (s *Store) Pipeline(ctx context.Context, ops ...*store.Op) error {
 	pipe := s.client.Pipeline()
 	cmds := make([]redis.Cmder, len(ops))
@@ -45,7 +46,7 @@ func (s *Store) Pipeline(ctx context.Context, ops ...*store.Op) error {
 	}
 	for i, op := range ops {
 		if cmds[i] == nil {
-			continue // refused before sending; op.Err is set
+			continue // answered without Redis: a refusal (op.Err), or Extend by 0
 		}
 		if err := cmds[i].Err(); err != nil && isNoScript(err) {
 			store.Apply(ctx, s, op)
@@ -63,8 +64,9 @@ func isNoScript(err error) bool {
 	return strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
-// queue adds op to pipe and returns its command, or nil (with op.Err set)
-// when op is refused without asking Redis.
+// queue adds op to pipe and returns its command, or nil when op is
+// answered without asking Redis: refused (op.Err set), or an Extend by 0,
+// which lengthens nothing.
 func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op) redis.Cmder {
 	k := s.key(op.Key)
 	switch op.Kind {
