@@ -131,7 +131,7 @@ func New(opts Options) (*Store, error) {
 		DialerRetries: 1,
 		// A caller's deadline must bound the whole call.
 		ContextTimeoutEnabled: true,
-		OnConnect:             s.loadScripts,
+		OnConnect:             s.onConnect,
 		// Pipelines (a handful of small commands) share the main pool's
 		// warm connections instead of dialing a dedicated pool, whose
 		// every new connection would cost its own handshake and script
@@ -145,20 +145,26 @@ func New(opts Options) (*Store, error) {
 	return s, nil
 }
 
-// loadScripts caches the scripts on each new connection's server, so that
-// EVALSHA finds them even right after a restart or failover. It costs one
-// round trip per connection, not per call. A refusal by the server (a
-// Sentinel, an ACL without SCRIPT) is not fatal: Run then falls back to
-// EVAL; only a broken connection fails the connect.
+// onConnect readies each new connection: a server too old is refused
+// (checkVersion), then the scripts are loaded (loadScripts). Both cost
+// round trips per connection, never per call.
+func (s *Store) onConnect(ctx context.Context, cn *redis.Conn) error {
+	if err := checkVersion(ctx, cn); err != nil {
+		return err
+	}
+	return s.loadScripts(ctx, cn)
+}
+
+// loadScripts caches the scripts on a new connection's server, so that
+// EVALSHA finds them even right after a restart or failover. A refusal by
+// the server (a Sentinel, an ACL without SCRIPT) is not fatal: Run then
+// falls back to EVAL; only a broken connection fails the connect.
 func (s *Store) loadScripts(ctx context.Context, cn *redis.Conn) error {
 	scripts := []*redis.Script{casScript}
 	s.scripts.Range(func(_, v any) bool {
 		scripts = append(scripts, v.(*redis.Script))
 		return true
 	})
-	if err := checkVersion(ctx, cn); err != nil {
-		return err
-	}
 	for _, sc := range scripts {
 		err := sc.Load(ctx, cn).Err()
 		var refused redis.Error
@@ -185,6 +191,13 @@ func checkVersion(ctx context.Context, cn *redis.Conn) error {
 	if err != nil {
 		return fmt.Errorf("read server version: %w", err)
 	}
+	return versionOK(info)
+}
+
+// versionOK refuses the server whose INFO server section is info when it
+// names a version older than minMajor; an answer without a readable
+// version is trusted.
+func versionOK(info string) error {
 	for line := range strings.Lines(info) {
 		v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:")
 		if !ok {
