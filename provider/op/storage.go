@@ -64,9 +64,8 @@ type storage struct {
 }
 
 var (
-	_ op.Storage                   = (*storage)(nil)
-	_ op.ClientCredentialsStorage  = (*storage)(nil)
-	_ op.CanSetUserinfoFromRequest = (*storage)(nil)
+	_ op.Storage                  = (*storage)(nil)
+	_ op.ClientCredentialsStorage = (*storage)(nil)
 )
 
 // k names the record of one kind for one id (an authorization request and
@@ -571,32 +570,11 @@ func (s *storage) ClientCredentialsTokenRequest(context.Context, string, []strin
 	return nil, errNotServed
 }
 
-// SetUserinfoFromScopes is deprecated in the library; SetUserinfoFromRequest does the work.
+// SetUserinfoFromScopes completes op.Storage. The library fills no claims
+// of ours: ID tokens are built by jwt.go and /userinfo by userinfo.go,
+// both from userClaims.
 func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
 	return nil
-}
-
-func (s *storage) SetUserinfoFromRequest(_ context.Context, u *oidc.UserInfo, r op.IDTokenRequest, scopes []string) error {
-	ident := identityOf(r)
-	if ident == nil {
-		return nil
-	}
-	s.fillUserinfo(u, ident, scopes)
-	return nil
-}
-
-func (s *storage) fillUserinfo(u *oidc.UserInfo, ident *Identity, scopes []string) {
-	c := s.userClaims(ident, scopes)
-	u.Subject = c.Subject
-	u.Email = c.Email
-	u.EmailVerified = oidc.Bool(c.EmailVerified)
-	u.Name = c.Name
-	u.PreferredUsername = c.PreferredUsername
-	u.AppendClaims("tid", c.Tenant)
-	u.AppendClaims("idp", c.IDP)
-	if c.SessionID != "" {
-		u.AppendClaims("sid", c.SessionID)
-	}
 }
 
 // userClaims are the guest's claims of the granted scopes, in ID tokens
