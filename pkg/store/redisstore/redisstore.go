@@ -334,37 +334,14 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// Incr implements store.Store.
+// Incr implements store.Store as a batch of its one op (two native
+// commands, see queueIncrOp): one round trip.
 func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
-	ttl, err := ttlArg(ttl)
-	if err != nil {
+	op := store.IncrOp(key, delta, ttl)
+	if err := s.Pipeline(ctx, op); err != nil {
 		return 0, err
 	}
-	pipe := s.client.Pipeline()
-	incr, expire := queueIncr(ctx, pipe, s.key(key), delta, ttl)
-	_, _ = pipe.Exec(ctx)
-	n, err := incr.Result()
-	if err == nil && expire != nil {
-		err = expire.Err()
-	}
-	if err != nil {
-		return 0, fail("incr", err)
-	}
-	return n, nil
-}
-
-// queueIncr queues Incr as two native commands: INCRBY, then PEXPIRE NX,
-// which gives the counter its window only when it has none (Redis 7.0;
-// New's connections check the version). Should the expiry be lost (a
-// broken connection between the two), the next Incr sets it: a counter
-// never keeps living without one. No script: a script costs Redis ten
-// times the CPU of these two commands.
-func queueIncr(ctx context.Context, pipe redis.Pipeliner, k string, delta int64, ttl time.Duration) (*redis.IntCmd, *redis.BoolCmd) {
-	incr := pipe.IncrBy(ctx, k, delta)
-	if ttl <= 0 {
-		return incr, nil
-	}
-	return incr, pexpire(ctx, pipe, k, ttl, "nx")
+	return op.N, nil
 }
 
 // pexpire is PEXPIRE key ms NX|GT (go-redis has only EXPIRE's, in seconds).
