@@ -344,30 +344,23 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Dura
 	return op.N, nil
 }
 
-// pexpire is PEXPIRE key ms NX|GT (go-redis has only EXPIRE's, in seconds).
-func pexpire(ctx context.Context, c interface {
-	Process(context.Context, redis.Cmder) error
-}, key string, ttl time.Duration, cond string) *redis.BoolCmd {
+// pexpire queues PEXPIRE key ms NX|GT (go-redis has only EXPIRE's, in
+// seconds).
+func pexpire(ctx context.Context, pipe redis.Pipeliner, key string, ttl time.Duration, cond string) *redis.BoolCmd {
 	cmd := redis.NewBoolCmd(ctx, "pexpire", key, ttl.Milliseconds(), cond)
-	_ = c.Process(ctx, cmd)
+	_ = pipe.Process(ctx, cmd)
 	return cmd
 }
 
 // Extend implements store.Store with PEXPIRE GT, which never shortens a
-// lifetime and treats a key without expiry as living forever.
+// lifetime and treats a key without expiry as living forever: a batch of
+// its one op, as in Pipeline.
 func (s *Store) Extend(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	ttl, err := ttlArg(ttl)
-	if err != nil {
+	op := store.ExtendOp(key, ttl)
+	if err := s.Pipeline(ctx, op); err != nil {
 		return false, err
 	}
-	if ttl == 0 {
-		return false, nil
-	}
-	ok, err := pexpire(ctx, s.client, s.key(key), ttl, "gt").Result()
-	if err != nil {
-		return false, fail("extend", err)
-	}
-	return ok, nil
+	return op.OK, nil
 }
 
 // TTL implements store.Store.
