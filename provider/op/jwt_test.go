@@ -272,3 +272,46 @@ func TestVerifyJWS(t *testing.T) {
 		}
 	}
 }
+
+// An access token is this tenant's and live only with its issuer and
+// before its exp, whatever its signature: one signed for another issuer
+// (a configuration that shared keys) or past its time is refused.
+func TestVerifiedAccessIssuerAndExpiry(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New(time.Now)
+	defer st.Close()
+	ring, err := newKeyRing(st, "fabrikam", make([]byte, 32), time.Now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ring.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const issuer = "https://id.example/fabrikam"
+	tn := &Tenant{issuer: issuer, storage: &storage{keys: ring}}
+	live := time.Now().Add(time.Minute).Unix()
+	for _, tc := range []struct {
+		name string
+		iss  string
+		exp  int64
+		ok   bool
+	}{
+		{"live", issuer, live, true},
+		{"another issuer", "https://id.example/contoso", live, false},
+		{"expired", issuer, time.Now().Add(-time.Second).Unix(), false},
+		{"no exp", issuer, 0, false},
+	} {
+		raw, err := key.signJWS(key.atHeader, map[string]any{"iss": tc.iss, "sub": "s", "exp": tc.exp, "jti": "fam.id"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tn.verifiedAccess(ctx, raw)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: verifiedAccess = %+v, %v; want ok=%v", tc.name, c, err, tc.ok)
+		}
+		if tc.ok && (c == nil || c.JWTID != "fam.id" || c.Subject != "s") {
+			t.Errorf("%s: claims %+v", tc.name, c)
+		}
+	}
+}
