@@ -304,7 +304,8 @@ func (s *storage) newAccessToken(r op.TokenRequest, family string) (string, *sto
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRequest, current string) (string, string, time.Time, error) {
 	var (
 		rt   refreshToken
-		used *store.Op // the rotation's compare-and-swap
+		prev *refreshToken // the token rotated out, if any
+		used *store.Op     // its compare-and-swap
 	)
 	switch t := r.(type) {
 	case *AuthRequest:
@@ -318,7 +319,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 		if used, err = s.markUsedOp(current, t); err != nil {
 			return "", "", time.Time{}, err
 		}
-		rt = *t
+		prev, rt = t, *t
 		rt.raw, rt.narrowed = nil, nil // the next token keeps the whole grant
 	default:
 		return "", "", time.Time{}, oidc.ErrServerError().WithDescription("unsupported token request")
@@ -356,7 +357,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	ops = append(append(ops, saveAccess, saveRefresh), redeem...)
 	err = s.st.Pipeline(ctx, ops...)
 	if used != nil {
-		if err := s.rotated(ctx, used, r.(*refreshToken)); err != nil {
+		if err := s.rotated(ctx, used, prev); err != nil {
 			return "", "", time.Time{}, err
 		}
 	}
