@@ -12,9 +12,11 @@ import (
 	"github.com/guestpass/guestpass/provider/pages"
 )
 
-// callback serves /authorize/callback, where the login pages send the
-// browser once the guest has signed in: it mints the code and answers the
-// app in the request's response mode, with iss. Only the browser that
+// callback serves /authorize/callback, where the login pages send a
+// browser back to a request it completed before (a page reloaded after
+// sign-in; a sign-in's own last step answers the app itself, Complete):
+// it mints a new code and answers the app in the request's response mode,
+// with iss. Only the browser that
 // signed in may collect the code: a completed auth request is bound to
 // that browser's flow cookie, so a request id lured out of a guest is
 // worthless elsewhere. Costs two round trips: the request's read and the

@@ -131,7 +131,7 @@ func TestTokensMatchTheLibrarys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			libID, err := op.CreateIDToken(op.ContextWithIssuer(ctx, issuer), issuer, tc.req, c.IDTokenLifetime(), at, tc.code, s, c)
+			libID, err := op.CreateIDToken(op.ContextWithIssuer(ctx, issuer), issuer, tc.req, c.IDTokenLifetime(), at, tc.code, libStorage{s}, c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,6 +143,29 @@ func TestTokensMatchTheLibrarys(t *testing.T) {
 			sameClaims(t, "id token", got, want)
 		})
 	}
+}
+
+// libStorage gives op.CreateIDToken the guest's claims the way the
+// storage did while the library built ID tokens, through its UserInfo.
+type libStorage struct{ *storage }
+
+func (s libStorage) SetUserinfoFromRequest(_ context.Context, u *oidc.UserInfo, r op.IDTokenRequest, scopes []string) error {
+	ident := identityOf(r)
+	if ident == nil {
+		return nil
+	}
+	c := s.userClaims(ident, scopes)
+	u.Subject = c.Subject
+	u.Email = c.Email
+	u.EmailVerified = oidc.Bool(c.EmailVerified)
+	u.Name = c.Name
+	u.PreferredUsername = c.PreferredUsername
+	u.AppendClaims("tid", c.Tenant)
+	u.AppendClaims("idp", c.IDP)
+	if c.SessionID != "" {
+		u.AppendClaims("sid", c.SessionID)
+	}
+	return nil
 }
 
 // BenchmarkSignJWS is one ID token's signature: almost all of it is the
@@ -246,6 +269,49 @@ func TestVerifyJWS(t *testing.T) {
 		}
 		if !tc.ok && err == nil {
 			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+}
+
+// An access token is this tenant's and live only with its issuer and
+// before its exp, whatever its signature: one signed for another issuer
+// (a configuration that shared keys) or past its time is refused.
+func TestVerifiedAccessIssuerAndExpiry(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New(time.Now)
+	defer st.Close()
+	ring, err := newKeyRing(st, "fabrikam", make([]byte, 32), time.Now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ring.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const issuer = "https://id.example/fabrikam"
+	tn := &Tenant{issuer: issuer, storage: &storage{keys: ring}}
+	live := time.Now().Add(time.Minute).Unix()
+	for _, tc := range []struct {
+		name string
+		iss  string
+		exp  int64
+		ok   bool
+	}{
+		{"live", issuer, live, true},
+		{"another issuer", "https://id.example/contoso", live, false},
+		{"expired", issuer, time.Now().Add(-time.Second).Unix(), false},
+		{"no exp", issuer, 0, false},
+	} {
+		raw, err := key.signJWS(key.atHeader, map[string]any{"iss": tc.iss, "sub": "s", "exp": tc.exp, "jti": "fam.id"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tn.verifiedAccess(ctx, raw)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: verifiedAccess = %+v, %v; want ok=%v", tc.name, c, err, tc.ok)
+		}
+		if tc.ok && (c == nil || c.JWTID != "fam.id" || c.Subject != "s") {
+			t.Errorf("%s: claims %+v", tc.name, c)
 		}
 	}
 }

@@ -64,9 +64,8 @@ type storage struct {
 }
 
 var (
-	_ op.Storage                   = (*storage)(nil)
-	_ op.ClientCredentialsStorage  = (*storage)(nil)
-	_ op.CanSetUserinfoFromRequest = (*storage)(nil)
+	_ op.Storage                  = (*storage)(nil)
+	_ op.ClientCredentialsStorage = (*storage)(nil)
 )
 
 // k names the record of one kind for one id (an authorization request and
@@ -305,7 +304,8 @@ func (s *storage) newAccessToken(r op.TokenRequest, family string) (string, *sto
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRequest, current string) (string, string, time.Time, error) {
 	var (
 		rt   refreshToken
-		used *store.Op // the rotation's compare-and-swap
+		prev *refreshToken // the token rotated out, if any
+		used *store.Op     // its compare-and-swap
 	)
 	switch t := r.(type) {
 	case *AuthRequest:
@@ -319,7 +319,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 		if used, err = s.markUsedOp(current, t); err != nil {
 			return "", "", time.Time{}, err
 		}
-		rt = *t
+		prev, rt = t, *t
 		rt.raw, rt.narrowed = nil, nil // the next token keeps the whole grant
 	default:
 		return "", "", time.Time{}, oidc.ErrServerError().WithDescription("unsupported token request")
@@ -357,7 +357,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	ops = append(append(ops, saveAccess, saveRefresh), redeem...)
 	err = s.st.Pipeline(ctx, ops...)
 	if used != nil {
-		if err := s.rotated(ctx, used, r.(*refreshToken)); err != nil {
+		if err := s.rotated(ctx, used, prev); err != nil {
 			return "", "", time.Time{}, err
 		}
 	}
@@ -571,32 +571,11 @@ func (s *storage) ClientCredentialsTokenRequest(context.Context, string, []strin
 	return nil, errNotServed
 }
 
-// SetUserinfoFromScopes is deprecated in the library; SetUserinfoFromRequest does the work.
+// SetUserinfoFromScopes completes op.Storage. The library fills no claims
+// of ours: ID tokens are built by jwt.go and /userinfo by userinfo.go,
+// both from userClaims.
 func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
 	return nil
-}
-
-func (s *storage) SetUserinfoFromRequest(_ context.Context, u *oidc.UserInfo, r op.IDTokenRequest, scopes []string) error {
-	ident := identityOf(r)
-	if ident == nil {
-		return nil
-	}
-	s.fillUserinfo(u, ident, scopes)
-	return nil
-}
-
-func (s *storage) fillUserinfo(u *oidc.UserInfo, ident *Identity, scopes []string) {
-	c := s.userClaims(ident, scopes)
-	u.Subject = c.Subject
-	u.Email = c.Email
-	u.EmailVerified = oidc.Bool(c.EmailVerified)
-	u.Name = c.Name
-	u.PreferredUsername = c.PreferredUsername
-	u.AppendClaims("tid", c.Tenant)
-	u.AppendClaims("idp", c.IDP)
-	if c.SessionID != "" {
-		u.AppendClaims("sid", c.SessionID)
-	}
 }
 
 // userClaims are the guest's claims of the granted scopes, in ID tokens

@@ -11,10 +11,9 @@ import (
 func TestEmailVerifiedFromIdentity(t *testing.T) {
 	s := &storage{tenant: "t"}
 	for _, verified := range []bool{true, false} {
-		var u oidc.UserInfo
-		s.fillUserinfo(&u, &Identity{Subject: "s", Email: "a@b.example", EmailVerified: verified, Source: "otp"},
+		u := s.userClaims(&Identity{Subject: "s", Email: "a@b.example", EmailVerified: verified, Source: "otp"},
 			[]string{oidc.ScopeOpenID, oidc.ScopeEmail})
-		if bool(u.EmailVerified) != verified || u.Email != "a@b.example" {
+		if u.EmailVerified != verified || u.Email != "a@b.example" {
 			t.Errorf("identity verified=%v: userinfo email %q verified %v", verified, u.Email, u.EmailVerified)
 		}
 	}

@@ -131,7 +131,7 @@ func New(opts Options) (*Store, error) {
 		DialerRetries: 1,
 		// A caller's deadline must bound the whole call.
 		ContextTimeoutEnabled: true,
-		OnConnect:             s.loadScripts,
+		OnConnect:             s.onConnect,
 		// Pipelines (a handful of small commands) share the main pool's
 		// warm connections instead of dialing a dedicated pool, whose
 		// every new connection would cost its own handshake and script
@@ -145,20 +145,26 @@ func New(opts Options) (*Store, error) {
 	return s, nil
 }
 
-// loadScripts caches the scripts on each new connection's server, so that
-// EVALSHA finds them even right after a restart or failover. It costs one
-// round trip per connection, not per call. A refusal by the server (a
-// Sentinel, an ACL without SCRIPT) is not fatal: Run then falls back to
-// EVAL; only a broken connection fails the connect.
+// onConnect readies each new connection: a server too old is refused
+// (checkVersion), then the scripts are loaded (loadScripts). Both cost
+// round trips per connection, never per call.
+func (s *Store) onConnect(ctx context.Context, cn *redis.Conn) error {
+	if err := checkVersion(ctx, cn); err != nil {
+		return err
+	}
+	return s.loadScripts(ctx, cn)
+}
+
+// loadScripts caches the scripts on a new connection's server, so that
+// EVALSHA finds them even right after a restart or failover. A refusal by
+// the server (a Sentinel, an ACL without SCRIPT) is not fatal: Run then
+// falls back to EVAL; only a broken connection fails the connect.
 func (s *Store) loadScripts(ctx context.Context, cn *redis.Conn) error {
 	scripts := []*redis.Script{casScript}
 	s.scripts.Range(func(_, v any) bool {
 		scripts = append(scripts, v.(*redis.Script))
 		return true
 	})
-	if err := checkVersion(ctx, cn); err != nil {
-		return err
-	}
 	for _, sc := range scripts {
 		err := sc.Load(ctx, cn).Err()
 		var refused redis.Error
@@ -185,6 +191,13 @@ func checkVersion(ctx context.Context, cn *redis.Conn) error {
 	if err != nil {
 		return fmt.Errorf("read server version: %w", err)
 	}
+	return versionOK(info)
+}
+
+// versionOK refuses the server whose INFO server section is info when it
+// names a version older than minMajor; an answer without a readable
+// version is trusted.
+func versionOK(info string) error {
 	for line := range strings.Lines(info) {
 		v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:")
 		if !ok {
@@ -321,63 +334,33 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// Incr implements store.Store.
+// Incr implements store.Store as a batch of its one op (two native
+// commands, see queueIncrOp): one round trip.
 func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
-	ttl, err := ttlArg(ttl)
-	if err != nil {
+	op := store.IncrOp(key, delta, ttl)
+	if err := s.Pipeline(ctx, op); err != nil {
 		return 0, err
 	}
-	pipe := s.client.Pipeline()
-	incr, expire := queueIncr(ctx, pipe, s.key(key), delta, ttl)
-	_, _ = pipe.Exec(ctx)
-	n, err := incr.Result()
-	if err == nil && expire != nil {
-		err = expire.Err()
-	}
-	if err != nil {
-		return 0, fail("incr", err)
-	}
-	return n, nil
+	return op.N, nil
 }
 
-// queueIncr queues Incr as two native commands: INCRBY, then PEXPIRE NX,
-// which gives the counter its window only when it has none (Redis 7.0;
-// New's connections check the version). Should the expiry be lost (a
-// broken connection between the two), the next Incr sets it: a counter
-// never keeps living without one. No script: a script costs Redis ten
-// times the CPU of these two commands.
-func queueIncr(ctx context.Context, pipe redis.Pipeliner, k string, delta int64, ttl time.Duration) (*redis.IntCmd, *redis.BoolCmd) {
-	incr := pipe.IncrBy(ctx, k, delta)
-	if ttl <= 0 {
-		return incr, nil
-	}
-	return incr, pexpire(ctx, pipe, k, ttl, "nx")
-}
-
-// pexpire is PEXPIRE key ms NX|GT (go-redis has only EXPIRE's, in seconds).
-func pexpire(ctx context.Context, c interface {
-	Process(context.Context, redis.Cmder) error
-}, key string, ttl time.Duration, cond string) *redis.BoolCmd {
+// pexpire queues PEXPIRE key ms NX|GT (go-redis has only EXPIRE's, in
+// seconds).
+func pexpire(ctx context.Context, pipe redis.Pipeliner, key string, ttl time.Duration, cond string) *redis.BoolCmd {
 	cmd := redis.NewBoolCmd(ctx, "pexpire", key, ttl.Milliseconds(), cond)
-	_ = c.Process(ctx, cmd)
+	_ = pipe.Process(ctx, cmd)
 	return cmd
 }
 
 // Extend implements store.Store with PEXPIRE GT, which never shortens a
-// lifetime and treats a key without expiry as living forever.
+// lifetime and treats a key without expiry as living forever: a batch of
+// its one op, as in Pipeline.
 func (s *Store) Extend(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	ttl, err := ttlArg(ttl)
-	if err != nil {
+	op := store.ExtendOp(key, ttl)
+	if err := s.Pipeline(ctx, op); err != nil {
 		return false, err
 	}
-	if ttl == 0 {
-		return false, nil
-	}
-	ok, err := pexpire(ctx, s.client, s.key(key), ttl, "gt").Result()
-	if err != nil {
-		return false, fail("extend", err)
-	}
-	return ok, nil
+	return op.OK, nil
 }
 
 // TTL implements store.Store.
