@@ -133,13 +133,13 @@ type LoginRequest struct {
 // CodeConnector proves control of the address with a code sent to it (the
 // email one-time passcode). Issuing is split in two so that the login pages
 // can run the issue in one store round trip together with their own reads:
-// PrepareCode draws the code and returns its pending store work.
+// PrepareCode draws the code and returns its pending store work. Checking a
+// typed code is the kind's own op in the enter-code step's batch
+// (otp.Connector.PrepareVerify, which login.Passcode requires), so the
+// contract has no one-call verification that the pages would not use.
 type CodeConnector interface {
 	Connector
 	PrepareCode(req CodeRequest) (PendingCode, error)
-	// VerifyCode checks a typed code; on success the code is used up and
-	// the identity is the verified address.
-	VerifyCode(ctx context.Context, req CodeRequest, code string) (Identity, error)
 }
 
 // PendingCode is a code drawn but not yet stored: Op is the store work (run

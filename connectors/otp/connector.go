@@ -110,17 +110,6 @@ func (v *PendingVerify) Result() (connectors.Identity, error) {
 	return verified(v.req), nil
 }
 
-// VerifyCode checks a typed code in one round trip, the check script (a
-// step sends PrepareVerify's op in its own batch instead).
-func (c *Connector) VerifyCode(ctx context.Context, req connectors.CodeRequest, code string) (connectors.Identity, error) {
-	v, err := c.PrepareVerify(req, code)
-	if err != nil {
-		return connectors.Identity{}, err
-	}
-	store.Apply(ctx, c.issuer.i.st, v.Op())
-	return v.Result()
-}
-
 // verified is the identity a right code proves: the address itself,
 // verified (the guest read the code from its mailbox).
 func verified(req connectors.CodeRequest) connectors.Identity {

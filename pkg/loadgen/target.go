@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/guestpass/guestpass/pkg/proctest"
+	"github.com/guestpass/guestpass/pkg/redisproc"
 )
 
 // startTimeout bounds how long a started Redis may take to answer, and a
@@ -87,6 +88,7 @@ type Target struct {
 	adminPass  string
 	serverPIDs []string
 	redis      []*redisNode
+	redisProcs []*redisproc.Server
 	procs      []*proctest.Proc
 	ticks      int64
 }
@@ -223,67 +225,24 @@ func (t *Target) startStore(ctx context.Context, o TargetOptions) error {
 }
 
 // startRedis starts a private redis-server on a free port (or, if unix,
-// on a socket in its directory and no port) with its data in its own
-// directory under t.Dir.
+// on a socket in its directory and no port) with its data and its log,
+// redis.log, in its own directory under t.Dir.
 func (t *Target) startRedis(ctx context.Context, name string, unix bool, args ...string) (*redisNode, error) {
-	dir := filepath.Join(t.Dir, name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+	o := redisproc.Options{Dir: filepath.Join(t.Dir, name), Args: append([]string{"--save", ""}, args...), Timeout: startTimeout}
+	if unix {
+		o.Unix = filepath.Join(o.Dir, "redis.sock")
 	}
-	listen, addr, err := redisListen(dir, unix)
+	srv, err := redisproc.Start(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	all := append(append(listen, "--dir", dir, "--save", ""), args...)
-	cmd := exec.Command("redis-server", all...)
-	logf, err := os.Create(filepath.Join(dir, "redis.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	p, err := proctest.Start(cmd)
-	if err != nil {
-		return nil, fmt.Errorf("start redis-server: %w", err)
-	}
-	t.procs = append(t.procs, p)
-	deadline := time.Now().Add(startTimeout)
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	for c.Ping(ctx).Err() != nil {
-		select {
-		case <-p.Exited():
-			_ = c.Close()
-			return nil, fmt.Errorf("redis-server exited at start; see %s", logf.Name())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = c.Close()
-			return nil, fmt.Errorf("redis-server at %s did not answer within %v", addr, startTimeout)
-		}
-	}
-	_ = c.Close()
-	n, err := newRedisNode(ctx, &redis.Options{Addr: addr})
+	t.redisProcs = append(t.redisProcs, srv)
+	n, err := newRedisNode(ctx, &redis.Options{Addr: srv.Addr})
 	if err != nil {
 		return nil, err
 	}
 	t.redis = append(t.redis, n)
 	return n, nil
-}
-
-// redisListen returns redis-server's listening arguments and the address
-// clients dial: a socket path (go-redis dials unix for an address that
-// starts with '/') or 127.0.0.1 and a free port.
-func redisListen(dir string, unix bool) (args []string, addr string, err error) {
-	if unix {
-		sock := filepath.Join(dir, "redis.sock")
-		return []string{"--port", "0", "--unixsocket", sock, "--unixsocketperm", "700"}, sock, nil
-	}
-	ports, err := proctest.FreePorts(1)
-	if err != nil {
-		return nil, "", err
-	}
-	port := strconv.Itoa(ports[0])
-	return []string{"--port", port, "--bind", "127.0.0.1"}, net.JoinHostPort("127.0.0.1", port), nil
 }
 
 func (t *Target) waitCluster(ctx context.Context) error {
@@ -396,8 +355,12 @@ func (t *Target) Close() {
 	for _, n := range t.redis {
 		_ = n.c.Close()
 	}
+	// The servers first: they use the Redis.
 	for i := len(t.procs) - 1; i >= 0; i-- {
 		t.procs[i].Kill()
+	}
+	for i := len(t.redisProcs) - 1; i >= 0; i-- {
+		t.redisProcs[i].Stop()
 	}
 	if t.Sink != nil {
 		_ = t.Sink.Close()

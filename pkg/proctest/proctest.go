@@ -1,9 +1,10 @@
 // Package proctest runs the private servers that test helpers start
-// (redistest's redis-server, ldaptest's slapd): a child process that dies
+// (redis-server through redisproc, ldaptest's slapd): a child process that dies
 // with the test binary, reaped in the background so that a test can kill
 // it (an outage) and know its ports are free again, on free 127.0.0.1
 // ports. It is scaffolding for tests and for the load tool (pkg/loadgen,
-// which starts guestpass and Redis the same way), written once for all.
+// which starts guestpass the same way, and Redis through redisproc),
+// written once for all.
 package proctest
 
 import (

@@ -8,20 +8,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/guestpass/guestpass/pkg/proctest"
+	"github.com/guestpass/guestpass/pkg/redisproc"
 )
 
 // EnvURL names the environment variable that points tests at an existing
@@ -47,9 +43,8 @@ type Server struct {
 
 	tb       testing.TB // for Skip on an external server; nil from Launch
 	external bool
-	dir      string
 
-	proc proctest.Current // the running server
+	proc *redisproc.Server // nil for an external server
 }
 
 // Start returns a Redis for the test: $REDIS_URL when set, otherwise a
@@ -64,7 +59,7 @@ func Start(t testing.TB) *Server {
 		s.tb = t
 		return s
 	}
-	s, err := launch(t.TempDir())
+	s, err := launch(redisproc.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
@@ -82,10 +77,11 @@ func StartUnix(t testing.TB) *Server {
 		t.Skipf("redistest: a unix socket needs a private redis-server; $%s is set", EnvURL)
 	}
 	dir := t.TempDir()
-	s := &Server{Addr: filepath.Join(dir, "redis.sock"), dir: dir, tb: t}
-	if err := s.run(dir); err != nil {
+	s, err := launch(redisproc.Options{Dir: dir, Unix: filepath.Join(dir, "redis.sock")})
+	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
+	s.tb = t
 	t.Cleanup(s.Close)
 	return s
 }
@@ -97,17 +93,8 @@ func Launch() (*Server, error) {
 	if u := os.Getenv(EnvURL); u != "" {
 		return external(u)
 	}
-	dir, err := os.MkdirTemp("", "redistest-")
-	if err != nil {
-		return nil, fmt.Errorf("temp dir: %w", err)
-	}
-	s, err := launch(dir)
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	s.dir = dir
-	return s, nil
+	// No Dir: redisproc makes a temp dir and Close removes it.
+	return launch(redisproc.Options{})
 }
 
 // Main is a package's TestMain when its tests share one Redis: it
@@ -136,91 +123,16 @@ func external(rawURL string) (*Server, error) {
 	return &Server{Addr: o.Addr, DB: o.DB, Username: o.Username, Password: o.Password, external: true}, nil
 }
 
-func launch(dir string) (*Server, error) {
-	s := &Server{}
-	var lastErr error
-	// A free port found by listening and closing can be taken by someone
-	// else before redis binds it; a few fresh ports make that harmless.
-	for range 5 {
-		ports, err := proctest.FreePorts(1)
-		if err != nil {
-			return nil, err
-		}
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-		if lastErr = s.run(dir); lastErr == nil {
-			s.dir = dir
-			return s, nil
-		}
-	}
-	return nil, lastErr
-}
-
-// run starts redis-server on s.Addr with dir as its working directory and
-// waits until it answers PING.
-func (s *Server) run(dir string) error {
-	listen, name := s.listenArgs()
-	logPath := filepath.Join(dir, "redis-"+name+".log")
-	cmd := exec.Command("redis-server", append(listen,
-		"--dir", dir,
-		"--save", "",
-		"--appendonly", "no",
-		"--daemonize", "no",
-		"--logfile", logPath,
-	)...)
-	proc, err := proctest.Start(cmd)
+// launch starts a private server: no snapshots, no AOF, on a free port
+// unless o names a socket.
+func launch(o redisproc.Options) (*Server, error) {
+	o.Args = []string{"--save", "", "--appendonly", "no", "--daemonize", "no"}
+	o.Timeout = startTimeout
+	p, err := redisproc.Start(context.Background(), o)
 	if err != nil {
-		return fmt.Errorf("start redis-server (is it on PATH?): %w", err)
+		return nil, err
 	}
-	if err := waitPing(s.Addr, proc.Exited()); err != nil {
-		proc.Kill()
-		logText, _ := os.ReadFile(logPath)
-		return fmt.Errorf("redis-server on %s: %w; log:\n%s", s.Addr, err, logText)
-	}
-	s.proc.Set(proc)
-	return nil
-}
-
-// listenArgs are redis-server's arguments to listen on s.Addr, and a name
-// for its log file. A socket is the server's only listener, so that a
-// client reaching it cannot have used TCP; a restarted server removes
-// the stale socket file itself.
-func (s *Server) listenArgs() (args []string, name string) {
-	if strings.HasPrefix(s.Addr, "/") {
-		return []string{"--port", "0", "--unixsocket", s.Addr, "--unixsocketperm", "700"}, "unix"
-	}
-	_, port, _ := net.SplitHostPort(s.Addr)
-	return []string{"--bind", "127.0.0.1", "--port", port}, port
-}
-
-func waitPing(addr string, exited <-chan struct{}) error {
-	c := redis.NewClient(&redis.Options{
-		Addr:        addr,
-		DialTimeout: 500 * time.Millisecond,
-		ReadTimeout: 500 * time.Millisecond,
-		MaxRetries:  -1,
-		PoolSize:    1,
-		// Quiet the per-connection handshake; this client only pings.
-		DisableIdentity: true,
-	})
-	defer c.Close()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-exited:
-			return errors.New("exited before answering PING")
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no answer to PING within %v: %w", startTimeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return &Server{Addr: p.Addr, proc: p}, nil
 }
 
 // Stop kills the server (SIGKILL: an outage, not a clean shutdown) and
@@ -235,15 +147,9 @@ func (s *Server) Stop() {
 // external server it skips the test.
 func (s *Server) Restart() {
 	s.mustBePrivate("Restart")
-	s.kill()
-	var err error
-	// The port was ours a moment ago; redis sets SO_REUSEADDR, but retry
-	// briefly in case the kernel has not let go yet.
-	for range 10 {
-		if err = s.run(s.dir); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	err := s.proc.Restart(context.Background())
+	if err == nil {
+		return
 	}
 	if s.tb != nil {
 		s.tb.Fatalf("redistest: restart: %v", err)
@@ -252,15 +158,12 @@ func (s *Server) Restart() {
 }
 
 // Close stops a private server for good (and removes the directory made
-// by Launch). It is a no-op for an external server.
+// for Launch). It is a no-op for an external server.
 func (s *Server) Close() {
 	if s.external {
 		return
 	}
-	s.kill()
-	if s.tb == nil && s.dir != "" {
-		_ = os.RemoveAll(s.dir)
-	}
+	s.proc.Close()
 }
 
 func (s *Server) mustBePrivate(op string) {
@@ -274,7 +177,7 @@ func (s *Server) mustBePrivate(op string) {
 	panic(msg)
 }
 
-func (s *Server) kill() { s.proc.Kill() }
+func (s *Server) kill() { s.proc.Stop() }
 
 // KeyPrefix returns a key prefix unique to this test (and this run), so
 // tests sharing one Redis never see each other's keys. It contains only

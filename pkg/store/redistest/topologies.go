@@ -3,17 +3,13 @@ package redistest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/guestpass/guestpass/pkg/proctest"
+	"github.com/guestpass/guestpass/pkg/redisproc"
 )
 
 // StartCluster starts a three-master Redis Cluster of private
@@ -29,16 +25,10 @@ type Cluster struct {
 	// Addrs are the masters' addresses, in creation order.
 	Addrs []string
 
-	tb    testing.TB
-	nodes []*clusterNode
-}
-
-// clusterNode keeps what a restart needs: the same port and the same
-// nodes.conf, so the node rejoins with its identity and its slots.
-type clusterNode struct {
-	addr string
-	args []string
-	proc proctest.Current
+	tb testing.TB
+	// nodes restart on their own port with their own nodes.conf, so that
+	// each rejoins with its identity and its slots.
+	nodes []*redisproc.Server
 }
 
 // StartClusterNodes is StartCluster for tests that kill nodes.
@@ -49,13 +39,11 @@ func StartClusterNodes(t testing.TB) *Cluster {
 	}
 	c := &Cluster{tb: t}
 	for i := 0; i < 3; i++ {
-		addr := freeAddr(t)
 		dir := t.TempDir()
-		n := &clusterNode{addr: addr, args: []string{"--cluster-enabled", "yes",
-			"--cluster-config-file", dir + "/nodes.conf", "--save", "", "--appendonly", "no"}}
-		n.proc.Set(startNode(t, addr, n.args...))
+		n := startNode(t, redisproc.Options{Dir: dir, Args: []string{"--cluster-enabled", "yes",
+			"--cluster-config-file", dir + "/nodes.conf", "--save", "", "--appendonly", "no"}})
 		c.nodes = append(c.nodes, n)
-		c.Addrs = append(c.Addrs, addr)
+		c.Addrs = append(c.Addrs, n.Addr)
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
@@ -69,15 +57,15 @@ func StartClusterNodes(t testing.TB) *Cluster {
 // Kill stops master i with SIGKILL (an outage) and waits until it exited.
 // With no replicas its slots stay assigned to it: the Cluster serves the
 // other masters' slots and not its own until Restart.
-func (c *Cluster) Kill(i int) { c.nodes[i].proc.Kill() }
+func (c *Cluster) Kill(i int) { c.nodes[i].Stop() }
 
 // Restart starts master i again on its port with its nodes.conf, and
 // waits until every node agrees the Cluster is up again.
 func (c *Cluster) Restart(i int) {
 	c.tb.Helper()
-	n := c.nodes[i]
-	n.proc.Kill()
-	n.proc.Set(startNode(c.tb, n.addr, n.args...))
+	if err := c.nodes[i].Restart(context.Background()); err != nil {
+		c.tb.Fatalf("redistest: restart cluster node %d: %v", i, err)
+	}
 	c.waitOK()
 }
 
@@ -99,63 +87,30 @@ func (c *Cluster) waitOK() {
 	}
 }
 
-func waitClusterNode(t testing.TB, addr string) {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server at %s did not start", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // StartSentinel starts a private master and one Sentinel watching it
 // under masterName, and returns the Sentinel's address.
 func StartSentinel(t testing.TB, masterName string) string {
 	t.Helper()
-	master := freeAddr(t)
-	startNode(t, master, "--save", "", "--appendonly", "no")
-	sentinel := freeAddr(t)
+	master := startNode(t, redisproc.Options{Dir: t.TempDir(), Args: []string{"--save", "", "--appendonly", "no"}}).Addr
+	// The Sentinel rewrites its config file (its state), so it has one;
+	// its port and bind come from redisproc's arguments.
 	dir := t.TempDir()
-	conf := fmt.Sprintf("port %s\nbind 127.0.0.1\nsentinel monitor %s 127.0.0.1 %s 1\n",
-		strings.Split(sentinel, ":")[1], masterName, strings.Split(master, ":")[1])
+	conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %s 1\n", masterName, strings.Split(master, ":")[1])
 	if err := os.WriteFile(dir+"/sentinel.conf", []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("redis-server", dir+"/sentinel.conf", "--sentinel")
-	cmd.Dir = dir
-	proc, err := proctest.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proc.Kill)
-	waitClusterNode(t, sentinel)
-	return sentinel
+	return startNode(t, redisproc.Options{Dir: dir, Config: dir + "/sentinel.conf", Args: []string{"--sentinel"}}).Addr
 }
 
-func freeAddr(t testing.TB) string {
-	ports, err := proctest.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-}
-
-// startNode starts a redis-server on addr, waits until it answers and
-// returns it, killed at the end of the test at the latest.
-func startNode(t testing.TB, addr string, args ...string) *proctest.Proc {
+// startNode starts a redis-server on a free port and returns it once it
+// answers, stopped at the end of the test at the latest.
+func startNode(t testing.TB, o redisproc.Options) *redisproc.Server {
 	t.Helper()
-	dir := t.TempDir()
-	all := append([]string{"--port", strings.Split(addr, ":")[1], "--bind", "127.0.0.1", "--dir", dir}, args...)
-	cmd := exec.Command("redis-server", all...)
-	proc, err := proctest.Start(cmd)
+	o.Timeout = startTimeout
+	n, err := redisproc.Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(proc.Kill) // a no-op once killed
-	waitClusterNode(t, addr)
-	return proc
+	t.Cleanup(n.Stop) // a no-op once stopped
+	return n
 }
