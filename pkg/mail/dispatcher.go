@@ -139,9 +139,16 @@ type Dispatcher struct {
 	// Close waits for it).
 	finished chan struct{}
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// closing: Close has begun, Reserve refuses; the places already held
+	// may still be sent into until closed (or Close's ctx ends).
+	closing bool
+	// closed: no mail is queued any more (handOff refuses).
 	closed   bool
 	reserved map[string]int // places held by slots not yet sent or released
+	// heldOut is closed when the last place held is given back during
+	// Close (nil when Close does not wait for one).
+	heldOut chan struct{}
 	// backlog: the poller has seen (or been handed) mail due and not yet
 	// claimed. While it has, a new mail waits its turn in the queue instead
 	// of going straight to a worker (the tenants' turns stay fair).
@@ -212,7 +219,7 @@ const storeTimeout = 5 * time.Second
 func (d *Dispatcher) Reserve(tenant string) (Slot, error) {
 	now := d.opt.Now()
 	d.mu.Lock()
-	if d.closed {
+	if d.closing || d.closed {
 		d.mu.Unlock()
 		return nil, ErrDispatcherClosed
 	}
@@ -232,7 +239,7 @@ func (d *Dispatcher) Reserve(tenant string) (Slot, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.closing || d.closed {
 		return nil, ErrDispatcherClosed
 	}
 	d.depths[tenant] = depthSeen{n: n, at: now}
@@ -518,6 +525,10 @@ func (d *Dispatcher) unreserve(tenant string) {
 	if d.reserved[tenant]--; d.reserved[tenant] <= 0 {
 		delete(d.reserved, tenant)
 	}
+	if len(d.reserved) == 0 && d.heldOut != nil {
+		close(d.heldOut)
+		d.heldOut = nil
+	}
 }
 
 func (d *Dispatcher) isClosed() bool {
@@ -526,18 +537,27 @@ func (d *Dispatcher) isClosed() bool {
 	return d.closed
 }
 
-// Close stops accepting mails. A durable outbox keeps what is queued (the
-// other replicas, or the next start, send it): Close waits only for the
-// sends in flight and the mails leased here that wait for a worker (at
-// most the waiting room, waitRoom), which would otherwise wait out their
-// lease, then records their outcomes (forgetter). A memory outbox is
-// drained (with retries) first. If ctx ends first, sends in flight are
-// cancelled, a memory outbox's rest is counted as failed, and ctx's error
-// is returned.
+// Close stops accepting mails. First it waits for the places already
+// held (Reserve) to be sent into or released: a page answers before its
+// mail is queued (provider/login's mailCode), so a mail whose answer went
+// out is queued, not lost, when the server shuts down. A durable outbox
+// keeps what is queued (the other replicas, or the next start, send it):
+// Close waits only for the sends in flight and the mails leased here that
+// wait for a worker (at most the waiting room, waitRoom), which would
+// otherwise wait out their lease, then records their outcomes (forgetter).
+// A memory outbox is drained (with retries) first. If ctx ends first, a
+// place still held can queue no more (its Send fails and is counted),
+// sends in flight are cancelled, a memory outbox's rest is counted as
+// failed, and ctx's error is returned.
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.mu.Lock()
-	already := d.closed
-	d.closed = true
+	already := d.closing
+	d.closing = true
+	var heldOut chan struct{}
+	if !already && len(d.reserved) > 0 {
+		heldOut = make(chan struct{})
+		d.heldOut = heldOut
+	}
 	d.mu.Unlock()
 	if already {
 		<-d.finished
@@ -548,6 +568,19 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	if d.forgets != nil {
 		defer d.forgets.close() // before the store is released
 	}
+	if heldOut != nil {
+		select {
+		case <-heldOut:
+		case <-ctx.Done():
+		}
+	}
+	// A place still held now can queue no more (ctx ended): its mail is
+	// lost, so Close reports ctx's error whatever happens next.
+	d.mu.Lock()
+	gaveUp := len(d.reserved) > 0 && ctx.Err() != nil
+	d.closed = true
+	d.heldOut = nil
+	d.mu.Unlock()
 	if d.durable {
 		close(d.stop)
 	} else {
@@ -558,6 +591,9 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	select {
 	case <-d.done:
 		d.cancel()
+		if gaveUp {
+			return ctx.Err()
+		}
 		return nil
 	case <-ctx.Done():
 		d.cancel()

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -159,5 +160,80 @@ func TestUnwrittenForgetMailIsSentAgain(t *testing.T) {
 	}
 	if na, nb := len(srvA.Messages()), len(srvB.Messages()); na != 1 || nb != 1 {
 		t.Errorf("sent %d times by the crashed replica and %d by the survivor, want once each", na, nb)
+	}
+}
+
+// Close waits for a place held (a page answered, its mail not yet
+// queued): the mail sent into it is queued and delivered, then Close
+// returns, having forgotten it.
+func TestCloseWaitsForPlacesHeld(t *testing.T) {
+	st := redisStore(t, redistest.Start(t).Addr, redistest.KeyPrefix(t))
+	srv := mailtest.Start(t)
+	m := metrics.New()
+	d := NewDispatcher(newSMTP(t, SMTPOptions{Addr: srv.Addr}), "no-reply@example.com", DispatcherOptions{Store: st, Metrics: m})
+	slot, err := d.Reserve("fabrikam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitMail)
+		defer cancel()
+		closed <- d.Close(ctx)
+	}()
+	// Close has begun: no new place is given.
+	waitFor(t, "Close to refuse new places", func() bool {
+		s, err := d.Reserve("fabrikam")
+		if err == nil {
+			s.Release()
+		}
+		return errors.Is(err, ErrDispatcherClosed)
+	})
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a place was held", err)
+	default:
+	}
+	if err := slot.Send(codeMessage(t, "ada@example.com", "24682468")); err != nil {
+		t.Fatalf("Send into a place held during Close: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("%d mails delivered by the time Close returned, want 1", n)
+	}
+	if v := outcome(t, m, "sent"); v != 1 {
+		t.Errorf("sent = %v, want 1", v)
+	}
+	if left := outboxLeft(t, st); len(left) != 0 {
+		t.Errorf("left in Redis after Close: %v", left)
+	}
+}
+
+// A place never sent into nor released holds Close only until its ctx
+// ends; the mail sent into it later is refused and counted as failed.
+func TestCloseGivesUpOnAPlaceHeldAtItsDeadline(t *testing.T) {
+	st := redisStore(t, redistest.Start(t).Addr, redistest.KeyPrefix(t))
+	srv := mailtest.Start(t)
+	m := metrics.New()
+	d := NewDispatcher(newSMTP(t, SMTPOptions{Addr: srv.Addr}), "no-reply@example.com", DispatcherOptions{Store: st, Metrics: m})
+	slot, err := d.Reserve("fabrikam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := d.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Close = %v, want deadline exceeded", err)
+	}
+	if err := slot.Send(codeMessage(t, "ada@example.com", "13571357")); !errors.Is(err, ErrDispatcherClosed) {
+		t.Errorf("Send after Close gave up = %v, want ErrDispatcherClosed", err)
+	}
+	if v := counterValue(t, m.MailFailures.WithLabelValues(KindCode)); v != 1 {
+		t.Errorf("MailFailures = %v, want 1", v)
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Errorf("%d mails delivered", n)
 	}
 }

@@ -28,7 +28,7 @@ import (
 // until the lease runs out), nothing is drained.
 func (d *Dispatcher) crash() {
 	d.mu.Lock()
-	d.crashed, d.closed = true, true
+	d.crashed, d.closing, d.closed = true, true, true
 	d.mu.Unlock()
 	if d.forgets != nil {
 		d.forgets.kill()
