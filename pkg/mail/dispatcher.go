@@ -54,6 +54,10 @@ type DispatcherOptions struct {
 	// Lease is how long a replica holds a mail it is sending before
 	// another may take it (default SendTimeout + 30s; must exceed it).
 	Lease time.Duration
+	// ForgetDelay is how long the outcome of a mail sent here may wait to
+	// be recorded with others in one round trip (default 20 ms; at most
+	// half of what Lease leaves after SendTimeout). See forgetter.
+	ForgetDelay time.Duration
 	// PollInterval is how often the outbox is looked at when this
 	// replica queued nothing (default 1s): mails queued by another
 	// replica, retries of a crashed one.
@@ -84,6 +88,12 @@ func (o *DispatcherOptions) defaults() {
 	if o.Lease <= o.SendTimeout {
 		o.Lease = o.SendTimeout + 30*time.Second
 	}
+	if o.ForgetDelay <= 0 {
+		o.ForgetDelay = 20 * time.Millisecond
+	}
+	// The lease must outlast the wait for a worker, the send and the
+	// forget's delay: keep the delay well inside what the send leaves.
+	o.ForgetDelay = min(o.ForgetDelay, (o.Lease-o.SendTimeout)/2)
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
 	}
@@ -109,6 +119,11 @@ type Dispatcher struct {
 	from    string
 	opt     DispatcherOptions
 	log     *zap.Logger
+	// forgets records the outcomes of the mails queued leased here in
+	// batches (see forget); nil for a memory outbox, which forgets at
+	// once: no round trip to save, and its drain at Close waits for an
+	// empty queue.
+	forgets *forgetter
 
 	// ctx is cancelled when Close gives up waiting (or at a crash in
 	// tests): sends in flight end at once.
@@ -120,10 +135,20 @@ type Dispatcher struct {
 	sem  chan struct{} // one token per delivery in flight
 	done chan struct{} // closed when the poller has ended
 	wg   sync.WaitGroup
+	// finished is closed when Close has done all its work (a second
+	// Close waits for it).
+	finished chan struct{}
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// closing: Close has begun, Reserve refuses; the places already held
+	// may still be sent into until closed (or Close's ctx ends).
+	closing bool
+	// closed: no mail is queued any more (handOff refuses).
 	closed   bool
 	reserved map[string]int // places held by slots not yet sent or released
+	// heldOut is closed when the last place held is given back during
+	// Close (nil when Close does not wait for one).
+	heldOut chan struct{}
 	// backlog: the poller has seen (or been handed) mail due and not yet
 	// claimed. While it has, a new mail waits its turn in the queue instead
 	// of going straight to a worker (the tenants' turns stay fair).
@@ -166,9 +191,12 @@ func NewDispatcher(t Transport, from string, opts DispatcherOptions) *Dispatcher
 	d := &Dispatcher{
 		t: t, box: &outbox{st: st, lease: opts.Lease}, durable: durable,
 		from: from, opt: opts, log: opts.Logger, ctx: ctx, cancel: cancel,
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{}),
 		sem: make(chan struct{}, opts.Workers), reserved: map[string]int{}, owned: owned,
 		waiting: map[string][]*claimed{}, waitingN: map[string]int{}, depths: map[string]depthSeen{},
+	}
+	if durable {
+		d.forgets = &forgetter{box: d.box, delay: opts.ForgetDelay, log: opts.Logger}
 	}
 	go d.poll()
 	return d
@@ -191,7 +219,7 @@ const storeTimeout = 5 * time.Second
 func (d *Dispatcher) Reserve(tenant string) (Slot, error) {
 	now := d.opt.Now()
 	d.mu.Lock()
-	if d.closed {
+	if d.closing || d.closed {
 		d.mu.Unlock()
 		return nil, ErrDispatcherClosed
 	}
@@ -211,7 +239,7 @@ func (d *Dispatcher) Reserve(tenant string) (Slot, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.closing || d.closed {
 		return nil, ErrDispatcherClosed
 	}
 	d.depths[tenant] = depthSeen{n: n, at: now}
@@ -273,7 +301,8 @@ var ErrSlotUsed = errors.New("mail: queue slot already used")
 // put writes m to the outbox in its reserved place. Usually the mail is
 // written already leased to this replica and handed to a worker here (at
 // once, or in its tenant's turn once a worker is free): no poll, no claim
-// - one round trip to queue it and one to forget it once sent. The outbox
+// - one round trip to queue it, and once sent its forget shares one with
+// those of the other mails sent in the same moment (forgetter). The outbox
 // holds it until then, so a crash loses nothing: the lease runs out and
 // any replica sends it. A mail that cannot be handed over (the places
 // waiting here are taken) waits in the queue for the poller, which serves
@@ -430,7 +459,7 @@ func (d *Dispatcher) popLocked(tenant string) *claimed {
 			d.waiting[tenant] = q[1:]
 		}
 		d.unwait(tenant)
-		if d.opt.Now().Sub(time.Unix(0, c.rec.Enqueued)) > d.opt.Lease-d.opt.SendTimeout {
+		if d.opt.Now().Sub(time.Unix(0, c.rec.Enqueued)) > d.opt.Lease-d.opt.SendTimeout-d.opt.ForgetDelay {
 			// Waited so long (sends stalling) that the lease could run
 			// out mid-send: leave the mail to whichever poller takes it
 			// once the lease has, so it goes out once.
@@ -496,6 +525,10 @@ func (d *Dispatcher) unreserve(tenant string) {
 	if d.reserved[tenant]--; d.reserved[tenant] <= 0 {
 		delete(d.reserved, tenant)
 	}
+	if len(d.reserved) == 0 && d.heldOut != nil {
+		close(d.heldOut)
+		d.heldOut = nil
+	}
 }
 
 func (d *Dispatcher) isClosed() bool {
@@ -504,22 +537,50 @@ func (d *Dispatcher) isClosed() bool {
 	return d.closed
 }
 
-// Close stops accepting mails. A durable outbox keeps what is queued (the
-// other replicas, or the next start, send it): Close waits only for the
-// sends in flight and the mails leased here that wait for a worker (at
-// most the waiting room, waitRoom), which would otherwise wait out their
-// lease. A memory outbox is drained (with retries) first. If
-// ctx ends first, sends in flight are cancelled, a memory outbox's rest is
-// counted as failed, and ctx's error is returned.
+// Close stops accepting mails. First it waits for the places already
+// held (Reserve) to be sent into or released: a page answers before its
+// mail is queued (provider/login's mailCode), so a mail whose answer went
+// out is queued, not lost, when the server shuts down. A durable outbox
+// keeps what is queued (the other replicas, or the next start, send it):
+// Close waits only for the sends in flight and the mails leased here that
+// wait for a worker (at most the waiting room, waitRoom), which would
+// otherwise wait out their lease, then records their outcomes (forgetter).
+// A memory outbox is drained (with retries) first. If ctx ends first, a
+// place still held can queue no more (its Send fails and is counted),
+// sends in flight are cancelled, a memory outbox's rest is counted as
+// failed, and ctx's error is returned.
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.mu.Lock()
-	already := d.closed
-	d.closed = true
+	already := d.closing
+	d.closing = true
+	var heldOut chan struct{}
+	if !already && len(d.reserved) > 0 {
+		heldOut = make(chan struct{})
+		d.heldOut = heldOut
+	}
 	d.mu.Unlock()
 	if already {
-		<-d.done
+		<-d.finished
 		return nil
 	}
+	defer close(d.finished)
+	defer d.release()
+	if d.forgets != nil {
+		defer d.forgets.close() // before the store is released
+	}
+	if heldOut != nil {
+		select {
+		case <-heldOut:
+		case <-ctx.Done():
+		}
+	}
+	// A place still held now can queue no more (ctx ended): its mail is
+	// lost, so Close reports ctx's error whatever happens next.
+	d.mu.Lock()
+	gaveUp := len(d.reserved) > 0 && ctx.Err() != nil
+	d.closed = true
+	d.heldOut = nil
+	d.mu.Unlock()
 	if d.durable {
 		close(d.stop)
 	} else {
@@ -527,10 +588,12 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		// outbox already empty stops at once (a drain needs no wait).
 		d.poke()
 	}
-	defer d.release()
 	select {
 	case <-d.done:
 		d.cancel()
+		if gaveUp {
+			return ctx.Err()
+		}
 		return nil
 	case <-ctx.Done():
 		d.cancel()
@@ -805,9 +868,23 @@ func (d *Dispatcher) drop(c *claimed, outcome string, err error) {
 	d.forget(c)
 }
 
-// forget removes c from the outbox. If the store is unreachable the
-// lease runs out and the mail is tried again (sent twice at worst).
+// forget removes c from the outbox: with the next batch (forgetter), or
+// at once. If the store is unreachable the lease runs out and the mail is
+// tried again (sent twice at worst).
+//
+// Only a mail whose queue entry is not due yet waits for a batch: one
+// queued leased to this replica (put), the usual case, which no claim
+// reads before its lease runs out. A mail the poller claimed has its
+// entry due, at the head of its tenant's queue, where every replica's
+// claim reads (scanLimit heads): left there for the delay, a burst of
+// them would hide the mails due behind them from all pollers. It is
+// forgotten at once, as is every mail of a memory outbox.
 func (d *Dispatcher) forget(c *claimed) {
+	if due, _, ok := parseMember(c.member); ok && d.forgets != nil &&
+		due.After(d.opt.Now().Add(d.opt.ForgetDelay)) {
+		d.forgets.add(c)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	if err := d.box.done(ctx, c); err != nil {

@@ -171,7 +171,9 @@ func recipient(g *guests.Guest, st *signin) string {
 // here on. The place was held before the code was issued, so only a
 // store failure between the two can keep the mail from the queue; the
 // dispatcher counts and logs that (mail.Slot.Send), and the guest's
-// resend covers it, as it covers a mail lost on the way.
+// resend covers it, as it covers a mail lost on the way. A shutdown does
+// not: the dispatcher's Close waits (within its deadline) for the places
+// held, so the mail of an answer already sent is queued before it stops.
 func (h *Handler) mailCode(r *http.Request, st *signin, to, code string, slot mail.Slot) {
 	cm := mail.CodeMail{
 		Lang:        h.d.Pages.NegotiateUI([]string{st.Lang}, r.Header.Get("Accept-Language")),
