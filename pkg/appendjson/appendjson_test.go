@@ -3,6 +3,7 @@ package appendjson_test
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,23 @@ func TestStringTable(t *testing.T) {
 func TestStringAllBytes(t *testing.T) {
 	for b := range 256 {
 		s := "x" + string([]byte{byte(b)}) + "y"
+		sameAsMarshal(t, s, appendjson.String(nil, s), nil)
+	}
+}
+
+// Every byte at every offset of a word, around runs of safe bytes (the
+// 8-byte skip).
+func TestStringWords(t *testing.T) {
+	for b := range 256 {
+		for p := range 17 {
+			s := []byte(strings.Repeat("abcdefgh", 3))
+			s[p] = byte(b)
+			sameAsMarshal(t, string(s), appendjson.String(nil, string(s)), nil)
+		}
+	}
+	// Bytes next to the flagged ones (borrows across bytes).
+	for _, s := range []string{"\x20\x20\x20\x20\x20\x20\x20\x21", "!!!!!!!\x1f", "########", "\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f",
+		"========", "????????", "''", "[[[[[[[[", "]]]]]]]]", "%%%%%%%%"} {
 		sameAsMarshal(t, s, appendjson.String(nil, s), nil)
 	}
 }
@@ -85,6 +103,26 @@ func BenchmarkString(b *testing.B) {
 	b.Run("appendjson", func(b *testing.B) {
 		b.ReportAllocs()
 		buf := make([]byte, 0, 64)
+		for b.Loop() {
+			buf = appendjson.String(buf[:0], s)
+		}
+	})
+}
+
+// BenchmarkStringLong is a token's worth of base64url (no escapes).
+func BenchmarkStringLong(b *testing.B) {
+	s := strings.Repeat("eyJhbGciOiJFUzI1NiIsImtpZCI6Ij.", 40)
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(s)))
+		for b.Loop() {
+			_, _ = json.Marshal(s)
+		}
+	})
+	b.Run("appendjson", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(s)))
+		buf := make([]byte, 0, 4096)
 		for b.Loop() {
 			buf = appendjson.String(buf[:0], s)
 		}
