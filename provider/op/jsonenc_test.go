@@ -261,6 +261,13 @@ func BenchmarkJSON(b *testing.B) {
 	pair("refreshTokenRecord", func() { _, _ = json.Marshal(rt) }, func() { _, _ = marshalJSON(&rt, 512) })
 	pair("accessClaims", func() { _, _ = json.Marshal(&ac) }, func() { _, _ = marshalJSON(&ac, 512) })
 	pair("idClaims", func() { _, _ = json.Marshal(&ic) }, func() { _, _ = marshalJSON(&ic, 512) })
+	pair("decodeRefreshToken", func() {
+		var rt refreshToken
+		_ = json.Unmarshal(raw, &rt)
+	}, func() {
+		var rt refreshToken
+		_ = decodeRefreshToken(raw, &rt)
+	})
 	var w bytes.Buffer
 	pair("tokenResponse", func() {
 		w.Reset()

@@ -488,7 +488,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, tok string) (o
 		return nil, read.Err
 	}
 	var rt refreshToken
-	if err := json.Unmarshal(read.Val, &rt); err != nil {
+	if err := decodeRefreshToken(read.Val, &rt); err != nil {
 		return nil, fmt.Errorf("decode refresh token: %w", err)
 	}
 	rt.raw = read.Val
