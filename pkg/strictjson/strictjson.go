@@ -10,6 +10,7 @@
 package strictjson
 
 import (
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -131,6 +132,29 @@ func (r *Reader) Bool() bool {
 	}
 	r.Lit("false")
 	return false
+}
+
+// Uint reads an unsigned integer of bits bits as encoding/json writes it
+// (digits, no leading zero); one that does not fit fails the read.
+func (r *Reader) Uint(bits int) uint64 {
+	if r.failed {
+		return 0
+	}
+	start := r.i
+	for r.i < len(r.b) && '0' <= r.b[r.i] && r.b[r.i] <= '9' {
+		r.i++
+	}
+	digits := r.s[start:r.i]
+	if digits == "" || digits[0] == '0' && len(digits) > 1 {
+		r.fail()
+		return 0
+	}
+	n, err := strconv.ParseUint(digits, 10, bits)
+	if err != nil {
+		r.fail()
+		return 0
+	}
+	return n
 }
 
 // Time reads a string as time.Time's UnmarshalJSON does (it is given the

@@ -33,6 +33,8 @@ func TestValues(t *testing.T) {
 	strs := func(r *strictjson.Reader) []string { return r.Strings() }
 	boolean := func(r *strictjson.Reader) bool { return r.Bool() }
 	tm := func(r *strictjson.Reader) time.Time { return r.Time() }
+	u64 := func(r *strictjson.Reader) uint64 { return r.Uint(64) }
+	u8 := func(r *strictjson.Reader) uint8 { return uint8(r.Uint(8)) }
 	for _, tc := range []struct {
 		in   string
 		take bool
@@ -56,6 +58,17 @@ func TestValues(t *testing.T) {
 		{`"0001-01-01T00:00:00Z"`, true, func(in string) bool { return same(t, in, tm) }},
 		{`"2026-11-29"`, false, func(in string) bool { return same(t, in, tm) }},
 		{`null`, false, func(in string) bool { return same(t, in, tm) }},
+		{`0`, true, func(in string) bool { return same(t, in, u64) }},
+		{`300`, true, func(in string) bool { return same(t, in, u64) }},
+		{`18446744073709551615`, true, func(in string) bool { return same(t, in, u64) }},
+		{`18446744073709551616`, false, func(in string) bool { return same(t, in, u64) }},
+		{`00`, false, func(in string) bool { return same(t, in, u64) }},
+		{`-1`, false, func(in string) bool { return same(t, in, u64) }},
+		{`1e2`, false, func(in string) bool { return same(t, in, u64) }},
+		{`1.0`, false, func(in string) bool { return same(t, in, u64) }},
+		{``, false, func(in string) bool { return same(t, in, u64) }},
+		{`255`, true, func(in string) bool { return same(t, in, u8) }},
+		{`256`, false, func(in string) bool { return same(t, in, u8) }},
 	} {
 		if took := tc.read(tc.in); took != tc.take {
 			t.Fatalf("%q: taken %v, want %v", tc.in, took, tc.take)

@@ -2,6 +2,9 @@ package op
 
 import (
 	"encoding/json"
+	"strconv"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/guestpass/guestpass/pkg/strictjson"
 )
@@ -66,4 +69,77 @@ func readIdentity(r *strictjson.Reader, id *Identity) {
 	r.Lit(`,"sid":`)
 	id.SessionID = r.String()
 	r.Lit(`}`)
+}
+
+// decodeAuthRequestJSON is json.Unmarshal(b, a), a a zero value: an auth
+// request is read by every step of a sign-in and by the code exchange.
+func decodeAuthRequestJSON(b []byte, a *AuthRequest) error {
+	if readAuthRequest(b, a) {
+		return nil
+	}
+	*a = AuthRequest{}
+	return json.Unmarshal(b, a)
+}
+
+// readAuthRequest reads b into a, a zero value, if b is as json.Marshal
+// writes an auth request; false (a partly written) if not.
+func readAuthRequest(b []byte, a *AuthRequest) bool {
+	r := strictjson.NewReader(b)
+	r.Lit(`{"id":`)
+	a.ID = r.String()
+	r.Lit(`,"tid":`)
+	a.Tenant = r.String()
+	r.Lit(`,"cid":`)
+	a.ClientID = r.String()
+	r.Lit(`,"ru":`)
+	a.RedirectURI = r.String()
+	r.Lit(`,"sc":`)
+	a.Scopes = r.Strings()
+	if r.Opt(`,"st":`) {
+		a.State = r.String()
+	}
+	if r.Opt(`,"no":`) {
+		a.Nonce = r.String()
+	}
+	r.Lit(`,"rt":`)
+	a.ResponseType = oidc.ResponseType(r.String())
+	if r.Opt(`,"rm":`) {
+		a.ResponseMode = oidc.ResponseMode(r.String())
+	}
+	if r.Opt(`,"cc":`) {
+		cc := &oidc.CodeChallenge{}
+		r.Lit(`{"Challenge":`)
+		cc.Challenge = r.String()
+		r.Lit(`,"Method":`)
+		cc.Method = oidc.CodeChallengeMethod(r.String())
+		r.Lit(`}`)
+		a.CodeChallenge = cc
+	}
+	if r.Opt(`,"pr":`) {
+		a.Prompt = r.Strings()
+	}
+	if r.Opt(`,"ma":`) {
+		n := uint(r.Uint(strconv.IntSize))
+		a.MaxAge = &n
+	}
+	if r.Opt(`,"lh":`) {
+		a.LoginHint = r.String()
+	}
+	if r.Opt(`,"ul":`) {
+		a.UILocales = r.Strings()
+	}
+	if r.Opt(`,"hs":`) {
+		a.HintSubject = r.String()
+	}
+	r.Lit(`,"ca":`)
+	a.CreatedAt = r.Time()
+	if r.Opt(`,"id_":`) {
+		a.Identity = &Identity{}
+		readIdentity(&r, a.Identity)
+	}
+	if r.Opt(`,"bnd":`) {
+		a.Binding = r.String()
+	}
+	r.Lit(`}`)
+	return r.OK()
 }

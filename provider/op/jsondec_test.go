@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/guestpass/guestpass/pkg/appendjson/appendjsontest"
 )
 
 // plainString tells whether json.Marshal writes s without an escape.
@@ -160,4 +164,142 @@ func FuzzDecodeRefreshToken(f *testing.F) {
 		}
 		sameDecode(t, b)
 	})
+}
+
+func randAuthRequest(r *rand.Rand) AuthRequest {
+	s := appendjsontest.String
+	a := AuthRequest{ID: s(r), Tenant: s(r), ClientID: s(r), RedirectURI: s(r), Scopes: appendjsontest.Strings(r),
+		State: s(r), Nonce: s(r), ResponseType: oidc.ResponseType(s(r)), ResponseMode: oidc.ResponseMode(s(r)),
+		Prompt: appendjsontest.Strings(r), LoginHint: s(r), UILocales: appendjsontest.Strings(r), HintSubject: s(r),
+		CreatedAt: appendjsontest.Time(r), Binding: s(r)}
+	if r.IntN(2) == 0 {
+		a.CodeChallenge = &oidc.CodeChallenge{Challenge: s(r), Method: oidc.CodeChallengeMethod(s(r))}
+	}
+	if r.IntN(2) == 0 {
+		n := uint(r.Uint64())
+		if r.IntN(2) == 0 {
+			n = uint(r.IntN(3)) // 0 is written too: a pointer
+		}
+		a.MaxAge = &n
+	}
+	if r.IntN(2) == 0 {
+		id := randIdentity(r)
+		a.Identity = &id
+	}
+	return a
+}
+
+// plainAuthRequest replaces the strings json.Marshal escapes, through a
+// JSON round trip of the fixes plainify makes.
+func plainAuthRequest(a *AuthRequest) {
+	fix := func(s *string) {
+		rt := refreshToken{Tenant: *s}
+		plainify(&rt)
+		*s = rt.Tenant
+	}
+	for _, p := range []*string{&a.ID, &a.Tenant, &a.ClientID, &a.RedirectURI, &a.State, &a.Nonce, &a.LoginHint,
+		&a.HintSubject, &a.Binding, (*string)(&a.ResponseType), (*string)(&a.ResponseMode)} {
+		fix(p)
+	}
+	for _, ss := range [][]string{a.Scopes, a.Prompt, a.UILocales} {
+		for i := range ss {
+			fix(&ss[i])
+		}
+	}
+	if a.CodeChallenge != nil {
+		fix(&a.CodeChallenge.Challenge)
+		fix((*string)(&a.CodeChallenge.Method))
+	}
+	if a.Identity != nil {
+		rt := refreshToken{Identity: *a.Identity}
+		plainify(&rt)
+		*a.Identity = rt.Identity
+	}
+}
+
+// sameAuthRequestDecode is sameDecode for auth requests.
+func sameAuthRequestDecode(t *testing.T, b []byte) bool {
+	t.Helper()
+	var want, got, strict AuthRequest
+	wantErr := json.Unmarshal(b, &want)
+	err := decodeAuthRequestJSON(b, &got)
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("%q: error %v, json.Unmarshal's %v", b, err, wantErr)
+	}
+	if err == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q:\n got %#v\nwant %#v", b, got, want)
+	}
+	took := readAuthRequest(b, &strict)
+	if took && (wantErr != nil || !reflect.DeepEqual(strict, want)) {
+		t.Fatalf("%q: the strict reader took it as %#v; json.Unmarshal: %#v, %v", b, strict, want, wantErr)
+	}
+	return took
+}
+
+func TestAuthRequestJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 23))
+	fast := 0
+	for i := range 10000 {
+		a := randAuthRequest(r)
+		if i%2 == 0 {
+			plainAuthRequest(&a)
+		}
+		sameJSON(t, &a) // the encoder
+		b, err := json.Marshal(&a)
+		if err != nil {
+			continue
+		}
+		took := sameAuthRequestDecode(t, b)
+		if i%2 == 0 && !took {
+			t.Fatalf("%s: a record without escapes was not read by the strict reader", b)
+		}
+		if took {
+			fast++
+		}
+	}
+	if fast < 2000 {
+		t.Fatalf("only %d records took the strict reader", fast)
+	}
+}
+
+const authRequestJSON = `{"id":"9d8c7b6a-5f4e-4d3c-2b1a-0f9e8d7c6b5a","tid":"fabrikam","cid":"portal",` +
+	`"ru":"https://app.example.com/cb","sc":["openid","email"],"st":"xyz","no":"n-1","rt":"code",` +
+	`"cc":{"Challenge":"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM","Method":"S256"},"ma":300,` +
+	`"ca":"2026-11-29T20:00:00.123Z","id_":{"sub":"s","email":"e@example.com","idp":"otp","at":"2026-11-29T20:01:00Z",` +
+	`"sid":"x"},"bnd":"abc"}`
+
+func TestAuthRequestOtherShapes(t *testing.T) {
+	if !sameAuthRequestDecode(t, []byte(authRequestJSON)) {
+		t.Fatal("the canonical record was not read by the strict reader")
+	}
+	for _, tc := range []struct{ from, to string }{
+		{`"ma":300`, `"ma":0`},
+		{`"ma":300`, `"ma":00`},
+		{`"ma":300`, `"ma":-1`},
+		{`"ma":300`, `"ma":3.5`},
+		{`"ma":300`, `"ma":3e2`},
+		{`"ma":300`, `"ma":18446744073709551616`},
+		{`"ma":300`, `"ma":null`},
+		{`"cc":{"Challenge"`, `"cc":{"challenge"`},
+		{`"cc":{"Challenge":"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM","Method":"S256"},`, `"cc":null,`},
+		{`,"Method":"S256"`, ``},
+		{`"id_":{"sub":"s","email":"e@example.com","idp":"otp","at":"2026-11-29T20:01:00Z","sid":"x"},`, `"id_":null,`},
+		{`"rt":"code"`, `"rt":"code","rt":"token"`},
+		{`"st":"xyz"`, `"st":"x\u0079z"`},
+		{`"bnd":"abc"}`, `"bnd":"abc","extra":1}`},
+	} {
+		b := strings.Replace(authRequestJSON, tc.from, tc.to, 1)
+		if b == authRequestJSON {
+			t.Fatalf("%q is not in the record", tc.from)
+		}
+		sameAuthRequestDecode(t, []byte(b))
+	}
+	for i := range len(authRequestJSON) {
+		sameAuthRequestDecode(t, []byte(authRequestJSON[:i]))
+	}
+}
+
+func FuzzDecodeAuthRequest(f *testing.F) {
+	f.Add([]byte(authRequestJSON))
+	f.Fuzz(func(t *testing.T, b []byte) { sameAuthRequestDecode(t, b) })
 }

@@ -218,3 +218,52 @@ func appendTokenResponse(dst []byte, r *oidc.AccessTokenResponse) []byte {
 	}
 	return append(dst, '}', '\n')
 }
+
+// appendJSON of an auth request, stored at /authorize and again when the
+// guest has signed in (completeAuthRequestOp).
+func (a *AuthRequest) appendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, `{"id":`...)
+	dst = appendjson.String(dst, a.ID)
+	dst = append(dst, `,"tid":`...)
+	dst = appendjson.String(dst, a.Tenant)
+	dst = append(dst, `,"cid":`...)
+	dst = appendjson.String(dst, a.ClientID)
+	dst = append(dst, `,"ru":`...)
+	dst = appendjson.String(dst, a.RedirectURI)
+	dst = append(dst, `,"sc":`...)
+	dst = appendjson.Strings(dst, a.Scopes)
+	first := false // the object has members already: each below starts with a comma
+	dst = appendField(dst, &first, "st", a.State)
+	dst = appendField(dst, &first, "no", a.Nonce)
+	dst = append(dst, `,"rt":`...)
+	dst = appendjson.String(dst, string(a.ResponseType))
+	dst = appendField(dst, &first, "rm", string(a.ResponseMode))
+	if a.CodeChallenge != nil {
+		// oidc.CodeChallenge has no tags: its Go field names.
+		dst = append(dst, `,"cc":{"Challenge":`...)
+		dst = appendjson.String(dst, a.CodeChallenge.Challenge)
+		dst = append(dst, `,"Method":`...)
+		dst = appendjson.String(dst, string(a.CodeChallenge.Method))
+		dst = append(dst, '}')
+	}
+	dst = appendStringsField(dst, &first, "pr", a.Prompt)
+	if a.MaxAge != nil {
+		dst = appendjson.Uint(append(dst, `,"ma":`...), uint64(*a.MaxAge))
+	}
+	dst = appendField(dst, &first, "lh", a.LoginHint)
+	dst = appendStringsField(dst, &first, "ul", a.UILocales)
+	dst = appendField(dst, &first, "hs", a.HintSubject)
+	dst = append(dst, `,"ca":`...)
+	dst, err := appendjson.Time(dst, a.CreatedAt)
+	if err != nil {
+		return dst, err
+	}
+	if a.Identity != nil {
+		dst = append(dst, `,"id_":`...)
+		if dst, err = a.Identity.appendJSON(dst); err != nil {
+			return dst, err
+		}
+	}
+	dst = appendField(dst, &first, "bnd", a.Binding)
+	return append(dst, '}'), nil
+}

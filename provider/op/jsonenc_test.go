@@ -268,6 +268,20 @@ func BenchmarkJSON(b *testing.B) {
 		var rt refreshToken
 		_ = decodeRefreshToken(raw, &rt)
 	})
+	var ar AuthRequest
+	if err := json.Unmarshal([]byte(authRequestJSON), &ar); err != nil {
+		b.Fatal(err)
+	}
+	ar.Identity = &rt.Identity
+	arRaw, _ := json.Marshal(&ar)
+	pair("authRequestRecord", func() { _, _ = json.Marshal(&ar) }, func() { _, _ = marshalJSON(&ar, 1024) })
+	pair("decodeAuthRequest", func() {
+		var a AuthRequest
+		_ = json.Unmarshal(arRaw, &a)
+	}, func() {
+		var a AuthRequest
+		_ = decodeAuthRequestJSON(arRaw, &a)
+	})
 	var w bytes.Buffer
 	pair("tokenResponse", func() {
 		w.Reset()

@@ -198,7 +198,7 @@ func (s *storage) decodeAuthRequest(raw []byte, err error) (*AuthRequest, error)
 		return nil, err
 	}
 	var a AuthRequest
-	if err := json.Unmarshal(raw, &a); err != nil {
+	if err := decodeAuthRequestJSON(raw, &a); err != nil {
 		return nil, fmt.Errorf("decode auth request: %w", err)
 	}
 	if a.Tenant != s.tenant {
@@ -234,7 +234,7 @@ func (s *storage) completeAuthRequestOp(a *AuthRequest, ident Identity, flow str
 	done := *a
 	done.Identity = &ident
 	done.Binding = flowBinding(flow)
-	b, err := json.Marshal(&done)
+	b, err := marshalJSON(&done, 1024)
 	if err != nil {
 		return nil, fmt.Errorf("encode auth request: %w", err)
 	}
