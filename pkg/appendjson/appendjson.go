@@ -58,12 +58,10 @@ func String(dst []byte, s string) []byte {
 // a string escape as the whole does when no rune spans two pieces).
 func Escaped(dst []byte, s string) []byte {
 	start := 0
-	for i := 0; i < len(s); {
-		// Tokens and ids are long runs of safe bytes: skip them 8 at a time.
-		i = skipSafe(s, i)
-		if i >= len(s) {
-			break
-		}
+	// Tokens and ids are long runs of safe bytes: skip them 8 at a time,
+	// at the start and after each byte that is not simply copied (not
+	// after every safe byte: in markup, words are short).
+	for i := skipSafe(s, 0); i < len(s); {
 		if safe[s[i]] {
 			i++
 			continue
@@ -88,6 +86,7 @@ func Escaped(dst []byte, s string) []byte {
 			}
 			i++
 			start = i
+			i = skipSafe(s, i)
 			continue
 		}
 		c, size := utf8.DecodeRuneInString(s[i:])
@@ -96,6 +95,7 @@ func Escaped(dst []byte, s string) []byte {
 			dst = append(dst, `\ufffd`...)
 			i += size
 			start = i
+			i = skipSafe(s, i)
 			continue
 		}
 		if c == '\u2028' || c == '\u2029' {
@@ -103,9 +103,11 @@ func Escaped(dst []byte, s string) []byte {
 			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
 			i += size
 			start = i
+			i = skipSafe(s, i)
 			continue
 		}
 		i += size
+		i = skipSafe(s, i)
 	}
 	return append(dst, s[start:]...)
 }

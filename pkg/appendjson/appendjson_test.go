@@ -128,3 +128,24 @@ func BenchmarkStringLong(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkStringMarkup is escape-dense text: HTML, with a <, > or & or a
+// newline every ~12 bytes.
+func BenchmarkStringMarkup(b *testing.B) {
+	s := strings.Repeat("<p style=\"margin:0\">Your code &mdash; é</p>\n", 30)
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(s)))
+		for b.Loop() {
+			_, _ = json.Marshal(s)
+		}
+	})
+	b.Run("appendjson", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(s)))
+		buf := make([]byte, 0, 8192)
+		for b.Loop() {
+			buf = appendjson.String(buf[:0], s)
+		}
+	})
+}
