@@ -267,3 +267,20 @@ func (a *AuthRequest) appendJSON(dst []byte) ([]byte, error) {
 	dst = appendField(dst, &first, "bnd", a.Binding)
 	return append(dst, '}'), nil
 }
+
+// appendJSON of the marker a redeemed code leaves (codereuse.go). Until
+// is always written: omitempty does not omit a struct.
+func (u *usedCode) appendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, `{"c":`...)
+	dst = appendjson.String(dst, u.Code)
+	dst = append(dst, `,"at":`...)
+	dst = appendjson.String(dst, u.AccessID)
+	first := false
+	dst = appendField(dst, &first, "f", u.Family)
+	dst = append(dst, `,"u":`...)
+	dst, err := appendjson.Time(dst, u.Until)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, '}'), nil
+}

@@ -72,6 +72,8 @@ func TestEncodersMatchEncodingJSON(t *testing.T) {
 			AccessTokenHash: s(r), CodeHash: s(r), userClaims: userClaims{Subject: s(r), Name: s(r),
 				PreferredUsername: s(r), Email: s(r), EmailVerified: r.IntN(2) == 0, Tenant: s(r), IDP: s(r), SessionID: s(r)}}
 		sameJSON(t, &ic)
+		uc := usedCode{Code: s(r), AccessID: s(r), Family: s(r), Until: appendjsontest.Time(r)}
+		sameJSON(t, &uc)
 		resp := &oidc.AccessTokenResponse{AccessToken: s(r), TokenType: s(r), RefreshToken: s(r), IDToken: s(r),
 			State: s(r), Scope: appendjsontest.Strings(r)}
 		if r.IntN(3) > 0 {
@@ -100,6 +102,7 @@ func TestEncodersFullAndEmpty(t *testing.T) {
 			Expires: tm, Family: "f"},
 		&accessClaims{}, &accessClaims{Issuer: "i", Subject: "s", Audience: []string{"a"}, Expiration: 1, IssuedAt: 2,
 			NotBefore: 3, ClientID: "c", JWTID: "j", Scope: "openid", Tenant: "t"},
+		&usedCode{}, &usedCode{Code: "c", AccessID: "a", Family: "f", Until: tm},
 		&idClaims{}, &idClaims{Issuer: "i", Audience: []string{"a", "b"}, Expiration: 1, IssuedAt: 2, AuthTime: 3,
 			Nonce: "n", AMR: []string{"pwd"}, AuthorizedParty: "a", ClientID: "c", AccessTokenHash: "h", CodeHash: "ch",
 			userClaims: userClaims{"s", "n", "p", "e", true, "t", "i", "sid"}}} {
@@ -261,6 +264,9 @@ func BenchmarkJSON(b *testing.B) {
 	pair("refreshTokenRecord", func() { _, _ = json.Marshal(rt) }, func() { _, _ = marshalJSON(&rt, 512) })
 	pair("accessClaims", func() { _, _ = json.Marshal(&ac) }, func() { _, _ = marshalJSON(&ac, 512) })
 	pair("idClaims", func() { _, _ = json.Marshal(&ic) }, func() { _, _ = marshalJSON(&ic, 512) })
+	uc := usedCode{Code: hashToken("code"), AccessID: at.Family + ".9d8c7b6a-5f4e-4d3c-2b1a-0f9e8d7c6b5a",
+		Family: at.Family, Until: at.Expires}
+	pair("usedCodeMarker", func() { _, _ = json.Marshal(uc) }, func() { _, _ = marshalJSON(&uc, 256) })
 	pair("decodeRefreshToken", func() {
 		var rt refreshToken
 		_ = json.Unmarshal(raw, &rt)
