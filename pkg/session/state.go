@@ -1,12 +1,14 @@
 package session
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -45,11 +47,8 @@ func (f *Flows) SetState(w http.ResponseWriter, tenant, flow, key string, v any)
 	if err != nil {
 		return fmt.Errorf("session: encode state: %w", err)
 	}
-	b, err := json.Marshal(stateEnvelope{V: raw, IAT: f.clock().Unix()})
-	if err != nil {
-		return fmt.Errorf("session: encode state: %w", err)
-	}
-	value, err := f.codec.Encode(stateCodecName(tenant, flow, key), b)
+	env := appendEnvelope(make([]byte, 0, len(raw)+32), raw, f.clock().Unix())
+	value, err := f.codec.Encode(stateCodecName(tenant, flow, key), env)
 	if err != nil {
 		return fmt.Errorf("session: encode state cookie: %w", err)
 	}
@@ -70,16 +69,87 @@ func (f *Flows) State(r *http.Request, tenant, flow, key string, v any) error {
 	if err := f.codec.Decode(stateCodecName(tenant, flow, key), c.Value, &b); err != nil {
 		return ErrNoState
 	}
+	return f.decodeState(b, v)
+}
+
+// decodeState is State's decoding of an opened cookie, b.
+func (f *Flows) decodeState(b []byte, v any) error {
+	if env, ok := splitEnvelope(b); ok {
+		if !f.fresh(env) {
+			return ErrNoState
+		}
+		if json.Unmarshal(env.V, v) == nil {
+			return nil
+		}
+		// Not a valid two-member envelope after all, or a value v does
+		// not take: the whole decode below decides, as it always did.
+	}
 	var env stateEnvelope
 	if err := json.Unmarshal(b, &env); err != nil {
 		return ErrNoState
 	}
-	age := f.clock().Sub(time.Unix(env.IAT, 0))
-	if age >= FlowLifetime || age < -time.Minute {
+	if !f.fresh(env) {
 		return ErrNoState
 	}
 	if err := json.Unmarshal(env.V, v); err != nil {
 		return ErrNoState
 	}
 	return nil
+}
+
+// fresh reports whether env was issued within the flow's lifetime (and
+// not in the future beyond clock skew).
+func (f *Flows) fresh(env stateEnvelope) bool {
+	age := f.clock().Sub(time.Unix(env.IAT, 0))
+	return age < FlowLifetime && age >= -time.Minute
+}
+
+// appendEnvelope appends json.Marshal(stateEnvelope{V: raw, IAT: iat})
+// for raw as json.Marshal wrote it: a RawMessage is written as it is once
+// compacted and HTML-escaped, which raw is already, so the envelope is
+// its two members around it, without a second pass over the value.
+func appendEnvelope(dst, raw []byte, iat int64) []byte {
+	dst = append(dst, `{"v":`...)
+	dst = append(dst, raw...)
+	dst = append(dst, `,"iat":`...)
+	dst = strconv.AppendInt(dst, iat, 10)
+	return append(dst, '}')
+}
+
+// splitEnvelope reads an envelope as appendEnvelope (and json.Marshal)
+// wrote it, without json.Unmarshal's pass over the whole value: b must be
+// {"v":V,"iat":N}, N a JSON integer (the last "iat", as decoding keeps).
+// V is then the value's bytes as json.Unmarshal would cut them out (a
+// RawMessage keeps them as they are) whenever V is one valid JSON value,
+// which is exactly when b is a valid envelope of these two members; State
+// learns it when it decodes V (json.Unmarshal checks the syntax before it
+// writes anything) and otherwise decodes b as a whole. A b of any other
+// shape is not split (ok false).
+func splitEnvelope(b []byte) (env stateEnvelope, ok bool) {
+	const head, tail = `{"v":`, `,"iat":`
+	if !bytes.HasPrefix(b, []byte(head)) || len(b) < 2 || b[len(b)-1] != '}' {
+		return env, false
+	}
+	i := bytes.LastIndex(b, []byte(tail))
+	if i < len(head) {
+		return env, false
+	}
+	n := b[i+len(tail) : len(b)-1]
+	digits := n
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
+		return env, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return env, false
+		}
+	}
+	iat, err := strconv.ParseInt(string(n), 10, 64)
+	if err != nil {
+		return env, false
+	}
+	return stateEnvelope{V: b[len(head):i], IAT: iat}, true
 }

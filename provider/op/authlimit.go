@@ -2,7 +2,6 @@ package op
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -61,7 +60,7 @@ type pendingSave struct {
 // The request is keyed by its own id's hash tag (spread over a Cluster),
 // the counter by the client's.
 func (s *storage) prepareSave(a *AuthRequest, client string, ttl time.Duration) (*pendingSave, error) {
-	b, err := json.Marshal(a)
+	b, err := marshalJSON(a, 1024)
 	if err != nil {
 		return nil, fmt.Errorf("encode auth request: %w", err)
 	}

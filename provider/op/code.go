@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -122,7 +121,7 @@ func (s *storage) redeemCode(ctx context.Context, code string, c *client, verifi
 		return nil, invalid
 	}
 	var a AuthRequest
-	if err := json.Unmarshal(read.Val, &a); err != nil {
+	if err := decodeAuthRequestJSON(read.Val, &a); err != nil {
 		return nil, fmt.Errorf("decode auth request: %w", err)
 	}
 	// The binding already covers client and redirect_uri; these checks

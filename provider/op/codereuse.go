@@ -43,7 +43,7 @@ func (s *storage) redeemOps(r op.TokenRequest, accessID, family string, until ti
 	if !ok || a.redeemedCode == "" {
 		return nil, nil
 	}
-	b, err := json.Marshal(usedCode{Code: a.redeemedCode, AccessID: accessID, Family: family, Until: until})
+	b, err := marshalJSON(&usedCode{Code: a.redeemedCode, AccessID: accessID, Family: family, Until: until}, 256)
 	if err != nil {
 		return nil, fmt.Errorf("encode used code: %w", err)
 	}

@@ -57,7 +57,15 @@ var errNotES256 = errors.New("signing key is not an ES256 (P-256) key")
 // signJWS returns header.payload.signature for the JSON of claims, with
 // header one of the key's encoded headers.
 func (k *signingKey) signJWS(header string, claims any) (string, error) {
-	payload, err := json.Marshal(claims)
+	var (
+		payload []byte
+		err     error
+	)
+	if a, ok := claims.(jsonAppender); ok {
+		payload, err = marshalJSON(a, 512) // the claims we sign (jsonenc.go)
+	} else {
+		payload, err = json.Marshal(claims)
+	}
 	if err != nil {
 		return "", fmt.Errorf("encode claims: %w", err)
 	}

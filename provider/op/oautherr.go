@@ -128,9 +128,19 @@ func writeJSON(w http.ResponseWriter, v any) { writeJSONStatus(w, http.StatusOK,
 
 // writeJSONStatus sends v as an uncacheable JSON answer with status.
 func writeJSONStatus(w http.ResponseWriter, status int, v any) {
+	writeJSONHeader(w, status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeJSONBody sends body, JSON already encoded, as writeJSONStatus would.
+func writeJSONBody(w http.ResponseWriter, status int, body []byte) {
+	writeJSONHeader(w, status)
+	_, _ = w.Write(body)
+}
+
+func writeJSONHeader(w http.ResponseWriter, status int) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -1,6 +1,7 @@
 package op
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -197,7 +198,7 @@ func (s *storage) decodeAuthRequest(raw []byte, err error) (*AuthRequest, error)
 		return nil, err
 	}
 	var a AuthRequest
-	if err := json.Unmarshal(raw, &a); err != nil {
+	if err := decodeAuthRequestJSON(raw, &a); err != nil {
 		return nil, fmt.Errorf("decode auth request: %w", err)
 	}
 	if a.Tenant != s.tenant {
@@ -233,7 +234,7 @@ func (s *storage) completeAuthRequestOp(a *AuthRequest, ident Identity, flow str
 	done := *a
 	done.Identity = &ident
 	done.Binding = flowBinding(flow)
-	b, err := json.Marshal(&done)
+	b, err := marshalJSON(&done, 1024)
 	if err != nil {
 		return nil, fmt.Errorf("encode auth request: %w", err)
 	}
@@ -291,7 +292,7 @@ func (s *storage) newAccessToken(r op.TokenRequest, family string) (string, *sto
 	default:
 		return "", nil, time.Time{}, oidc.ErrServerError().WithDescription("unsupported token request")
 	}
-	b, err := json.Marshal(rec)
+	b, err := marshalJSON(&rec, 512)
 	if err != nil {
 		return "", nil, time.Time{}, fmt.Errorf("encode access token: %w", err)
 	}
@@ -336,9 +337,9 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	b, err := json.Marshal(rt)
+	b, err := s.refreshRecord(&rt, prev)
 	if err != nil {
-		return "", "", time.Time{}, fmt.Errorf("encode refresh token: %w", err)
+		return "", "", time.Time{}, err
 	}
 	// The rotation and both new tokens in one round trip. Should a save
 	// fail, the client gets an error and neither token; should the swap
@@ -367,16 +368,62 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	return accessID, tok, exp, nil
 }
 
-// markUsedOp is the swap that rotates rt out: the stored token (exactly
-// as TokenRequestByRefreshToken read it, no second read) for a used one.
-func (s *storage) markUsedOp(tok string, rt *refreshToken) (*store.Op, error) {
-	used := *rt
-	used.Used = true
-	next, err := json.Marshal(used)
+// refreshRecord is the stored record of the new refresh token rt. A
+// rotation's record (prev: the token rotated out) is the one read, byte for
+// byte: rt is prev with nothing changed but what is not stored (raw,
+// narrowed), and prev.raw is what decoded to prev, in this code and in
+// every replica's, so encoding rt again would only spend CPU on the same
+// values (the same bytes, for every record encoding/json wrote).
+func (s *storage) refreshRecord(rt, prev *refreshToken) ([]byte, error) {
+	if prev != nil && prev.raw != nil {
+		return prev.raw, nil
+	}
+	b, err := marshalJSON(rt, 512)
 	if err != nil {
 		return nil, fmt.Errorf("encode refresh token: %w", err)
 	}
+	return b, nil
+}
+
+// markUsedOp is the swap that rotates rt out: the stored token (exactly
+// as TokenRequestByRefreshToken read it, no second read) for a used one.
+func (s *storage) markUsedOp(tok string, rt *refreshToken) (*store.Op, error) {
+	next, ok := markedUsed(rt.raw)
+	if !ok {
+		used := *rt
+		used.Used = true
+		var err error
+		if next, err = marshalJSON(&used, 512); err != nil {
+			return nil, fmt.Errorf("encode refresh token: %w", err)
+		}
+	}
 	return store.CompareAndSwapOp(s.k("rt", hashToken(tok)), rt.raw, next, rt.Expires.Sub(s.clock())), nil
+}
+
+// markedUsed is raw, a stored refresh token that is not used (valid JSON:
+// it was just decoded), marked used without encoding the record again:
+// "used":true goes in before the "exp" member, where encoding/json writes
+// it, so for every record json.Marshal wrote the result is byte for byte
+// json.Marshal of the used token. It only does so when raw ends with
+// ,"exp":"<no quote or backslash>"} — then that "exp" is the top-level
+// object's last member (the quote after a comma opens a string, and the
+// final brace closes the outermost object), so the insertion is a member
+// of the record itself, the last "used" of it, which is the one decoding
+// keeps. Otherwise ok is false and the caller encodes the record.
+func markedUsed(raw []byte) (next []byte, ok bool) {
+	const exp, used = `,"exp":"`, `,"used":true`
+	i := bytes.LastIndex(raw, []byte(exp))
+	if i < 0 {
+		return nil, false
+	}
+	rest := raw[i+len(exp):]
+	if len(rest) < 2 || string(rest[len(rest)-2:]) != `"}` || bytes.ContainsAny(rest[:len(rest)-2], `"\`) {
+		return nil, false
+	}
+	next = make([]byte, 0, len(raw)+len(used))
+	next = append(next, raw[:i]...)
+	next = append(next, used...)
+	return append(next, raw[i:]...), true
 }
 
 // rotated reads the result of markUsedOp. A lost swap means another
@@ -441,7 +488,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, tok string) (o
 		return nil, read.Err
 	}
 	var rt refreshToken
-	if err := json.Unmarshal(read.Val, &rt); err != nil {
+	if err := decodeRefreshToken(read.Val, &rt); err != nil {
 		return nil, fmt.Errorf("decode refresh token: %w", err)
 	}
 	rt.raw = read.Val

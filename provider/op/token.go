@@ -36,7 +36,8 @@ func (t *Tenant) serveToken(w http.ResponseWriter, r *http.Request) {
 		t.fail(w, r, err)
 		return
 	}
-	writeJSON(w, resp)
+	// What json.Encoder writes for resp, encoded by hand (jsonenc.go).
+	writeJSONBody(w, http.StatusOK, appendTokenResponse(make([]byte, 0, 2048), resp))
 }
 
 // exchange authenticates the client first, whatever the grant: nothing a
