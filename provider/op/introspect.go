@@ -72,7 +72,8 @@ type verifiedClaims struct {
 
 // verifiedAccess checks raw as an access token of this tenant (what the
 // library's op.VerifyAccessToken checked, and typ at+jwt): signed by a
-// published key, this issuer, not expired by the wall clock.
+// published key, this issuer, not expired by the tenant's clock (the one
+// that set the record's and so the token's expiry).
 func (t *Tenant) verifiedAccess(ctx context.Context, raw string) (*verifiedClaims, error) {
 	payload, err := t.storage.keys.verifyJWS(ctx, raw, accessTokenType)
 	if err != nil {
@@ -82,7 +83,7 @@ func (t *Tenant) verifiedAccess(ctx context.Context, raw string) (*verifiedClaim
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, fmt.Errorf("access token claims: %w", err)
 	}
-	if c.Issuer != t.issuer || !time.Now().Before(time.Unix(c.Expiration, 0)) {
+	if c.Issuer != t.issuer || !t.storage.clock().Before(time.Unix(c.Expiration, 0)) {
 		return nil, errNotFound{"access token"}
 	}
 	return &c, nil

@@ -289,19 +289,25 @@ func TestVerifiedAccessIssuerAndExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	const issuer = "https://id.example/fabrikam"
-	tn := &Tenant{issuer: issuer, storage: &storage{keys: ring}}
+	// The expiry is read on the tenant's clock (the one that set the
+	// record's expiry), not the wall clock: "later" runs it 2 minutes on.
+	var ahead time.Duration
+	tn := &Tenant{issuer: issuer, storage: &storage{keys: ring, clock: func() time.Time { return time.Now().Add(ahead) }}}
 	live := time.Now().Add(time.Minute).Unix()
 	for _, tc := range []struct {
-		name string
-		iss  string
-		exp  int64
-		ok   bool
+		name  string
+		iss   string
+		exp   int64
+		ahead time.Duration
+		ok    bool
 	}{
-		{"live", issuer, live, true},
-		{"another issuer", "https://id.example/contoso", live, false},
-		{"expired", issuer, time.Now().Add(-time.Second).Unix(), false},
-		{"no exp", issuer, 0, false},
+		{"live", issuer, live, 0, true},
+		{"another issuer", "https://id.example/contoso", live, 0, false},
+		{"expired", issuer, time.Now().Add(-time.Second).Unix(), 0, false},
+		{"no exp", issuer, 0, 0, false},
+		{"expired on the tenant's clock", issuer, live, 2 * time.Minute, false},
 	} {
+		ahead = tc.ahead
 		raw, err := key.signJWS(key.atHeader, map[string]any{"iss": tc.iss, "sub": "s", "exp": tc.exp, "jti": "fam.id"})
 		if err != nil {
 			t.Fatal(err)
