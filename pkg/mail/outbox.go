@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -121,6 +122,22 @@ func storeTTL(now time.Time, rec record) time.Duration {
 	return max(time.Unix(0, rec.Expires).Sub(now), 0) + time.Minute
 }
 
+// encodeRecord is rec's JSON without encoding/json's HTML escaping: a
+// mail's HTML part is full of <, > and &, which json.Marshal writes as
+// six-byte escapes, half the cost of encoding the record and a sixth of
+// its size. Any JSON decoder, this version's or an older one's, reads
+// the same values either way.
+func encodeRecord(rec record) ([]byte, error) {
+	var b bytes.Buffer
+	b.Grow(len(rec.Message.HTML) + len(rec.Message.Text) + len(rec.Message.Subject) + 256)
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rec); err != nil {
+		return nil, fmt.Errorf("mail: outbox: encode: %w", err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
 // put queues a new mail and lists its tenant, in one round trip. leased:
 // this replica sends it at once, so it holds the lease already and the
 // queue entry is due only when the lease runs out (another replica sends
@@ -137,9 +154,9 @@ func (o *outbox) put(ctx context.Context, now time.Time, m Message, valid time.D
 	}
 	c.rec = rec
 	c.member = member(time.Unix(0, rec.Due), c.id)
-	raw, err := json.Marshal(rec)
+	raw, err := encodeRecord(rec)
 	if err != nil {
-		return nil, fmt.Errorf("mail: outbox: encode: %w", err)
+		return nil, err
 	}
 	// Plain writes, no script (a script costs Redis several times these
 	// commands): a new mail replaces nothing, and one connection's
@@ -165,9 +182,9 @@ func (o *outbox) put(ctx context.Context, now time.Time, m Message, valid time.D
 // one script (the entry moves: it must not be lost half way).
 func (o *outbox) retry(ctx context.Context, now time.Time, c *claimed, due time.Time) error {
 	c.rec.Due = due.UnixNano()
-	raw, err := json.Marshal(c.rec)
+	raw, err := encodeRecord(c.rec)
 	if err != nil {
-		return fmt.Errorf("mail: outbox: encode: %w", err)
+		return err
 	}
 	ms := strconv.FormatInt(storeTTL(now, c.rec).Milliseconds(), 10)
 	keys := []string{queueKey(c.tenant), bodyKey(c.tenant, c.id), leaseKey(c.tenant, c.id)}

@@ -1,7 +1,9 @@
 package mail
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -540,4 +542,50 @@ func TestBurstsTheWorkersKeepUpWithAreHandedOver(t *testing.T) {
 	if n := len(srv.Messages()); n != bursts*size {
 		t.Errorf("%d mails delivered, want %d", n, bursts*size)
 	}
+}
+
+// The stored record keeps HTML unescaped (smaller, cheaper) and decodes
+// to the same values as json.Marshal's spelling of it, which is how an
+// older replica wrote and reads it.
+func TestRecordEncoding(t *testing.T) {
+	rec := record{Message: Message{To: "a&b@example.com", Subject: "Code <1> & \u2028 \"q\"",
+		Text: "line\nline2 <x>", HTML: `<p class="c">Your code: <b>123456</b> &amp; more</p>`,
+		Kind: KindCode, Tenant: "t", Valid: time.Minute}, Due: 1, Expires: 2, Enqueued: 3, Tries: 4}
+	raw, err := encodeRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.HasSuffix(raw, []byte("\n")) || !bytes.Contains(raw, []byte(`<p class=\"c\">`)) || len(raw) >= len(old) {
+		t.Fatalf("record %s: want unescaped HTML, no newline, shorter than %d bytes", raw, len(old))
+	}
+	var fromNew, fromOld record
+	if err := json.Unmarshal(raw, &fromNew); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(old, &fromOld); err != nil {
+		t.Fatal(err)
+	}
+	if fromNew != rec || fromOld != rec {
+		t.Fatalf("decoded %+v / %+v, want %+v", fromNew, fromOld, rec)
+	}
+}
+
+func BenchmarkRecordEncoding(b *testing.B) {
+	html := strings.Repeat(`<tr><td style="padding:8px">Your code is <b>123456</b> &mdash; valid 10 min</td></tr>`, 20)
+	rec := record{Message: Message{To: "guest@example.com", Subject: "Your code", Text: strings.Repeat("text line\n", 30),
+		HTML: html, Kind: KindCode, Tenant: "t", Valid: time.Minute}, Due: 1, Expires: 2, Enqueued: 3}
+	b.Run("json.Marshal", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = json.Marshal(rec)
+		}
+	})
+	b.Run("encodeRecord", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = encodeRecord(rec)
+		}
+	})
 }
