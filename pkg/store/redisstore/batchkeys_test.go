@@ -1,0 +1,108 @@
+package redisstore_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/guestpass/guestpass/pkg/store"
+)
+
+// keysSent records the keys of every command sent to Redis.
+type keysSent struct{ keys []string }
+
+func (k *keysSent) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (k *keysSent) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { k.add(cmd); return next(ctx, cmd) }
+}
+func (k *keysSent) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			k.add(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (k *keysSent) add(cmd redis.Cmder) {
+	args := cmd.Args()
+	switch cmd.Name() {
+	case "evalsha", "eval":
+		n, _ := args[2].(int)
+		for _, a := range args[3 : 3+n] {
+			k.keys = append(k.keys, a.(string))
+		}
+	case "set", "get", "incrby", "pexpire", "zadd":
+		k.keys = append(k.keys, args[1].(string))
+	default: // the test's own cleanup (SCAN, DEL) and the like
+		k.keys = append(k.keys, cmd.Name())
+	}
+}
+
+// A batch's keys are cut from one string: every command still names
+// exactly its own prefixed key, whatever the mix of ops (a script's
+// several keys, an Incr's two commands, ops refused or answered without
+// Redis in between), and the ops do what they say.
+func TestPipelineSendsEachOpItsPrefixedKey(t *testing.T) {
+	s, prefix := newStorePrefix(t)
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k := func(n string) string { return store.TagKey("t", "tag", n) }
+	// Load bumpScript first, so that the batch sends EVALSHA.
+	if _, err := s.Run(ctx, bumpScript, []string{k("warm")}, "1"); err != nil {
+		t.Fatal(err)
+	}
+	sent := &keysSent{}
+	s.Client().AddHook(sent)
+	defer func() { sent.keys = nil }()
+	ops := []*store.Op{
+		store.SetOp(k("a"), []byte("1"), time.Minute),
+		store.IncrOp(k("bad-ttl"), 1, -time.Second), // refused: no command
+		store.RunOp(bumpScript, []string{k("r")}, "5"),
+		store.ExtendOp(k("a"), 0), // answered without Redis
+		store.IncrOp(k("n"), 2, time.Minute),
+		store.GetOp(k("a")),
+		store.RunOp(bumpScript, []string{k("r2")}, "7"),
+		store.ZAddOp(k("z"), "m"),
+		store.CompareAndSwapOp(k("c"), nil, []byte("x"), time.Minute),
+	}
+	if err := s.Pipeline(ctx, ops...); err == nil {
+		t.Fatal("the refused Incr's error is not returned")
+	}
+	want := []string{k("a"), k("r"), k("n"), k("n"), k("a"), k("r2"), k("z"), k("c")}
+	for i := range want {
+		want[i] = prefix + want[i]
+	}
+	if !slices.Equal(sent.keys, want) {
+		t.Fatalf("keys sent:\n%q\nwant\n%q", sent.keys, want)
+	}
+	if ops[1].Err == nil || ops[0].Err != nil || string(ops[5].Val) != "1" || ops[4].N != 2 || !ops[8].OK ||
+		!slices.Equal(ops[2].Ints, []int64{5}) || !slices.Equal(ops[6].Ints, []int64{7}) {
+		t.Fatalf("results: %+v %+v %+v %+v %+v %+v", ops[0], ops[1], ops[2], ops[4], ops[5], ops[8])
+	}
+	if v, err := s.Client().Get(ctx, prefix+k("r2")).Result(); err != nil || v != "7" {
+		t.Fatalf("script key: %q, %v", v, err)
+	}
+}
+
+// BenchmarkPipeline is a step's batch: three reads, a write and a script
+// over two keys, in one round trip.
+//
+//	go test -run '^$' -bench BenchmarkPipeline -benchmem ./pkg/store/redisstore
+func BenchmarkPipeline(b *testing.B) {
+	s := newStore(b)
+	ctx := context.Background()
+	k := func(n string) string { return store.TagKey("t", "0123456789abcdef0123456789abcdef", n) }
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Pipeline(ctx, store.GetOp(k("a")), store.GetOp(k("b")), store.HGetOp(k("h"), "f"),
+			store.SetOp(k("c"), []byte("v"), time.Minute), store.RunOp(bumpScript, []string{k("r")}, "1")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
