@@ -68,7 +68,7 @@ func isNoScript(err error) bool {
 // batchKeys are the prefixed keys of a batch's ops, cut from one string:
 // a sign-in's pipelines carry some forty keys, and one allocation per
 // batch makes them instead of one per key. key hands them out in the
-// order batchKeys wrote them (each op's Key, then a script's Keys); asked
+// order batchKeys wrote them (each op's Key, a script's Keys); asked
 // for another key (a change of that order), it makes the key as Store.key
 // does, so a slip costs an allocation, never a wrong key.
 type batchKeys struct {
@@ -84,23 +84,25 @@ func (s *Store) batchKeys(ops []*store.Op) batchKeys {
 	}
 	n := 0
 	for _, op := range ops {
-		n += len(s.prefix) + len(op.Key)
-		if op.Kind == store.OpRun {
-			for _, k := range op.Keys {
-				n += len(s.prefix) + len(k)
-			}
+		if op.Kind != store.OpRun {
+			n += len(s.prefix) + len(op.Key)
+			continue
+		}
+		for _, k := range op.Keys {
+			n += len(s.prefix) + len(k)
 		}
 	}
 	var sb strings.Builder
 	sb.Grow(n)
 	for _, op := range ops {
-		sb.WriteString(s.prefix)
-		sb.WriteString(op.Key)
-		if op.Kind == store.OpRun {
-			for _, k := range op.Keys {
-				sb.WriteString(s.prefix)
-				sb.WriteString(k)
-			}
+		if op.Kind != store.OpRun {
+			sb.WriteString(s.prefix)
+			sb.WriteString(op.Key)
+			continue
+		}
+		for _, k := range op.Keys {
+			sb.WriteString(s.prefix)
+			sb.WriteString(k)
 		}
 	}
 	b.all = sb.String()
@@ -122,6 +124,15 @@ func (b *batchKeys) key(k string) string {
 // answered without asking Redis: refused (op.Err set), or an Extend by 0,
 // which lengthens nothing. Its keys come from keys.
 func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op, keys *batchKeys) redis.Cmder {
+	if op.Kind == store.OpRun {
+		full, argv := s.scriptArgs(op.Keys, op.Args, keys)
+		if v, ok := s.scripts.Load(op.Script); ok {
+			return v.(*redis.Script).EvalSha(ctx, pipe, full, argv...)
+		}
+		rs := redis.NewScript(op.Script.Lua())
+		s.scripts.Store(op.Script, rs)
+		return rs.Eval(ctx, pipe, full, argv...)
+	}
 	k := keys.key(op.Key)
 	switch op.Kind {
 	case store.OpSet, store.OpSetNX, store.OpCompareAndSwap:
@@ -158,14 +169,6 @@ func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op, k
 		return pexpire(ctx, pipe, k, ttl, "gt")
 	case store.OpZAdd:
 		return pipe.ZAdd(ctx, k, redis.Z{Member: op.Field})
-	case store.OpRun:
-		full, argv := s.scriptArgs(op.Keys, op.Args, keys)
-		if v, ok := s.scripts.Load(op.Script); ok {
-			return v.(*redis.Script).EvalSha(ctx, pipe, full, argv...)
-		}
-		rs := redis.NewScript(op.Script.Lua())
-		s.scripts.Store(op.Script, rs)
-		return rs.Eval(ctx, pipe, full, argv...)
 	}
 	store.Apply(ctx, s, op) // sets the unknown-kind error
 	return nil
@@ -229,16 +232,12 @@ func (s *Store) read(op *store.Op, cmd redis.Cmder) {
 	}
 }
 
-// scriptArgs prefixes a script's keys (from batch when in a Pipeline,
-// nil alone) and boxes its arguments for go-redis.
+// scriptArgs prefixes a script's keys (from batch, which holds them in
+// order) and boxes its arguments for go-redis.
 func (s *Store) scriptArgs(keys, args []string, batch *batchKeys) ([]string, []any) {
 	full := make([]string, len(keys))
 	for i, k := range keys {
-		if batch != nil {
-			full[i] = batch.key(k)
-		} else {
-			full[i] = s.key(k)
-		}
+		full[i] = batch.key(k)
 	}
 	argv := make([]any, len(args))
 	for i := range args {
@@ -287,7 +286,9 @@ func opName(k store.OpKind) string {
 // again after a NOSCRIPT), and new connections load it like the store's
 // own scripts, so that a restarted Redis costs no extra round trip.
 func (s *Store) Run(ctx context.Context, script *store.Script, keys []string, args ...string) ([]int64, error) {
-	full, argv := s.scriptArgs(keys, args, nil)
+	// Its keys cut from one string, as a batch of this one script's.
+	batch := s.batchKeys([]*store.Op{{Kind: store.OpRun, Keys: keys}})
+	full, argv := s.scriptArgs(keys, args, &batch)
 	v, loaded := s.scripts.Load(script)
 	var cmd *redis.Cmd
 	if loaded {

@@ -144,3 +144,41 @@ func TestScriptArgumentsArriveIntact(t *testing.T) {
 		}
 	}
 }
+
+// setAllScript sets every key to ARGV[1] and returns how many.
+var setAllScript = store.NewScript(`for _, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1]) end return {#KEYS}`,
+	func(tx store.Tx, keys, args []string) ([]int64, error) {
+		for _, k := range keys {
+			if err := tx.Set(k, []byte(args[0]), 0); err != nil {
+				return nil, err
+			}
+		}
+		return []int64{int64(len(keys))}, nil
+	})
+
+// Run alone cuts its keys from one string too: the script gets each of
+// them, prefixed, in order, on its first run (EVAL) and later (EVALSHA).
+func TestRunSendsItsPrefixedKeys(t *testing.T) {
+	s, prefix := newStorePrefix(t)
+	ctx := context.Background()
+	keys := []string{store.TagKey("t", "run", "a"), store.TagKey("t", "run", "bb"), store.TagKey("t", "run", "")}
+	for round := range 2 {
+		sent := &keysSent{}
+		s.Client().AddHook(sent)
+		ints, err := s.Run(ctx, setAllScript, keys, fmt.Sprint(round))
+		if err != nil || !slices.Equal(ints, []int64{3}) {
+			t.Fatalf("round %d: %v, %v", round, ints, err)
+		}
+		want := []string{prefix + keys[0], prefix + keys[1], prefix + keys[2]}
+		// The script's keys first (a new connection's set-up follows).
+		if got := sent.keys[:min(3, len(sent.keys))]; !slices.Equal(got, want) {
+			t.Fatalf("round %d: keys sent %q, want %q", round, sent.keys, want)
+		}
+		for _, k := range want {
+			if v, err := s.Client().Get(ctx, k).Result(); err != nil || v != fmt.Sprint(round) {
+				t.Fatalf("round %d: %s = %q, %v", round, k, v, err)
+			}
+		}
+		sent.keys = nil
+	}
+}
