@@ -1,7 +1,6 @@
 package otp
 
 import (
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -76,20 +75,21 @@ func baseMailbox(email string) string {
 		return email
 	}
 	local, domain := email[:at], email[at:]
-	if plus := strings.IndexByte(local, '+'); plus > 0 {
-		local = local[:plus]
+	plus := strings.IndexByte(local, '+')
+	if plus <= 0 {
+		return email // no tag: the address itself, with no copy
 	}
-	return local + domain
+	return local[:plus] + domain
 }
 
 // flowKey holds the addresses (their ids) a flow was sent codes for.
 func (i *Issuer) flowKey(tenant, flow string) string {
-	return store.Key(tenant, "otp", "flow", hex.EncodeToString(i.mac("guestpass/otp/flow-addrs/v1", []byte(tenant), []byte(flow))[:16]))
+	return store.Key(tenant, "otp", "flow", id(i.sum("guestpass/otp/flow-addrs/v1", tenant, flow)))
 }
 
 // clientKey counts the codes requested by one client.
 func (i *Issuer) clientKey(tenant, clientIP string) string {
-	return store.Key(tenant, "otp", "ip", hex.EncodeToString(i.mac("guestpass/otp/ip/v1", []byte(tenant), []byte(clientIP))[:16]))
+	return store.Key(tenant, "otp", "ip", id(i.sum("guestpass/otp/ip/v1", tenant, clientIP)))
 }
 
 // failKey is the failure budget a verification spends: the address's, or
@@ -115,5 +115,5 @@ func (i *Issuer) addressKeys(tenant, email, device string) (cool, sent string) {
 
 // deviceID names the counters of one trusted browser for one mailbox.
 func (i *Issuer) deviceID(tenant, email, device string) string {
-	return hex.EncodeToString(i.mac("guestpass/otp/device/v1", []byte(tenant), []byte(baseMailbox(email)), []byte(device))[:16])
+	return id(i.sum("guestpass/otp/device/v1", tenant, baseMailbox(email), device))
 }

@@ -27,9 +27,7 @@
 package otp
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -38,6 +36,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/guestpass/guestpass/pkg/hmacpool"
 	"github.com/guestpass/guestpass/pkg/policy"
 	"github.com/guestpass/guestpass/pkg/store"
 )
@@ -194,6 +193,7 @@ func (p Policy) withDefaults() Policy {
 type Issuer struct {
 	st    store.Store
 	key   []byte
+	macs  *hmacpool.Pool // HMAC states under key, reused (every id and code MAC)
 	clock func() time.Time
 }
 
@@ -205,7 +205,8 @@ func NewIssuer(st store.Store, key []byte, clock func() time.Time) *Issuer {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Issuer{st: st, key: append([]byte(nil), key...), clock: clock}
+	key = append([]byte(nil), key...)
+	return &Issuer{st: st, key: key, macs: hmacpool.New(key), clock: clock}
 }
 
 // PendingIssue is an issue prepared as one store op (a script), so that a
@@ -237,7 +238,7 @@ func (i *Issuer) prepareIssueFrom(p Policy, o Origin, on policy.Switch, tenant, 
 	}
 	var r record
 	r.expiresAt = i.clock().Add(p.CodeTTL)
-	copy(r.mac[:], i.codeMAC(tenant, challenge, email, code))
+	r.mac = i.codeMAC(tenant, challenge, email, code)
 	cool := max(p.ResendCooldown, 0) // zero or less: no cooldown
 	ipKey, ipCap := i.clientKey(tenant, o.ClientIP), p.MaxCodesPerIPPerHour
 	if o.ClientIP == "" {
@@ -340,7 +341,8 @@ func (i *Issuer) prepareCheck(p Policy, on policy.Switch, tenant, challenge, ema
 	keys[ckFail] = i.failKey(tenant, email, device)
 	keys[ckPolicy] = on.Key
 	var args [caCount]string
-	args[caMAC] = string(i.codeMAC(tenant, challenge, email, code))
+	mac := i.codeMAC(tenant, challenge, email, code)
+	args[caMAC] = string(mac[:])
 	args[caNow] = strconv.FormatInt(i.clock().UnixMilli(), 10)
 	args[caMaxTries] = strconv.Itoa(p.MaxAttempts)
 	args[caMaxFails] = strconv.Itoa(p.MaxFailuresPerHour)
@@ -425,17 +427,23 @@ func newCode() (string, error) {
 	return fmt.Sprintf("%0*d", CodeLen, n.Int64()), nil
 }
 
-// mac is HMAC-SHA256 under the code key over a label and length-prefixed
-// fields, so no field can be shifted into its neighbour.
-func (i *Issuer) mac(label string, fields ...[]byte) []byte {
-	h := hmac.New(sha256.New, i.key)
-	var n [4]byte
-	for _, f := range append([][]byte{[]byte(label)}, fields...) {
-		binary.BigEndian.PutUint32(n[:], uint32(len(f)))
-		h.Write(n[:])
-		h.Write(f)
+// sum is HMAC-SHA256 under the code key over a label and length-prefixed
+// fields, so no field can be shifted into its neighbour. The states come
+// from a pool (hmacpool): a sign-in computes half a dozen of these.
+func (i *Issuer) sum(label string, fields ...string) [hmacpool.Size]byte {
+	m := i.macs.Get()
+	m.WriteField(label)
+	for _, f := range fields {
+		m.WriteField(f)
 	}
-	return h.Sum(nil)
+	return m.Sum()
+}
+
+// id is the name an id takes in a key: the first half of sum, in hex.
+func id(sum [hmacpool.Size]byte) string {
+	var b [hmacpool.Size]byte // two hex digits for each of the half's bytes
+	hex.Encode(b[:], sum[:hmacpool.Size/2])
+	return string(b[:])
 }
 
 // codeMAC binds the code to tenant, flow and address (PRODUCT.md B3).
@@ -443,8 +451,8 @@ func (i *Issuer) mac(label string, fields ...[]byte) []byte {
 // anything; the challenge already makes it unique to one sign-in flow, and
 // all that two equal codes drawn for one flow would show at rest is that
 // they were equal, after the first was replaced.
-func (i *Issuer) codeMAC(tenant, challenge, email, code string) []byte {
-	return i.mac("guestpass/otp/code/v2", []byte(tenant), []byte(challenge), []byte(email), []byte(code))
+func (i *Issuer) codeMAC(tenant, challenge, email, code string) [hmacpool.Size]byte {
+	return i.sum("guestpass/otp/code/v2", tenant, challenge, email, code)
 }
 
 // codeKey is where the record of one flow of one address lives. "v2":
@@ -462,13 +470,13 @@ func (i *Issuer) codeKey(tenant, challenge, email string) string {
 
 // flowID names the record of one flow of one address.
 func (i *Issuer) flowID(tenant, challenge, email string) string {
-	return hex.EncodeToString(i.mac("guestpass/otp/flow/v1", []byte(tenant), []byte(challenge), []byte(email))[:16])
+	return id(i.sum("guestpass/otp/flow/v1", tenant, challenge, email))
 }
 
 // addrID names an address's counters: those of its base mailbox, so that
 // plus-addresses share them.
 func (i *Issuer) addrID(tenant, email string) string {
-	return hex.EncodeToString(i.mac("guestpass/otp/addr/v1", []byte(tenant), []byte(baseMailbox(email)))[:16])
+	return id(i.sum("guestpass/otp/addr/v1", tenant, baseMailbox(email)))
 }
 
 // record is what the store holds for one issued code: a version byte, the

@@ -32,7 +32,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -41,6 +40,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/guestpass/guestpass/pkg/hmacpool"
 	"github.com/guestpass/guestpass/pkg/store"
 )
 
@@ -119,9 +119,9 @@ const maxCASAttempts = 1000
 
 // Repo reads and writes guest records.
 type Repo struct {
-	st      store.Store
-	nameKey []byte // HMAC key naming records (addresses stay out of key names)
-	clock   func() time.Time
+	st    store.Store
+	names *hmacpool.Pool // HMAC states under the key naming records (addresses stay out of key names)
+	clock func() time.Time
 }
 
 // NewRepo builds a Repo on st. codeKey (secrets.codeKey) keys the hash
@@ -134,21 +134,20 @@ func NewRepo(st store.Store, codeKey []byte, clock func() time.Time) *Repo {
 	}
 	m := hmac.New(sha256.New, codeKey)
 	m.Write([]byte("guestpass/guests/record-names/v1"))
-	return &Repo{st: st, nameKey: m.Sum(nil), clock: clock}
+	return &Repo{st: st, names: hmacpool.New(m.Sum(nil)), clock: clock}
 }
 
 // addressID names canonical in key names: a keyed hash of the tenant and
 // the address, so that neither the address nor a dictionary of addresses
 // can be read from a key name.
 func (r *Repo) addressID(tenant, canonical string) string {
-	m := hmac.New(sha256.New, r.nameKey)
-	var n [4]byte
-	for _, f := range []string{tenant, canonical} {
-		binary.BigEndian.PutUint32(n[:], uint32(len(f)))
-		m.Write(n[:])
-		m.Write([]byte(f))
-	}
-	return hex.EncodeToString(m.Sum(nil)[:16])
+	m := r.names.Get()
+	m.WriteField(tenant)
+	m.WriteField(canonical)
+	sum := m.Sum()
+	var b [hmacpool.Size]byte // two hex digits for each byte of the sum's first half
+	hex.Encode(b[:], sum[:hmacpool.Size/2])
+	return string(b[:])
 }
 
 // recordKey is where the record of canonical lives.

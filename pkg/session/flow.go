@@ -2,7 +2,6 @@ package session
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+
+	"github.com/guestpass/guestpass/pkg/hmacpool"
 )
 
 // FlowCookieName is the sign-in flow cookie's name.
@@ -29,11 +30,11 @@ var ErrNoFlow = errors.New("session: no sign-in flow")
 // the cookie is signed and encrypted, and carries its issue time, judged by
 // the injected clock.
 type Flows struct {
-	codec   *securecookie.SecureCookie
-	err     error
-	csrfKey []byte
-	secure  bool
-	clock   func() time.Time
+	codec  *securecookie.SecureCookie
+	err    error
+	csrf   *hmacpool.Pool // HMAC states under the hash key, reused by every CSRFToken
+	secure bool
+	clock  func() time.Time
 }
 
 // NewFlows builds Flows. Unusable keys make every call fail with an error
@@ -41,11 +42,11 @@ type Flows struct {
 func NewFlows(o Options) *Flows {
 	codec, err := newCodec(o)
 	return &Flows{
-		codec:   codec,
-		err:     err,
-		csrfKey: append([]byte(nil), o.HashKey...),
-		secure:  o.Secure,
-		clock:   o.clock(),
+		codec:  codec,
+		err:    err,
+		csrf:   hmacpool.New(o.HashKey),
+		secure: o.Secure,
+		clock:  o.clock(),
 	}
 }
 
@@ -113,9 +114,24 @@ func (f *Flows) Get(r *http.Request, tenant string) (string, error) {
 // useless in another browser or at another tenant. ("|" cannot occur in a
 // tenant id or a flow id, so the input is unambiguous.)
 func (f *Flows) CSRFToken(tenant, flowID string) string {
-	mac := hmac.New(sha256.New, f.csrfKey)
-	mac.Write([]byte("csrf|" + tenant + "|" + flowID))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	b := f.csrfToken(tenant, flowID)
+	return string(b[:])
+}
+
+// csrfLen is the length of a CSRF token: a MAC in unpadded base64.
+const csrfLen = (hmacpool.Size*8 + 5) / 6
+
+// csrfToken is CSRFToken in an array, which costs no allocation.
+func (f *Flows) csrfToken(tenant, flowID string) [csrfLen]byte {
+	m := f.csrf.Get()
+	m.WriteString("csrf|")
+	m.WriteString(tenant)
+	m.WriteString("|")
+	m.WriteString(flowID)
+	sum := m.Sum()
+	var b [csrfLen]byte
+	base64.RawURLEncoding.Encode(b[:], sum[:])
+	return b
 }
 
 // CheckCSRF reports whether token is the form token of this tenant and
@@ -124,5 +140,6 @@ func (f *Flows) CheckCSRF(tenant, flowID, token string) bool {
 	if f.err != nil || tenant == "" || flowID == "" || token == "" {
 		return false
 	}
-	return hmac.Equal([]byte(f.CSRFToken(tenant, flowID)), []byte(token))
+	want := f.csrfToken(tenant, flowID)
+	return hmac.Equal(want[:], []byte(token))
 }

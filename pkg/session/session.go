@@ -105,16 +105,29 @@ func newCodec(o Options) (*securecookie.SecureCookie, error) {
 
 // newID returns 32 random bytes, base64url without padding.
 func newID() (string, error) {
-	b := make([]byte, idBytes)
-	if _, err := rand.Read(b); err != nil {
+	var b [idBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("session: random id: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	// Encoded in an array: the string is the one allocation.
+	var s [idLen]byte
+	base64.RawURLEncoding.Encode(s[:], b[:])
+	return string(s[:]), nil
 }
+
+// idLen is the length of an id: idBytes in unpadded base64.
+const idLen = (idBytes*8 + 5) / 6
 
 // validID reports whether s has the shape newID produces, so that garbage
 // never reaches a store key.
 func validID(s string) bool {
+	if len(s) == idLen { // every id newID makes: decoded into an array
+		var b [idBytes]byte
+		n, err := base64.RawURLEncoding.Decode(b[:], []byte(s))
+		return err == nil && n == idBytes
+	}
+	// Longer strings may still decode to idBytes (the decoder skips CR
+	// and LF); they are judged as they always were.
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	return err == nil && len(b) == idBytes
 }

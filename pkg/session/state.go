@@ -26,8 +26,20 @@ type stateEnvelope struct {
 }
 
 func stateCookieName(key string) string {
-	h := sha256.Sum256([]byte(key))
-	return stateCookiePrefix + hex.EncodeToString(h[:6])
+	// The key (an auth request id: 36 bytes, past the 32 a conversion
+	// may keep on the stack) is hashed from an array when it fits.
+	var kb [64]byte
+	var h [sha256.Size]byte
+	if len(key) <= len(kb) {
+		h = sha256.Sum256(kb[:copy(kb[:], key)])
+	} else {
+		h = sha256.Sum256([]byte(key))
+	}
+	// Prefix and hex in an array: the name is the one allocation.
+	var b [len(stateCookiePrefix) + 12]byte
+	copy(b[:], stateCookiePrefix)
+	hex.Encode(b[len(stateCookiePrefix):], h[:6])
+	return string(b[:])
 }
 
 func stateCodecName(tenant, flow, key string) string {

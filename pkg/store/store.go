@@ -118,15 +118,7 @@ type Store interface {
 // for what is one per tenant (indexes, tenant-wide counters, signing keys)
 // and what a script reads with such keys; everything else is a TagKey.
 func Key(tenant string, parts ...string) string {
-	var b strings.Builder
-	b.WriteByte('{')
-	b.WriteString(tenant)
-	b.WriteByte('}')
-	for _, p := range parts {
-		b.WriteByte(':')
-		b.WriteString(p)
-	}
-	return b.String()
+	return buildKey(tenant, "", false, parts)
 }
 
 // TagKey builds a tenant-scoped key whose hash tag is the tenant and tag
@@ -136,5 +128,33 @@ func Key(tenant string, parts ...string) string {
 // one authorization request) share a tag. tag is an id or a hash: it must
 // not contain '}'. A tenant id holds no ':', so tenants cannot collide.
 func TagKey(tenant, tag string, parts ...string) string {
-	return Key(tenant+":"+tag, parts...)
+	return buildKey(tenant, tag, true, parts)
+}
+
+// buildKey writes "{tenant}:part..." or, tagged, "{tenant:tag}:part..."
+// in one allocation of the exact size: a sign-in builds some fifty keys,
+// and a growing Builder (with TagKey's concatenation first) made three to
+// five allocations for each.
+func buildKey(tenant, tag string, tagged bool, parts []string) string {
+	n := 2 + len(tenant) + len(parts)
+	if tagged {
+		n += 1 + len(tag)
+	}
+	for _, p := range parts {
+		n += len(p)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte('{')
+	b.WriteString(tenant)
+	if tagged {
+		b.WriteByte(':')
+		b.WriteString(tag)
+	}
+	b.WriteByte('}')
+	for _, p := range parts {
+		b.WriteByte(':')
+		b.WriteString(p)
+	}
+	return b.String()
 }

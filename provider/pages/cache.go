@@ -79,12 +79,16 @@ func (c *pageCache) selfCheck(r *Renderer) {
 				ok = false
 				break
 			}
-			if _, cacheable := c.key(page, d); !cacheable {
+			if _, cacheable := c.appendKey(nil, page, &d); !cacheable {
 				ok = false
 				break
 			}
 			shape, err := r.executeWith(page, c.placeholders(d), c.ph.nonce)
-			if err != nil || !bytes.Equal(c.fill(shape, d, nonce), direct) {
+			var filled bytes.Buffer
+			if err == nil {
+				c.fill(&filled, shape, &d, nonce)
+			}
+			if err != nil || !bytes.Equal(filled.Bytes(), direct) {
 				ok = false
 				break
 			}
@@ -112,39 +116,57 @@ func urlSafe(s string) bool {
 	return true
 }
 
-// key is the cache key of page with d, and whether d may come from the
-// cache at all: errors, notices and lists are rendered as they come.
-func (c *pageCache) key(page string, d Data) (string, bool) {
+// appendKey appends the cache key of page with d to b, and reports
+// whether d may come from the cache at all: errors, notices and lists are
+// rendered as they come. The key is built in the caller's reused buffer
+// and a hit looks the page up without making a string of it: the string
+// is made only for a page put in the cache.
+func (c *pageCache) appendKey(b []byte, page string, d *Data) ([]byte, bool) {
 	if d.FieldError != "" || d.Message != "" || len(d.MessageArgs) > 0 || (d.Status != 0 && d.Status != 200) ||
 		len(d.Apps) > 0 || len(d.Hidden) > 0 || !urlSafe(d.CSRF) || !urlSafe(d.RequestID) {
-		return "", false
+		return b, false
 	}
-	var b strings.Builder
-	fields := []string{page, d.Lang, d.Tenant.TenantID, d.Tenant.DisplayName, d.Tenant.LogoURL,
+	for _, s := range [...]string{page, d.Lang, d.Tenant.TenantID, d.Tenant.DisplayName, d.Tenant.LogoURL,
 		d.Tenant.AccentColor, d.AppName, d.Title, strconv.FormatBool(d.LoginHint), strconv.FormatBool(d.Email != ""),
-		strconv.FormatBool(d.CSRF != "")}
+		strconv.FormatBool(d.CSRF != "")} {
+		b = c.appendField(b, s, d.RequestID)
+	}
 	for _, u := range d.Actions.urls() {
-		fields = append(fields, *u)
+		b = c.appendField(b, *u, d.RequestID)
 	}
-	for _, s := range fields {
-		if d.RequestID != "" {
-			s = strings.ReplaceAll(s, d.RequestID, c.ph.req)
-		}
-		b.WriteString(s)
-		b.WriteByte(0)
-	}
-	keys := make([]string, 0, len(d.Extra))
+	// The extra values in key order; a page has one or two of them, so
+	// the array keeps their names off the heap.
+	var arr [4]string
+	keys := arr[:0]
 	for k := range d.Extra {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte(1)
-		b.WriteString(d.Extra[k])
-		b.WriteByte(0)
+		b = append(b, k...)
+		b = append(b, 1)
+		b = append(b, d.Extra[k]...)
+		b = append(b, 0)
 	}
-	return b.String(), true
+	return b, true
+}
+
+// appendField appends s to the key b with the request id replaced by
+// its placeholder (as strings.ReplaceAll would), then a NUL.
+func (c *pageCache) appendField(b []byte, s, requestID string) []byte {
+	if requestID != "" {
+		for {
+			i := strings.Index(s, requestID)
+			if i < 0 {
+				break
+			}
+			b = append(b, s[:i]...)
+			b = append(b, c.ph.req...)
+			s = s[i+len(requestID):]
+		}
+	}
+	b = append(b, s...)
+	return append(b, 0)
 }
 
 // placeholders is d with its per-response values replaced.
@@ -164,31 +186,34 @@ func (c *pageCache) placeholders(d Data) Data {
 	return d
 }
 
-// render is page with d and nonce from the cache (filling it when it
-// lacks the page), or ok false when the page or d is not for the cache.
-func (c *pageCache) render(r *Renderer, page string, d Data, nonce string) (body []byte, ok bool, err error) {
+// renderTo renders page with d and nonce from the cache (filling it when
+// it lacks the page) into rb.body, or reports ok false (rb.body
+// untouched) when the page or d is not for the cache.
+func (c *pageCache) renderTo(rb *renderBuf, r *Renderer, page string, d *Data, nonce string) (ok bool, err error) {
 	if !c.cacheable[page] {
-		return nil, false, nil
+		return false, nil
 	}
-	key, ok := c.key(page, d)
+	rb.key, ok = c.appendKey(rb.key[:0], page, d)
 	if !ok {
-		return nil, false, nil
+		return false, nil
 	}
-	shape, hit := c.get(key)
+	shape, hit := c.get(rb.key)
 	if !hit {
-		if shape, err = r.executeWith(page, c.placeholders(d), c.ph.nonce); err != nil {
-			return nil, true, err
+		if shape, err = r.executeWith(page, c.placeholders(*d), c.ph.nonce); err != nil {
+			return true, err
 		}
-		c.put(key, shape)
+		c.put(string(rb.key), shape)
 	}
-	return c.fill(shape, d, nonce), true, nil
+	rb.body.Reset()
+	c.fill(&rb.body, shape, d, nonce)
+	return true, nil
 }
 
-// fill puts the response's values into a cached page. Every
-// placeholder starts with phPrefix, which the loop finds with
+// fill writes a cached page with the response's values put in to out.
+// Every placeholder starts with phPrefix, which the loop finds with
 // bytes.Index (a generic strings.Replacer took twice as long as the rest
 // of the response).
-func (c *pageCache) fill(shape []byte, d Data, nonce string) []byte {
+func (c *pageCache) fill(out *bytes.Buffer, shape []byte, d *Data, nonce string) {
 	email := d.Email
 	if strings.ContainsAny(email, "\x00\"&'+<>") {
 		var e strings.Builder
@@ -196,13 +221,15 @@ func (c *pageCache) fill(shape []byte, d Data, nonce string) []byte {
 		email = e.String()
 	}
 	pairs := [...][2]string{{c.ph.nonce, nonce}, {c.ph.csrf, d.CSRF}, {c.ph.req, d.RequestID}, {c.ph.email, email}}
-	out := make([]byte, 0, len(shape)+2*len(email)+64)
+	out.Grow(len(shape) + 2*len(email) + 64)
 	for rest := shape; ; {
 		i := bytes.Index(rest, []byte(phPrefix))
 		if i < 0 {
-			return append(out, rest...)
+			out.Write(rest)
+			return
 		}
-		out, rest = append(out, rest[:i]...), rest[i:]
+		out.Write(rest[:i])
+		rest = rest[i:]
 		n := len(phPrefix) // not a placeholder after all: copied as it is
 		val := phPrefix
 		for _, p := range pairs {
@@ -211,14 +238,16 @@ func (c *pageCache) fill(shape []byte, d Data, nonce string) []byte {
 				break
 			}
 		}
-		out, rest = append(out, val...), rest[n:]
+		out.WriteString(val)
+		rest = rest[n:]
 	}
 }
 
-func (c *pageCache) get(key string) ([]byte, bool) {
+// get looks key up; the conversion in the index makes no string.
+func (c *pageCache) get(key []byte) ([]byte, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	b, ok := c.pages[key]
+	b, ok := c.pages[string(key)]
 	return b, ok
 }
 

@@ -48,11 +48,10 @@ func FormPost(w http.ResponseWriter, action string, fields []Field) {
 		renderFailed(w)
 		return
 	}
-	h := w.Header()
-	SecurityHeaders(h)
-	h.Set("Content-Security-Policy", FormPostCSP(nonce))
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	hs := headerSet{h: w.Header(), vals: make([]string, 0, 7)}
+	hs.security(FormPostCSP(nonce))
+	hs.set("Content-Type", "text/html; charset=utf-8")
+	hs.set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -27,11 +27,45 @@ const baseCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 //   - Cross-Origin-Opener-Policy: popup sign-in (oidc-client-ts signinPopup
 //     and friends) needs window.opener to survive our pages.
 func SecurityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", baseCSP)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
+	hs := headerSet{h: h, vals: make([]string, 0, 5)}
+	hs.security(baseCSP)
+}
+
+// headerSet sets a response's headers as http.Header's Set and Add do,
+// but with one allocation for the values of them all, where Set makes a
+// slice for each (ten headers a page). Each header gets a slice of vals
+// capped at its own value, so that a later Add to it copies rather than
+// writes into its neighbour's; nothing is shared between responses. Keys
+// must be in canonical form, as Set would make them
+// (TestRenderHeaderKeysCanonical).
+type headerSet struct {
+	h    http.Header
+	vals []string
+}
+
+// set is h.Set(key, value).
+func (s *headerSet) set(key, value string) {
+	s.vals = append(s.vals, value)
+	n := len(s.vals)
+	s.h[key] = s.vals[n-1 : n : n]
+}
+
+// add is h.Add(key, value).
+func (s *headerSet) add(key, value string) {
+	if old := s.h[key]; len(old) > 0 {
+		s.h[key] = append(old, value)
+		return
+	}
+	s.set(key, value)
+}
+
+// security sets SecurityHeaders' headers with csp as the policy.
+func (s *headerSet) security(csp string) {
+	s.set("Content-Security-Policy", csp)
+	s.set("X-Frame-Options", "DENY")
+	s.set("X-Content-Type-Options", "nosniff")
+	s.set("Referrer-Policy", "no-referrer")
+	s.set("Cache-Control", "no-store")
 }
 
 // PageCSP is the Content-Security-Policy of a rendered page: styles only

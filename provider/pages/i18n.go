@@ -2,6 +2,7 @@ package pages
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -238,49 +239,88 @@ func builtinCatalog() catalog {
 // Accept-Language header, lowercased, best first (q-values honoured, q=0 and
 // malformed entries dropped, ties kept in header order). "*" is kept as "*".
 func ParseAcceptLanguage(header string) []string {
-	type pref struct {
-		lang string
-		q    float64
-	}
-	var prefs []pref
-	for i, part := range strings.Split(header, ",") {
-		if i >= maxLangRanges {
-			break
-		}
-		fields := strings.Split(part, ";")
-		tag := strings.ToLower(strings.TrimSpace(fields[0]))
-		if tag == "" {
-			continue
-		}
-		q, ok := 1.0, true
-		for _, p := range fields[1:] {
-			k, v, found := strings.Cut(strings.TrimSpace(p), "=")
-			if !found || strings.TrimSpace(strings.ToLower(k)) != "q" {
-				continue
-			}
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil || f < 0 || f > 1 {
-				ok = false
-				break
-			}
-			q = f
-		}
-		if !ok || q == 0 {
-			continue
-		}
-		primary, _, _ := strings.Cut(tag, "-")
-		primary, _, _ = strings.Cut(primary, "_") // tolerate "fr_CA" from sloppy clients
-		if !isLangSubtag(primary) {
-			continue
-		}
-		prefs = append(prefs, pref{primary, q})
-	}
-	sort.SliceStable(prefs, func(i, j int) bool { return prefs[i].q > prefs[j].q })
+	var buf [maxLangRanges]langPref
+	prefs := languages(header, &buf)
 	out := make([]string, 0, len(prefs))
 	for _, p := range prefs {
 		out = append(out, p.lang)
 	}
 	return out
+}
+
+// langPref is one acceptable range of an Accept-Language header.
+type langPref struct {
+	lang string
+	q    float64
+}
+
+// languages is ParseAcceptLanguage's list with the q-values, in buf (the
+// header has at most maxLangRanges ranges read), so that Negotiate, on
+// every page, allocates nothing. The sort is the stable sort
+// ParseAcceptLanguage always did (the same algorithm as
+// sort.SliceStable, deciding on "less" alone), so even a q that compares
+// with nothing (NaN) orders the list as before.
+func languages(header string, buf *[maxLangRanges]langPref) []langPref {
+	prefs := buf[:0]
+	eachLanguage(header, func(lang string, q float64) { prefs = append(prefs, langPref{lang, q}) })
+	slices.SortStableFunc(prefs, func(a, b langPref) int {
+		if a.q > b.q {
+			return -1
+		}
+		return 0
+	})
+	return prefs
+}
+
+// eachLanguage calls f with every acceptable range of an Accept-Language
+// header in header order: its primary subtag, lowercased, and its q-value
+// (those ParseAcceptLanguage lists). It walks the header in place, with no
+// allocation but a lowercased copy of a subtag that has capitals: Render
+// negotiates on every page.
+func eachLanguage(header string, f func(lang string, q float64)) {
+	rest := header
+	for i := 0; ; i++ {
+		if i >= maxLangRanges {
+			return
+		}
+		part, after, more := strings.Cut(rest, ",")
+		rest = after
+		tag, params, _ := strings.Cut(part, ";")
+		if tag = strings.TrimSpace(tag); tag != "" {
+			if q, ok := qValue(params); ok && q != 0 {
+				primary, _, _ := strings.Cut(tag, "-")
+				primary, _, _ = strings.Cut(primary, "_") // tolerate "fr_CA" from sloppy clients
+				// Lowercasing the subtag alone is lowercasing the tag and
+				// then cutting it: no rune lowers to '-' or '_'.
+				if primary = strings.ToLower(primary); isLangSubtag(primary) {
+					f(primary, q)
+				}
+			}
+		}
+		if !more {
+			return
+		}
+	}
+}
+
+// qValue reads the q of a language range's parameters (";"-separated,
+// after the tag): 1 when absent, ok false when malformed or out of range.
+func qValue(params string) (q float64, ok bool) {
+	q = 1.0
+	for rest, more := params, params != ""; more; {
+		var p string
+		p, rest, more = strings.Cut(rest, ";")
+		k, v, found := strings.Cut(strings.TrimSpace(p), "=")
+		if !found || !strings.EqualFold(strings.TrimSpace(k), "q") {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f < 0 || f > 1 {
+			return 0, false
+		}
+		q = f
+	}
+	return q, true
 }
 
 func isLangSubtag(s string) bool {
@@ -301,12 +341,13 @@ func isLangSubtag(s string) bool {
 // Negotiate picks the language for a request's Accept-Language header among
 // the languages this Renderer has; "en" when nothing matches.
 func (r *Renderer) Negotiate(acceptLanguage string) string {
-	for _, l := range ParseAcceptLanguage(acceptLanguage) {
-		if l == "*" {
+	var buf [maxLangRanges]langPref
+	for _, p := range languages(acceptLanguage, &buf) {
+		if p.lang == "*" {
 			return defaultLang
 		}
-		if _, ok := r.cat[l]; ok {
-			return l
+		if _, ok := r.cat[p.lang]; ok {
+			return p.lang
 		}
 	}
 	return defaultLang

@@ -19,6 +19,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Page names, one template file each (pages/<name>.html).
@@ -89,6 +90,8 @@ type Data struct {
 type Renderer struct {
 	pages map[string]*template.Template
 	cache *pageCache
+	// bufs are renderBufs for Render to reuse (see renderBuf).
+	bufs  sync.Pool
 	cat   catalog
 	names map[string]bool // placeholder names, for telling pairs from positional args
 }
@@ -187,25 +190,32 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, page string,
 		}
 	}
 	nonce := newNonce()
-	body, cached, err := r.cache.render(r, page, d, nonce)
+	rb := r.getBuf()
+	// The buffer goes back to the pool only once the body is written:
+	// Write copies what it is given before it returns (io.Writer's
+	// contract, which net/http's response, httptest's recorder and the
+	// server's middleware keep), so nothing holds it afterwards.
+	defer r.putBuf(rb)
+	cached, err := r.cache.renderTo(rb, r, page, &d, nonce)
 	if !cached {
-		body, err = r.executeWith(page, d, nonce)
+		rb.body.Reset()
+		err = r.executeTo(&rb.body, page, d, nonce)
 	}
 	if err != nil {
 		renderFailed(w)
 		return
 	}
+	body := rb.body.Bytes()
 	_, imgOrigin := logoOrigin(d.Tenant.LogoURL)
-	h := w.Header()
-	SecurityHeaders(h)
-	h.Set("Content-Security-Policy", PageCSP(nonce, imgOrigin))
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Language", d.Lang)
-	h.Add("Vary", "Accept-Language")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	hs := headerSet{h: w.Header(), vals: make([]string, 0, 10)}
+	hs.security(PageCSP(nonce, imgOrigin))
+	hs.set("Content-Type", "text/html; charset=utf-8")
+	hs.set("Content-Language", d.Lang)
+	hs.add("Vary", "Accept-Language")
+	hs.set("Content-Length", strconv.Itoa(len(body)))
 	if ra := d.Extra["retryAfter"]; ra != "" && (d.Status == http.StatusTooManyRequests || d.Status == http.StatusServiceUnavailable) {
 		if _, err := strconv.Atoi(ra); err == nil {
-			h.Set("Retry-After", ra)
+			hs.set("Retry-After", ra)
 		}
 	}
 	status := d.Status
@@ -216,6 +226,35 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, page string,
 	if req == nil || req.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// renderBuf is one response's scratch space: the page cache's key and
+// the page's body. Render reuses them through a sync.Pool, so that a
+// page served from the cache costs no buffer of its own (the bodies were
+// the largest allocation of a sign-in).
+type renderBuf struct {
+	key  []byte
+	body bytes.Buffer
+}
+
+// maxPooledBuf bounds what goes back to the pool: the odd huge page (an
+// admin's template, a long apps list) does not stay pinned.
+const maxPooledBuf = 64 << 10
+
+func (r *Renderer) getBuf() *renderBuf {
+	if rb, ok := r.bufs.Get().(*renderBuf); ok {
+		return rb
+	}
+	return &renderBuf{}
+}
+
+func (r *Renderer) putBuf(rb *renderBuf) {
+	if rb.body.Cap() > maxPooledBuf || cap(rb.key) > maxPooledBuf {
+		return
+	}
+	rb.body.Reset()
+	rb.key = rb.key[:0]
+	r.bufs.Put(rb)
 }
 
 func renderFailed(w http.ResponseWriter) {
@@ -241,19 +280,28 @@ func (r *Renderer) Execute(page string, d Data) ([]byte, string, error) {
 	return b, nonce, err
 }
 
-// executeWith runs page's template with d and nonce (no cache); an
-// unknown page is ErrUnknownPage (the cache holds none: Render's and
-// Execute's only check).
+// executeWith runs page's template with d and nonce (no cache) into a
+// new buffer; an unknown page is ErrUnknownPage (the cache holds none:
+// Render's and Execute's only check).
 func (r *Renderer) executeWith(page string, d Data, nonce string) ([]byte, error) {
-	t := r.pages[page]
-	if t == nil {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownPage, page)
-	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", r.newView(page, d, nonce)); err != nil {
-		return nil, fmt.Errorf("pages: rendering %s: %w", page, err)
+	if err := r.executeTo(&buf, page, d, nonce); err != nil {
+		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// executeTo is executeWith into buf; on an error buf holds a part of the
+// page, which the caller throws away.
+func (r *Renderer) executeTo(buf *bytes.Buffer, page string, d Data, nonce string) error {
+	t := r.pages[page]
+	if t == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownPage, page)
+	}
+	if err := t.ExecuteTemplate(buf, "layout", r.newView(page, d, nonce)); err != nil {
+		return fmt.Errorf("pages: rendering %s: %w", page, err)
+	}
+	return nil
 }
 
 // view is what templates see: the handler's Data plus values computed once

@@ -19,11 +19,12 @@ import (
 // PEXPIRE NX (queueIncrOp).
 func (s *Store) Pipeline(ctx context.Context, ops ...*store.Op) error {
 	pipe := s.client.Pipeline()
+	keys := s.batchKeys(ops)
 	cmds := make([]redis.Cmder, len(ops))
 	var expires map[int]*redis.BoolCmd // Incr's second command
 	for i, op := range ops {
 		if op.Kind == store.OpIncr {
-			incr, expire, err := s.queueIncrOp(ctx, pipe, op)
+			incr, expire, err := s.queueIncrOp(ctx, pipe, op, keys.key(op.Key))
 			if err != nil {
 				op.Err = err
 				continue
@@ -37,7 +38,7 @@ func (s *Store) Pipeline(ctx context.Context, ops ...*store.Op) error {
 			}
 			continue
 		}
-		cmds[i] = s.queue(ctx, pipe, op)
+		cmds[i] = s.queue(ctx, pipe, op, &keys)
 	}
 	if pipe.Len() > 0 {
 		// Exec's own error is that of the first failed command (redis.Nil
@@ -64,11 +65,75 @@ func isNoScript(err error) bool {
 	return strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
+// batchKeys are the prefixed keys of a batch's ops, cut from one string:
+// a sign-in's pipelines carry some forty keys, and one allocation per
+// batch makes them instead of one per key. key hands them out in the
+// order batchKeys wrote them (each op's Key, a script's Keys); asked
+// for another key (a change of that order), it makes the key as Store.key
+// does, so a slip costs an allocation, never a wrong key.
+type batchKeys struct {
+	all    string
+	off    int
+	prefix string
+}
+
+func (s *Store) batchKeys(ops []*store.Op) batchKeys {
+	b := batchKeys{prefix: s.prefix}
+	if s.prefix == "" {
+		return b // Store.key makes no copy either
+	}
+	n := 0
+	for _, op := range ops {
+		if op.Kind != store.OpRun {
+			n += len(s.prefix) + len(op.Key)
+			continue
+		}
+		for _, k := range op.Keys {
+			n += len(s.prefix) + len(k)
+		}
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, op := range ops {
+		if op.Kind != store.OpRun {
+			sb.WriteString(s.prefix)
+			sb.WriteString(op.Key)
+			continue
+		}
+		for _, k := range op.Keys {
+			sb.WriteString(s.prefix)
+			sb.WriteString(k)
+		}
+	}
+	b.all = sb.String()
+	return b
+}
+
+// key is k with the prefix: the next key of the batch's string.
+func (b *batchKeys) key(k string) string {
+	if end := b.off + len(b.prefix) + len(k); end <= len(b.all) {
+		if c := b.all[b.off:end]; c[:len(b.prefix)] == b.prefix && c[len(b.prefix):] == k {
+			b.off = end
+			return c
+		}
+	}
+	return b.prefix + k
+}
+
 // queue adds op to pipe and returns its command, or nil when op is
 // answered without asking Redis: refused (op.Err set), or an Extend by 0,
-// which lengthens nothing.
-func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op) redis.Cmder {
-	k := s.key(op.Key)
+// which lengthens nothing. Its keys come from keys.
+func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op, keys *batchKeys) redis.Cmder {
+	if op.Kind == store.OpRun {
+		full, argv := s.scriptArgs(op.Keys, op.Args, keys)
+		if v, ok := s.scripts.Load(op.Script); ok {
+			return v.(*redis.Script).EvalSha(ctx, pipe, full, argv...)
+		}
+		rs := redis.NewScript(op.Script.Lua())
+		s.scripts.Store(op.Script, rs)
+		return rs.Eval(ctx, pipe, full, argv...)
+	}
+	k := keys.key(op.Key)
 	switch op.Kind {
 	case store.OpSet, store.OpSetNX, store.OpCompareAndSwap:
 		ttl, err := ttlArg(op.TTL)
@@ -104,14 +169,6 @@ func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op) r
 		return pexpire(ctx, pipe, k, ttl, "gt")
 	case store.OpZAdd:
 		return pipe.ZAdd(ctx, k, redis.Z{Member: op.Field})
-	case store.OpRun:
-		keys, argv := s.scriptArgs(op.Keys, op.Args)
-		if v, ok := s.scripts.Load(op.Script); ok {
-			return v.(*redis.Script).EvalSha(ctx, pipe, keys, argv...)
-		}
-		rs := redis.NewScript(op.Script.Lua())
-		s.scripts.Store(op.Script, rs)
-		return rs.Eval(ctx, pipe, keys, argv...)
 	}
 	store.Apply(ctx, s, op) // sets the unknown-kind error
 	return nil
@@ -123,12 +180,11 @@ func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op) r
 // lost (a broken connection between the two), the next Incr sets it: a
 // counter never keeps living without one. No script: a script costs
 // Redis ten times the CPU of these two commands. expire is nil for ttl 0.
-func (s *Store) queueIncrOp(ctx context.Context, pipe redis.Pipeliner, op *store.Op) (incr *redis.IntCmd, expire *redis.BoolCmd, err error) {
+func (s *Store) queueIncrOp(ctx context.Context, pipe redis.Pipeliner, op *store.Op, k string) (incr *redis.IntCmd, expire *redis.BoolCmd, err error) {
 	ttl, err := ttlArg(op.TTL)
 	if err != nil {
 		return nil, nil, err
 	}
-	k := s.key(op.Key)
 	incr = pipe.IncrBy(ctx, k, op.Delta)
 	if ttl == 0 {
 		return incr, nil, nil
@@ -176,15 +232,21 @@ func (s *Store) read(op *store.Op, cmd redis.Cmder) {
 	}
 }
 
-// scriptArgs prefixes a script's keys and boxes its arguments for go-redis.
-func (s *Store) scriptArgs(keys, args []string) ([]string, []any) {
+// scriptArgs prefixes a script's keys (from batch, which holds them in
+// order) and boxes its arguments for go-redis.
+func (s *Store) scriptArgs(keys, args []string, batch *batchKeys) ([]string, []any) {
 	full := make([]string, len(keys))
 	for i, k := range keys {
-		full[i] = s.key(k)
+		full[i] = batch.key(k)
 	}
 	argv := make([]any, len(args))
-	for i, a := range args {
-		argv[i] = a
+	for i := range args {
+		// A pointer into args, which go-redis writes as the string it
+		// points to (proto.Writer.WriteArg's *string case): boxing the
+		// string itself copies its header to the heap, an allocation per
+		// argument (a passcode's issue sends eleven). Nothing changes args
+		// while the command is in flight.
+		argv[i] = &args[i]
 	}
 	return full, argv
 }
@@ -224,7 +286,9 @@ func opName(k store.OpKind) string {
 // again after a NOSCRIPT), and new connections load it like the store's
 // own scripts, so that a restarted Redis costs no extra round trip.
 func (s *Store) Run(ctx context.Context, script *store.Script, keys []string, args ...string) ([]int64, error) {
-	full, argv := s.scriptArgs(keys, args)
+	// Its keys cut from one string, as a batch of this one script's.
+	batch := s.batchKeys([]*store.Op{{Kind: store.OpRun, Keys: keys}})
+	full, argv := s.scriptArgs(keys, args, &batch)
 	v, loaded := s.scripts.Load(script)
 	var cmd *redis.Cmd
 	if loaded {
