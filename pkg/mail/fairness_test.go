@@ -150,7 +150,7 @@ func TestReserveReadsTheDepthOncePerMoment(t *testing.T) {
 	// Only the depth reads count: a connection's setup or the poller's
 	// first look at the outbox may fall among the reserves.
 	hook := &rtHook{only: "zcard"}
-	st.Client().AddHook(hook)
+	st.Client().AddHook(hook.hook())
 	now := time.Unix(1_700_000_000, 0)
 	d := NewDispatcher(newSMTP(t, SMTPOptions{Addr: mailtest.Start(t).Addr}), "no-reply@example.com",
 		DispatcherOptions{QueueSize: 8, Store: st, PollInterval: time.Hour, Now: func() time.Time { return now }})

@@ -50,7 +50,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 func TestForgetsAreBatched(t *testing.T) {
 	st := redisStore(t, redistest.Start(t).Addr, redistest.KeyPrefix(t))
 	hook := &rtHook{only: "del"} // a forget's pipeline deletes the mail and its lease
-	st.Client().AddHook(hook)
+	st.Client().AddHook(hook.hook())
 	srv := mailtest.Start(t)
 	m := metrics.New()
 	// The delay outlasts the test: batches go by size, and the rest at Close.
@@ -95,7 +95,7 @@ func TestForgetsAreBatched(t *testing.T) {
 func TestForgetIsWrittenAfterTheDelay(t *testing.T) {
 	st := redisStore(t, redistest.Start(t).Addr, redistest.KeyPrefix(t))
 	hook := &rtHook{only: "del"}
-	st.Client().AddHook(hook)
+	st.Client().AddHook(hook.hook())
 	srv := mailtest.Start(t)
 	d := NewDispatcher(newSMTP(t, SMTPOptions{Addr: srv.Addr}), "no-reply@example.com", DispatcherOptions{Store: st})
 	defer d.Close(context.Background())

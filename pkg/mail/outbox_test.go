@@ -325,7 +325,7 @@ type rtHook struct {
 	only string
 }
 
-func (h *rtHook) count(cmds ...redis.Cmder) {
+func (h *rtHook) count(cmds []redis.Cmder, _ bool) {
 	for _, c := range cmds {
 		if h.only == "" || c.Name() == h.only {
 			h.n.Add(1)
@@ -334,13 +334,8 @@ func (h *rtHook) count(cmds ...redis.Cmder) {
 	}
 }
 
-func (h *rtHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *rtHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { h.count(cmd); return next(ctx, cmd) }
-}
-func (h *rtHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { h.count(cmds...); return next(ctx, cmds) }
-}
+// hook is h as a go-redis hook.
+func (h *rtHook) hook() redis.Hook { return redistest.TripHook(h.count) }
 
 // BenchmarkOutboxRedis: mails per second through the Redis outbox to a
 // local SMTP sink, and Redis round trips per mail (reserve and queue on
@@ -367,7 +362,7 @@ func benchOutbox(b *testing.B, inFlight int) {
 	srv := mailtest.Start(b)
 	st := redisStore(b, redistest.Start(b).Addr, redistest.KeyPrefix(b))
 	hook := &rtHook{}
-	st.Client().AddHook(hook)
+	st.Client().AddHook(hook.hook())
 	s, err := NewSMTP(SMTPOptions{Addr: srv.Addr, PoolSize: 4}, "no-reply@example.com")
 	if err != nil {
 		b.Fatal(err)
@@ -488,22 +483,12 @@ func TestLongWaitLeavesTheMailToThePoller(t *testing.T) {
 // written leased to this replica takes its lease with a plain SET).
 type claimHook struct{ n atomic.Int64 }
 
-func (h *claimHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *claimHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { h.count(cmd); return next(ctx, cmd) }
-}
-func (h *claimHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			h.count(c)
+func (h *claimHook) count(cmds []redis.Cmder, _ bool) {
+	for _, cmd := range cmds {
+		args := cmd.Args()
+		if cmd.Name() == "set" && strings.EqualFold(fmt.Sprint(args[len(args)-1]), "nx") {
+			h.n.Add(1)
 		}
-		return next(ctx, cmds)
-	}
-}
-func (h *claimHook) count(cmd redis.Cmder) {
-	args := cmd.Args()
-	if cmd.Name() == "set" && strings.EqualFold(fmt.Sprint(args[len(args)-1]), "nx") {
-		h.n.Add(1)
 	}
 }
 
@@ -514,7 +499,7 @@ func (h *claimHook) count(cmd redis.Cmder) {
 func TestBurstsTheWorkersKeepUpWithAreHandedOver(t *testing.T) {
 	st := redisStore(t, redistest.Start(t).Addr, redistest.KeyPrefix(t))
 	hook := &claimHook{}
-	st.Client().AddHook(hook)
+	st.Client().AddHook(redistest.TripHook(hook.count))
 	srv := mailtest.Start(t)
 	m := metrics.New()
 	d := NewDispatcher(newSMTP(t, SMTPOptions{Addr: srv.Addr, PoolSize: 4}), "no-reply@example.com",

@@ -68,26 +68,14 @@ const (
 // countHook counts Redis round trips: each command and each pipeline is one.
 type countHook struct{ n atomic.Int64 }
 
-func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
+func (h *countHook) trip([]redis.Cmder, bool) { h.n.Add(1) }
 
 // roundTrips counts the Redis round trips of e's store from now on; the
 // function it returns runs one path and fails the test when the path took
 // more than its budget.
 func roundTrips(t *testing.T, e *env) func(path string, budget int64, run func()) {
 	h := &countHook{}
-	e.store.(*redisstore.Store).Client().AddHook(h)
+	e.store.(*redisstore.Store).Client().AddHook(redistest.TripHook(h.trip))
 	return func(path string, budget int64, run func()) {
 		t.Helper()
 		before := h.n.Load()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/pkg/store/redisstore"
+	"github.com/guestpass/guestpass/pkg/store/redistest"
 )
 
 // bumpScript adds ARGV[1] to KEYS[1] and returns the new value.
@@ -30,7 +31,7 @@ func TestPipelineAndRunAreOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt := &roundTrips{}
-	s.Client().AddHook(rt)
+	s.Client().AddHook(redistest.TripHook(rt.trip))
 	k := func(n string) string { return store.Key("t", n) }
 	calls := []struct {
 		name string

@@ -11,21 +11,15 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/guestpass/guestpass/pkg/store"
+	"github.com/guestpass/guestpass/pkg/store/redistest"
 )
 
 // keysSent records the keys of every command sent to Redis.
 type keysSent struct{ keys []string }
 
-func (k *keysSent) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (k *keysSent) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { k.add(cmd); return next(ctx, cmd) }
-}
-func (k *keysSent) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			k.add(c)
-		}
-		return next(ctx, cmds)
+func (k *keysSent) trip(cmds []redis.Cmder, _ bool) {
+	for _, c := range cmds {
+		k.add(c)
 	}
 }
 
@@ -60,7 +54,7 @@ func TestPipelineSendsEachOpItsPrefixedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent := &keysSent{}
-	s.Client().AddHook(sent)
+	s.Client().AddHook(redistest.TripHook(sent.trip))
 	defer func() { sent.keys = nil }()
 	ops := []*store.Op{
 		store.SetOp(k("a"), []byte("1"), time.Minute),
@@ -164,7 +158,7 @@ func TestRunSendsItsPrefixedKeys(t *testing.T) {
 	keys := []string{store.TagKey("t", "run", "a"), store.TagKey("t", "run", "bb"), store.TagKey("t", "run", "")}
 	for round := range 2 {
 		sent := &keysSent{}
-		s.Client().AddHook(sent)
+		s.Client().AddHook(redistest.TripHook(sent.trip))
 		ints, err := s.Run(ctx, setAllScript, keys, fmt.Sprint(round))
 		if err != nil || !slices.Equal(ints, []int64{3}) {
 			t.Fatalf("round %d: %v, %v", round, ints, err)

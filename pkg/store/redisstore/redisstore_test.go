@@ -132,23 +132,14 @@ type roundTrips struct {
 	cmds []string
 }
 
-func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		r.mu.Lock()
-		r.cmds = append(r.cmds, cmd.Name())
-		r.mu.Unlock()
-		return next(ctx, cmd)
-	}
-}
-
-func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		r.mu.Lock()
+// trip records a command sent alone by its name, a pipeline as "pipeline".
+func (r *roundTrips) trip(cmds []redis.Cmder, pipeline bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if pipeline {
 		r.cmds = append(r.cmds, "pipeline")
-		r.mu.Unlock()
-		return next(ctx, cmds)
+	} else {
+		r.cmds = append(r.cmds, cmds[0].Name())
 	}
 }
 
@@ -179,7 +170,7 @@ func everyMethodIsOneRoundTrip(t *testing.T, s *redisstore.Store) {
 		t.Fatal(err)
 	}
 	rt := &roundTrips{}
-	s.Client().AddHook(rt)
+	s.Client().AddHook(redistest.TripHook(rt.trip))
 	k, h := store.Key("t", "k"), store.Key("t", "h")
 
 	calls := []struct {
