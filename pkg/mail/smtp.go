@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -518,11 +520,30 @@ func build(from *netmail.Address, m Message) (raw []byte, rcpt string, err error
 	e.Text = []byte(m.Text)
 	e.HTML = []byte(m.HTML)
 	e.Headers.Set("Auto-Submitted", "auto-generated") // RFC 3834: no auto-replies
+	id, err := messageID(from.Address)
+	if err != nil {
+		return nil, "", err
+	}
+	e.Headers.Set("Message-Id", id)
 	raw, err = e.Bytes()
 	if err != nil {
 		return nil, "", fmt.Errorf("mail: build message: %w", err)
 	}
 	return raw, to.Address, nil
+}
+
+// messageID is a Message-ID under the sender's domain (RFC 5322 §3.6.4:
+// unique, its right side a domain). Left to jordan-wright/email, every
+// mail would name the machine it was sent from and its process id
+// (<time.pid.random@hostname>), which are nobody's business outside, and
+// would cost a uname and a getpid system call each.
+func messageID(sender string) (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("mail: message id: %w", err)
+	}
+	domain := sender[strings.LastIndexByte(sender, '@')+1:]
+	return "<" + hex.EncodeToString(b[:]) + "@" + domain + ">", nil
 }
 
 // LogTransport is the development driver (mail.driver: log): instead of

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -74,6 +76,23 @@ func TestSMTPDeliversCodeMail(t *testing.T) {
 	}
 	if got.Header.Get("Auto-Submitted") != "auto-generated" {
 		t.Error("no Auto-Submitted header")
+	}
+	// The Message-ID names the sender's domain, never this machine or
+	// its process; each mail has its own.
+	host, _ := os.Hostname()
+	id := got.Header.Get("Message-Id")
+	if !regexp.MustCompile(`^<[0-9a-f]{32}@example\.com>$`).MatchString(id) || (host != "" && strings.Contains(id, host)) {
+		t.Errorf("Message-Id = %q", id)
+	}
+	if err := s.Send(context.Background(), "", msg); err != nil {
+		t.Fatal(err)
+	}
+	again, err := srv.WaitFor("ADA@example.com", waitMail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Header.Get("Message-Id") == id {
+		t.Errorf("two mails share Message-Id %q", id)
 	}
 }
 
