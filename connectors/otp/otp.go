@@ -29,7 +29,6 @@ package otp
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -440,11 +439,7 @@ func (i *Issuer) sum(label string, fields ...string) [hmacpool.Size]byte {
 }
 
 // id is the name an id takes in a key: the first half of sum, in hex.
-func id(sum [hmacpool.Size]byte) string {
-	var b [hmacpool.Size]byte // two hex digits for each of the half's bytes
-	hex.Encode(b[:], sum[:hmacpool.Size/2])
-	return string(b[:])
-}
+func id(sum [hmacpool.Size]byte) string { return hmacpool.HexHalf(sum) }
 
 // codeMAC binds the code to tenant, flow and address (PRODUCT.md B3).
 // It has no per-issue nonce, so a verification computes it before reading

@@ -32,7 +32,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,10 +143,7 @@ func (r *Repo) addressID(tenant, canonical string) string {
 	m := r.names.Get()
 	m.WriteField(tenant)
 	m.WriteField(canonical)
-	sum := m.Sum()
-	var b [hmacpool.Size]byte // two hex digits for each byte of the sum's first half
-	hex.Encode(b[:], sum[:hmacpool.Size/2])
-	return string(b[:])
+	return hmacpool.HexHalf(m.Sum())
 }
 
 // recordKey is where the record of canonical lives.

@@ -16,6 +16,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"hash"
 	"sync"
 )
@@ -66,6 +67,15 @@ func (m *MAC) WriteString(s string) { m.msg = append(m.msg, s...) }
 func (m *MAC) WriteField(s string) {
 	m.msg = binary.BigEndian.AppendUint32(m.msg, uint32(len(s)))
 	m.msg = append(m.msg, s...)
+}
+
+// HexHalf is the first half of sum in hex (Size characters): the name a
+// MAC gives an id or an address in store keys, long enough to be unique
+// and short enough to keep keys small.
+func HexHalf(sum [Size]byte) string {
+	var b [Size]byte // two hex digits for each of the half's bytes
+	hex.Encode(b[:], sum[:Size/2])
+	return string(b[:])
 }
 
 // Sum returns the MAC of the message and gives m back to its pool: m
