@@ -237,3 +237,45 @@ func TestCloseGivesUpOnAPlaceHeldAtItsDeadline(t *testing.T) {
 		t.Errorf("%d mails delivered", n)
 	}
 }
+
+// A mail the poller claimed has its queue entry due, at the head its
+// tenant's claims read: it is forgotten at once, never held for a batch
+// (which would hide the mails due behind it for the delay).
+func TestClaimedMailIsForgottenAtOnce(t *testing.T) {
+	st := redisStore(t, redistest.Start(t).Addr, redistest.KeyPrefix(t))
+	srv := mailtest.Start(t)
+	d := NewDispatcher(newSMTP(t, SMTPOptions{Addr: srv.Addr}), "no-reply@example.com", DispatcherOptions{
+		Store: st, Lease: 10 * time.Minute, ForgetDelay: time.Minute, PollInterval: 10 * time.Millisecond,
+	})
+	defer d.Close(context.Background())
+	// Queued as another replica queues a mail for the pollers: due now,
+	// no lease.
+	if _, err := d.box.put(context.Background(), time.Now(), codeMessage(t, "ada@example.com", "12344321"), time.Hour, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.WaitFor("ada@example.com", waitMail); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the claimed mail forgotten without its batch's minute", func() bool { return len(outboxLeft(t, st)) == 0 })
+	if n := d.forgets.held(); n != 0 {
+		t.Errorf("%d forgets held for a batch, want the claimed mail's written at once", n)
+	}
+}
+
+// The forget's delay stays well inside what the lease leaves after the
+// send, whatever is configured, so a pending forget never outlives the
+// lease that keeps other replicas from sending the mail again.
+func TestForgetDelayStaysInsideTheLease(t *testing.T) {
+	for _, tc := range []struct{ lease, send, delay, want time.Duration }{
+		{0, 0, 0, 20 * time.Millisecond}, // defaults: 90 s lease, 60 s send
+		{3 * time.Second, time.Second, 5 * time.Second, time.Second},
+		{10 * time.Minute, time.Minute, time.Minute, time.Minute},
+		{0, 0, time.Hour, 15 * time.Second},
+	} {
+		o := DispatcherOptions{Lease: tc.lease, SendTimeout: tc.send, ForgetDelay: tc.delay}
+		o.defaults()
+		if o.ForgetDelay != tc.want {
+			t.Errorf("lease %v, send %v, delay %v: delay %v, want %v", tc.lease, tc.send, tc.delay, o.ForgetDelay, tc.want)
+		}
+	}
+}
