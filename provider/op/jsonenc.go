@@ -13,8 +13,9 @@ import (
 // response). Each writes exactly what json.Marshal writes for its struct,
 // field order and omitempty included, so the bytes other replicas read and
 // clients see do not change; jsonenc_test.go compares them with
-// encoding/json over many random values, so a field added to a struct but
-// not here fails the tests. A time RFC 3339 cannot write (year outside
+// encoding/json over many random values, and with every field set by
+// reflection (TestEncodersWriteEveryField), so a field added to a struct
+// but not here, omitempty or not, fails the tests. A time RFC 3339 cannot write (year outside
 // 0-9999) falls back to json.Marshal, which reports it.
 
 // jsonAppender is a value with a hand-written encoder.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
@@ -89,9 +90,8 @@ func TestEncodersMatchEncodingJSON(t *testing.T) {
 	}
 }
 
-// Every field of the structs is written: a zero and a full value of each
-// match encoding/json (a field added to a struct but not to its encoder
-// fails here or in the random test above).
+// A zero and a full value of each struct match encoding/json (a field
+// added to a struct but not to its encoder fails TestEncodersWriteEveryField).
 func TestEncodersFullAndEmpty(t *testing.T) {
 	tm := time.Date(2026, 11, 29, 20, 0, 0, 123, time.UTC)
 	id := Identity{Subject: "s", Email: "e", EmailVerified: true, Name: "n", Source: "otp", AMR: []string{"otp"},
@@ -296,4 +296,76 @@ func BenchmarkJSON(b *testing.B) {
 		w.Reset()
 		_, _ = w.Write(appendTokenResponse(make([]byte, 0, 2048), resp))
 	})
+}
+
+// fillAll sets every field json.Marshal writes in v (an addressable
+// value) to something not empty, recursively: exported fields, and the
+// fields promoted from embedded structs. A field added to a struct, even
+// omitempty, then appears in json.Marshal's output and must appear in its
+// hand-written encoder's too.
+func fillAll(v reflect.Value, depth int) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("x<&\u2028é")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(7)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(7)
+	case reflect.Float32, reflect.Float64:
+		v.SetFloat(1.5)
+	case reflect.Pointer:
+		if depth < 4 {
+			p := reflect.New(v.Type().Elem())
+			fillAll(p.Elem(), depth+1)
+			v.Set(p)
+		}
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 1, 1)
+		fillAll(s.Index(0), depth+1)
+		v.Set(s)
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fillAll(k, depth+1)
+		fillAll(e, depth+1)
+		m.SetMapIndex(k, e)
+		v.Set(m)
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Date(2026, 11, 29, 21, 0, 0, 5, time.UTC)))
+			return
+		}
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			switch {
+			case f.IsExported():
+				fillAll(v.Field(i), depth)
+			case f.Anonymous && f.Type.Kind() == reflect.Struct:
+				// An unexported embedded struct: json writes its
+				// exported fields as the outer struct's.
+				fillAll(reflect.NewAt(f.Type, unsafe.Pointer(v.Field(i).UnsafeAddr())).Elem(), depth)
+			}
+		}
+	}
+}
+
+// Every field of every hand-encoded struct, set by reflection, is written
+// as json.Marshal writes it: a field added to a struct (omitempty
+// included, which the random values above never set) but not to its
+// encoder fails here.
+func TestEncodersWriteEveryField(t *testing.T) {
+	for _, v := range []jsonAppender{&Identity{}, &refreshToken{}, &accessToken{}, &accessClaims{}, &idClaims{},
+		&usedCode{}, &AuthRequest{}} {
+		fillAll(reflect.ValueOf(v).Elem(), 0)
+		sameJSON(t, v)
+	}
+	r := &oidc.AccessTokenResponse{}
+	fillAll(reflect.ValueOf(r).Elem(), 0)
+	var want bytes.Buffer
+	_ = json.NewEncoder(&want).Encode(r)
+	if got := appendTokenResponse(nil, r); !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("full response: got %s want %s", got, want.Bytes())
+	}
 }
