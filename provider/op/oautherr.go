@@ -92,15 +92,11 @@ func (e *oauthError) write(w http.ResponseWriter, realm string) {
 	if e.status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", retryAfter)
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	w.WriteHeader(e.status)
 	body := map[string]string{"error": e.code}
 	if e.desc != "" {
 		body["error_description"] = e.desc
 	}
-	_ = json.NewEncoder(w).Encode(body)
+	writeJSONStatus(w, e.status, body)
 }
 
 // challenge is the WWW-Authenticate value. RFC 6750 §3.1: a request
