@@ -15,13 +15,20 @@ import (
 // the values are json.Unmarshal's either way (jsondec_test.go checks both
 // on random records and fuzzed input).
 
-// decodeRefreshToken is json.Unmarshal(b, rt), rt a zero value.
-func decodeRefreshToken(b []byte, rt *refreshToken) error {
-	if readRefreshToken(b, rt) {
+// decodeJSON is json.Unmarshal(b, v), v a zero value: read's one pass
+// when b is as json.Marshal writes a T, else (v reset) json.Unmarshal.
+func decodeJSON[T any](b []byte, v *T, read func([]byte, *T) bool) error {
+	if read(b, v) {
 		return nil
 	}
-	*rt = refreshToken{}
-	return json.Unmarshal(b, rt)
+	var zero T
+	*v = zero
+	return json.Unmarshal(b, v)
+}
+
+// decodeRefreshToken is json.Unmarshal(b, rt), rt a zero value.
+func decodeRefreshToken(b []byte, rt *refreshToken) error {
+	return decodeJSON(b, rt, readRefreshToken)
 }
 
 // readRefreshToken reads b into rt, a zero value, if b is as json.Marshal
@@ -74,11 +81,7 @@ func readIdentity(r *strictjson.Reader, id *Identity) {
 // decodeAuthRequestJSON is json.Unmarshal(b, a), a a zero value: an auth
 // request is read by every step of a sign-in and by the code exchange.
 func decodeAuthRequestJSON(b []byte, a *AuthRequest) error {
-	if readAuthRequest(b, a) {
-		return nil
-	}
-	*a = AuthRequest{}
-	return json.Unmarshal(b, a)
+	return decodeJSON(b, a, readAuthRequest)
 }
 
 // readAuthRequest reads b into a, a zero value, if b is as json.Marshal
