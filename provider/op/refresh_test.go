@@ -94,3 +94,55 @@ func TestRefreshTokenFamilyMustMatch(t *testing.T) {
 		}
 	}
 }
+
+// A stored record spelled otherwise than json.Marshal spells it (an older
+// writer's whitespace, an explicit "used":false, a member this version
+// does not know) still rotates through the slow paths (json.Unmarshal,
+// a full encode to mark it used), and a replay still revokes the family.
+func TestRefreshRecordsOfOtherSpellings(t *testing.T) {
+	for name, respell := range map[string]func(t *testing.T, b []byte) []byte{
+		"indented": func(t *testing.T, b []byte) []byte {
+			var v map[string]any
+			if err := json.Unmarshal(b, &v); err != nil {
+				t.Fatal(err)
+			}
+			out, err := json.MarshalIndent(v, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		},
+		"used false": func(_ *testing.T, b []byte) []byte {
+			return append([]byte(`{"used":false,`), b[1:]...)
+		},
+		"unknown member last": func(_ *testing.T, b []byte) []byte {
+			return append(b[:len(b)-1:len(b)-1], `,"zz":1}`...)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, legacy := refreshStorage(t)
+			ctx := context.Background()
+			key := s.k("rt", hashToken(legacy))
+			raw, err := s.st.Get(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.st.Set(ctx, key, respell(t, raw), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			next, err := rotate(t, s, legacy)
+			if err != nil {
+				t.Fatalf("rotate: %v", err)
+			}
+			if fam, ok := familyOf(next); !ok || fam != "3f2c1d9e-1111-4222-8333-444455556666" {
+				t.Fatalf("rotated token %q does not name its family", next)
+			}
+			if _, err := rotate(t, s, legacy); err == nil {
+				t.Fatal("a replayed token was accepted")
+			}
+			if _, err := rotate(t, s, next); err == nil || !strings.Contains(err.Error(), "revoked") {
+				t.Fatalf("the family's latest token after a replay: %v, want revoked", err)
+			}
+		})
+	}
+}
