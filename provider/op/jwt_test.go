@@ -14,11 +14,29 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/pkg/store/memory"
 )
 
 // verifiedJWT checks raw's ES256 signature with k's public key and returns
 // its protected header and claims.
+// testKeyRing is a tenant's key ring over a memory store, and its
+// current signing key.
+func testKeyRing(tb testing.TB) (store.Store, *keyRing, *signingKey) {
+	tb.Helper()
+	st := memory.New(time.Now)
+	tb.Cleanup(func() { _ = st.Close() })
+	ring, err := newKeyRing(st, "fabrikam", make([]byte, 32), time.Now, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	key, err := ring.current(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st, ring, key
+}
+
 func verifiedJWT(t *testing.T, k *signingKey, raw string) (jose.Header, map[string]any) {
 	t.Helper()
 	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
@@ -68,17 +86,8 @@ func sameClaims(t *testing.T, what string, got, want map[string]any) {
 // for a code exchange and for a refresh that narrows the scope.
 func TestTokensMatchTheLibrarys(t *testing.T) {
 	ctx := context.Background()
-	st := memory.New(time.Now)
-	defer st.Close()
-	ring, err := newKeyRing(st, "fabrikam", make([]byte, 32), time.Now, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, ring, key := testKeyRing(t)
 	s := &storage{tenant: "fabrikam", st: st, keys: ring, clock: time.Now}
-	key, err := ring.current(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := newClient("fabrikam", Client{ID: "portal", Secret: "s"})
 	issuer := "https://id.example/fabrikam"
 	ident := Identity{Subject: "sub-1", Email: "ada@guest.example", EmailVerified: true, Source: "otp",
@@ -173,16 +182,7 @@ func (s libStorage) SetUserinfoFromRequest(_ context.Context, u *oidc.UserInfo, 
 //
 //	go test -run '^$' -bench BenchmarkSignJWS -benchmem ./provider/op
 func BenchmarkSignJWS(b *testing.B) {
-	st := memory.New(time.Now)
-	defer st.Close()
-	ring, err := newKeyRing(st, "fabrikam", make([]byte, 32), time.Now, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := ring.current(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, _, key := testKeyRing(b)
 	s := &storage{tenant: "fabrikam"}
 	ident := Identity{Subject: "sub-1", Email: "ada@guest.example", EmailVerified: true, Source: "otp",
 		AMR: []string{"otp"}, AuthTime: time.Now(), SessionID: "sess-1"}
@@ -205,16 +205,7 @@ func BenchmarkSignJWS(b *testing.B) {
 // expected typ, including those go-jose signed before jwt.go did.
 func TestVerifyJWS(t *testing.T) {
 	ctx := context.Background()
-	st := memory.New(time.Now)
-	defer st.Close()
-	ring, err := newKeyRing(st, "fabrikam", make([]byte, 32), time.Now, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ring.current(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ring, key := testKeyRing(t)
 	claims := map[string]any{"iss": "https://id.example/fabrikam", "jti": "x"}
 	at, err := key.signJWS(key.atHeader, claims)
 	if err != nil {
@@ -278,16 +269,7 @@ func TestVerifyJWS(t *testing.T) {
 // (a configuration that shared keys) or past its time is refused.
 func TestVerifiedAccessIssuerAndExpiry(t *testing.T) {
 	ctx := context.Background()
-	st := memory.New(time.Now)
-	defer st.Close()
-	ring, err := newKeyRing(st, "fabrikam", make([]byte, 32), time.Now, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ring.current(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ring, key := testKeyRing(t)
 	const issuer = "https://id.example/fabrikam"
 	// The expiry is read on the tenant's clock (the one that set the
 	// record's expiry), not the wall clock: "later" runs it 2 minutes on.
