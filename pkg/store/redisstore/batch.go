@@ -20,8 +20,12 @@ import (
 func (s *Store) Pipeline(ctx context.Context, ops ...*store.Op) error {
 	pipe := s.client.Pipeline()
 	keys := s.batchKeys(ops)
-	cmds := make([]redis.Cmder, len(ops))
-	var expires map[int]*redis.BoolCmd // Incr's second command
+	// Each op's command, and an Incr's second one (its PEXPIRE NX): one
+	// allocation for the batch.
+	cmds := make([]struct {
+		cmd    redis.Cmder
+		expire *redis.BoolCmd
+	}, len(ops))
 	for i, op := range ops {
 		if op.Kind == store.OpIncr {
 			incr, expire, err := s.queueIncrOp(ctx, pipe, op, keys.key(op.Key))
@@ -29,16 +33,10 @@ func (s *Store) Pipeline(ctx context.Context, ops ...*store.Op) error {
 				op.Err = err
 				continue
 			}
-			cmds[i] = incr
-			if expire != nil {
-				if expires == nil {
-					expires = map[int]*redis.BoolCmd{}
-				}
-				expires[i] = expire
-			}
+			cmds[i].cmd, cmds[i].expire = incr, expire
 			continue
 		}
-		cmds[i] = s.queue(ctx, pipe, op, &keys)
+		cmds[i].cmd = s.queue(ctx, pipe, op, &keys)
 	}
 	if pipe.Len() > 0 {
 		// Exec's own error is that of the first failed command (redis.Nil
@@ -46,15 +44,15 @@ func (s *Store) Pipeline(ctx context.Context, ops ...*store.Op) error {
 		_, _ = pipe.Exec(ctx)
 	}
 	for i, op := range ops {
-		if cmds[i] == nil {
+		if cmds[i].cmd == nil {
 			continue // answered without Redis: a refusal (op.Err), or Extend by 0
 		}
-		if err := cmds[i].Err(); err != nil && isNoScript(err) {
+		if err := cmds[i].cmd.Err(); err != nil && isNoScript(err) {
 			store.Apply(ctx, s, op)
 			continue
 		}
-		s.read(op, cmds[i])
-		if e := expires[i]; e != nil && op.Err == nil && e.Err() != nil {
+		s.read(op, cmds[i].cmd)
+		if e := cmds[i].expire; e != nil && op.Err == nil && e.Err() != nil {
 			op.Err = fail("incr", e.Err())
 		}
 	}
