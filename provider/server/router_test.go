@@ -58,6 +58,8 @@ func TestUncleanPathsGoToTheTenantTheyName(t *testing.T) {
 		"/nosuch/../t0/login/": "/t0/login/",
 		"/t0/../healthz":       "/healthz",
 		"/t0/login":            "GET /t0/login",
+		"/t%30/login":          "GET /t0/login",
+		"/%740/../t1/login":    "GET /t1/login",
 	} {
 		r := httptest.NewRequest(http.MethodGet, path, nil)
 		rt.ServeHTTP(httptest.NewRecorder(), r)

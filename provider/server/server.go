@@ -38,8 +38,8 @@ const MaxBodyBytes = 1 << 20
 type Router struct {
 	cfg *config.Config
 	mux *http.ServeMux
-	// tenants are the tenants' muxes by id: a tenant id is a lowercase
-	// slug or GUID, so it is the same escaped or not.
+	// tenants are the tenants' muxes by id (ServeHTTP looks a path's
+	// first segment up unescaped, as ServeMux matches segments).
 	tenants map[string]*http.ServeMux
 	groups  map[string]string // ServeMux pattern → route label of its latency
 	st      store.Store
@@ -87,6 +87,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p = path.Clean(p)
 	}
 	first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	// ServeMux compares each segment unescaped: "/t%30/login" is /t0's.
+	if u, err := url.PathUnescape(first); err == nil {
+		first = u
+	}
 	if mux := rt.tenants[first]; mux != nil {
 		mux.ServeHTTP(w, r)
 		return
