@@ -17,8 +17,9 @@ type codeKey struct {
 	minutes                   int
 }
 
-// skeletonCap bounds the skeletons kept: past it they are all dropped
-// and made again as mails need them.
+// skeletonCap bounds the skeletons kept: past it the first ones stay
+// and mails of other tenants, apps or languages are rendered whole (as
+// the page cache stops adding past its bound).
 const skeletonCap = 1024
 
 // skeleton is a passcode mail's subject, text and html, cut at the
@@ -61,16 +62,22 @@ func (r *Renderer) skeleton(lang string, data codeData) *skeleton {
 	key := codeKey{lang: lang, tenant: data.TenantName, app: data.AppName, accent: data.AccentColor, minutes: data.ValidityMinutes}
 	r.mu.Lock()
 	sk, ok := r.skeletons[key]
+	full := len(r.skeletons) >= skeletonCap
 	r.mu.Unlock()
 	if ok {
 		return sk
 	}
+	if full {
+		// Past the cap the skeletons kept stay and a new mail is rendered
+		// whole: one template run, where cutting a skeleton that a full
+		// cache cannot keep would cost three.
+		return nil
+	}
 	sk = r.cutOut(lang, data)
 	r.mu.Lock()
-	if len(r.skeletons) >= skeletonCap {
-		clear(r.skeletons)
+	if len(r.skeletons) < skeletonCap {
+		r.skeletons[key] = sk
 	}
-	r.skeletons[key] = sk
 	r.mu.Unlock()
 	return sk
 }
