@@ -168,3 +168,29 @@ func TestOldRecordsAreNotVerified(t *testing.T) {
 		}
 	})
 }
+
+// A code record whose attempt count is not a number is an error on both
+// stores (B3: the count is what bounds the tries), never a count of zero
+// that would give the code its tries again; the record is left as it was.
+func TestMalformedAttemptCountIsAnError(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e env) {
+		p := open()
+		const tenant, flow, email = "fabrikam", "flow", "ada@example.com"
+		code := mustIssue(t, e, p, tenant, flow, email)
+		key := e.iss.codeKey(tenant, flow, email)
+		raw, err := e.st.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := append(raw[:recordLen:recordLen], "x"...)
+		if err := e.st.Set(ctx, key, bad, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.iss.For(tenant).Verify(ctx, p, flow, email, code); err == nil || Outcome(err) == "ok" {
+			t.Fatalf("right code of a record with a malformed count: %v (%s), want an error", err, Outcome(err))
+		}
+		if got, err := e.st.Get(ctx, key); err != nil || !bytes.Equal(got, bad) {
+			t.Fatalf("record changed: %q, %v", got, err)
+		}
+	})
+}

@@ -364,7 +364,13 @@ local expires = 0
 for j = 2, 9 do expires = expires * 256 + string.byte(rec, j) end
 if expires <= tonumber(now) then return {ABSENT} end
 local limit, win = tonumber(maxTries), tonumber(window)
-local tries = tonumber(string.sub(rec, recLen + 1)) or 0
+-- The attempts follow the record's fixed part; a count that is not a
+-- number is an error, as in checkTwin, never zero attempts.
+local tries = 0
+if #rec > recLen then
+  tries = tonumber(string.sub(rec, recLen + 1))
+  if not tries then return redis.error_reply('attempts of a code record: not a number') end
+end
 if tries > limit then return {VOIDED} end
 tries = tries + 1
 redis.call('SET', kCode, string.sub(rec, 1, recLen) .. tries, 'KEEPTTL')
