@@ -880,8 +880,7 @@ func (d *Dispatcher) drop(c *claimed, outcome string, err error) {
 // them would hide the mails due behind them from all pollers. It is
 // forgotten at once, as is every mail of a memory outbox.
 func (d *Dispatcher) forget(c *claimed) {
-	if due, _, ok := parseMember(c.member); ok && d.forgets != nil &&
-		due.After(d.opt.Now().Add(d.opt.ForgetDelay)) {
+	if d.forgets != nil && time.Unix(0, c.rec.Due).After(d.opt.Now().Add(d.opt.ForgetDelay)) {
 		d.forgets.add(c)
 		return
 	}
