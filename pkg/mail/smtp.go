@@ -135,10 +135,14 @@ func (c *conn) start(from, to string) (io.WriteCloser, error) {
 }
 
 // dataWriter is a mail's content after a pipelined DATA: as net/smtp's
-// own, Close sends the final "." and reads the verdict. It writes what
-// textproto's DotWriter writes (lines starting with "." get another,
-// a bare LF becomes CRLF) a line at a time instead of a byte at a time:
-// the DotWriter's byte loop cost more than building the mail.
+// own, Close sends the final "." and reads the verdict. For a mail whose
+// CRs all come in CRLF pairs, which is every mail build makes (headers
+// refuse control characters, the parts are quoted-printable, which
+// encodes any other CR), it writes what textproto's DotWriter writes
+// (lines starting with "." get another, a bare LF becomes CRLF), a line
+// at a time instead of a byte at a time: the DotWriter's byte loop cost
+// more than building the mail. A CR followed by another CR, which build
+// never writes, is passed on as it is, where the DotWriter adds an LF.
 type dataWriter struct {
 	t *textproto.Conn
 	// bol: at the beginning of a line; cr: the last byte written was CR;
