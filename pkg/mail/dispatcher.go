@@ -826,6 +826,7 @@ func (d *Dispatcher) deliver(c *claimed) {
 		return
 	}
 	c.rec.Tries++
+	m.ID = c.id
 	ctx, cancel := context.WithTimeout(d.ctx, d.opt.SendTimeout)
 	err := d.t.Send(ctx, d.from, m)
 	cancel()

@@ -128,7 +128,8 @@ func TestUnwrittenForgetMailIsSentAgain(t *testing.T) {
 	if err := a.Enqueue(codeMessage(t, "ada@example.com", "55667788")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srvA.WaitFor("ada@example.com", waitMail); err != nil {
+	first, err := srvA.WaitFor("ada@example.com", waitMail)
+	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the forget pending", func() bool { return a.forgets.held() == 1 })
@@ -150,6 +151,10 @@ func TestUnwrittenForgetMailIsSentAgain(t *testing.T) {
 	}
 	if mailtest.CodeIn(got.Text) != "55667788" {
 		t.Errorf("text = %q", got.Text)
+	}
+	// Sent again, it is the same mail to the receiving side: one Message-ID.
+	if id := got.Header.Get("Message-Id"); id == "" || id != first.Header.Get("Message-Id") {
+		t.Errorf("Message-Id %q sent again as %q, want the same", first.Header.Get("Message-Id"), id)
 	}
 	waitOutcome(t, m, "sent", 1)
 	if err := b.Close(context.Background()); err != nil {

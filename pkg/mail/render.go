@@ -56,6 +56,11 @@ type Message struct {
 	// code's validity, an invitation link's): retried until then, then
 	// dropped. 0: a day (defaultValidity).
 	Valid time.Duration
+	// ID is the outbox's id of the mail, set for each delivery attempt
+	// (never stored in its record): every attempt of one mail carries the
+	// same Message-ID, so a mail sent twice (the outbox delivers at least
+	// once) reads as one to whoever receives it. "" for a fresh one.
+	ID string `json:"-"`
 }
 
 // CodeMail is what a passcode mail says.

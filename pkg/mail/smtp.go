@@ -524,7 +524,7 @@ func build(from *netmail.Address, m Message) (raw []byte, rcpt string, err error
 	e.Text = []byte(m.Text)
 	e.HTML = []byte(m.HTML)
 	e.Headers.Set("Auto-Submitted", "auto-generated") // RFC 3834: no auto-replies
-	id, err := messageID(from.Address)
+	id, err := messageID(m.ID, from.Address)
 	if err != nil {
 		return nil, "", err
 	}
@@ -537,17 +537,21 @@ func build(from *netmail.Address, m Message) (raw []byte, rcpt string, err error
 }
 
 // messageID is a Message-ID under the sender's domain (RFC 5322 §3.6.4:
-// unique, its right side a domain). Left to jordan-wright/email, every
-// mail would name the machine it was sent from and its process id
+// unique, its right side a domain): the outbox's id of the mail (the
+// same for each attempt to deliver it), or 128 random bits for a mail
+// sent without the outbox. Left to jordan-wright/email, every mail would
+// name the machine it was sent from and its process id
 // (<time.pid.random@hostname>), which are nobody's business outside, and
 // would cost a uname and a getpid system call each.
-func messageID(sender string) (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("mail: message id: %w", err)
+func messageID(id, sender string) (string, error) {
+	if id == "" {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("mail: message id: %w", err)
+		}
+		id = hex.EncodeToString(b[:])
 	}
-	domain := sender[strings.LastIndexByte(sender, '@')+1:]
-	return "<" + hex.EncodeToString(b[:]) + "@" + domain + ">", nil
+	return "<" + id + "@" + sender[strings.LastIndexByte(sender, '@')+1:] + ">", nil
 }
 
 // LogTransport is the development driver (mail.driver: log): instead of
