@@ -146,6 +146,3 @@ func Int(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }
 
 // Uint appends n in decimal.
 func Uint(dst []byte, n uint64) []byte { return strconv.AppendUint(dst, n, 10) }
-
-// Bool appends true or false.
-func Bool(dst []byte, b bool) []byte { return strconv.AppendBool(dst, b) }

@@ -30,9 +30,6 @@ func NewReader(b []byte) Reader { return Reader{b: b, s: string(b)} }
 // OK reports whether every step matched and all of the input was read.
 func (r *Reader) OK() bool { return !r.failed && r.i == len(r.b) }
 
-// Failed reports whether a step did not match.
-func (r *Reader) Failed() bool { return r.failed }
-
 func (r *Reader) fail() { r.failed = true }
 
 // Lit reads the bytes s exactly: punctuation and member names, such as

@@ -39,7 +39,7 @@ var errAuthorizeLimited = errors.New("too many authorization requests from this 
 // maxStoredAuthRequest whatever the parameters. client is the key of the
 // client's address for the per-IP limit ("" or a limit of 0: none).
 func (s *storage) saveAuthRequest(ctx context.Context, a *AuthRequest, client string) error {
-	p, err := s.prepareSave(a, client, authRequestIdleTTL)
+	p, err := s.prepareSave(a, client)
 	if err != nil {
 		return err
 	}
@@ -56,10 +56,11 @@ type pendingSave struct {
 	ops   []*store.Op
 }
 
-// prepareSave encodes a for a save kept ttl, refusing it when too large.
+// prepareSave encodes a for a save kept authRequestIdleTTL (the steps that
+// act on the request extend it), refusing it when too large.
 // The request is keyed by its own id's hash tag (spread over a Cluster),
 // the counter by the client's.
-func (s *storage) prepareSave(a *AuthRequest, client string, ttl time.Duration) (*pendingSave, error) {
+func (s *storage) prepareSave(a *AuthRequest, client string) (*pendingSave, error) {
 	b, err := marshalJSON(a, 1024)
 	if err != nil {
 		return nil, fmt.Errorf("encode auth request: %w", err)
@@ -68,7 +69,7 @@ func (s *storage) prepareSave(a *AuthRequest, client string, ttl time.Duration) 
 		return nil, oidc.ErrInvalidRequest().WithDescription("the authorization request is too large")
 	}
 	p := &pendingSave{s: s, key: s.k("authreq", a.ID)}
-	set := store.SetOp(p.key, b, ttl)
+	set := store.SetOp(p.key, b, authRequestIdleTTL)
 	if client == "" || s.authorizePerIP <= 0 {
 		p.ops = []*store.Op{set}
 		return p, nil

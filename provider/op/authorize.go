@@ -110,7 +110,7 @@ func (t *Tenant) accept(w http.ResponseWriter, r *http.Request, req *oidc.AuthRe
 	a, err := t.storage.newAuthRequest(req, sub)
 	var save *pendingSave
 	if err == nil {
-		save, err = t.storage.prepareSave(a, t.clientIP.Key(r), authRequestIdleTTL)
+		save, err = t.storage.prepareSave(a, t.clientIP.Key(r))
 	}
 	if err != nil {
 		t.saveFailed(w, r, to, err)

@@ -235,29 +235,18 @@ func builtinCatalog() catalog {
 	return c
 }
 
-// ParseAcceptLanguage returns the primary language subtags of an
-// Accept-Language header, lowercased, best first (q-values honoured, q=0 and
-// malformed entries dropped, ties kept in header order). "*" is kept as "*".
-func ParseAcceptLanguage(header string) []string {
-	var buf [maxLangRanges]langPref
-	prefs := languages(header, &buf)
-	out := make([]string, 0, len(prefs))
-	for _, p := range prefs {
-		out = append(out, p.lang)
-	}
-	return out
-}
-
 // langPref is one acceptable range of an Accept-Language header.
 type langPref struct {
 	lang string
 	q    float64
 }
 
-// languages is ParseAcceptLanguage's list with the q-values, in buf (the
-// header has at most maxLangRanges ranges read), so that Negotiate, on
-// every page, allocates nothing. The sort is the stable sort
-// ParseAcceptLanguage always did (the same algorithm as
+// languages is the acceptable ranges of an Accept-Language header with
+// their q-values: primary language subtags, lowercased, best first
+// (q=0 and malformed entries dropped, ties kept in header order, "*"
+// kept as "*"), in buf (the header has at most maxLangRanges ranges
+// read), so that Negotiate, on every page, allocates nothing. The sort is
+// the stable sort the earlier parser did (the same algorithm as
 // sort.SliceStable, deciding on "less" alone), so even a q that compares
 // with nothing (NaN) orders the list as before.
 func languages(header string, buf *[maxLangRanges]langPref) []langPref {

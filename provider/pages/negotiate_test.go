@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// oldParseAcceptLanguage is ParseAcceptLanguage as it was before it
+// oldParseAcceptLanguage is the Accept-Language parser as it was before it
 // walked the header in place: the reference the new one must keep to.
 func oldParseAcceptLanguage(header string) []string {
 	type pref struct {
@@ -56,7 +56,7 @@ func oldParseAcceptLanguage(header string) []string {
 	return out
 }
 
-// ParseAcceptLanguage and Negotiate answer as they always did, for
+// languages and Negotiate answer as they always did, for
 // headers well and badly formed: capitals, odd parameters, q=NaN, more
 // ranges than are read, and a subtag that lowercases outside ASCII.
 func TestAcceptLanguageAsBefore(t *testing.T) {
@@ -68,8 +68,13 @@ func TestAcceptLanguageAsBefore(t *testing.T) {
 		"x-klingon,fr", "toolongsubtag,fr", long, long + ",fr", "fr,,,en;q=0.5", "fr;q=0.5;q=0.9,en;q=0.8", "es,de,it,fr;q=0.01"}
 	for _, h := range headers {
 		want := oldParseAcceptLanguage(h)
-		if got := ParseAcceptLanguage(h); !reflect.DeepEqual(got, want) {
-			t.Errorf("ParseAcceptLanguage(%q) = %q, want %q", h, got, want)
+		var buf [maxLangRanges]langPref
+		got := []string{}
+		for _, p := range languages(h, &buf) {
+			got = append(got, p.lang)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("languages(%q) = %q, want %q", h, got, want)
 		}
 		wantLang := defaultLang
 		for _, l := range want {
