@@ -1,7 +1,6 @@
 package op
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -388,42 +387,13 @@ func (s *storage) refreshRecord(rt, prev *refreshToken) ([]byte, error) {
 // markUsedOp is the swap that rotates rt out: the stored token (exactly
 // as TokenRequestByRefreshToken read it, no second read) for a used one.
 func (s *storage) markUsedOp(tok string, rt *refreshToken) (*store.Op, error) {
-	next, ok := markedUsed(rt.raw)
-	if !ok {
-		used := *rt
-		used.Used = true
-		var err error
-		if next, err = marshalJSON(&used, 512); err != nil {
-			return nil, fmt.Errorf("encode refresh token: %w", err)
-		}
+	used := *rt
+	used.Used = true
+	next, err := marshalJSON(&used, len(rt.raw)+16)
+	if err != nil {
+		return nil, fmt.Errorf("encode refresh token: %w", err)
 	}
 	return store.CompareAndSwapOp(s.k("rt", hashToken(tok)), rt.raw, next, rt.Expires.Sub(s.clock())), nil
-}
-
-// markedUsed is raw, a stored refresh token that is not used (valid JSON:
-// it was just decoded), marked used without encoding the record again:
-// "used":true goes in before the "exp" member, where encoding/json writes
-// it, so for every record json.Marshal wrote the result is byte for byte
-// json.Marshal of the used token. It only does so when raw ends with
-// ,"exp":"<no quote or backslash>"} — then that "exp" is the top-level
-// object's last member (the quote after a comma opens a string, and the
-// final brace closes the outermost object), so the insertion is a member
-// of the record itself, the last "used" of it, which is the one decoding
-// keeps. Otherwise ok is false and the caller encodes the record.
-func markedUsed(raw []byte) (next []byte, ok bool) {
-	const exp, used = `,"exp":"`, `,"used":true`
-	i := bytes.LastIndex(raw, []byte(exp))
-	if i < 0 {
-		return nil, false
-	}
-	rest := raw[i+len(exp):]
-	if len(rest) < 2 || string(rest[len(rest)-2:]) != `"}` || bytes.ContainsAny(rest[:len(rest)-2], `"\`) {
-		return nil, false
-	}
-	next = make([]byte, 0, len(raw)+len(used))
-	next = append(next, raw[:i]...)
-	next = append(next, used...)
-	return append(next, raw[i:]...), true
 }
 
 // rotated reads the result of markUsedOp. A lost swap means another
