@@ -54,18 +54,11 @@ func encodedHeader(alg jose.SignatureAlgorithm, kid, typ string) (string, error)
 // of another algorithm is a damaged or foreign key set.
 var errNotES256 = errors.New("signing key is not an ES256 (P-256) key")
 
-// signJWS returns header.payload.signature for the JSON of claims, with
-// header one of the key's encoded headers.
-func (k *signingKey) signJWS(header string, claims any) (string, error) {
-	var (
-		payload []byte
-		err     error
-	)
-	if a, ok := claims.(jsonAppender); ok {
-		payload, err = marshalJSON(a, 512) // the claims we sign (jsonenc.go)
-	} else {
-		payload, err = json.Marshal(claims)
-	}
+// signJWS returns header.payload.signature for the JSON of claims (the
+// claims we sign, with their encoders in jsonenc.go), with header one of
+// the key's encoded headers.
+func (k *signingKey) signJWS(header string, claims jsonAppender) (string, error) {
+	payload, err := marshalJSON(claims, 512)
 	if err != nil {
 		return "", fmt.Errorf("encode claims: %w", err)
 	}

@@ -206,7 +206,7 @@ func BenchmarkSignJWS(b *testing.B) {
 func TestVerifyJWS(t *testing.T) {
 	ctx := context.Background()
 	_, ring, key := testKeyRing(t)
-	claims := map[string]any{"iss": "https://id.example/fabrikam", "jti": "x"}
+	claims := &accessClaims{Issuer: "https://id.example/fabrikam", JWTID: "x"}
 	at, err := key.signJWS(key.atHeader, claims)
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +290,7 @@ func TestVerifiedAccessIssuerAndExpiry(t *testing.T) {
 		{"expired on the tenant's clock", issuer, live, 2 * time.Minute, false},
 	} {
 		ahead = tc.ahead
-		raw, err := key.signJWS(key.atHeader, map[string]any{"iss": tc.iss, "sub": "s", "exp": tc.exp, "jti": "fam.id"})
+		raw, err := key.signJWS(key.atHeader, &accessClaims{Issuer: tc.iss, Subject: "s", Expiration: tc.exp, JWTID: "fam.id"})
 		if err != nil {
 			t.Fatal(err)
 		}
