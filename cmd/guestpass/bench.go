@@ -84,8 +84,16 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	if f.tenant.ClientSecret == "" {
 		f.tenant.ClientSecret = os.Getenv("GUESTPASS_CLIENT_SECRET")
 	}
-	if fs.NArg() != 0 {
-		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	var err error
+	switch {
+	case fs.NArg() != 0:
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case f.redisUnix && (f.store != "redis" || f.redisURL != "" || f.target != ""):
+		err = errors.New("--redis-unix is for the private single-node Redis: use it with --store redis, without --redis or --target (give --redis a unix:// URL for an existing socket)")
+	case f.replicas > 1 && f.store == "memory" && f.redisURL == "" && f.target == "":
+		err = errors.New("--replicas needs a shared store: --store redis or cluster")
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "guestpass bench:", err)
 		return nil, err
 	}

@@ -149,6 +149,7 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{"bench", "--redis-unix"},
 		{"bench", "--store", "cluster", "--redis-unix"},
 		{"bench", "--store", "redis", "--redis-unix", "--redis", "redis://127.0.0.1:1"},
+		{"bench", "--replicas", "2"},
 	} {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), args, &out, &errb)
