@@ -21,8 +21,9 @@ import (
 	"github.com/guestpass/guestpass/pkg/redisproc"
 )
 
-// startTimeout bounds how long a started Redis may take to answer, and a
-// started guestpass but for its tenants (serverStartTimeout).
+// startTimeout bounds how long a started Redis Cluster may take to form,
+// and a started guestpass but for its tenants (serverStartTimeout); a
+// redis-server's own start is redisproc's (DefaultTimeout, the same).
 const startTimeout = 30 * time.Second
 
 // startPerTenant is how much longer a started guestpass may take to
@@ -225,7 +226,7 @@ func (t *Target) startStore(ctx context.Context, o TargetOptions) error {
 // on a socket in its directory and no port) with its data and its log,
 // redis.log, in its own directory under t.Dir.
 func (t *Target) startRedis(ctx context.Context, name string, unix bool, args ...string) (*redisNode, error) {
-	o := redisproc.Options{Dir: filepath.Join(t.Dir, name), Args: append([]string{"--save", ""}, args...), Timeout: startTimeout}
+	o := redisproc.Options{Dir: filepath.Join(t.Dir, name), Args: append([]string{"--save", ""}, args...)}
 	if unix {
 		o.Unix = filepath.Join(o.Dir, "redis.sock")
 	}

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -23,10 +22,6 @@ import (
 // EnvURL names the environment variable that points tests at an existing
 // Redis instead of a private one.
 const EnvURL = "REDIS_URL"
-
-// startTimeout bounds how long we wait for a fresh redis-server to answer
-// PING; generous because a loaded 2-core CI box can be slow to fork.
-const startTimeout = 20 * time.Second
 
 // Server is a Redis reachable at Addr. Private servers can be stopped and
 // restarted; an external one ($REDIS_URL) cannot.
@@ -127,7 +122,6 @@ func external(rawURL string) (*Server, error) {
 // unless o names a socket.
 func launch(o redisproc.Options) (*Server, error) {
 	o.Args = []string{"--save", "", "--appendonly", "no", "--daemonize", "no"}
-	o.Timeout = startTimeout
 	p, err := redisproc.Start(context.Background(), o)
 	if err != nil {
 		return nil, err

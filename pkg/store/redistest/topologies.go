@@ -106,7 +106,6 @@ func StartSentinel(t testing.TB, masterName string) string {
 // answers, stopped at the end of the test at the latest.
 func startNode(t testing.TB, o redisproc.Options) *redisproc.Server {
 	t.Helper()
-	o.Timeout = startTimeout
 	n, err := redisproc.Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
