@@ -384,23 +384,13 @@ func newRedisNode(ctx context.Context, opts *redis.Options) (*redisNode, error) 
 	// A socket is on this machine by nature.
 	host, _, _ := net.SplitHostPort(opts.Addr)
 	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" || strings.HasPrefix(opts.Addr, "/") {
-		if pid := infoField(info, "process_id"); pid != "" {
+		if pid := redisproc.InfoField(info, "process_id"); pid != "" {
 			if _, err := os.Stat("/proc/" + pid + "/stat"); err == nil {
 				n.pid = pid
 			}
 		}
 	}
 	return n, nil
-}
-
-// infoField returns a field of an INFO answer.
-func infoField(info, name string) string {
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 func (n *redisNode) cpu(ctx context.Context, ticks int64) (time.Duration, error) {
@@ -413,7 +403,7 @@ func (n *redisNode) cpu(ctx context.Context, ticks int64) (time.Duration, error)
 	}
 	var sum float64
 	for _, f := range []string{"used_cpu_sys", "used_cpu_user"} {
-		v, err := strconv.ParseFloat(infoField(info, f), 64)
+		v, err := strconv.ParseFloat(redisproc.InfoField(info, f), 64)
 		if err != nil {
 			return 0, fmt.Errorf("redis %s INFO %s: %w", n.addr, f, err)
 		}

@@ -214,15 +214,24 @@ func (s *Server) checkPid(ctx context.Context, c *redis.Client, p *proctest.Proc
 	if err != nil {
 		return fmt.Errorf("redis-server at %s: INFO: %w", s.Addr, err)
 	}
+	switch pid := InfoField(info, "process_id"); pid {
+	case strconv.Itoa(p.Pid()):
+		return nil
+	case "":
+		return fmt.Errorf("redis-server at %s: no process_id in INFO server", s.Addr)
+	default:
+		return &lostError{fmt.Sprintf("another redis-server (pid %s) answers at %s", pid, s.Addr)}
+	}
+}
+
+// InfoField returns the value of a field of an INFO answer ("" if absent).
+func InfoField(info, name string) string {
 	for line := range strings.Lines(info) {
-		if pid, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			if pid == strconv.Itoa(p.Pid()) {
-				return nil
-			}
-			return &lostError{fmt.Sprintf("another redis-server (pid %s) answers at %s", pid, s.Addr)}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
 		}
 	}
-	return fmt.Errorf("redis-server at %s: no process_id in INFO server", s.Addr)
+	return ""
 }
 
 // logTail is the log's path and its end, for an error message: the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/guestpass/guestpass/pkg/redisproc"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/pkg/store/redisstore"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
@@ -395,15 +395,12 @@ func serverCPU(b *testing.B, s *redisstore.Store) time.Duration {
 		b.Fatal(err)
 	}
 	var sum float64
-	for line := range strings.Lines(info) {
-		name, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-		if name == "used_cpu_sys" || name == "used_cpu_user" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				b.Fatalf("INFO cpu %s: %v", name, err)
-			}
-			sum += f
+	for _, name := range []string{"used_cpu_sys", "used_cpu_user"} {
+		f, err := strconv.ParseFloat(redisproc.InfoField(info, name), 64)
+		if err != nil {
+			b.Fatalf("INFO cpu %s: %v", name, err)
 		}
+		sum += f
 	}
 	return time.Duration(sum * float64(time.Second))
 }
