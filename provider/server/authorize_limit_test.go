@@ -198,3 +198,20 @@ func TestAuthorizeRateLimitRedis(t *testing.T) {
 		t.Errorf("another client: %d", resp.StatusCode)
 	}
 }
+
+// A guest who leaves the email page open past the 15 minutes a request
+// nobody acted on is kept (the bound on abandoned /authorize hits) and
+// then sends it is told so on a page that says what to do, not a server
+// error: the request has expired, go back to the app and start again.
+func TestLateEmailPageSaysStartAgain(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := newRP(t, e, "fabrikam", "portal", "portal-secret")
+	b := newBrowser(t)
+	first := b.raw(http.MethodGet, r.authURL(), nil)
+	action, csrf := first.form(t, 0)
+	e.clock.Advance(16 * time.Minute)
+	p := b.raw(http.MethodPost, action, url.Values{"csrf": {csrf}, "email": {"ada@partner.example"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "This sign-in request has expired. Go back to the app and start again.") {
+		t.Fatalf("email page sent 16 minutes on: %d\n%s", p.status, p.body)
+	}
+}
