@@ -219,7 +219,7 @@ const storeTimeout = 5 * time.Second
 func (d *Dispatcher) Reserve(tenant string) (Slot, error) {
 	now := d.opt.Now()
 	d.mu.Lock()
-	if d.closing || d.closed {
+	if d.closing { // closed is set only after closing
 		d.mu.Unlock()
 		return nil, ErrDispatcherClosed
 	}
@@ -239,7 +239,7 @@ func (d *Dispatcher) Reserve(tenant string) (Slot, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closing || d.closed {
+	if d.closing { // closed is set only after closing
 		return nil, ErrDispatcherClosed
 	}
 	d.depths[tenant] = depthSeen{n: n, at: now}
