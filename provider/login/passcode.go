@@ -38,7 +38,7 @@ func (h *Handler) postStep(w http.ResponseWriter, r *http.Request) (authReq, flo
 	if flow, ok = h.checkPost(w, r); !ok {
 		return "", "", nil, false
 	}
-	authReq = r.URL.Query().Get("authRequestID")
+	authReq = requestID(r)
 	if st, ok = h.current(w, r, authReq, flow); !ok {
 		return "", "", nil, false
 	}

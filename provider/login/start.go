@@ -322,7 +322,7 @@ func (h *Handler) current(w http.ResponseWriter, r *http.Request, authReq, flow 
 // request, the flow cookie and the flow's chosen address; without the
 // cookie or the address the guest starts over at the email page.
 func (h *Handler) currentPage(w http.ResponseWriter, r *http.Request) (authReq, flow string, st *signin, ok bool) {
-	authReq = r.URL.Query().Get("authRequestID")
+	authReq = requestID(r)
 	flow, err := h.flows.Get(r)
 	if err != nil {
 		http.Redirect(w, r, h.url("", authReq), http.StatusSeeOther)

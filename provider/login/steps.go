@@ -17,10 +17,9 @@ import (
 // hands the values down; the repositories take what was read instead of
 // reading it again. The loaders below are those batches.
 
-// readRequest is the auth request named in the query, as a read.
-func (h *Handler) readRequest(r *http.Request) *store.Read[*op.AuthRequest] {
-	return h.d.OP.ReadAuthRequest(r.URL.Query().Get("authRequestID"))
-}
+// requestID is the auth request the query names (the query parsed once:
+// a step reads the request and extends it).
+func requestID(r *http.Request) string { return r.URL.Query().Get("authRequestID") }
 
 // readToggles is the switches of the chain's members that can be turned
 // off (the passcode: the stored override, B5, so every replica sees a
@@ -41,8 +40,9 @@ type startStep struct {
 // only when the browser has a cookie), which also gives the request the
 // lifetime of a sign-in in progress.
 func (h *Handler) loadStart(ctx context.Context, r *http.Request) (startStep, error) {
-	req, sess, on := h.readRequest(r), h.sessions.Read(r), h.readToggles()
-	touch := h.d.OP.TouchAuthRequestOp(r.URL.Query().Get("authRequestID"))
+	id := requestID(r)
+	req, sess, on := h.d.OP.ReadAuthRequest(id), h.sessions.Read(r), h.readToggles()
+	touch := h.d.OP.TouchAuthRequestOp(id)
 	if err := store.Batch(ctx, h.d.Store, append(on.Ops(), req.Op(), sess.Op(), touch)...); err != nil {
 		return startStep{}, err
 	}
@@ -78,8 +78,9 @@ type emailStep struct {
 // lifetime (TouchAuthRequestOp) in the same batch, as a login_hint gives
 // it at /authorize (continueHinted).
 func (h *Handler) loadEmail(ctx context.Context, r *http.Request, canonical string) (emailStep, error) {
-	req, g, on := h.readRequest(r), h.guests.Read(canonical), h.readToggles()
-	touch := h.d.OP.TouchAuthRequestOp(r.URL.Query().Get("authRequestID"))
+	id := requestID(r)
+	req, g, on := h.d.OP.ReadAuthRequest(id), h.guests.Read(canonical), h.readToggles()
+	touch := h.d.OP.TouchAuthRequestOp(id)
 	if err := store.Batch(ctx, h.d.Store, append(on.Ops(), req.Op(), g.Op(), touch)...); err != nil {
 		return emailStep{}, err
 	}
