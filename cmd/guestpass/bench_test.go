@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/guestpass/guestpass/pkg/config"
 	"github.com/guestpass/guestpass/pkg/loadgen"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
@@ -100,6 +102,15 @@ func TestBenchRedisUnixURL(t *testing.T) {
 	srv := redistest.StartUnix(t)
 	rep := runBenchJSON(t, "--redis", "unix://"+srv.Addr+"?db=3", "--scenario", "signin")
 	checkResults(t, rep, []string{"signin"}, true)
+	// The sign-ins went to the database the URL names, and only there.
+	for db, want := range map[int]bool{3: true, 0: false} {
+		c := redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Addr, DB: db})
+		n, err := c.DBSize(context.Background()).Result()
+		_ = c.Close()
+		if err != nil || (n > 0) != want {
+			t.Errorf("db %d holds %d keys (%v); want keys: %v", db, n, err, want)
+		}
+	}
 }
 
 // The config the bench generates is one guestpass accepts (not in dev
