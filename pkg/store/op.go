@@ -28,6 +28,7 @@ const (
 	OpZRem
 	OpIncr
 	OpExtend
+	OpSwap
 )
 
 // Op is one operation of a Pipeline. Build it with the constructors below
@@ -36,7 +37,7 @@ type Op struct {
 	Kind  OpKind
 	Key   string
 	Field string        // HGet, HSet; ZAdd, ZRem: the member
-	Value []byte        // Set, SetNX, HSet; CompareAndSwap: next
+	Value []byte        // Set, SetNX, HSet; CompareAndSwap, Swap: next
 	Prev  []byte        // CompareAndSwap
 	TTL   time.Duration // Set, SetNX, CompareAndSwap, Incr, Extend
 	Delta int64         // Incr
@@ -46,7 +47,7 @@ type Op struct {
 	Args   []string
 
 	// Results.
-	Val  []byte  // Get, HGet
+	Val  []byte  // Get, HGet; Swap: the value replaced
 	OK   bool    // SetNX, CompareAndSwap, Extend
 	N    int64   // Incr
 	Ints []int64 // Run
@@ -73,6 +74,9 @@ func DeleteOp(key string) *Op { return &Op{Kind: OpDelete, Key: key} }
 func CompareAndSwapOp(key string, prev, next []byte, ttl time.Duration) *Op {
 	return &Op{Kind: OpCompareAndSwap, Key: key, Prev: prev, Value: next, TTL: ttl}
 }
+
+// SwapOp is Swap(key, next) as an Op: the value replaced is in Val.
+func SwapOp(key string, next []byte) *Op { return &Op{Kind: OpSwap, Key: key, Value: next} }
 
 // HGetOp is HGet(key, field) as an Op.
 func HGetOp(key, field string) *Op { return &Op{Kind: OpHGet, Key: key, Field: field} }
@@ -117,6 +121,8 @@ func Apply(ctx context.Context, s Store, op *Op) {
 		op.Err = s.Delete(ctx, op.Key)
 	case OpCompareAndSwap:
 		op.OK, op.Err = s.CompareAndSwap(ctx, op.Key, op.Prev, op.Value, op.TTL)
+	case OpSwap:
+		op.Val, op.Err = s.Swap(ctx, op.Key, op.Value)
 	case OpHGet:
 		op.Val, op.Err = s.HGet(ctx, op.Key, op.Field)
 	case OpHSet:

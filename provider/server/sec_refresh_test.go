@@ -24,7 +24,7 @@ func refreshCall(t *testing.T, e *env, tok string) (int, map[string]any) {
 
 // Presenting one refresh token several times at once (a replay racing the
 // real client) yields at most one new pair, and ends the family: the
-// rotation's compare-and-swap goes out with the new tokens' save, so the
+// rotation's swap goes out with the new tokens' save, so the
 // loser's revocation must also end what the winner got.
 func TestSecRefreshReplayRace(t *testing.T) {
 	e := newEnv(t, envOptions{redis: redistest.Start(t)})

@@ -303,6 +303,28 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, prev, next []byt
 	return true, nil
 }
 
+// Swap implements store.Store.
+func (s *Store) Swap(ctx context.Context, key string, next []byte) ([]byte, error) {
+	if err := live(ctx); err != nil {
+		return nil, err
+	}
+	v := clone(next)
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.lookup(key, s.now())
+	switch {
+	case e == nil:
+		return nil, store.ErrNotFound
+	case e.hash != nil || e.zset != nil:
+		return nil, ErrWrongType
+	}
+	// A new entry, not e changed: entries stay immutable, and nobody
+	// else holds e.value once it is replaced.
+	sh.m[key] = &entry{value: v, expiresAt: e.expiresAt}
+	return e.value, nil
+}
+
 // Incr implements store.Store. Like Redis INCRBY, it keeps the counter as
 // decimal text (Get returns "5") and refuses overflow.
 func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {

@@ -16,7 +16,7 @@ import (
 // one round trip). CompareAndSwap and Run go as EVALSHA of the scripts
 // every connection loads; should a server have refused to load them,
 // those ops are re-run on their own. Incr is native: INCRBY, then
-// PEXPIRE NX (queueIncrOp).
+// PEXPIRE NX (queueIncrOp); Swap is SET XX GET KEEPTTL.
 func (s *Store) Pipeline(ctx context.Context, ops ...*store.Op) error {
 	pipe := s.client.Pipeline()
 	keys := s.batchKeys(ops)
@@ -150,6 +150,8 @@ func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *store.Op, k
 		}
 	case store.OpGet:
 		return pipe.Get(ctx, k)
+	case store.OpSwap:
+		return pipe.SetArgs(ctx, k, nonNil(op.Value), swapArgs)
 	case store.OpDelete:
 		return pipe.Del(ctx, k)
 	case store.OpHGet:
@@ -195,7 +197,7 @@ func (s *Store) read(op *store.Op, cmd redis.Cmder) {
 	err := cmd.Err()
 	if errors.Is(err, redis.Nil) {
 		switch op.Kind {
-		case store.OpGet, store.OpHGet:
+		case store.OpGet, store.OpHGet, store.OpSwap:
 			op.Err = store.ErrNotFound
 		}
 		// SetNX answers nil when the key exists: OK stays false.
@@ -212,6 +214,10 @@ func (s *Store) read(op *store.Op, cmd redis.Cmder) {
 		}
 	case *redis.StringCmd:
 		op.Val, op.Err = c.Bytes()
+	case *redis.StatusCmd:
+		if op.Kind == store.OpSwap {
+			op.Val, op.Err = c.Bytes()
+		}
 	case *redis.BoolCmd:
 		op.OK = c.Val() // SetNX, Extend
 	case *redis.Cmd:
@@ -261,6 +267,8 @@ func opName(k store.OpKind) string {
 		return "delete"
 	case store.OpCompareAndSwap:
 		return "compare-and-swap"
+	case store.OpSwap:
+		return "swap"
 	case store.OpHGet:
 		return "hget"
 	case store.OpHSet:

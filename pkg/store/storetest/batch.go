@@ -31,6 +31,9 @@ func testPipeline(t *testing.T, s store.Store) {
 	if err := s.Set(ctx, k("incr-old"), []byte("41"), 0); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Set(ctx, k("swap"), []byte("before"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Set(ctx, k("extend"), []byte("e"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -46,13 +49,14 @@ func testPipeline(t *testing.T, s store.Store) {
 	del := store.DeleteOp(k("del"))
 	cas, casLost := store.CompareAndSwapOp(k("cas"), []byte("old"), []byte("new"), 0),
 		store.CompareAndSwapOp(k("cas-absent"), []byte("old"), []byte("new"), 0)
+	swap, swapMissing := store.SwapOp(k("swap"), []byte("after")), store.SwapOp(k("swap-absent"), []byte("x"))
 	hget, hgetMissing := store.HGetOp(k("hash"), "f"), store.HGetOp(k("hash"), "nope")
 	hset := store.HSetOp(k("hash2"), "g", []byte("h2"))
 	zadd := store.ZAddOp(k("zset"), "m")
 	zrem := store.ZRemOp(k("zset-rem"), "gone")
 	incr, incrOld := store.IncrOp(k("incr"), 2, time.Minute), store.IncrOp(k("incr-old"), 1, time.Minute)
 	extend, extendMissing := store.ExtendOp(k("extend"), longTTL), store.ExtendOp(k("missing"), longTTL)
-	ops := []*store.Op{get, missing, set, nx, nxTaken, del, cas, casLost, hget, hgetMissing, hset, zadd, zrem,
+	ops := []*store.Op{get, missing, set, nx, nxTaken, del, cas, casLost, swap, swapMissing, hget, hgetMissing, hset, zadd, zrem,
 		incr, incrOld, extend, extendMissing}
 	if err := s.Pipeline(ctx, ops...); err != nil {
 		t.Fatalf("Pipeline: %v", err)
@@ -71,6 +75,8 @@ func testPipeline(t *testing.T, s store.Store) {
 	check("Delete", del.Err == nil, del)
 	check("CompareAndSwap", cas.Err == nil && cas.OK, cas)
 	check("CompareAndSwap lost", casLost.Err == nil && !casLost.OK, casLost)
+	check("Swap", swap.Err == nil && bytes.Equal(swap.Val, []byte("before")), swap)
+	check("Swap missing", errors.Is(swapMissing.Err, store.ErrNotFound), swapMissing)
 	check("HGet", hget.Err == nil && bytes.Equal(hget.Val, []byte("hv")), hget)
 	check("HGet missing field", errors.Is(hgetMissing.Err, store.ErrNotFound), hgetMissing)
 	check("HSet", hset.Err == nil, hset)
@@ -88,6 +94,8 @@ func testPipeline(t *testing.T, s store.Store) {
 	mustNotFound(t, s, ctx, k("del"))
 	mustGet(t, s, ctx, k("cas"), []byte("new"))
 	mustNotFound(t, s, ctx, k("cas-absent"))
+	mustGet(t, s, ctx, k("swap"), []byte("after"))
+	mustNotFound(t, s, ctx, k("swap-absent"))
 	if left, err := s.TTL(ctx, k("set")); err != nil || left <= 0 {
 		t.Errorf("Set's ttl: TTL = %v, %v", left, err)
 	}
@@ -100,7 +108,8 @@ func testPipeline(t *testing.T, s store.Store) {
 	if m, err := s.ZRangeAfter(ctx, k("zset-rem"), "", 10); err != nil || len(m) != 1 || m[0] != "stays" {
 		t.Errorf("ZRem: ZRangeAfter = %q, %v", m, err)
 	}
-	for key, max := range map[string]time.Duration{k("incr"): time.Minute, k("incr-old"): longTTL, k("extend"): longTTL} {
+	for key, max := range map[string]time.Duration{k("incr"): time.Minute, k("incr-old"): longTTL, k("extend"): longTTL,
+		k("swap"): time.Minute} {
 		if left, err := s.TTL(ctx, key); err != nil || left <= 0 || left > max {
 			t.Errorf("TTL of %s = %v, %v; want in (0, %v]", key, left, err, max)
 		}

@@ -93,6 +93,8 @@ func run(t *testing.T, newStore func(t *testing.T) (store.Store, elapse)) {
 		{"CompareAndSwap", timeless(testCompareAndSwap)},
 		{"CompareAndSwapRace", timeless(testCompareAndSwapRace)},
 		{"CompareAndSwapCounter", timeless(testCompareAndSwapCounter)},
+		{"Swap", testSwap},
+		{"SwapRace", timeless(testSwapRace)},
 		{"Incr", timeless(testIncr)},
 		{"Extend", timeless(testExtend)},
 		{"IncrWindow", testIncrWindow},
@@ -584,6 +586,90 @@ func testCompareAndSwapCounter(t *testing.T, s store.Store) {
 	mustGet(t, s, ctx, k, []byte(strconv.Itoa(Racers)))
 }
 
+// testSwap: Swap writes only over a live value, answers what it
+// replaced, and keeps the key's lifetime (or its having none).
+func testSwap(t *testing.T, s store.Store, wait elapse) {
+	ctx := ctxFor(t)
+	k := store.Key("t", "swap")
+	if old, err := s.Swap(ctx, k, []byte("x")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Swap of an absent key = %q, %v; want ErrNotFound", old, err)
+	}
+	mustNotFound(t, s, ctx, k) // and nothing written
+	if err := s.Set(ctx, k, []byte("v1\x00\xff"), longTTL); err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.Swap(ctx, k, []byte("v2"))
+	if err != nil || !bytes.Equal(old, []byte("v1\x00\xff")) {
+		t.Fatalf("Swap = %q, %v; want the value replaced", old, err)
+	}
+	mustGet(t, s, ctx, k, []byte("v2"))
+	if d, err := s.TTL(ctx, k); err != nil || d <= 0 || d > longTTL {
+		t.Fatalf("TTL after Swap = %v, %v; want the key's own, in (0, %v]", d, err, longTTL)
+	}
+	if old, err := s.Swap(ctx, k, []byte{}); err != nil || !bytes.Equal(old, []byte("v2")) {
+		t.Fatalf("Swap to the empty value = %q, %v", old, err)
+	}
+	if old, err := s.Swap(ctx, k, []byte("v3")); err != nil || old == nil || len(old) != 0 {
+		t.Fatalf("Swap from the empty value = %q (nil %v), %v; want empty, not absent", old, old == nil, err)
+	}
+
+	forever := store.Key("t", "swap-forever")
+	if err := s.Set(ctx, forever, []byte("a"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Swap(ctx, forever, []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.TTL(ctx, forever); err != nil || d != 0 {
+		t.Fatalf("TTL after Swap of a key without expiry = %v, %v; want 0", d, err)
+	}
+
+	// The lifetime kept is the key's: a swap does not make it live longer.
+	short := store.Key("t", "swap-short")
+	if err := s.Set(ctx, short, []byte("a"), shortTTL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Swap(ctx, short, []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	wait(shortTTL)
+	mustNotFound(t, s, ctx, short)
+	if old, err := s.Swap(ctx, short, []byte("c")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Swap of an expired key = %q, %v; want ErrNotFound", old, err)
+	}
+	mustNotFound(t, s, ctx, short)
+}
+
+// testSwapRace: of many swaps from one value, exactly one gets it, and
+// every other gets a value some racer wrote.
+func testSwapRace(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	k := store.Key("t", "swaprace")
+	if err := s.Set(ctx, k, []byte("v0"), longTTL); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	race(Racers, func(i int) {
+		old, err := s.Swap(ctx, k, []byte(strconv.Itoa(i)))
+		if err != nil {
+			t.Errorf("Swap: %v", err)
+			return
+		}
+		mu.Lock()
+		seen[string(old)]++
+		mu.Unlock()
+	})
+	if seen["v0"] != 1 {
+		t.Fatalf("%d swaps got the first value, want exactly 1 (%v)", seen["v0"], seen)
+	}
+	for v, n := range seen {
+		if i, err := strconv.Atoi(v); v != "v0" && (err != nil || i < 0 || i >= Racers || n != 1) {
+			t.Fatalf("a swap got %q (%d times): neither the first value nor one racer's", v, n)
+		}
+	}
+}
+
 func testIncr(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
 	k := store.Key("t", "ctr")
@@ -848,6 +934,8 @@ func testWrongType(t *testing.T, s store.Store) {
 	bad("Incr on a hash", err)
 	_, err = s.CompareAndSwap(ctx, h, nil, []byte("x"), 0)
 	bad("CompareAndSwap on a hash", err)
+	_, err = s.Swap(ctx, h, []byte("x"))
+	bad("Swap on a hash", err)
 	mustGet(t, s, ctx, v, []byte("1"))
 	if all, err := s.HGetAll(ctx, h); err != nil || len(all) != 1 {
 		t.Fatalf("hash changed: %v, %v", all, err)
