@@ -30,8 +30,6 @@ package guests
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +37,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/guestpass/guestpass/pkg/derive"
 	"github.com/guestpass/guestpass/pkg/hmacpool"
 	"github.com/guestpass/guestpass/pkg/store"
 )
@@ -131,9 +130,7 @@ func NewRepo(st store.Store, codeKey []byte, clock func() time.Time) *Repo {
 	if clock == nil {
 		clock = time.Now
 	}
-	m := hmac.New(sha256.New, codeKey)
-	m.Write([]byte("guestpass/guests/record-names/v1"))
-	return &Repo{st: st, names: hmacpool.New(m.Sum(nil)), clock: clock}
+	return &Repo{st: st, names: hmacpool.New(derive.Key(codeKey, "guestpass/guests/record-names/v1")), clock: clock}
 }
 
 // addressID names canonical in key names: a keyed hash of the tenant and

@@ -6,9 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -21,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/guestpass/guestpass/pkg/derive"
 	"github.com/guestpass/guestpass/pkg/store"
 )
 
@@ -57,14 +56,6 @@ const _ = uint(publishLead - keyRefresh - jwksMaxAge)
 
 // jwksCacheControl is the Cache-Control of the JWKS response.
 var jwksCacheControl = "public, max-age=" + strconv.Itoa(int(jwksMaxAge/time.Second))
-
-// derive returns a sub-key of secret for one purpose, so one configured
-// secret never serves two uses directly.
-func derive(secret []byte, label string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(label))
-	return m.Sum(nil)
-}
 
 // storedKey is one signing key as kept in the store: the private key is
 // sealed with AES-GCM under a key derived from the configured secrets.
@@ -193,7 +184,7 @@ func newKeyRing(st store.Store, tenant string, secret []byte, clock func() time.
 	if rotation < MinKeyRotation {
 		return nil, fmt.Errorf("signing key rotation %s is shorter than the minimum %s", rotation, MinKeyRotation)
 	}
-	block, err := aes.NewCipher(derive(secret, "guestpass/signing-keys/v1"))
+	block, err := aes.NewCipher(derive.Key(secret, "guestpass/signing-keys/v1"))
 	if err != nil {
 		return nil, fmt.Errorf("signing key cipher: %w", err)
 	}

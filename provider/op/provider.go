@@ -22,6 +22,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/guestpass/guestpass/pkg/clientip"
+	"github.com/guestpass/guestpass/pkg/derive"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/pages"
@@ -125,7 +126,7 @@ func New(o Options) (*Tenant, error) {
 	}
 
 	var cryptoKey [32]byte
-	copy(cryptoKey[:], derive(o.Secret, "guestpass/op-crypto/"+t.ID))
+	copy(cryptoKey[:], derive.Key(o.Secret, "guestpass/op-crypto/"+t.ID))
 	cfg := &op.Config{
 		CryptoKey:                cryptoKey,
 		DefaultLogoutRedirectURI: "/" + t.ID + "/logged-out",
@@ -161,7 +162,7 @@ func New(o Options) (*Tenant, error) {
 	}
 	tn := &Tenant{id: t.ID, issuer: issuer, provider: p, storage: st, sessions: o.Sessions, flows: o.Flows,
 		errPage: o.ErrorPage, pages: o.Pages, branding: t.Branding, log: o.Logger, scopes: cfg.SupportedScopes,
-		logoutKey: derive(o.Secret, "guestpass/logout-csrf/"+t.ID), clientIP: o.ClientIP}
+		logoutKey: derive.Key(o.Secret, "guestpass/logout-csrf/"+t.ID), clientIP: o.ClientIP}
 	if tn.log == nil {
 		tn.log = slog.New(slog.DiscardHandler)
 	}

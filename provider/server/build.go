@@ -1,8 +1,6 @@
 package server
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"io/fs"
@@ -18,6 +16,7 @@ import (
 	"github.com/guestpass/guestpass/connectors/otp"
 	"github.com/guestpass/guestpass/pkg/clientip"
 	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/pkg/derive"
 	"github.com/guestpass/guestpass/pkg/guests"
 	"github.com/guestpass/guestpass/pkg/mail"
 	"github.com/guestpass/guestpass/pkg/metrics"
@@ -86,7 +85,7 @@ func Build(d Deps) (_ *Handler, err error) {
 	clients := clientip.New(cfg.TrustedNets)
 	gr := guests.NewRepo(st, cfg.Secrets.Code, d.Clock)
 	pol := policy.New(st)
-	invitations := guests.NewInvitations(st, deriveKey(cfg.Secrets.Code, "guestpass/invitations"), d.Clock)
+	invitations := guests.NewInvitations(st, derive.Key(cfg.Secrets.Code, "guestpass/invitations"), d.Clock)
 	issuer := otp.NewIssuer(st, cfg.Secrets.Code, d.Clock)
 	opLog := slog.New(NewSlogHandler(d.Logger.Named("op")))
 	opened, err := openConnectors(cfg, d.Connectors, connectors.Env{Logger: d.Logger.Named("connector"), Clock: d.Clock})
@@ -167,14 +166,6 @@ func templateFS(dir string) (pagesFS, mailFS fs.FS, err error) {
 	return pagesFS, mailFS, nil
 }
 
-// deriveKey derives a purpose-bound key from a server secret, so that one
-// configured secret never keys two things.
-func deriveKey(secret []byte, purpose string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(purpose))
-	return m.Sum(nil)
-}
-
 // redeemClient is the tenant's implied client of its own invitation links
 // (provider/redeem): its one redirect URI is a guestpass route, it is
 // confidential with a derived secret nobody uses (the code it gets is
@@ -183,7 +174,7 @@ func redeemClient(cfg *config.Config, t config.Tenant) op.Client {
 	issuer := t.Issuer(cfg.BaseURL)
 	return op.Client{
 		ID: redeem.ClientID, Name: t.DisplayName,
-		Secret:       base64.RawURLEncoding.EncodeToString(deriveKey(cfg.Secrets.Code, "guestpass/redeem-client/"+t.ID)),
+		Secret:       base64.RawURLEncoding.EncodeToString(derive.Key(cfg.Secrets.Code, "guestpass/redeem-client/"+t.ID)),
 		RedirectURIs: []string{redeem.CallbackURL(issuer)},
 	}
 }

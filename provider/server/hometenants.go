@@ -5,6 +5,7 @@ import (
 
 	"github.com/guestpass/guestpass/connectors/tenant"
 	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/pkg/derive"
 	"github.com/guestpass/guestpass/provider/op"
 )
 
@@ -19,7 +20,7 @@ import (
 // deployment's code key, distinct per pair, stable across restarts and
 // replicas (they share the key).
 func impliedSecret(codeKey []byte, home, guest string) string {
-	return base64.RawURLEncoding.EncodeToString(deriveKey(codeKey, "guestpass/tenant-client/"+home+"/"+guest))
+	return base64.RawURLEncoding.EncodeToString(derive.Key(codeKey, "guestpass/tenant-client/"+home+"/"+guest))
 }
 
 // impliedClients are the clients home's OP gets for the tenants whose
