@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
@@ -56,14 +57,14 @@ func (t *Tenant) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // asOAuthError turns what storage and the library return into an answer:
-// a store outage is a 503 (storeDown), *oidc.Error keeps its type and
+// a store outage is a 503 (store.Down), *oidc.Error keeps its type and
 // description (never its parent), anything else is a server error.
 func asOAuthError(err error) *oauthError {
 	var oe *oauthError
 	if errors.As(err, &oe) {
 		return oe
 	}
-	if storeDown(err) {
+	if store.Down(err) {
 		return unavailable()
 	}
 	var le *oidc.Error

@@ -16,11 +16,6 @@ import (
 // retryAfter is the Retry-After of every outage answer, in seconds.
 const retryAfter = "5"
 
-// storeDown reports whether err is the store being unreachable.
-func storeDown(err error) bool {
-	return store.Down(err)
-}
-
 // unavailable is the JSON endpoints' answer to an outage;
 // temporarily_unavailable is OAuth's word for it (RFC 6749 §4.1.2.1).
 func unavailable() *oauthError {
@@ -31,7 +26,7 @@ func unavailable() *oauthError {
 // storeFailed answers a browser endpoint whose store call failed: the
 // error page, 503 for an outage and 500 otherwise.
 func (t *Tenant) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
-	if storeDown(err) {
+	if store.Down(err) {
 		w.Header().Set("Retry-After", retryAfter)
 		t.errorPage(w, r, http.StatusServiceUnavailable, pages.MsgUnavailable)
 		return
@@ -46,7 +41,7 @@ func (t *Tenant) storeFailed(w http.ResponseWriter, r *http.Request, err error) 
 // library reports without the cause: a valid token would be called
 // inactive, a valid id_token_hint invalid. Loaded keys cost no trip.
 func (t *Tenant) keysLoaded(ctx context.Context) error {
-	if _, err := t.storage.keys.set(ctx); err != nil && storeDown(err) {
+	if _, err := t.storage.keys.set(ctx); err != nil && store.Down(err) {
 		return err
 	}
 	return nil
