@@ -16,6 +16,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/guestpass/guestpass/pkg/canon"
 )
 
 // DefaultTimeout bounds every HTTP call: a hung server must not hang a
@@ -92,7 +94,7 @@ func New(issuer, clientID, clientSecret string, hc *http.Client) (*Client, error
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%q is not an http(s) URL of a tenant issuer (e.g. http://localhost:8080/demo)", issuer)
 	}
-	if u.Scheme == "http" && !loopback(u.Hostname()) {
+	if u.Scheme == "http" && !canon.LoopbackHost(u.Hostname()) {
 		// The client secret goes out in every token request: over plain
 		// http only to this machine (a dev server), never across a network.
 		return nil, fmt.Errorf("%q: plain http is allowed only for localhost; use https", issuer)
@@ -101,16 +103,6 @@ func New(issuer, clientID, clientSecret string, hc *http.Client) (*Client, error
 		hc = &http.Client{Timeout: DefaultTimeout}
 	}
 	return &Client{issuer: strings.TrimRight(issuer, "/"), clientID: clientID, clientSecret: clientSecret, http: hc}, nil
-}
-
-// loopback reports whether host names this machine (localhost or a
-// loopback address).
-func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // origin is scheme://host:port with the scheme's default port made

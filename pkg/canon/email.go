@@ -1,6 +1,7 @@
 // Package canon holds the pure input rules of guestpass: how an email
 // address and a typed passcode are canonicalised (PRODUCT.md B3, B10;
-// notes/otp-abuse-cases.md cases 10–13).
+// notes/otp-abuse-cases.md cases 10–13), and which hosts are this
+// machine's (where plain http is allowed).
 //
 // Everything here is a function of its input only: no I/O, no state.
 package canon

@@ -74,14 +74,6 @@ func (v *validator) oneOf(key, got string, allowed ...string) bool {
 	return false
 }
 
-func isLoopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
 func (v *validator) baseURL(s string) {
 	const key = "baseURL"
 	if s == "" {
@@ -103,7 +95,7 @@ func (v *validator) baseURL(s string) {
 	if strings.HasSuffix(s, "/") {
 		v.add(key, "%q ends with a slash; write %q (issuers are {baseURL}/{tenant})", s, strings.TrimRight(s, "/"))
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !canon.LoopbackHost(u.Hostname()) {
 		v.add(key, "%q uses http on a public host; use https (http is only allowed for localhost, 127.0.0.1 and ::1)", s)
 	}
 }
@@ -243,7 +235,7 @@ func (v *validator) mail(c *Config) {
 		v.add("mail.smtp.poolSize", "%d is out of range; use 1 to 64 connections (default 4)", s.PoolSize)
 	}
 	if s.Username != "" && s.TLS == "none" {
-		if host, _, err := net.SplitHostPort(s.Addr); err == nil && !isLoopbackHost(host) {
+		if host, _, err := net.SplitHostPort(s.Addr); err == nil && !canon.LoopbackHost(host) {
 			v.add("mail.smtp.tls", "is none but a username is set, so the password would cross the network in clear; use starttls or tls")
 		}
 	}
@@ -641,7 +633,7 @@ func (v *validator) issuer(key, s string) {
 		v.add(key, "%q is not an absolute https URL; write the issuer exactly as its discovery document states it", s)
 		return
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !canon.LoopbackHost(u.Hostname()) {
 		v.add(key, "%q uses http; use https (http is only allowed for localhost)", s)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
@@ -779,7 +771,7 @@ func (v *validator) redirects(key string, uris []string) {
 			v.add(k, "%q contains a user name before @, which makes it point somewhere else than it seems; remove it", s)
 		case u.Fragment != "" || strings.Contains(s, "#"):
 			v.add(k, "%q has a fragment; remove everything from #", s)
-		case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+		case u.Scheme == "http" && !canon.LoopbackHost(u.Hostname()):
 			v.add(k, "%q uses http on a non-loopback host; use https (http only for localhost, 127.0.0.1, ::1)", s)
 		case seen[s]:
 			v.add(k, "%q is listed twice; remove the duplicate", s)
@@ -802,7 +794,7 @@ func (v *validator) origin(key, s string) {
 		v.add(key, "%q has upper-case letters; write %q (browsers send origins in lowercase)", s, l)
 		return
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !canon.LoopbackHost(u.Hostname()) {
 		v.add(key, "%q uses http on a non-loopback host; use https", s)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -181,20 +180,12 @@ func checkRedirect(s string) string {
 	case "https":
 		return ""
 	case "http":
-		if isLoopback(u.Hostname()) {
+		if canon.LoopbackHost(u.Hostname()) {
 			return ""
 		}
 		return "http is allowed only on a loopback host; use https"
 	}
 	return "must be an absolute https URL, e.g. https://app.example/welcome"
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 type listResponse struct {
