@@ -55,9 +55,10 @@ type Store interface {
 	// concurrent callers with the same prev at most one succeeds. ttl
 	// applies to the new value.
 	CompareAndSwap(ctx context.Context, key string, prev, next []byte, ttl time.Duration) (bool, error)
-	// Swap replaces the value of key with next, keeping its lifetime, and
-	// returns the value it replaced; an absent key stays absent (nothing
-	// is written) and the answer is ErrNotFound. Swaps of one key are
+	// Swap replaces the value of key with next (nil: the empty value, not
+	// a deletion), keeping its lifetime, and returns the value it
+	// replaced; an absent key stays absent (nothing is written) and the
+	// answer is ErrNotFound. Swaps of one key are
 	// serialised: each gets what the one before it wrote, so of several
 	// swaps from one value exactly one gets that value. A caller that
 	// compares the answer with what it read has a compare-and-swap whose

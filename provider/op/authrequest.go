@@ -109,8 +109,8 @@ type refreshToken struct {
 	Used     bool      `json:"used,omitempty"`
 	Expires  time.Time `json:"exp"`
 
-	// raw is the record as read from the store, the "prev" of rotation's
-	// compare-and-swap.
+	// raw is the record as read from the store: what the rotation's swap
+	// must answer for the rotation to be this request's.
 	raw []byte
 	// narrowed is the scope a refresh request asked for (a subset of
 	// Scopes): it shapes this response's tokens, while the rotated refresh

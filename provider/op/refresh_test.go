@@ -3,11 +3,13 @@ package op
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/guestpass/guestpass/pkg/store/memory"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
 // refreshStorage is a tenant's storage over a memory store, and a refresh
@@ -144,5 +146,36 @@ func TestRefreshRecordsOfOtherSpellings(t *testing.T) {
 				t.Fatalf("the family's latest token after a replay: %v, want revoked", err)
 			}
 		})
+	}
+}
+
+// A token revoked (deleted) between the grant's read and its swap is not
+// rotated: the swap finds nothing, writes nothing, and the grant is
+// refused as a lost race (invalid_grant, never a server error), with the
+// family revoked, so the tokens saved beside the swap are dead too.
+func TestRefreshTokenGoneBeforeItsSwap(t *testing.T) {
+	s, legacy := refreshStorage(t)
+	ctx := context.Background()
+	req, err := s.TokenRequestByRefreshToken(ctx, legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := s.k("rt", hashToken(legacy))
+	if err := s.st.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	_, next, _, err := s.CreateAccessAndRefreshTokens(ctx, req, legacy)
+	var oe *oidc.Error
+	if !errors.As(err, &oe) || oe.ErrorType != oidc.InvalidGrant {
+		t.Fatalf("rotation of a token deleted meanwhile: %v, want invalid_grant", err)
+	}
+	if next != "" {
+		t.Fatal("a refresh token was handed out")
+	}
+	if _, err := s.st.Get(ctx, key); err == nil {
+		t.Fatal("the swap wrote over a deleted token")
+	}
+	if _, err := s.st.Get(ctx, s.k("rtf-revoked", req.(*refreshToken).Family)); err != nil {
+		t.Fatalf("the family is not marked revoked: %v", err)
 	}
 }

@@ -301,12 +301,13 @@ func (s *storage) newAccessToken(r op.TokenRequest, family string) (string, *sto
 
 // CreateAccessAndRefreshTokens issues a new refresh token; when one is
 // presented (currentRefreshToken), it rotates it: the old token is marked
-// used with a compare-and-swap, so a replayed token is caught.
+// used with a swap that must answer the record read, so a replayed token
+// is caught.
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRequest, current string) (string, string, time.Time, error) {
 	var (
 		rt   refreshToken
 		prev *refreshToken // the token rotated out, if any
-		used *store.Op     // its compare-and-swap
+		used *store.Op     // its swap for a used record (markUsedOp)
 	)
 	switch t := r.(type) {
 	case *AuthRequest:

@@ -47,7 +47,7 @@ const (
 	maxSSORoundTrips = 5
 	// maxRefreshRoundTrips: one refresh grant: the token with its
 	// family's revocation mark (the token names its family), then marking
-	// it used (compare-and-swap) with the new tokens.
+	// it used (a swap) with the new tokens.
 	maxRefreshRoundTrips = 2
 	// maxPasswordRoundTrips: a member's first sign-in through a password
 	// connector (mock): authorize with its first page 1, email form 1 (request,

@@ -319,8 +319,8 @@ func (s *Store) Swap(ctx context.Context, key string, next []byte) ([]byte, erro
 	case e.hash != nil || e.zset != nil:
 		return nil, ErrWrongType
 	}
-	// A new entry, not e changed: entries stay immutable, and nobody
-	// else holds e.value once it is replaced.
+	// A new entry rather than e changed, so that the value returned is
+	// held by nobody else once replaced (every read clones).
 	sh.m[key] = &entry{value: v, expiresAt: e.expiresAt}
 	return e.value, nil
 }
