@@ -96,6 +96,50 @@ func TestSMTPDeliversCodeMail(t *testing.T) {
 	}
 }
 
+// A relay that does not offer PIPELINING gets MAIL, RCPT and DATA one at
+// a time, each after its reply (RFC 2920 §3.1), and the mail arrives
+// whole, on a reused connection too; a refused recipient leaves that
+// connection in step for the next mail.
+func TestSMTPWithoutPipelining(t *testing.T) {
+	srv := mailtest.StartWith(t, mailtest.Options{NoPipelining: true})
+	s := newSMTP(t, SMTPOptions{Addr: srv.Addr, TLS: "none", PoolSize: 1})
+	r := newRenderer(t)
+	msg, err := r.Code(codeMail("en"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := s.Send(context.Background(), "", msg); err != nil {
+			t.Fatalf("mail %d: %v", i, err)
+		}
+		got, err := srv.WaitFor("ada@example.com", waitMail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.From != "no-reply@example.com" || mailtest.CodeIn(got.Text) != codeMail("en").Code {
+			t.Fatalf("mail %d: envelope from %q, text %q", i, got.From, got.Text)
+		}
+	}
+	srv.Defer("later@example.com")
+	deferred := msg
+	deferred.To = "later@example.com"
+	if err := s.Send(context.Background(), "", deferred); err == nil || Permanent(err) {
+		t.Fatalf("a recipient answered 451: %v, want a transient error", err)
+	}
+	if err := s.Send(context.Background(), "", msg); err != nil {
+		t.Fatalf("the mail after a refusal: %v", err)
+	}
+	if _, err := srv.WaitFor("ada@example.com", waitMail); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Pipelined() {
+		t.Fatal("commands were sent ahead to a server that does not offer PIPELINING")
+	}
+	if n := srv.Connections(); n != 1 {
+		t.Errorf("%d connections for four mails through a pool of one, want 1 (reused)", n)
+	}
+}
+
 func TestSMTPRefusesInjection(t *testing.T) {
 	srv := mailtest.Start(t)
 	s := newSMTP(t, SMTPOptions{Addr: srv.Addr, PoolSize: 1})

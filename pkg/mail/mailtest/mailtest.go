@@ -9,6 +9,7 @@
 package mailtest
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -59,6 +60,12 @@ type Options struct {
 	TLS string
 	// Username and Password, when set, make AUTH PLAIN required.
 	Username, Password string
+	// NoPipelining: the server does not offer PIPELINING (RFC 2920), as
+	// some relays do not, so a client must wait for each reply before its
+	// next command. go-smtp always offers it; its EHLO line is renamed on
+	// the wire, and Pipelined tells whether a client sent commands ahead
+	// all the same.
+	NoPipelining bool
 }
 
 // Server is a running test SMTP server. Methods are safe for concurrent use.
@@ -82,6 +89,7 @@ type Server struct {
 	held      bool
 	deferred  map[string]bool // recipients answered 451 at RCPT TO
 	rcpts     []string        // every RCPT TO, accepted or not
+	pipelined bool            // a client's read held a command after MAIL FROM's line
 }
 
 // Start runs a plain server on 127.0.0.1:0, stopped when the test ends.
@@ -334,7 +342,46 @@ func (l *countingListener) Accept() (net.Conn, error) {
 		s.maxActive = s.active
 	}
 	s.mu.Unlock()
+	if s.opts.NoPipelining {
+		return &countedConn{Conn: &unpipelinedConn{Conn: c, s: s}, s: s}, nil
+	}
 	return &countedConn{Conn: c, s: s}, nil
+}
+
+// unpipelinedConn hides PIPELINING from the server's EHLO answer (go-smtp
+// writes each answer in one Write; the line is renamed, not removed, so
+// the answer keeps its shape) and notes a client that sends a command
+// after MAIL FROM without waiting for its reply.
+type unpipelinedConn struct {
+	net.Conn
+	s *Server
+}
+
+func (c *unpipelinedConn) Write(p []byte) (int, error) {
+	if _, err := c.Conn.Write(bytes.ReplaceAll(p, []byte("250-PIPELINING\r\n"), []byte("250-X-NOTOFFERED\r\n"))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *unpipelinedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if i := bytes.Index(bytes.ToUpper(p[:n]), []byte("MAIL FROM:")); i >= 0 {
+		if j := bytes.Index(p[i:n], []byte("\r\n")); j >= 0 && i+j+2 < n {
+			c.s.mu.Lock()
+			c.s.pipelined = true
+			c.s.mu.Unlock()
+		}
+	}
+	return n, err
+}
+
+// Pipelined reports whether a client sent a command right behind MAIL
+// FROM, without waiting for its reply, to a NoPipelining server.
+func (s *Server) Pipelined() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pipelined
 }
 
 type countedConn struct {
