@@ -248,7 +248,8 @@ func TestBadConfigs(t *testing.T) {
 // never the value (B8: no secret in the log, where a reload's problems go).
 func TestRedisAddrPasswordNotEchoed(t *testing.T) {
 	for _, addr := range []string{"unix://:hunter2@/run/redis.sock", "unix:///run/redis.sock?password=hunter2",
-		"redis://:hunter2@127.0.0.1:6379", "ada:hunter2@127.0.0.1:6379"} {
+		"redis://:hunter2@127.0.0.1:6379", "ada:hunter2@127.0.0.1:6379",
+		"redis://127.0.0.1:6379?password=hunter2", "127.0.0.1:6379?password=hunter2"} {
 		text := mustEdit(t, "log: {", "store: {type: redis, redis: {addrs: [\""+addr+"\"]}}\nlog: {")
 		_, err := Parse([]byte(text), "test.yaml", lookup(testEnv(t)))
 		if err == nil || !strings.Contains(err.Error(), "store.redis.addrs[0]") {

@@ -117,20 +117,27 @@ func (v *validator) hostPort(key, s, example string) {
 		return
 	}
 	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
+	switch {
+	case err == nil && n >= 1 && n <= 65535:
+	case mayHoldSecret(s):
+		v.add(key, "%s has no port from 1 to 65535; write host:port, e.g. %s", shown(s), example)
+	default:
 		v.add(key, "%s has port %q; use a port number from 1 to 65535", shown(s), port)
 	}
 }
 
 // shown is an address as a config error quotes it, unless it may carry
-// credentials (a URL's user:password@): errors are printed by check-config
-// and logged at a reload.
+// credentials: errors are printed by check-config and logged at a reload.
 func shown(s string) string {
-	if strings.Contains(s, "@") {
+	if mayHoldSecret(s) {
 		return "the address (not shown: it may hold a password)"
 	}
 	return strconv.Quote(s)
 }
+
+// mayHoldSecret: an address with a URL's user:password@ or a query (go-redis
+// takes ?password=), either of which an error would otherwise quote.
+func mayHoldSecret(s string) bool { return strings.ContainsAny(s, "@?") }
 
 func (v *validator) store(s *Store) {
 	if !v.oneOf("store.type", s.Type, "memory", "redis") || s.Type != "redis" {
@@ -191,11 +198,11 @@ func (v *validator) redisSocketPath(key, a, path string, r *Redis) bool {
 	case strings.Contains(path, "?"):
 		v.add(key, "has a query; a socket address is only its path: set db, username and password under store.redis")
 	case len(path) > maxSocketPath:
-		v.add(key, "%q is %d bytes long; a unix socket path has at most %d: use a shorter path", a, len(path), maxSocketPath)
+		v.add(key, "%s is %d bytes long; a unix socket path has at most %d: use a shorter path", shown(a), len(path), maxSocketPath)
 	case r.MasterName != "":
-		v.add(key, "%q is a unix socket, but masterName is set: Sentinels announce the master's TCP address; list the sentinels as host:port", a)
+		v.add(key, "%s is a unix socket, but masterName is set: Sentinels announce the master's TCP address; list the sentinels as host:port", shown(a))
 	case len(r.Addrs) > 1:
-		v.add(key, "%q is a unix socket, which only a single node may use: Cluster nodes announce TCP addresses; list every node as host:port", a)
+		v.add(key, "%s is a unix socket, which only a single node may use: Cluster nodes announce TCP addresses; list every node as host:port", shown(a))
 	default:
 		return true
 	}
