@@ -319,17 +319,13 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, prev, next []byt
 	return n == 1, nil
 }
 
-// Swap implements store.Store with SET XX GET KEEPTTL: one native
-// command (a script costs Redis several times the CPU).
+// Swap implements store.Store as a batch of one (SET XX GET KEEPTTL, one
+// native command: a script costs Redis several times the CPU), as Incr
+// and Extend are, so that the answer is read in one place.
 func (s *Store) Swap(ctx context.Context, key string, next []byte) ([]byte, error) {
-	v, err := s.client.SetArgs(ctx, s.key(key), nonNil(next), swapArgs).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fail("swap", err)
-	}
-	return v, nil
+	op := store.SwapOp(key, next)
+	_ = s.Pipeline(ctx, op) // op.Err holds every error, ErrNotFound too
+	return op.Val, op.Err
 }
 
 // swapArgs make SET a Swap: only an existing key (XX) is written, its
