@@ -17,8 +17,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/guestpass/guestpass/pkg/canon"
 	"github.com/guestpass/guestpass/pkg/proctest"
 	"github.com/guestpass/guestpass/pkg/redisproc"
+	"github.com/guestpass/guestpass/pkg/store/redisstore"
 )
 
 // startTimeout bounds how long a started Redis Cluster may take to form,
@@ -383,8 +385,8 @@ func newRedisNode(ctx context.Context, opts *redis.Options) (*redisNode, error) 
 	}
 	// A socket is on this machine by nature.
 	host, _, _ := net.SplitHostPort(opts.Addr)
-	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" || strings.HasPrefix(opts.Addr, "/") {
-		if pid := redisproc.InfoField(info, "process_id"); pid != "" {
+	if canon.LoopbackHost(host) || strings.HasPrefix(opts.Addr, "/") {
+		if pid := redisstore.InfoField(info, "process_id"); pid != "" {
 			if _, err := os.Stat("/proc/" + pid + "/stat"); err == nil {
 				n.pid = pid
 			}
@@ -403,7 +405,7 @@ func (n *redisNode) cpu(ctx context.Context, ticks int64) (time.Duration, error)
 	}
 	var sum float64
 	for _, f := range []string{"used_cpu_sys", "used_cpu_user"} {
-		v, err := strconv.ParseFloat(redisproc.InfoField(info, f), 64)
+		v, err := strconv.ParseFloat(redisstore.InfoField(info, f), 64)
 		if err != nil {
 			return 0, fmt.Errorf("redis %s INFO %s: %w", n.addr, f, err)
 		}

@@ -14,12 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/guestpass/guestpass/pkg/proctest"
+	"github.com/guestpass/guestpass/pkg/store/redisstore"
 )
 
 // DefaultTimeout bounds the wait for a fresh server's PING when Options
@@ -214,7 +214,7 @@ func (s *Server) checkPid(ctx context.Context, c *redis.Client, p *proctest.Proc
 	if err != nil {
 		return fmt.Errorf("redis-server at %s: INFO: %w", s.Addr, err)
 	}
-	switch pid := InfoField(info, "process_id"); pid {
+	switch pid := redisstore.InfoField(info, "process_id"); pid {
 	case strconv.Itoa(p.Pid()):
 		return nil
 	case "":
@@ -222,16 +222,6 @@ func (s *Server) checkPid(ctx context.Context, c *redis.Client, p *proctest.Proc
 	default:
 		return &lostError{fmt.Sprintf("another redis-server (pid %s) answers at %s", pid, s.Addr)}
 	}
-}
-
-// InfoField returns the value of a field of an INFO answer ("" if absent).
-func InfoField(info, name string) string {
-	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 // logTail is the log's path and its end, for an error message: the

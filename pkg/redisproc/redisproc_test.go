@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/guestpass/guestpass/pkg/proctest"
+	"github.com/guestpass/guestpass/pkg/store/redisstore"
 )
 
 func needRedis(t *testing.T) {
@@ -34,10 +35,8 @@ func pid(t *testing.T, addr string) string {
 	if err != nil {
 		return ""
 	}
-	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			return v
-		}
+	if v := redisstore.InfoField(info, "process_id"); v != "" {
+		return v
 	}
 	t.Fatalf("no process_id in INFO from %s", addr)
 	return ""

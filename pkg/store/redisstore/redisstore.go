@@ -198,17 +198,24 @@ func checkVersion(ctx context.Context, cn *redis.Conn) error {
 // names a version older than minMajor; an answer without a readable
 // version is trusted.
 func versionOK(info string) error {
-	for line := range strings.Lines(info) {
-		v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:")
-		if !ok {
-			continue
-		}
-		major, _, _ := strings.Cut(v, ".")
-		if n, err := strconv.Atoi(major); err == nil && n < minMajor {
-			return fmt.Errorf("redis %s is too old: guestpass needs %d.0 or newer", v, minMajor)
-		}
+	v := InfoField(info, "redis_version")
+	major, _, _ := strings.Cut(v, ".")
+	if n, err := strconv.Atoi(major); err == nil && n < minMajor {
+		return fmt.Errorf("redis %s is too old: guestpass needs %d.0 or newer", v, minMajor)
 	}
 	return nil
+}
+
+// InfoField returns the value of a field of an INFO answer ("" if absent):
+// the one reader of INFO, for the version check here, and for the helpers
+// that start Redis (process ids) and measure it (CPU seconds).
+func InfoField(info, name string) string {
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // Client exposes the underlying client (tests add hooks to it).

@@ -12,7 +12,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/guestpass/guestpass/pkg/redisproc"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/pkg/store/redisstore"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
@@ -396,7 +395,7 @@ func serverCPU(b *testing.B, s *redisstore.Store) time.Duration {
 	}
 	var sum float64
 	for _, name := range []string{"used_cpu_sys", "used_cpu_user"} {
-		f, err := strconv.ParseFloat(redisproc.InfoField(info, name), 64)
+		f, err := strconv.ParseFloat(redisstore.InfoField(info, name), 64)
 		if err != nil {
 			b.Fatalf("INFO cpu %s: %v", name, err)
 		}
