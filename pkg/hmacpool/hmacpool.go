@@ -38,7 +38,16 @@ type Pool struct {
 func New(key []byte) *Pool {
 	key = append([]byte(nil), key...)
 	p := &Pool{}
-	p.pool.New = func() any { return &MAC{h: hmac.New(sha256.New, key), pool: p} }
+	p.pool.New = func() any {
+		h := hmac.New(sha256.New, key)
+		// The first Reset of a fresh state rehashes the key without
+		// clearing the inner hash's buffer, which would keep the first
+		// message's last partial block (a passcode) while the state
+		// waits in the pool. Reset before any message saves the keyed
+		// state, and every later Reset restores it whole.
+		h.Reset()
+		return &MAC{h: h, pool: p}
+	}
 	return p
 }
 

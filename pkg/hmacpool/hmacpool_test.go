@@ -1,10 +1,12 @@
 package hmacpool
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -121,4 +123,61 @@ func BenchmarkSum(b *testing.B) {
 			_ = m.Sum()
 		}
 	})
+}
+
+// No message stays behind in a MAC once Sum gave it back: its buffer, its
+// sum and its hash state hold nothing of a passcode, from the first use
+// on. (crypto/hmac's
+// first Reset of a fresh state rehashes the key without clearing the inner
+// hash's buffer, which still held the message's last partial block.)
+func TestNoMessageStaysInThePooledState(t *testing.T) {
+	p := New([]byte("key"))
+	for use := range 3 {
+		m := p.Get()
+		h := m.h
+		needle := fmt.Sprintf("PASSCODE%08d", 12345678+use)
+		m.WriteString("tenant|challenge|ada@example.com|" + needle)
+		sum := m.Sum()
+		if holds(reflect.ValueOf(h), []byte(needle), map[uintptr]bool{}) {
+			t.Fatalf("use %d: the pooled state still holds %q", use, needle)
+		}
+		if bytes.Contains(m.msg[:cap(m.msg)], []byte(needle)) || bytes.Contains(m.sum[:], sum[:8]) {
+			t.Fatalf("use %d: the pooled MAC keeps its message or its sum", use)
+		}
+	}
+}
+
+// holds walks v's memory (through pointers, interfaces, structs, arrays and
+// slices, unexported fields included) for needle.
+func holds(v reflect.Value, needle []byte, seen map[uintptr]bool) bool {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() || seen[v.Pointer()] {
+			return false
+		}
+		seen[v.Pointer()] = true
+		return holds(v.Elem(), needle, seen)
+	case reflect.Interface:
+		return !v.IsNil() && holds(v.Elem(), needle, seen)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if holds(v.Field(i), needle, seen) {
+				return true
+			}
+		}
+	case reflect.Array, reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			b := make([]byte, v.Len())
+			for i := range b {
+				b[i] = byte(v.Index(i).Uint())
+			}
+			return bytes.Contains(b, needle[len(needle)-8:])
+		}
+		for i := range v.Len() {
+			if holds(v.Index(i), needle, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
