@@ -110,8 +110,10 @@ type refreshToken struct {
 	Expires  time.Time `json:"exp"`
 
 	// raw is the record as read from the store: what the rotation's swap
-	// must answer for the rotation to be this request's.
+	// must answer for the rotation to be this request's; key is where it
+	// was read (the token's hash is not computed twice).
 	raw []byte
+	key string
 	// narrowed is the scope a refresh request asked for (a subset of
 	// Scopes): it shapes this response's tokens, while the rotated refresh
 	// token keeps the whole original grant (RFC 6749 §6).

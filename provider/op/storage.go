@@ -299,46 +299,52 @@ func (s *storage) newAccessToken(r op.TokenRequest, family string) (string, *sto
 	return id, store.SetOp(s.k("at", id), b, accessTokenTTL), exp, nil
 }
 
-// CreateAccessAndRefreshTokens issues a new refresh token; when one is
-// presented (currentRefreshToken), it rotates it: the old token is marked
-// used with a swap that must answer the record read, so a replayed token
-// is caught.
-func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRequest, current string) (string, string, time.Time, error) {
+// CreateAccessAndRefreshTokens issues a new refresh token; when r is a
+// presented refresh token (as TokenRequestByRefreshToken read it, which
+// names its key: the token's text, the library's third argument, is not
+// needed again), it rotates it: the old token is marked used with a swap
+// that must answer the record read, so a replayed token is caught.
+func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRequest, _ string) (string, string, time.Time, error) {
 	var (
-		rt   refreshToken
-		prev *refreshToken // the token rotated out, if any
-		used *store.Op     // its swap for a used record (markUsedOp)
+		family  string
+		expires time.Time
+		record  []byte        // the new refresh token's
+		prev    *refreshToken // the token rotated out, if any
+		used    *store.Op     // its swap for a used record (markUsedOp)
+		err     error
 	)
 	switch t := r.(type) {
 	case *AuthRequest:
 		if t.Identity == nil {
 			return "", "", time.Time{}, oidc.ErrInvalidGrant()
 		}
-		rt = refreshToken{Tenant: s.tenant, Family: uuid.NewString(), ClientID: t.ClientID, Scopes: t.Scopes,
+		rt := refreshToken{Tenant: s.tenant, Family: uuid.NewString(), ClientID: t.ClientID, Scopes: t.Scopes,
 			Identity: *t.Identity, Expires: t.Identity.AuthTime.Add(s.sessionLifetime)}
+		if record, err = marshalJSON(&rt, 512); err != nil {
+			return "", "", time.Time{}, fmt.Errorf("encode refresh token: %w", err)
+		}
+		family, expires = rt.Family, rt.Expires
 	case *refreshToken:
-		var err error
-		if used, err = s.markUsedOp(current, t); err != nil {
+		if used, err = s.markUsedOp(t); err != nil {
 			return "", "", time.Time{}, err
 		}
-		prev, rt = t, *t
-		rt.raw, rt.narrowed = nil, nil // the next token keeps the whole grant
+		// The next token is the same grant (whatever scope this request
+		// narrowed its tokens to, RFC 6749 §6): the record read, byte for
+		// byte, in this code and in every replica's, so encoding it again
+		// would only spend CPU on the same values.
+		prev, record, family, expires = t, t.raw, t.Family, t.Expires
 	default:
 		return "", "", time.Time{}, oidc.ErrServerError().WithDescription("unsupported token request")
 	}
-	ttl := rt.Expires.Sub(s.clock())
+	ttl := expires.Sub(s.clock())
 	if ttl <= 0 {
 		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("sign-in expired")
 	}
-	accessID, saveAccess, exp, err := s.newAccessToken(r, rt.Family)
+	accessID, saveAccess, exp, err := s.newAccessToken(r, family)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	tok, err := newRefreshToken(rt.Family)
-	if err != nil {
-		return "", "", time.Time{}, err
-	}
-	b, err := s.refreshRecord(&rt, prev)
+	tok, err := newRefreshToken(family)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
@@ -347,8 +353,8 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	// be lost (a replay race), the family is revoked, and with it the new
 	// tokens, which nobody was given. A token saved alone is an orphan
 	// nobody holds, and it expires.
-	saveRefresh := store.SetOp(s.k("rt", hashToken(tok)), b, ttl)
-	redeem, err := s.redeemOps(r, accessID, rt.Family, rt.Expires)
+	saveRefresh := store.SetOp(s.k("rt", hashToken(tok)), record, ttl)
+	redeem, err := s.redeemOps(r, accessID, family, expires)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
@@ -369,23 +375,6 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, r op.TokenRe
 	return accessID, tok, exp, nil
 }
 
-// refreshRecord is the stored record of the new refresh token rt. A
-// rotation's record (prev: the token rotated out) is the one read, byte for
-// byte: rt is prev with nothing changed but what is not stored (raw,
-// narrowed), and prev.raw is what decoded to prev, in this code and in
-// every replica's, so encoding rt again would only spend CPU on the same
-// values (the same bytes, for every record encoding/json wrote).
-func (s *storage) refreshRecord(rt, prev *refreshToken) ([]byte, error) {
-	if prev != nil && prev.raw != nil {
-		return prev.raw, nil
-	}
-	b, err := marshalJSON(rt, 512)
-	if err != nil {
-		return nil, fmt.Errorf("encode refresh token: %w", err)
-	}
-	return b, nil
-}
-
 // markUsedOp is the swap that rotates rt out: the stored token for a used
 // one, answering what it replaced. The swap is won when that is exactly
 // what TokenRequestByRefreshToken read (no second read): then no other
@@ -395,14 +384,14 @@ func (s *storage) refreshRecord(rt, prev *refreshToken) ([]byte, error) {
 // a plain swap does what a compare-and-swap would, as one native command
 // where the compare-and-swap is a script (a third of the Redis CPU of a
 // refresh grant).
-func (s *storage) markUsedOp(tok string, rt *refreshToken) (*store.Op, error) {
+func (s *storage) markUsedOp(rt *refreshToken) (*store.Op, error) {
 	used := *rt
 	used.Used = true
 	next, err := marshalJSON(&used, len(rt.raw)+16)
 	if err != nil {
 		return nil, fmt.Errorf("encode refresh token: %w", err)
 	}
-	return store.SwapOp(s.k("rt", hashToken(tok)), next), nil
+	return store.SwapOp(rt.key, next), nil
 }
 
 // rotated reads the result of markUsedOp. A lost swap means another
@@ -470,7 +459,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, tok string) (o
 	if err := decodeRefreshToken(read.Val, &rt); err != nil {
 		return nil, fmt.Errorf("decode refresh token: %w", err)
 	}
-	rt.raw = read.Val
+	rt.raw, rt.key = read.Val, read.Key
 	if rt.Tenant != s.tenant {
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
 	}

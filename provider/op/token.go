@@ -78,7 +78,7 @@ func (t *Tenant) codeGrant(ctx context.Context, c *client, form url.Values) (*oi
 	if err != nil {
 		return nil, err
 	}
-	return t.tokenResponse(ctx, a, c, code, "")
+	return t.tokenResponse(ctx, a, c, code)
 }
 
 func (t *Tenant) refreshGrant(ctx context.Context, c *client, form url.Values) (*oidc.AccessTokenResponse, error) {
@@ -103,7 +103,7 @@ func (t *Tenant) refreshGrant(ctx context.Context, c *client, form url.Values) (
 		}
 		rt.SetCurrentScopes(scope)
 	}
-	return t.tokenResponse(ctx, rt, c, "", tok)
+	return t.tokenResponse(ctx, rt, c, "")
 }
 
 // clientCredentialsGrant: only admin clients may (PRODUCT.md B5); any
@@ -117,13 +117,13 @@ func (t *Tenant) clientCredentialsGrant(ctx context.Context, c *client, form url
 	if oe != nil {
 		return nil, oe
 	}
-	return t.tokenResponse(ctx, &clientCredentialsRequest{clientID: c.cfg.ID, scopes: scopes}, c, "", "")
+	return t.tokenResponse(ctx, &clientCredentialsRequest{clientID: c.cfg.ID, scopes: scopes}, c, "")
 }
 
-// tokenResponse saves and signs the tokens of req. current is the refresh
-// token being rotated ("" for none). An ID token only when openid was
-// requested: without it this is plain OAuth (OIDC Core §3.1.3.3).
-func (t *Tenant) tokenResponse(ctx context.Context, req op.TokenRequest, c *client, code, current string) (*oidc.AccessTokenResponse, error) {
+// tokenResponse saves and signs the tokens of req (a refresh token being
+// rotated is req itself). An ID token only when openid was requested:
+// without it this is plain OAuth (OIDC Core §3.1.3.3).
+func (t *Tenant) tokenResponse(ctx context.Context, req op.TokenRequest, c *client, code string) (*oidc.AccessTokenResponse, error) {
 	s := t.storage
 	var (
 		id, refresh string
@@ -131,7 +131,7 @@ func (t *Tenant) tokenResponse(ctx context.Context, req op.TokenRequest, c *clie
 		err         error
 	)
 	if wantsRefreshToken(req) {
-		id, refresh, exp, err = s.CreateAccessAndRefreshTokens(ctx, req, current)
+		id, refresh, exp, err = s.CreateAccessAndRefreshTokens(ctx, req, "")
 	} else {
 		id, exp, err = s.CreateAccessToken(ctx, req)
 	}
