@@ -65,9 +65,6 @@ type MAC struct {
 	pool *Pool
 }
 
-// Write appends b to the message.
-func (m *MAC) Write(b []byte) { m.msg = append(m.msg, b...) }
-
 // WriteString appends s to the message.
 func (m *MAC) WriteString(s string) { m.msg = append(m.msg, s...) }
 
