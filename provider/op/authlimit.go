@@ -19,8 +19,10 @@ import (
 // Lifetime: authRequestIdleTTL until the guest acts on the first sign-in
 // page, which /authorize itself shows (a request nobody acts on is gone in
 // 15 minutes), then authRequestStepTTL from that answer: the email form,
-// or a login_hint answering it at /authorize (the guest's time to get and
-// enter a code: codeTTL is 30 minutes);
+// a login_hint answering it at /authorize, or the start page opened by its
+// URL — which is where a POST to /authorize sends the browser, so such a
+// request has the longer lifetime from its first page on (the guest's time
+// to get and enter a code: codeTTL is 30 minutes);
 // completing it is refused an hour after /authorize (authRequestTTL)
 // whatever the record's TTL.
 const (

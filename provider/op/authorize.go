@@ -103,9 +103,10 @@ type Accepted struct {
 
 // accept hands a checked request to the Starter with the ops that store
 // it, kept authRequestIdleTTL like any new request: the email form (or a
-// login_hint, which answers it at once) extends it in its own batch
-// (TouchAuthRequestOp), so a request nobody acts on is gone as soon as one
-// nobody followed used to be.
+// login_hint, which answers it at once, or the start page opened by its
+// URL, where a POST to /authorize is redirected) extends it in its own
+// batch (TouchAuthRequestOp), so a request nobody acts on is gone as soon
+// as one nobody followed used to be.
 func (t *Tenant) accept(w http.ResponseWriter, r *http.Request, req *oidc.AuthRequest, sub string, to *replyTo) {
 	a, err := t.storage.newAuthRequest(req, sub)
 	var save *pendingSave

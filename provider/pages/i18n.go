@@ -263,7 +263,7 @@ func languages(header string, buf *[maxLangRanges]langPref) []langPref {
 
 // eachLanguage calls f with every acceptable range of an Accept-Language
 // header in header order: its primary subtag, lowercased, and its q-value
-// (those ParseAcceptLanguage lists). It walks the header in place, with no
+// (what languages ranks). It walks the header in place, with no
 // allocation but a lowercased copy of a subtag that has capitals: Render
 // negotiates on every page.
 func eachLanguage(header string, f func(lang string, q float64)) {

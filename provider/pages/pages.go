@@ -207,7 +207,7 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, page string,
 	}
 	body := rb.body.Bytes()
 	_, imgOrigin := logoOrigin(d.Tenant.LogoURL)
-	hs := headerSet{h: w.Header(), vals: make([]string, 0, 11)} // a 429 or 503 page sets 11
+	hs := headerSet{h: w.Header(), vals: make([]string, 0, 10)} // a 429 or 503 page sets 10
 	hs.security(PageCSP(nonce, imgOrigin))
 	hs.set("Content-Type", "text/html; charset=utf-8")
 	hs.set("Content-Language", d.Lang)
