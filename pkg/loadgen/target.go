@@ -24,9 +24,9 @@ import (
 )
 
 // startTimeout bounds how long a started Redis Cluster may take to form,
-// and a started guestpass but for its tenants (serverStartTimeout); a
-// redis-server's own start is redisproc's (DefaultTimeout, the same).
-const startTimeout = 30 * time.Second
+// and a started guestpass but for its tenants (serverStartTimeout): as
+// long as a redis-server's own start may take.
+const startTimeout = redisproc.StartTimeout
 
 // startPerTenant is how much longer a started guestpass may take to
 // answer for each tenant of its config: it builds every tenant before it
@@ -96,8 +96,9 @@ type Target struct {
 	ticks      int64
 }
 
-// StartTarget starts (or connects to) what o describes (the options are
-// checked by the caller, the bench command's flags). On an error it stops
+// StartTarget starts (or connects to) what o describes (the bench command
+// checks its flags first; what reaches here unchecked is refused with an
+// error all the same). On an error it stops
 // everything it started and removes the directory it made (the error
 // quotes the end of the log that says why).
 func StartTarget(ctx context.Context, o TargetOptions) (t *Target, err error) {

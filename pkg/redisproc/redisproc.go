@@ -22,10 +22,9 @@ import (
 	"github.com/guestpass/guestpass/pkg/store/redisstore"
 )
 
-// DefaultTimeout bounds the wait for a fresh server's PING when Options
-// leave it zero: generous, because a loaded 2-core host can be slow to
-// fork and load.
-const DefaultTimeout = 30 * time.Second
+// StartTimeout bounds the wait for a fresh server's PING: generous,
+// because a loaded 2-core host can be slow to fork and load.
+const StartTimeout = 30 * time.Second
 
 // portAttempts is how many free ports Start tries: a port found free by
 // listening and closing can be taken by another process before
@@ -49,8 +48,6 @@ type Options struct {
 	// Args follow the listening arguments and --dir: persistence, cluster
 	// mode and the like.
 	Args []string
-	// Timeout bounds the wait for PING; zero is DefaultTimeout.
-	Timeout time.Duration
 
 	// freePort picks the port of an attempt; nil is a port free a moment
 	// ago. The tests inject a taken port through it.
@@ -75,9 +72,6 @@ type Server struct {
 // Start starts redis-server and returns once it answers PING. On a TCP
 // port it tries fresh ports while the one it picked turns out taken.
 func Start(ctx context.Context, o Options) (*Server, error) {
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
 	s := &Server{dir: o.Dir, opts: o}
 	if s.dir == "" {
 		dir, err := os.MkdirTemp("", "redisproc-")
@@ -185,7 +179,7 @@ func (s *Server) wait(ctx context.Context, p *proctest.Proc) error {
 		DisableIdentity: true,
 	})
 	defer c.Close()
-	deadline := time.Now().Add(s.opts.Timeout)
+	deadline := time.Now().Add(StartTimeout)
 	for {
 		select {
 		case <-p.Exited():
@@ -202,7 +196,7 @@ func (s *Server) wait(ctx context.Context, p *proctest.Proc) error {
 			return ctx.Err()
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("redis-server at %s did not answer within %v: %w", s.Addr, s.opts.Timeout, err)
+			return fmt.Errorf("redis-server at %s did not answer within %v: %w", s.Addr, StartTimeout, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
