@@ -12,6 +12,7 @@ import (
 	"github.com/guestpass/guestpass/pkg/metrics"
 	"github.com/guestpass/guestpass/pkg/store/redisstore"
 	"github.com/guestpass/guestpass/pkg/store/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // outboxLeft lists the outbox keys that hold a mail, a lease or a queue
@@ -282,5 +283,44 @@ func TestForgetDelayStaysInsideTheLease(t *testing.T) {
 		if o.ForgetDelay != tc.want {
 			t.Errorf("lease %v, send %v, delay %v: delay %v, want %v", tc.lease, tc.send, tc.delay, o.ForgetDelay, tc.want)
 		}
+	}
+}
+
+// Close returns only once the batches being written are written: a forget
+// whose timer fired just before Close is in Redis when Close returns, so
+// that a process closing its store next does not lose it (and send those
+// mails again after their lease).
+func TestCloseWaitsForABatchBeingWritten(t *testing.T) {
+	st := redisStore(t, redistest.Start(t).Addr, redistest.KeyPrefix(t))
+	writing := make(chan struct{}, 1)
+	st.Client().AddHook(redistest.TripHook(func(cmds []redis.Cmder, _ bool) {
+		for _, c := range cmds {
+			if c.Name() == "del" {
+				select {
+				case writing <- struct{}{}:
+					time.Sleep(300 * time.Millisecond) // a slow forget, in flight
+				default:
+				}
+				return
+			}
+		}
+	}))
+	srv := mailtest.Start(t)
+	d := NewDispatcher(newSMTP(t, SMTPOptions{Addr: srv.Addr}), "no-reply@example.com", DispatcherOptions{
+		Store: st, ForgetDelay: 10 * time.Millisecond,
+	})
+	if err := d.Enqueue(codeMessage(t, "ada@example.com", "12344321")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-writing: // the timer's batch is being written
+	case <-time.After(waitMail):
+		t.Fatal("the forget was never written")
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if left := outboxLeft(t, st); len(left) != 0 {
+		t.Fatalf("Close returned with the forget still being written: %v left", left)
 	}
 }
