@@ -57,24 +57,8 @@ func (g *Guest) created() time.Time {
 	return time.Unix(0, 0)
 }
 
-// member is g's entry in every index: "%020d|id|canonical" of the
-// creation time in nanoseconds, built in one allocation (fmt.Sprintf
-// boxed each value and grew its buffer: four).
-func member(g *Guest) string {
-	var digits [20]byte // a non-negative int64 has at most 19
-	d := strconv.AppendInt(digits[:0], max(g.created().UnixNano(), 0), 10)
-	var b strings.Builder
-	b.Grow(len(digits) + 1 + len(g.ID) + 1 + len(g.Canonical))
-	for range len(digits) - len(d) {
-		b.WriteByte('0')
-	}
-	b.Write(d)
-	b.WriteByte('|')
-	b.WriteString(g.ID)
-	b.WriteByte('|')
-	b.WriteString(g.Canonical)
-	return b.String()
-}
+// member is g's entry in every index: "<creation ns, 20 digits>|id|canonical".
+func member(g *Guest) string { return store.TimeMember(g.created(), g.ID, g.Canonical) }
 
 // parseMember splits an index entry; ok is false for anything that is not
 // one (a tampered cursor).

@@ -32,12 +32,10 @@ const outboxTenants = "outbox:tenants"
 // scanLimit is how many queue heads one claim reads.
 const scanLimit = 8
 
-func queueKey(tenant string) string     { return store.Key(tenant, "outbox", "q") }
-func bodyKey(tenant, id string) string  { return store.Key(tenant, "outbox", "m", id) }
-func leaseKey(tenant, id string) string { return store.Key(tenant, "outbox", "l", id) }
-func member(due time.Time, id string) string {
-	return fmt.Sprintf("%020d|%s", max(due.UnixNano(), 0), id)
-}
+func queueKey(tenant string) string          { return store.Key(tenant, "outbox", "q") }
+func bodyKey(tenant, id string) string       { return store.Key(tenant, "outbox", "m", id) }
+func leaseKey(tenant, id string) string      { return store.Key(tenant, "outbox", "l", id) }
+func member(due time.Time, id string) string { return store.TimeMember(due, id) }
 
 // parseMember splits a queue entry; ok is false for anything else.
 func parseMember(m string) (due time.Time, id string, ok bool) {
