@@ -202,20 +202,15 @@ func (t *Target) startStore(ctx context.Context, o TargetOptions) error {
 	case o.Store == "cluster":
 		var addrs []string
 		for i := range 3 {
-			dir := filepath.Join(t.Dir, fmt.Sprintf("cluster-%d", i))
-			n, err := t.startRedis(ctx, fmt.Sprintf("cluster-%d", i), false, "--cluster-enabled", "yes",
-				"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--appendonly", "yes", "--appendfsync", "everysec")
+			name := fmt.Sprintf("cluster-%d", i)
+			args := append(redisproc.ClusterArgs(filepath.Join(t.Dir, name)), "--appendonly", "yes", "--appendfsync", "everysec")
+			n, err := t.startRedis(ctx, name, false, args...)
 			if err != nil {
 				return err
 			}
 			addrs = append(addrs, n.addr)
 		}
-		args := append([]string{"--cluster", "create"}, addrs...)
-		args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-		if out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("redis-cli --cluster create: %w\n%s", err, out)
-		}
-		if err := t.waitCluster(ctx); err != nil {
+		if err := redisproc.FormCluster(ctx, addrs); err != nil {
 			return err
 		}
 		t.store = StoreConfig{Type: "redis", Addrs: addrs, KeyPrefix: prefix}
@@ -244,23 +239,6 @@ func (t *Target) startRedis(ctx context.Context, name string, unix bool, args ..
 	}
 	t.redis = append(t.redis, n)
 	return n, nil
-}
-
-func (t *Target) waitCluster(ctx context.Context) error {
-	deadline := time.Now().Add(startTimeout)
-	for _, n := range t.redis {
-		for {
-			info, _ := n.c.ClusterInfo(ctx).Result()
-			if strings.Contains(info, "cluster_state:ok") {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("redis cluster not ready:\n%s", info)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	return nil
 }
 
 // startServers writes one config per replica (same baseURL, store and

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/guestpass/guestpass/pkg/redisproc"
 )
@@ -40,17 +39,13 @@ func StartClusterNodes(t testing.TB) *Cluster {
 	c := &Cluster{tb: t}
 	for i := 0; i < 3; i++ {
 		dir := t.TempDir()
-		n := startNode(t, redisproc.Options{Dir: dir, Args: []string{"--cluster-enabled", "yes",
-			"--cluster-config-file", dir + "/nodes.conf", "--save", "", "--appendonly", "no"}})
+		n := startNode(t, redisproc.Options{Dir: dir, Args: append(redisproc.ClusterArgs(dir), "--save", "", "--appendonly", "no")})
 		c.nodes = append(c.nodes, n)
 		c.Addrs = append(c.Addrs, n.Addr)
 	}
-	args := append([]string{"--cluster", "create"}, c.Addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
-		t.Fatalf("cluster create: %v\n%s", err, out)
+	if err := redisproc.FormCluster(context.Background(), c.Addrs); err != nil {
+		t.Fatalf("redistest: %v", err)
 	}
-	c.waitOK()
 	return c
 }
 
@@ -66,24 +61,8 @@ func (c *Cluster) Restart(i int) {
 	if err := c.nodes[i].Restart(context.Background()); err != nil {
 		c.tb.Fatalf("redistest: restart cluster node %d: %v", i, err)
 	}
-	c.waitOK()
-}
-
-// waitOK waits until every node reports cluster_state:ok.
-func (c *Cluster) waitOK() {
-	c.tb.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for _, a := range c.Addrs {
-		for {
-			out, _ := exec.Command("redis-cli", "-h", "127.0.0.1", "-p", strings.Split(a, ":")[1], "cluster", "info").Output()
-			if strings.Contains(string(out), "cluster_state:ok") {
-				break
-			}
-			if time.Now().After(deadline) {
-				c.tb.Fatalf("cluster not ready:\n%s", out)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	if err := redisproc.WaitCluster(context.Background(), c.Addrs); err != nil {
+		c.tb.Fatalf("redistest: %v", err)
 	}
 }
 
