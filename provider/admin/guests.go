@@ -15,6 +15,7 @@ import (
 
 	"github.com/guestpass/guestpass/pkg/canon"
 	"github.com/guestpass/guestpass/pkg/guests"
+	"github.com/guestpass/guestpass/pkg/jsonhttp"
 	"github.com/guestpass/guestpass/pkg/mail"
 )
 
@@ -94,7 +95,7 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, c call) {
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, inviteResponse{Guest: toJSON(g), RedeemURL: link})
+	jsonhttp.Write(w, status, inviteResponse{Guest: toJSON(g), RedeemURL: link})
 }
 
 // sendInvite queues the invitation mail to the guest's stored address.
@@ -232,7 +233,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, _ call) {
 	for _, g := range page {
 		out.Guests = append(out.Guests, toJSON(g))
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonhttp.Write(w, http.StatusOK, out)
 }
 
 // The page token is the guests package's cursor in base64url: opaque to
@@ -275,7 +276,7 @@ func (h *Handler) guest(w http.ResponseWriter, r *http.Request) (*guests.Guest, 
 // get answers GET /guests/{id}.
 func (h *Handler) get(w http.ResponseWriter, r *http.Request, _ call) {
 	if g, ok := h.guest(w, r); ok {
-		writeJSON(w, http.StatusOK, toJSON(g))
+		jsonhttp.Write(w, http.StatusOK, toJSON(g))
 	}
 }
 
@@ -312,5 +313,5 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request, c call) {
 		return
 	}
 	h.audit(c, "reset", g.ID)
-	writeJSON(w, http.StatusOK, toJSON(g))
+	jsonhttp.Write(w, http.StatusOK, toJSON(g))
 }

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/guestpass/guestpass/pkg/guests"
+	"github.com/guestpass/guestpass/pkg/jsonhttp"
 )
 
 // guestJSON is the contract's Guest: times in RFC 3339 (UTC), absent when
@@ -47,17 +48,10 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	var b errorBody
 	b.Error.Code, b.Error.Message = code, msg
-	writeJSON(w, status, b)
+	jsonhttp.Write(w, status, b)
 }
 
 // decode reads exactly one JSON object into v: application/json, at most

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"go.uber.org/zap"
+
+	"github.com/guestpass/guestpass/pkg/jsonhttp"
 )
 
 type policyJSON struct {
@@ -41,7 +43,7 @@ func (h *Handler) answerPolicy(w http.ResponseWriter, r *http.Request) {
 	if set {
 		p.EmailOTP = emailOTPJSON{Enabled: on, From: "admin"}
 	}
-	writeJSON(w, http.StatusOK, p)
+	jsonhttp.Write(w, http.StatusOK, p)
 }
 
 // setPolicy answers PUT /policy {"emailOTP":{"enabled":bool}}: stored, so

@@ -12,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/guestpass/guestpass/pkg/jsonhttp"
 	"github.com/guestpass/guestpass/pkg/store"
 )
 
@@ -148,7 +149,7 @@ func (t *Tenant) introspect(w http.ResponseWriter, ctx context.Context, c *clien
 	var nf errNotFound
 	switch {
 	case errors.As(err, &nf) || err == nil && at.ClientID != c.cfg.ID:
-		writeJSON(w, &oidc.IntrospectionResponse{Active: false})
+		jsonhttp.Write(w, http.StatusOK, &oidc.IntrospectionResponse{Active: false})
 		return nil
 	case err != nil:
 		return err
@@ -163,7 +164,7 @@ func (t *Tenant) introspect(w http.ResponseWriter, ctx context.Context, c *clien
 		resp.EmailVerified = oidc.Bool(at.Identity.EmailVerified)
 		resp.Claims["idp"] = at.Identity.Source
 	}
-	writeJSON(w, resp)
+	jsonhttp.Write(w, http.StatusOK, resp)
 	return nil
 }
 

@@ -1,13 +1,14 @@
 package op
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 
-	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/guestpass/guestpass/pkg/jsonhttp"
+	"github.com/guestpass/guestpass/pkg/store"
 )
 
 // oauthError is an error answer of the token, revocation, introspection
@@ -97,7 +98,7 @@ func (e *oauthError) write(w http.ResponseWriter, realm string) {
 	if e.desc != "" {
 		body["error_description"] = e.desc
 	}
-	writeJSONStatus(w, e.status, body)
+	jsonhttp.Write(w, e.status, body)
 }
 
 // challenge is the WWW-Authenticate value. RFC 6750 §3.1: a request
@@ -119,25 +120,3 @@ func (e *oauthError) challenge(realm string) string {
 // quote makes s safe inside a quoted-string (our own texts only, but an
 // issuer comes from the config).
 func quote(s string) string { return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) }
-
-// writeJSON sends a successful answer of one of those endpoints.
-func writeJSON(w http.ResponseWriter, v any) { writeJSONStatus(w, http.StatusOK, v) }
-
-// writeJSONStatus sends v as an uncacheable JSON answer with status.
-func writeJSONStatus(w http.ResponseWriter, status int, v any) {
-	writeJSONHeader(w, status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// writeJSONBody sends body, JSON already encoded, as writeJSONStatus would.
-func writeJSONBody(w http.ResponseWriter, status int, body []byte) {
-	writeJSONHeader(w, status)
-	_, _ = w.Write(body)
-}
-
-func writeJSONHeader(w http.ResponseWriter, status int) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	w.WriteHeader(status)
-}

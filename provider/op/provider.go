@@ -23,6 +23,7 @@ import (
 
 	"github.com/guestpass/guestpass/pkg/clientip"
 	"github.com/guestpass/guestpass/pkg/derive"
+	"github.com/guestpass/guestpass/pkg/jsonhttp"
 	"github.com/guestpass/guestpass/pkg/session"
 	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/provider/pages"
@@ -324,5 +325,5 @@ func (t *Tenant) notFound(w http.ResponseWriter, r *http.Request) {
 		t.errorPage(w, r, http.StatusNotFound, pages.MsgNotFound)
 		return
 	}
-	writeJSONStatus(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such endpoint"})
+	jsonhttp.Write(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such endpoint"})
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/guestpass/guestpass/pkg/jsonhttp"
 )
 
 // The token endpoint is ours rather than the library's: the library takes
@@ -37,7 +39,7 @@ func (t *Tenant) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// What json.Encoder writes for resp, encoded by hand (jsonenc.go).
-	writeJSONBody(w, http.StatusOK, appendTokenResponse(make([]byte, 0, 2048), resp))
+	jsonhttp.WriteBody(w, http.StatusOK, appendTokenResponse(make([]byte, 0, 2048), resp))
 }
 
 // exchange authenticates the client first, whatever the grant: nothing a

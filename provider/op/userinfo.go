@@ -9,6 +9,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/guestpass/guestpass/pkg/jsonhttp"
 )
 
 // bearerError is an RFC 6750 §3 answer: the status, and a Bearer challenge
@@ -93,5 +95,5 @@ func (t *Tenant) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	// The ID token's user claims (storage.go), as a plain struct: the
 	// library's UserInfo marshals through a map.
-	writeJSON(w, t.storage.userClaims(at.Identity, at.Scopes))
+	jsonhttp.Write(w, http.StatusOK, t.storage.userClaims(at.Identity, at.Scopes))
 }

@@ -177,8 +177,10 @@ func TestSecTokenHeadersAndCORS(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &tok); err != nil || tok["id_token"] == nil {
 		t.Fatalf("token body: %s", body)
 	}
-	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
-		t.Fatalf("token response Cache-Control = %q", cc)
+	for h, want := range map[string]string{"Cache-Control": "no-store", "Pragma": "no-cache", "X-Content-Type-Options": "nosniff"} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("token response %s = %q, want %q", h, got, want)
+		}
 	}
 	if a := resp.Header.Get("Access-Control-Allow-Origin"); a != "" {
 		t.Fatalf("token endpoint allowed origin %q for https://evil.example", a)
@@ -186,8 +188,10 @@ func TestSecTokenHeadersAndCORS(t *testing.T) {
 	// An error answer is not cached either.
 	resp, _ = tokenRequest(t, e, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpCallback}},
 		"portal", "portal-secret", "")
-	if resp.StatusCode == http.StatusOK || !strings.Contains(resp.Header.Get("Cache-Control"), "no-store") {
-		t.Fatalf("reused code: %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	if resp.StatusCode == http.StatusOK || !strings.Contains(resp.Header.Get("Cache-Control"), "no-store") ||
+		resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("reused code: %d, Cache-Control %q, X-Content-Type-Options %q", resp.StatusCode,
+			resp.Header.Get("Cache-Control"), resp.Header.Get("X-Content-Type-Options"))
 	}
 
 	for _, m := range []string{http.MethodGet, http.MethodOptions} {

@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"path"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/pkg/jsonhttp"
 	"github.com/guestpass/guestpass/pkg/metrics"
 	"github.com/guestpass/guestpass/pkg/requestid"
 	"github.com/guestpass/guestpass/pkg/store"
@@ -233,15 +233,12 @@ func (rt *Router) unknownTenant(w http.ResponseWriter, r *http.Request) {
 func (rt *Router) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
 	if err := rt.st.Ping(ctx); err != nil {
 		rt.log.Warn("readiness: store unreachable", requestid.Field(r.Context()), zap.Error(err))
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"status":"unavailable","store":"unreachable"}` + "\n"))
+		jsonhttp.WriteBody(w, http.StatusServiceUnavailable, []byte(`{"status":"unavailable","store":"unreachable"}`+"\n"))
 		return
 	}
-	_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+	jsonhttp.WriteBody(w, http.StatusOK, []byte(`{"status":"ready"}`+"\n"))
 }
 
 func isBrowserGet(r *http.Request) bool {
@@ -266,9 +263,5 @@ func writeError(w http.ResponseWriter, r *http.Request, p *pages.Renderer, statu
 
 // writeJSONError writes {"error": code, "error_description": desc}.
 func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+	jsonhttp.Write(w, status, map[string]string{"error": code, "error_description": desc})
 }
