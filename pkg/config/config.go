@@ -197,4 +197,8 @@ type Client struct {
 	// AllowedOrigins lists the browser origins allowed by CORS for this
 	// client's token and userinfo calls. Empty: no CORS.
 	AllowedOrigins []string `yaml:"allowedOrigins"`
+	// IDTokenSigningAlg is the algorithm of this client's ID tokens: ES256
+	// (empty: the default) or RS256, for an app whose library verifies
+	// nothing else (OIDC's registration default). Access tokens stay ES256.
+	IDTokenSigningAlg string `yaml:"idTokenSigningAlg"`
 }

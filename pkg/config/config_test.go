@@ -187,6 +187,8 @@ func TestBadConfigs(t *testing.T) {
 		{"no redirect", `        redirectURIs: ["https://portal.example/callback"]` + "\n", "", nil, "tenants[0].clients[0].redirectURIs", "is empty"},
 		{"post logout bad", `        allowedOrigins`, `        postLogoutRedirectURIs: ["https://a@evil.example/"]` + "\n        allowedOrigins", nil, "tenants[0].clients[0].postLogoutRedirectURIs[0]", "user name"},
 		{"homeURL relative", `        allowedOrigins`, "        homeURL: /home\n        allowedOrigins", nil, "tenants[0].clients[0].homeURL", "not an absolute http(s) URL"},
+		{"id token alg HS256", `        allowedOrigins`, "        idTokenSigningAlg: HS256\n        allowedOrigins", nil, "tenants[0].clients[0].idTokenSigningAlg", `"HS256" is not allowed; use one of ES256, RS256`},
+		{"id token alg lower case", `        allowedOrigins`, "        idTokenSigningAlg: rs256\n        allowedOrigins", nil, "tenants[0].clients[0].idTokenSigningAlg", `"rs256" is not allowed`},
 		{"origin with slash", `["https://portal.example"]`, `["https://portal.example/"]`, nil, "tenants[0].clients[0].allowedOrigins[0]", "scheme://host[:port]"},
 		{"admin without secret", "      - id: app\n", "      - id: app\n        admin: true\n      - id: ops\n        admin: true\n", nil, "tenants[1].clients[1].secret", "required for an admin client"},
 		{"client duplicate", "      - id: app\n", "      - id: app\n        redirectURIs: [\"http://127.0.0.1/cb\"]\n      - id: app\n", nil, "tenants[1].clients[1].id", "must be unique"},

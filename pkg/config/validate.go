@@ -757,6 +757,9 @@ func (v *validator) clients(c *Config, t *Tenant, p string) {
 		for k, o := range cl.AllowedOrigins {
 			v.origin(fmt.Sprintf("%s.allowedOrigins[%d]", cp, k), o)
 		}
+		if cl.IDTokenSigningAlg != "" {
+			v.oneOf(cp+".idTokenSigningAlg", cl.IDTokenSigningAlg, "ES256", "RS256")
+		}
 	}
 }
 

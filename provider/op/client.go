@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
@@ -42,6 +43,18 @@ func newClient(tenant string, c Client) *client {
 		secretHash:   sha256.Sum256([]byte(c.Secret)),
 		loopbackOnly: httpOnlyLoopback(c.RedirectURIs),
 	}
+}
+
+// idTokenAlg is the algorithm of the client's ID tokens.
+func (c *client) idTokenAlg() jose.SignatureAlgorithm { return idTokenAlg(c.cfg) }
+
+// idTokenAlg is the algorithm of c's ID tokens: RS256 when configured,
+// else ES256.
+func idTokenAlg(c Client) jose.SignatureAlgorithm {
+	if c.IDTokenSigningAlg == string(jose.RS256) {
+		return jose.RS256
+	}
+	return jose.ES256
 }
 
 // public reports whether the client has no secret (PKCE S256 required).

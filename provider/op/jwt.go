@@ -2,9 +2,11 @@ package op
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -17,7 +19,8 @@ import (
 )
 
 // Tokens are compact JWS (RFC 7515 §7.1) signed with ES256 (RFC 7518
-// §3.4) by the code below rather than through go-jose and the library's
+// §3.4), or RS256 (§3.3) for the ID tokens of a client configured for it,
+// by the code below rather than through go-jose and the library's
 // claim types: a token endpoint signs two JWTs per request, and building a
 // go-jose signer per token, then marshalling the library's claims three
 // times over (struct, map, merged map) cost more than the signature
@@ -50,9 +53,9 @@ func encodedHeader(alg jose.SignatureAlgorithm, kid, typ string) (string, error)
 	return base64.RawURLEncoding.EncodeToString(b) + ".", nil
 }
 
-// errNotES256 refuses a key this signer does not implement: a stored key
-// of another algorithm is a damaged or foreign key set.
-var errNotES256 = errors.New("signing key is not an ES256 (P-256) key")
+// errWrongKey refuses a key that is not of its algorithm (ES256: P-256;
+// RS256: RSA of at least rsaKeyBits): a damaged or foreign key set.
+var errWrongKey = errors.New("signing key does not fit its algorithm")
 
 // signJWS returns header.payload.signature for the JSON of claims (the
 // claims we sign, with their encoders in jsonenc.go), with header one of
@@ -63,21 +66,32 @@ func (k *signingKey) signJWS(header string, claims jsonAppender) (string, error)
 		return "", fmt.Errorf("encode claims: %w", err)
 	}
 	enc := base64.RawURLEncoding
-	const sigLen = 64 // r and s, 32 bytes each (RFC 7518 §3.4)
+	const ecSigLen = 64 // r and s, 32 bytes each (RFC 7518 §3.4)
+	sigLen := ecSigLen
+	if k.rsa != nil {
+		sigLen = k.rsa.Size()
+	}
 	buf := make([]byte, 0, len(header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(sigLen))
 	buf = append(buf, header...)
 	buf = enc.AppendEncode(buf, payload)
 	digest := sha256.Sum256(buf)
+	buf = append(buf, '.')
+	if k.rsa != nil {
+		// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3).
+		sig, err := rsa.SignPKCS1v15(nil, k.rsa, crypto.SHA256, digest[:])
+		if err != nil {
+			return "", fmt.Errorf("sign: %w", err)
+		}
+		return string(enc.AppendEncode(buf, sig)), nil
+	}
 	r, s, err := ecdsa.Sign(rand.Reader, k.key, digest[:])
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}
-	var sig [sigLen]byte
-	r.FillBytes(sig[:sigLen/2])
-	s.FillBytes(sig[sigLen/2:])
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, sig[:])
-	return string(buf), nil
+	var sig [ecSigLen]byte
+	r.FillBytes(sig[:ecSigLen/2])
+	s.FillBytes(sig[ecSigLen/2:])
+	return string(enc.AppendEncode(buf, sig[:])), nil
 }
 
 // errBadJWS is every way a JWS can fail verification; the caller says
@@ -108,7 +122,7 @@ func (r *keyRing) verifyJWS(ctx context.Context, raw, typ string) ([]byte, error
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	k := ks.publishedKey(h.Kid, r.clock())
-	if k == nil {
+	if k == nil || k.key == nil {
 		return nil, errBadJWS
 	}
 	sb, err := enc.DecodeString(sig)
@@ -127,12 +141,23 @@ func (r *keyRing) verifyJWS(ctx context.Context, raw, typ string) ([]byte, error
 	return pb, nil
 }
 
-// newSigningKey is an opened key with its headers encoded.
-func newSigningKey(id string, alg jose.SignatureAlgorithm, priv *ecdsa.PrivateKey) (*signingKey, error) {
-	if alg != jose.ES256 || priv.Curve != elliptic.P256() {
-		return nil, errNotES256
+// newSigningKey is an opened key of alg with its headers encoded.
+func newSigningKey(id string, alg jose.SignatureAlgorithm, priv any) (*signingKey, error) {
+	k := &signingKey{id: id, alg: alg}
+	switch p := priv.(type) {
+	case *ecdsa.PrivateKey:
+		if alg != jose.ES256 || p.Curve != elliptic.P256() {
+			return nil, errWrongKey
+		}
+		k.key = p
+	case *rsa.PrivateKey:
+		if alg != jose.RS256 || p.N.BitLen() < rsaKeyBits {
+			return nil, errWrongKey
+		}
+		k.rsa = p
+	default:
+		return nil, errWrongKey
 	}
-	k := &signingKey{id: id, alg: alg, key: priv}
 	var err error
 	if k.atHeader, err = encodedHeader(alg, id, accessTokenType); err != nil {
 		return nil, err

@@ -18,15 +18,13 @@ import (
 	"github.com/guestpass/guestpass/pkg/store/memory"
 )
 
-// verifiedJWT checks raw's ES256 signature with k's public key and returns
-// its protected header and claims.
 // testKeyRing is a tenant's key ring over a memory store, and its
 // current signing key.
 func testKeyRing(tb testing.TB) (store.Store, *keyRing, *signingKey) {
 	tb.Helper()
 	st := memory.New(time.Now)
 	tb.Cleanup(func() { _ = st.Close() })
-	ring, err := newKeyRing(st, "fabrikam", make([]byte, 32), time.Now, 0)
+	ring, err := newKeyRing(jose.ES256, st, "fabrikam", make([]byte, 32), time.Now, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -37,6 +35,8 @@ func testKeyRing(tb testing.TB) (store.Store, *keyRing, *signingKey) {
 	return st, ring, key
 }
 
+// verifiedJWT checks raw's ES256 signature with k's public key and returns
+// its protected header and claims.
 func verifiedJWT(t *testing.T, k *signingKey, raw string) (jose.Header, map[string]any) {
 	t.Helper()
 	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
@@ -177,12 +177,29 @@ func (s libStorage) SetUserinfoFromRequest(_ context.Context, u *oidc.UserInfo, 
 	return nil
 }
 
-// BenchmarkSignJWS is one ID token's signature: almost all of it is the
-// ES256 signature itself.
+// BenchmarkSignJWS is one ID token's signature, in each algorithm: almost
+// all of it is the signature itself.
 //
 //	go test -run '^$' -bench BenchmarkSignJWS -benchmem ./provider/op
 func BenchmarkSignJWS(b *testing.B) {
-	_, _, key := testKeyRing(b)
+	for _, alg := range []jose.SignatureAlgorithm{jose.ES256, jose.RS256} {
+		b.Run(string(alg), func(b *testing.B) {
+			st := memory.New(time.Now)
+			defer st.Close()
+			ring, err := newKeyRing(alg, st, "fabrikam", make([]byte, 32), time.Now, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			key, err := ring.current(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchmarkSignJWS(b, key)
+		})
+	}
+}
+
+func benchmarkSignJWS(b *testing.B, key *signingKey) {
 	s := &storage{tenant: "fabrikam"}
 	ident := Identity{Subject: "sub-1", Email: "ada@guest.example", EmailVerified: true, Source: "otp",
 		AMR: []string{"otp"}, AuthTime: time.Now(), SessionID: "sess-1"}
@@ -229,7 +246,7 @@ func TestVerifyJWS(t *testing.T) {
 	}
 	otherStore := memory.New(time.Now)
 	defer otherStore.Close()
-	other, err := newKeyRing(otherStore, "fabrikam", make([]byte, 32), time.Now, 0)
+	other, err := newKeyRing(jose.ES256, otherStore, "fabrikam", make([]byte, 32), time.Now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

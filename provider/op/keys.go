@@ -7,11 +7,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,22 +90,34 @@ type storedSet struct {
 type signingKey struct {
 	id  string
 	alg jose.SignatureAlgorithm
+	// key is an ES256 key's, rsa an RS256 key's; the other is nil.
 	key *ecdsa.PrivateKey
+	rsa *rsa.PrivateKey
 	// atHeader and idHeader are the encoded protected headers of the
 	// key's access and ID tokens (jwt.go).
 	atHeader, idHeader string
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
-func (k *signingKey) Key() any                                    { return k.key }
-func (k *signingKey) ID() string                                  { return k.id }
+func (k *signingKey) Key() any {
+	if k.rsa != nil {
+		return k.rsa
+	}
+	return k.key
+}
+func (k *signingKey) ID() string { return k.id }
 
 type publicKey struct{ k *signingKey }
 
 func (p publicKey) ID() string                         { return p.k.id }
 func (p publicKey) Algorithm() jose.SignatureAlgorithm { return p.k.alg }
 func (p publicKey) Use() string                        { return "sig" }
-func (p publicKey) Key() any                           { return &p.k.key.PublicKey }
+func (p publicKey) Key() any {
+	if p.k.rsa != nil {
+		return &p.k.rsa.PublicKey
+	}
+	return &p.k.key.PublicKey
+}
 
 // ringKey is an opened key and when it signs from.
 type ringKey struct {
@@ -165,6 +179,7 @@ func (ks *keySet) publishedKey(kid string, now time.Time) *signingKey {
 // once, or find a rotation due at once, exactly one of them writes and
 // all of them then use (and publish) what it wrote.
 type keyRing struct {
+	alg      jose.SignatureAlgorithm // of every key of the ring
 	st       store.Store
 	key      string // store key
 	aead     cipher.AEAD
@@ -175,9 +190,27 @@ type keyRing struct {
 	loaded   time.Time
 }
 
-// newKeyRing returns a tenant's key ring; rotation is how long each key
-// signs (0: DefaultKeyRotation).
-func newKeyRing(st store.Store, tenant string, secret []byte, clock func() time.Time, rotation time.Duration) (*keyRing, error) {
+// RSA keys: RS256 is for ID tokens of the clients configured for it
+// (PRODUCT.md B6: ES256 by default, RS256 available per client), whose
+// libraries verify nothing else. 2048 bits, the size RFC 7518 §3.3 asks
+// at least and every such library takes.
+const rsaKeyBits = 2048
+
+// ringStoreKey names a ring's key set in the store: the ES256 ring keeps
+// the name it had before RS256 existed.
+func ringStoreKey(tenant string, alg jose.SignatureAlgorithm) string {
+	if alg == jose.ES256 {
+		return store.Key(tenant, "signing-keys")
+	}
+	return store.Key(tenant, "signing-keys-"+strings.ToLower(string(alg)))
+}
+
+// newKeyRing returns a tenant's key ring of alg (ES256 or RS256);
+// rotation is how long each key signs (0: DefaultKeyRotation).
+func newKeyRing(alg jose.SignatureAlgorithm, st store.Store, tenant string, secret []byte, clock func() time.Time, rotation time.Duration) (*keyRing, error) {
+	if alg != jose.ES256 && alg != jose.RS256 {
+		return nil, fmt.Errorf("signing keys: algorithm %s is not served", alg)
+	}
 	if rotation == 0 {
 		rotation = DefaultKeyRotation
 	}
@@ -192,7 +225,7 @@ func newKeyRing(st store.Store, tenant string, secret []byte, clock func() time.
 	if err != nil {
 		return nil, fmt.Errorf("signing key cipher: %w", err)
 	}
-	return &keyRing{st: st, key: store.Key(tenant, "signing-keys"), aead: aead, clock: clock, rotation: rotation}, nil
+	return &keyRing{alg: alg, st: st, key: ringStoreKey(tenant, alg), aead: aead, clock: clock, rotation: rotation}, nil
 }
 
 // set returns the key set, loading, creating or rotating it when due.
@@ -301,7 +334,15 @@ func (r *keyRing) rotate(set storedSet, now time.Time) (storedSet, error) {
 }
 
 func (r *keyRing) generate(now, active time.Time) (storedKey, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var (
+		priv any
+		err  error
+	)
+	if r.alg == jose.RS256 {
+		priv, err = rsa.GenerateKey(rand.Reader, rsaKeyBits)
+	} else {
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
 	if err != nil {
 		return storedKey{}, fmt.Errorf("generate signing key: %w", err)
 	}
@@ -316,7 +357,7 @@ func (r *keyRing) generate(now, active time.Time) (storedKey, error) {
 	id := uuid.NewString()
 	return storedKey{
 		ID:        id,
-		Alg:       string(jose.ES256),
+		Alg:       string(r.alg),
 		Sealed:    r.aead.Seal(nonce, nonce, der, []byte(r.key+"|"+id)),
 		CreatedAt: now.UTC(),
 		ActiveAt:  active.UTC(),
@@ -353,11 +394,10 @@ func (r *keyRing) unseal(sk storedKey) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse signing key: %w", err)
 	}
-	priv, ok := parsed.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, errors.New("signing key is not ECDSA")
+	if jose.SignatureAlgorithm(sk.Alg) != r.alg {
+		return nil, fmt.Errorf("signing key %s is %s in the %s key set", sk.ID, sk.Alg, r.alg)
 	}
-	return newSigningKey(sk.ID, jose.SignatureAlgorithm(sk.Alg), priv)
+	return newSigningKey(sk.ID, r.alg, parsed)
 }
 
 // current returns the key that signs now.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/guestpass/guestpass/pkg/store/memory"
 	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
@@ -34,15 +36,22 @@ func kids(t *testing.T, r *keyRing) (string, []string) {
 }
 
 // Replicas that start, or find a rotation due, at the same moment end up
-// with one key set; a replaced key stays published for retireAfter.
+// with one key set; a replaced key stays published for retireAfter. The
+// RSA ring (RS256 ID tokens) rotates as the EC ring does.
 func TestKeyRotationAcrossReplicas(t *testing.T) {
+	for _, alg := range []jose.SignatureAlgorithm{jose.ES256, jose.RS256} {
+		t.Run(string(alg), func(t *testing.T) { keyRotationAcrossReplicas(t, alg) })
+	}
+}
+
+func keyRotationAcrossReplicas(t *testing.T, alg jose.SignatureAlgorithm) {
 	clk := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	st := memory.New(clk.Now)
 	defer st.Close()
 	secret := make([]byte, 32)
 	rings := make([]*keyRing, 8)
 	for i := range rings {
-		r, err := newKeyRing(st, "fabrikam", secret, clk.Now, 0)
+		r, err := newKeyRing(alg, st, "fabrikam", secret, clk.Now, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,8 +113,8 @@ func TestSealedKeyBoundToTenant(t *testing.T) {
 	clk := storetest.NewClock(time.Now())
 	st := memory.New(clk.Now)
 	defer st.Close()
-	a, _ := newKeyRing(st, "a", make([]byte, 32), clk.Now, 0)
-	b, _ := newKeyRing(st, "b", make([]byte, 32), clk.Now, 0)
+	a, _ := newKeyRing(jose.ES256, st, "a", make([]byte, 32), clk.Now, 0)
+	b, _ := newKeyRing(jose.ES256, st, "b", make([]byte, 32), clk.Now, 0)
 	sk, err := a.generate(clk.Now(), clk.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +159,7 @@ func TestJWKSMaxAgeWithinLead(t *testing.T) {
 func TestKeyRotationMinimum(t *testing.T) {
 	st := memory.New(nil)
 	defer st.Close()
-	if _, err := newKeyRing(st, "fabrikam", make([]byte, 32), time.Now, MinKeyRotation-time.Minute); err == nil {
+	if _, err := newKeyRing(jose.ES256, st, "fabrikam", make([]byte, 32), time.Now, MinKeyRotation-time.Minute); err == nil {
 		t.Fatal("a rotation shorter than MinKeyRotation was accepted")
 	}
 }
@@ -163,7 +172,7 @@ func TestKeySetWithoutActiveTimes(t *testing.T) {
 	clk := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	st := memory.New(clk.Now)
 	defer st.Close()
-	r, err := newKeyRing(st, "fabrikam", make([]byte, 32), clk.Now, 0)
+	r, err := newKeyRing(jose.ES256, st, "fabrikam", make([]byte, 32), clk.Now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

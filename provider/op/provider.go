@@ -14,9 +14,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/rs/cors"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -97,6 +99,27 @@ type Tenant struct {
 	starter Starter
 }
 
+// idTokenAlgs are the algorithms the clients' ID tokens are signed with,
+// ES256 first; ES256 alone for a tenant without clients.
+func idTokenAlgs(clients []Client) []jose.SignatureAlgorithm {
+	es, rs := len(clients) == 0, false
+	for _, c := range clients {
+		if idTokenAlg(c) == jose.RS256 {
+			rs = true
+		} else {
+			es = true
+		}
+	}
+	var algs []jose.SignatureAlgorithm
+	if es {
+		algs = append(algs, jose.ES256)
+	}
+	if rs {
+		algs = append(algs, jose.RS256)
+	}
+	return algs
+}
+
 // New builds the provider of one tenant.
 func New(o Options) (*Tenant, error) {
 	if o.Clock == nil {
@@ -104,15 +127,24 @@ func New(o Options) (*Tenant, error) {
 	}
 	t := o.Tenant
 	issuer := strings.TrimRight(o.BaseURL, "/") + "/" + t.ID
-	keys, err := newKeyRing(o.Store, t.ID, o.Secret, o.Clock, o.KeyRotation)
+	keys, err := newKeyRing(jose.ES256, o.Store, t.ID, o.Secret, o.Clock, o.KeyRotation)
 	if err != nil {
 		return nil, err
+	}
+	idAlgs := idTokenAlgs(t.Clients)
+	var rsaKeys *keyRing
+	if slices.Contains(idAlgs, jose.RS256) {
+		if rsaKeys, err = newKeyRing(jose.RS256, o.Store, t.ID, o.Secret, o.Clock, o.KeyRotation); err != nil {
+			return nil, err
+		}
 	}
 	st := &storage{
 		tenant:          t.ID,
 		st:              o.Store,
 		clients:         make(map[string]*client, len(t.Clients)),
 		keys:            keys,
+		rsaKeys:         rsaKeys,
+		idTokenAlgs:     idAlgs,
 		clock:           o.Clock,
 		sessionLifetime: t.SessionLifetime,
 		authorizePerIP:  o.AuthorizePerIPPerMinute,

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guestpass/guestpass/pkg/store/memory"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/guestpass/guestpass/pkg/store/memory"
 )
 
 // refreshStorage is a tenant's storage over a memory store, and a refresh

@@ -29,4 +29,9 @@ type Client struct {
 	// AllowedOrigins are the browser origins CORS lets call the token and
 	// userinfo endpoints for this client.
 	AllowedOrigins []string
+	// IDTokenSigningAlg signs this client's ID tokens: "" or ES256 (the
+	// tenant's ES256 keys), or RS256 (its RSA keys, made when a client
+	// first needs them). Access tokens are ES256 for every client: only
+	// guestpass and resource servers reading our JWKS verify them.
+	IDTokenSigningAlg string
 }

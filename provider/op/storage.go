@@ -51,8 +51,14 @@ type storage struct {
 	tenant  string
 	st      store.Store
 	clients map[string]*client
-	keys    *keyRing
-	clock   func() time.Time
+	// keys are the ES256 keys: every access token, and the ID tokens of
+	// clients that do not ask for RS256. rsaKeys sign the ID tokens of
+	// those that do; nil when no client of the tenant does.
+	keys, rsaKeys *keyRing
+	// idTokenAlgs are the algorithms the tenant's clients get their ID
+	// tokens in (discovery's id_token_signing_alg_values_supported).
+	idTokenAlgs []jose.SignatureAlgorithm
+	clock       func() time.Time
 	// sessionLifetime bounds a refresh token family (absolute).
 	sessionLifetime time.Duration
 	// authorizePerIP caps /authorize hits per client IP per minute
@@ -558,11 +564,51 @@ func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	return s.keys.current(ctx)
 }
 
+// SignatureAlgorithms are the ID tokens' algorithms: what discovery
+// advertises is what some client of the tenant gets.
 func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{jose.ES256}, nil
+	return s.idTokenAlgs, nil
 }
 
-func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) { return s.keys.keySet(ctx) }
+// KeySet is every ring's published keys: the JWKS, and what the library
+// checks an id_token_hint against.
+func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
+	keys, err := s.keys.keySet(ctx)
+	if err != nil || s.rsaKeys == nil {
+		return keys, err
+	}
+	rsaKeys, err := s.rsaKeys.keySet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(keys, rsaKeys...), nil
+}
+
+// idTokenKey is the key that signs c's ID tokens now.
+func (s *storage) idTokenKey(ctx context.Context, c *client, es256 *signingKey) (*signingKey, error) {
+	if c.idTokenAlg() != jose.RS256 {
+		return es256, nil
+	}
+	if s.rsaKeys == nil {
+		// New builds the RSA ring whenever a client asks for RS256.
+		return nil, fmt.Errorf("client %s: no RS256 keys", c.cfg.ID)
+	}
+	return s.rsaKeys.current(ctx)
+}
+
+// loadKeys loads (or makes) every ring's keys; the error of the first
+// that cannot be.
+func (s *storage) loadKeys(ctx context.Context) error {
+	if _, err := s.keys.set(ctx); err != nil {
+		return err
+	}
+	if s.rsaKeys != nil {
+		if _, err := s.rsaKeys.set(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
 	c, ok := s.clients[id]

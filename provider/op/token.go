@@ -155,7 +155,11 @@ func (t *Tenant) tokenResponse(ctx context.Context, req op.TokenRequest, c *clie
 		if err != nil {
 			return nil, err
 		}
-		if resp.IDToken, err = key.signJWS(key.idHeader, claims); err != nil {
+		idKey, err := s.idTokenKey(ctx, c, key)
+		if err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+		if resp.IDToken, err = idKey.signJWS(idKey.idHeader, claims); err != nil {
 			return nil, fmt.Errorf("id token: %w", err)
 		}
 	}

@@ -41,7 +41,7 @@ func (t *Tenant) storeFailed(w http.ResponseWriter, r *http.Request, err error) 
 // library reports without the cause: a valid token would be called
 // inactive, a valid id_token_hint invalid. Loaded keys cost no trip.
 func (t *Tenant) keysLoaded(ctx context.Context) error {
-	if _, err := t.storage.keys.set(ctx); err != nil && store.Down(err) {
+	if err := t.storage.loadKeys(ctx); err != nil && store.Down(err) {
 		return err
 	}
 	return nil

@@ -60,6 +60,7 @@ func opClients(cs []config.Client) []op.Client {
 		out = append(out, op.Client{
 			ID: c.ID, Name: c.Name, Secret: c.Secret, Admin: c.Admin,
 			RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, AllowedOrigins: c.AllowedOrigins,
+			IDTokenSigningAlg: c.IDTokenSigningAlg,
 		})
 	}
 	return out

@@ -1,0 +1,120 @@
+package op
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/guestpass/guestpass/pkg/store/memory"
+)
+
+// A tenant's RSA ring lives beside its EC ring under its own store key,
+// signs RS256 JWS that go-jose verifies with the published JWK, and opens
+// nothing but RSA keys: an EC set under its name is refused, as is an EC
+// key for RS256, an RSA key for ES256 or an RSA key under 2048 bits. The
+// access-token check (verifyJWS) takes no RS256 token.
+func TestRS256Ring(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New(time.Now)
+	defer st.Close()
+	secret := make([]byte, 32)
+	ec, err := newKeyRing(jose.ES256, st, "fabrikam", secret, time.Now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := newKeyRing(jose.RS256, st, "fabrikam", secret, time.Now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.key == ec.key || !strings.HasSuffix(rs.key, "signing-keys-rs256") {
+		t.Fatalf("RSA ring's store key %q (EC ring's %q)", rs.key, ec.key)
+	}
+	eck, err := ec.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsk, err := rs.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rsk.rsa == nil || rsk.key != nil || rsk.rsa.N.BitLen() != rsaKeyBits || rsk.SignatureAlgorithm() != jose.RS256 {
+		t.Fatalf("RSA ring's key: %+v", rsk)
+	}
+	if again, _ := ec.current(ctx); again.id != eck.id {
+		t.Fatal("making the RSA ring changed the EC ring's key")
+	}
+
+	raw, err := rsk.signJWS(rsk.idHeader, testClaims{`{"sub":"ada"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := rs.keySet(ctx)
+	if err != nil || len(pub) != 1 {
+		t.Fatalf("RSA ring publishes %v (%v)", pub, err)
+	}
+	payload, err := jws.Verify(pub[0].Key())
+	if err != nil || string(payload) != `{"sub":"ada"}` {
+		t.Fatalf("RS256 JWS: %q %v", payload, err)
+	}
+	if h := jws.Signatures[0].Protected; h.KeyID != rsk.id || h.ExtraHeaders["typ"] != idTokenType {
+		t.Fatalf("header %+v", h)
+	}
+	if _, err := rs.verifyJWS(ctx, raw, idTokenType); !errors.Is(err, errBadJWS) {
+		t.Fatalf("verifyJWS took an RS256 token: %v", err)
+	}
+
+	// The EC set copied under the RSA ring's name does not open there.
+	set, err := st.Get(ctx, ec.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := memory.New(time.Now)
+	defer other.Close()
+	swapped, _ := newKeyRing(jose.RS256, other, "fabrikam", secret, time.Now, 0)
+	swapped.key = ec.key // the sealing binds the store key: open it as the EC ring would
+	if err := swapped.st.Set(ctx, swapped.key, set, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := swapped.current(ctx); err == nil || !strings.Contains(err.Error(), "ES256 in the RS256 key set") {
+		t.Fatalf("EC set opened by the RSA ring: %v", err)
+	}
+
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	for name, c := range map[string]struct {
+		alg jose.SignatureAlgorithm
+		key any
+	}{
+		"EC key for RS256": {jose.RS256, ecKey}, "RSA key for ES256": {jose.ES256, rsk.rsa},
+		"RSA key of 1024 bits": {jose.RS256, small}, "P-384 key for ES256": {jose.ES256, mustP384(t)},
+	} {
+		if _, err := newSigningKey("k", c.alg, c.key); !errors.Is(err, errWrongKey) {
+			t.Errorf("%s: %v, want errWrongKey", name, err)
+		}
+	}
+}
+
+func mustP384(t *testing.T) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// testClaims is a claims value whose JSON is given.
+type testClaims struct{ json string }
+
+func (c testClaims) appendJSON(b []byte) ([]byte, error) { return append(b, c.json...), nil }
