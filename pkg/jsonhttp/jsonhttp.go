@@ -1,7 +1,7 @@
 // Package jsonhttp writes the JSON answers of guestpass's programmatic
-// endpoints (the OP's token, userinfo, introspection and revocation, the
-// admin API, the server's own errors for programs) with one set of
-// headers. They were written in three places and had drifted: the OP's
+// endpoints (the OP's token, userinfo, introspection and OAuth errors,
+// the admin API, the server's own errors for programs and /readyz) with
+// one set of headers. They were written in three places and had drifted: the OP's
 // answers lacked nosniff, the server's and the admin API's lacked
 // Pragma. Discovery and the JWKS are cacheable by design and write their
 // own headers.

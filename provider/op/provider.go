@@ -127,16 +127,16 @@ func New(o Options) (*Tenant, error) {
 	}
 	t := o.Tenant
 	issuer := strings.TrimRight(o.BaseURL, "/") + "/" + t.ID
-	keys, err := newKeyRing(jose.ES256, o.Store, t.ID, o.Secret, o.Clock, o.KeyRotation)
+	keys, err := newKeyRing(jose.ES256, true, o.Store, t.ID, o.Secret, o.Clock, o.KeyRotation)
 	if err != nil {
 		return nil, err
 	}
 	idAlgs := idTokenAlgs(t.Clients)
-	var rsaKeys *keyRing
-	if slices.Contains(idAlgs, jose.RS256) {
-		if rsaKeys, err = newKeyRing(jose.RS256, o.Store, t.ID, o.Secret, o.Clock, o.KeyRotation); err != nil {
-			return nil, err
-		}
+	// The RSA ring exists in every tenant: without an RS256 client it
+	// only publishes the keys an earlier configuration signed with.
+	rsaKeys, err := newKeyRing(jose.RS256, slices.Contains(idAlgs, jose.RS256), o.Store, t.ID, o.Secret, o.Clock, o.KeyRotation)
+	if err != nil {
+		return nil, err
 	}
 	st := &storage{
 		tenant:          t.ID,

@@ -13,7 +13,9 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/guestpass/guestpass/pkg/store"
 	"github.com/guestpass/guestpass/pkg/store/memory"
+	"github.com/guestpass/guestpass/pkg/store/storetest"
 )
 
 // A tenant's RSA ring lives beside its EC ring under its own store key,
@@ -26,15 +28,15 @@ func TestRS256Ring(t *testing.T) {
 	st := memory.New(time.Now)
 	defer st.Close()
 	secret := make([]byte, 32)
-	ec, err := newKeyRing(jose.ES256, st, "fabrikam", secret, time.Now, 0)
+	ec, err := newKeyRing(jose.ES256, true, st, "fabrikam", secret, time.Now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := newKeyRing(jose.RS256, st, "fabrikam", secret, time.Now, 0)
+	rs, err := newKeyRing(jose.RS256, true, st, "fabrikam", secret, time.Now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rs.key == ec.key || !strings.HasSuffix(rs.key, "signing-keys-rs256") {
+	if rs.key == ec.key || !strings.HasSuffix(rs.key, "signing-keys-rsa") {
 		t.Fatalf("RSA ring's store key %q (EC ring's %q)", rs.key, ec.key)
 	}
 	eck, err := ec.current(ctx)
@@ -82,7 +84,7 @@ func TestRS256Ring(t *testing.T) {
 	}
 	other := memory.New(time.Now)
 	defer other.Close()
-	swapped, _ := newKeyRing(jose.RS256, other, "fabrikam", secret, time.Now, 0)
+	swapped, _ := newKeyRing(jose.RS256, true, other, "fabrikam", secret, time.Now, 0)
 	swapped.key = ec.key // the sealing binds the store key: open it as the EC ring would
 	if err := swapped.st.Set(ctx, swapped.key, set, 0); err != nil {
 		t.Fatal(err)
@@ -118,3 +120,68 @@ func mustP384(t *testing.T) *ecdsa.PrivateKey {
 type testClaims struct{ json string }
 
 func (c testClaims) appendJSON(b []byte) ([]byte, error) { return append(b, c.json...), nil }
+
+// A reload that removes a tenant's last RS256 client leaves a ring that
+// signs nothing and writes nothing, but publishes the keys its tokens
+// were signed with for as long as rotation would have: the latest until
+// retireAfter past the end of its period. A tenant that never had an
+// RS256 client publishes no RSA key and stores none.
+func TestRS256RingOutlivesItsLastClient(t *testing.T) {
+	ctx := context.Background()
+	clk := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	st := memory.New(clk.Now)
+	defer st.Close()
+	secret := make([]byte, 32)
+
+	never, err := newKeyRing(jose.RS256, false, st, "contoso", secret, clk.Now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub, err := never.keySet(ctx); err != nil || len(pub) != 0 {
+		t.Fatalf("a tenant without RS256 clients publishes %v (%v)", pub, err)
+	}
+	if _, err := st.Get(ctx, never.key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a ring that does not sign stored a set: %v", err)
+	}
+
+	signing, _ := newKeyRing(jose.RS256, true, st, "fabrikam", secret, clk.Now, 0)
+	k, err := signing.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := st.Get(ctx, signing.key)
+	clk.Advance(time.Hour)
+	retired, _ := newKeyRing(jose.RS256, false, st, "fabrikam", secret, clk.Now, 0)
+	if _, err := retired.current(ctx); err == nil {
+		t.Fatal("a ring without RS256 clients gave a signing key")
+	}
+	published := func() []string {
+		t.Helper()
+		retired.cur = nil // read the store again, as after keyRefresh
+		pub, err := retired.keySet(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, p := range pub {
+			ids = append(ids, p.ID())
+		}
+		return ids
+	}
+	if ids := published(); len(ids) != 1 || ids[0] != k.id {
+		t.Fatalf("after the last RS256 client went: published %v, want %s", ids, k.id)
+	}
+	// Past the key's period, when rotation would have replaced it, and
+	// until retireAfter after that: still published, nothing written.
+	clk.Advance(DefaultKeyRotation + retireAfter - 2*time.Hour)
+	if ids := published(); len(ids) != 1 {
+		t.Fatalf("within retireAfter of the period's end: published %v", ids)
+	}
+	if after, _ := st.Get(ctx, signing.key); string(after) != string(before) {
+		t.Fatal("a ring that does not sign rewrote the set")
+	}
+	clk.Advance(2 * time.Hour)
+	if ids := published(); len(ids) != 0 {
+		t.Fatalf("retireAfter past the period's end: published %v, want none", ids)
+	}
+}

@@ -53,7 +53,8 @@ type storage struct {
 	clients map[string]*client
 	// keys are the ES256 keys: every access token, and the ID tokens of
 	// clients that do not ask for RS256. rsaKeys sign the ID tokens of
-	// those that do; nil when no client of the tenant does.
+	// those that do; with none, the ring only publishes what it signed
+	// before (keyRing.signs).
 	keys, rsaKeys *keyRing
 	// idTokenAlgs are the algorithms the tenant's clients get their ID
 	// tokens in (discovery's id_token_signing_alg_values_supported).
@@ -574,8 +575,8 @@ func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorith
 // checks an id_token_hint against.
 func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 	keys, err := s.keys.keySet(ctx)
-	if err != nil || s.rsaKeys == nil {
-		return keys, err
+	if err != nil {
+		return nil, err
 	}
 	rsaKeys, err := s.rsaKeys.keySet(ctx)
 	if err != nil {
@@ -584,16 +585,26 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 	return append(keys, rsaKeys...), nil
 }
 
-// idTokenKey is the key that signs c's ID tokens now.
-func (s *storage) idTokenKey(ctx context.Context, c *client, es256 *signingKey) (*signingKey, error) {
+// signers are the keys that sign one token answer now.
+type signers struct{ at, id *signingKey }
+
+// signersFor returns the keys of c's tokens: the access token's (ES256)
+// and the ID token's (the client's algorithm). The token endpoint asks
+// before it spends a code or a refresh token, so a key that cannot be
+// had (an outage at a ring's first load) leaves the grant usable.
+func (s *storage) signersFor(ctx context.Context, c *client) (signers, error) {
+	at, err := s.keys.current(ctx)
+	if err != nil {
+		return signers{}, fmt.Errorf("signing key: %w", err)
+	}
 	if c.idTokenAlg() != jose.RS256 {
-		return es256, nil
+		return signers{at: at, id: at}, nil
 	}
-	if s.rsaKeys == nil {
-		// New builds the RSA ring whenever a client asks for RS256.
-		return nil, fmt.Errorf("client %s: no RS256 keys", c.cfg.ID)
+	id, err := s.rsaKeys.current(ctx)
+	if err != nil {
+		return signers{}, fmt.Errorf("signing key: %w", err)
 	}
-	return s.rsaKeys.current(ctx)
+	return signers{at: at, id: id}, nil
 }
 
 // loadKeys loads (or makes) every ring's keys; the error of the first
@@ -602,12 +613,8 @@ func (s *storage) loadKeys(ctx context.Context) error {
 	if _, err := s.keys.set(ctx); err != nil {
 		return err
 	}
-	if s.rsaKeys != nil {
-		if _, err := s.rsaKeys.set(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := s.rsaKeys.set(ctx)
+	return err
 }
 
 func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {

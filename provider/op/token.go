@@ -54,19 +54,27 @@ func (t *Tenant) exchange(ctx context.Context, r *http.Request, form url.Values)
 	if oe != nil {
 		return nil, oe
 	}
+	var grantFn func(context.Context, *client, signers, url.Values) (*oidc.AccessTokenResponse, error)
 	switch oidc.GrantType(grant) {
 	case oidc.GrantTypeCode:
-		return t.codeGrant(ctx, c, form)
+		grantFn = t.codeGrant
 	case oidc.GrantTypeRefreshToken:
-		return t.refreshGrant(ctx, c, form)
+		grantFn = t.refreshGrant
 	case oidc.GrantTypeClientCredentials:
-		return t.clientCredentialsGrant(ctx, c, form)
+		grantFn = t.clientCredentialsGrant
+	default:
+		return nil, &oauthError{status: http.StatusBadRequest, code: string(oidc.UnsupportedGrantType),
+			desc: "grant_type is not supported"}
 	}
-	return nil, &oauthError{status: http.StatusBadRequest, code: string(oidc.UnsupportedGrantType),
-		desc: "grant_type is not supported"}
+	// The keys before anything is spent (signersFor).
+	sg, err := t.storage.signersFor(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return grantFn(ctx, c, sg, form)
 }
 
-func (t *Tenant) codeGrant(ctx context.Context, c *client, form url.Values) (*oidc.AccessTokenResponse, error) {
+func (t *Tenant) codeGrant(ctx context.Context, c *client, sg signers, form url.Values) (*oidc.AccessTokenResponse, error) {
 	code := form.Get("code")
 	if code == "" {
 		return nil, invalidRequest("code is missing")
@@ -80,10 +88,10 @@ func (t *Tenant) codeGrant(ctx context.Context, c *client, form url.Values) (*oi
 	if err != nil {
 		return nil, err
 	}
-	return t.tokenResponse(ctx, a, c, code)
+	return t.tokenResponse(ctx, a, c, sg, code)
 }
 
-func (t *Tenant) refreshGrant(ctx context.Context, c *client, form url.Values) (*oidc.AccessTokenResponse, error) {
+func (t *Tenant) refreshGrant(ctx context.Context, c *client, sg signers, form url.Values) (*oidc.AccessTokenResponse, error) {
 	tok := form.Get("refresh_token")
 	if tok == "" {
 		return nil, invalidRequest("refresh_token is missing")
@@ -105,12 +113,12 @@ func (t *Tenant) refreshGrant(ctx context.Context, c *client, form url.Values) (
 		}
 		rt.SetCurrentScopes(scope)
 	}
-	return t.tokenResponse(ctx, rt, c, "")
+	return t.tokenResponse(ctx, rt, c, sg, "")
 }
 
 // clientCredentialsGrant: only admin clients may (PRODUCT.md B5); any
 // other authenticated client is told so (RFC 6749 §5.2 unauthorized_client).
-func (t *Tenant) clientCredentialsGrant(ctx context.Context, c *client, form url.Values) (*oidc.AccessTokenResponse, error) {
+func (t *Tenant) clientCredentialsGrant(ctx context.Context, c *client, sg signers, form url.Values) (*oidc.AccessTokenResponse, error) {
 	if c.public() || !c.cfg.Admin {
 		return nil, &oauthError{status: http.StatusBadRequest, code: string(oidc.UnauthorizedClient),
 			desc: "this client may not use the client_credentials grant"}
@@ -119,13 +127,13 @@ func (t *Tenant) clientCredentialsGrant(ctx context.Context, c *client, form url
 	if oe != nil {
 		return nil, oe
 	}
-	return t.tokenResponse(ctx, &clientCredentialsRequest{clientID: c.cfg.ID, scopes: scopes}, c, "")
+	return t.tokenResponse(ctx, &clientCredentialsRequest{clientID: c.cfg.ID, scopes: scopes}, c, sg, "")
 }
 
 // tokenResponse saves and signs the tokens of req (a refresh token being
 // rotated is req itself). An ID token only when openid was requested:
 // without it this is plain OAuth (OIDC Core §3.1.3.3).
-func (t *Tenant) tokenResponse(ctx context.Context, req op.TokenRequest, c *client, code string) (*oidc.AccessTokenResponse, error) {
+func (t *Tenant) tokenResponse(ctx context.Context, req op.TokenRequest, c *client, sg signers, code string) (*oidc.AccessTokenResponse, error) {
 	s := t.storage
 	var (
 		id, refresh string
@@ -140,11 +148,7 @@ func (t *Tenant) tokenResponse(ctx context.Context, req op.TokenRequest, c *clie
 	if err != nil {
 		return nil, err
 	}
-	key, err := s.keys.current(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
-	}
-	at, err := key.signJWS(key.atHeader, s.accessTokenClaims(t.issuer, req, c, id, exp))
+	at, err := sg.at.signJWS(sg.at.atHeader, s.accessTokenClaims(t.issuer, req, c, id, exp))
 	if err != nil {
 		return nil, fmt.Errorf("access token: %w", err)
 	}
@@ -155,11 +159,7 @@ func (t *Tenant) tokenResponse(ctx context.Context, req op.TokenRequest, c *clie
 		if err != nil {
 			return nil, err
 		}
-		idKey, err := s.idTokenKey(ctx, c, key)
-		if err != nil {
-			return nil, fmt.Errorf("signing key: %w", err)
-		}
-		if resp.IDToken, err = idKey.signJWS(idKey.idHeader, claims); err != nil {
+		if resp.IDToken, err = sg.id.signJWS(sg.id.idHeader, claims); err != nil {
 			return nil, fmt.Errorf("id token: %w", err)
 		}
 	}
@@ -253,8 +253,9 @@ func (s *storage) idTokenClaims(issuer string, req op.IDTokenRequest, c *client,
 	return claims, nil
 }
 
-// halfHash is at_hash and c_hash for ES256 (OIDC Core §3.1.3.6): the
-// left half of the SHA-256 of the token, base64url.
+// halfHash is at_hash and c_hash for ES256 and RS256, both on SHA-256
+// (OIDC Core §3.1.3.6): the left half of the SHA-256 of the token,
+// base64url.
 func halfHash(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return base64.RawURLEncoding.EncodeToString(h[:len(h)/2])

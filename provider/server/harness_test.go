@@ -145,6 +145,9 @@ type envOptions struct {
 	// logger, when set, replaces the observed debug logger (e.logs is
 	// then nil): benchmarks log as a production process does.
 	logger *zap.Logger
+	// wrapStore, when set, wraps the env's store before the server is
+	// built (faults on chosen keys).
+	wrapStore func(store.Store) store.Store
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -190,6 +193,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 		e.store = rs
 	} else {
 		e.store = memory.New(e.clock.Now)
+	}
+	if o.wrapStore != nil {
+		e.store = o.wrapStore(e.store)
 	}
 	t.Cleanup(func() { _ = e.store.Close() })
 

@@ -33,7 +33,7 @@ var permanentKinds = []struct {
 	{regexp.MustCompile(`^gx:(all|source:.*|state:.*)$`), "the admin API's list indexes of the records"},
 	{regexp.MustCompile(`^invite-current$`), "each invited guest's newest redeem token (pkg/guests invitations)"},
 	{regexp.MustCompile(`^policy$`), "the tenant's switches set through the admin API"},
-	{regexp.MustCompile(`^signing-keys$`), "the tenant's signing keys (their rotation drops old ones)"},
+	{regexp.MustCompile(`^signing-keys(-rsa)?$`), "the tenant's signing keys, EC and RSA (their rotation drops old ones)"},
 	{regexp.MustCompile(`^(outbox:q|outbox:tenants)$`), "the mail queue and its tenants: entries leave as mails go"},
 }
 
@@ -60,7 +60,8 @@ func TestNoKeyWithoutTTLGrowsWithTraffic(t *testing.T) {
 	m := newMocks()
 	e, ks := newKeyspaceEnv(t, envOptions{outbox: true, connectors: m.registry(), configure: func(c *config.Config) {
 		mockConnectors(c)
-		c.Tenant("fabrikam").EmailOTP.ResendCooldown = 0 // the second round mails the same addresses at once
+		c.Tenant("fabrikam").EmailOTP.ResendCooldown = 0            // the second round mails the same addresses at once
+		c.Tenant("fabrikam").Clients[0].IDTokenSigningAlg = "RS256" // the RSA ring's keys too
 		c.Tenant("contoso").EmailOTP.ResendCooldown = 0
 	}})
 	const (

@@ -65,6 +65,17 @@ const (
 	maxUpstreamRoundTrips = 8
 )
 
+// warmJWKS fetches the tenants' JWKS, as every relying party does once:
+// it loads both key rings (the RSA ring publishes what an RS256 client's
+// tokens were signed with, if any), which a replica then re-reads once per
+// keyRefresh, not per sign-in.
+func warmJWKS(t *testing.T, e *env, tenants ...string) {
+	t.Helper()
+	for _, tenant := range tenants {
+		jwks(t, e, tenant)
+	}
+}
+
 // countHook counts Redis round trips: each command and each pipeline is one.
 type countHook struct{ n atomic.Int64 }
 
@@ -101,6 +112,7 @@ func TestSignInRedisRoundTrips(t *testing.T) {
 	rc := newRP(t, e, "contoso", "portal", "contoso-secret")
 	clientCredentials(t, e, "fabrikam", "admin", "admin-secret")
 	clientCredentials(t, e, "contoso", "admin", "contoso-admin-secret")
+	warmJWKS(t, e, "fabrikam", "contoso")
 
 	measure := roundTrips(t, e)
 
@@ -141,6 +153,7 @@ func TestConnectorRedisRoundTrips(t *testing.T) {
 	m.pw["contoso"].SetUser("ada@staff.example", mock.User{Password: "right horse"})
 	r := newRP(t, e, "contoso", "portal", "contoso-secret")
 	clientCredentials(t, e, "contoso", "admin", "contoso-admin-secret")
+	warmJWKS(t, e, "contoso")
 
 	measure := roundTrips(t, e)
 	measure("password connector, first sign-in", maxPasswordRoundTrips, func() {

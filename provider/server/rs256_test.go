@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/guestpass/guestpass/pkg/config"
+	"github.com/guestpass/guestpass/pkg/store"
 )
 
 // jwsHeader decodes a compact JWS's protected header.
@@ -62,11 +65,7 @@ func jwks(t *testing.T, e *env, tenant string) map[string][2]string {
 // and the RS256 ID token is a valid id_token_hint at authorize (single
 // sign-on, silently) and at end_session (logout without confirmation).
 func TestRS256ClientIDTokens(t *testing.T) {
-	e := newEnv(t, envOptions{configure: func(c *config.Config) {
-		c.Tenants[0].Clients = append(c.Tenants[0].Clients, config.Client{ID: "legacy", Name: "Legacy",
-			Secret: "legacy-secret", RedirectURIs: []string{rpCallback}, PostLogoutRedirectURIs: []string{rpHome},
-			IDTokenSigningAlg: "RS256"})
-	}})
+	e := newEnv(t, envOptions{configure: addRS256Client})
 	const ada = "ada@guest.example"
 	invite(t, e, "fabrikam", ada, "Ada")
 	ctx := context.Background()
@@ -137,6 +136,63 @@ func TestRS256ClientIDTokens(t *testing.T) {
 		t.Fatalf("logout with the RS256 ID token: %d to %q, want %s at once", p.status, p.location(t), rpHome)
 	}
 	signedOut(t, e, b)
+}
+
+// addRS256Client gives fabrikam a client whose ID tokens are RS256.
+func addRS256Client(c *config.Config) {
+	c.Tenant("fabrikam").Clients = append(c.Tenant("fabrikam").Clients, config.Client{ID: "legacy", Name: "Legacy",
+		Secret: "legacy-secret", RedirectURIs: []string{rpCallback}, PostLogoutRedirectURIs: []string{rpHome},
+		IDTokenSigningAlg: "RS256"})
+}
+
+// rsaKeysDown refuses every read of the RSA key set while down is set:
+// an outage that strikes between a grant's own reads and its key's.
+type rsaKeysDown struct {
+	store.Store
+	down atomic.Bool
+}
+
+func (s *rsaKeysDown) Get(ctx context.Context, key string) ([]byte, error) {
+	if s.down.Load() && strings.HasSuffix(key, "signing-keys-rsa") {
+		return nil, fmt.Errorf("read %s: %w", key, store.ErrUnavailable)
+	}
+	return s.Store.Get(ctx, key)
+}
+
+// While a tenant's RSA keys cannot be loaded, its JWKS is a 503, and the
+// token endpoint, which finds its signing keys before it spends anything,
+// answers an RS256 client's code exchange with a 503 that leaves the code
+// as it was: the same code works once the keys can be loaded.
+func TestRS256KeysBeforeTheCodeIsSpent(t *testing.T) {
+	faulty := &rsaKeysDown{}
+	e := newEnv(t, envOptions{configure: addRS256Client, wrapStore: func(s store.Store) store.Store {
+		faulty.Store = s
+		return faulty
+	}})
+	const ada = "ada@guest.example"
+	invite(t, e, "fabrikam", ada, "Ada")
+	legacy := newRP(t, e, "fabrikam", "legacy", "legacy-secret")
+	p := signIn(t, e, newBrowser(t), legacy.authURL(), ada)
+	code := mustURL(t, p.url).Query().Get("code")
+
+	faulty.down.Store(true)
+	// The JWKS cannot be had whole: a 503, not the library's 500 or a
+	// key set without the RSA keys.
+	keys, err := http.Get(e.issuer("fabrikam") + "/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys.Body.Close()
+	if keys.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("JWKS with the RSA keys unreachable: %d, want 503", keys.StatusCode)
+	}
+	resp, body := tokenRequest(t, e, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {rpCallback}, "code_verifier": {legacy.verifier}}, "legacy", "legacy-secret", "")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "temporarily_unavailable") {
+		t.Fatalf("RSA keys unreachable: %d %s, want 503 temporarily_unavailable", resp.StatusCode, body)
+	}
+	faulty.down.Store(false)
+	legacy.callback(t, e, "fabrikam", p) // the same code, spent only now
 }
 
 func mustDiscovery(t *testing.T, e *env, tenant string) map[string]any {
