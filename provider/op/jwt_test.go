@@ -24,7 +24,7 @@ func testKeyRing(tb testing.TB) (store.Store, *keyRing, *signingKey) {
 	tb.Helper()
 	st := memory.New(time.Now)
 	tb.Cleanup(func() { _ = st.Close() })
-	ring, err := newKeyRing(jose.ES256, true, st, "fabrikam", make([]byte, 32), time.Now, 0)
+	ring, err := newKeyRing(jose.ES256, st, "fabrikam", make([]byte, 32), time.Now, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func BenchmarkSignJWS(b *testing.B) {
 		b.Run(string(alg), func(b *testing.B) {
 			st := memory.New(time.Now)
 			defer st.Close()
-			ring, err := newKeyRing(alg, true, st, "fabrikam", make([]byte, 32), time.Now, 0)
+			ring, err := newKeyRing(alg, st, "fabrikam", make([]byte, 32), time.Now, 0)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -246,7 +246,7 @@ func TestVerifyJWS(t *testing.T) {
 	}
 	otherStore := memory.New(time.Now)
 	defer otherStore.Close()
-	other, err := newKeyRing(jose.ES256, true, otherStore, "fabrikam", make([]byte, 32), time.Now, 0)
+	other, err := newKeyRing(jose.ES256, otherStore, "fabrikam", make([]byte, 32), time.Now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

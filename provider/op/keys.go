@@ -35,6 +35,9 @@ const (
 	// keyRefresh is how long a replica trusts its cached key set before
 	// re-reading the store (so a key written by another replica is seen).
 	keyRefresh = 5 * time.Minute
+	// loadRetry is how long a replica keeps its cached set after a failed
+	// re-read before it asks the store again.
+	loadRetry = 10 * time.Second
 	// jwksMaxAge is how long a relying party may cache our JWKS
 	// (Cache-Control on /keys).
 	jwksMaxAge = 5 * time.Minute
@@ -130,9 +133,6 @@ type ringKey struct {
 // same moment as one that has just read the store.
 type keySet struct {
 	keys []ringKey
-	// lastUntil, when set, ends the latest key's publication too: the set
-	// of a ring that no longer signs (retiredSet).
-	lastUntil time.Time
 }
 
 // signingAt returns the key that signs at now: the latest one active.
@@ -162,10 +162,7 @@ func (ks *keySet) publishedAt(now time.Time) []op.Key {
 // published reports whether the i-th key is published at now: every key
 // but one replaced retireAfter ago or longer.
 func (ks *keySet) published(i int, now time.Time) bool {
-	if i == 0 {
-		return ks.lastUntil.IsZero() || now.Before(ks.lastUntil)
-	}
-	return now.Before(ks.keys[i-1].active.Add(retireAfter))
+	return i == 0 || now.Before(ks.keys[i-1].active.Add(retireAfter))
 }
 
 // publishedKey is the key named kid if it is published at now, or nil:
@@ -184,12 +181,7 @@ func (ks *keySet) publishedKey(kid string, now time.Time) *signingKey {
 // once, or find a rotation due at once, exactly one of them writes and
 // all of them then use (and publish) what it wrote.
 type keyRing struct {
-	alg jose.SignatureAlgorithm // of every key of the ring
-	// signs: some client gets tokens of alg, so the ring makes and
-	// rotates keys. Otherwise it only publishes what an earlier
-	// configuration's ring stored (retiredSet): the RSA ring of a tenant
-	// whose last RS256 client was removed.
-	signs    bool
+	alg      jose.SignatureAlgorithm // of every key of the ring
 	st       store.Store
 	key      string // store key
 	aead     cipher.AEAD
@@ -215,10 +207,9 @@ func ringStoreKey(tenant string, alg jose.SignatureAlgorithm) string {
 	return store.Key(tenant, "signing-keys-rsa")
 }
 
-// newKeyRing returns a tenant's key ring of alg (ES256 or RS256), which
-// signs, or only publishes a stored set (signs false); rotation is how
-// long each key signs (0: DefaultKeyRotation).
-func newKeyRing(alg jose.SignatureAlgorithm, signs bool, st store.Store, tenant string, secret []byte, clock func() time.Time, rotation time.Duration) (*keyRing, error) {
+// newKeyRing returns a tenant's key ring of alg (ES256 or RS256);
+// rotation is how long each key signs (0: DefaultKeyRotation).
+func newKeyRing(alg jose.SignatureAlgorithm, st store.Store, tenant string, secret []byte, clock func() time.Time, rotation time.Duration) (*keyRing, error) {
 	if alg != jose.ES256 && alg != jose.RS256 {
 		return nil, fmt.Errorf("signing keys: algorithm %s is not served", alg)
 	}
@@ -236,7 +227,7 @@ func newKeyRing(alg jose.SignatureAlgorithm, signs bool, st store.Store, tenant 
 	if err != nil {
 		return nil, fmt.Errorf("signing key cipher: %w", err)
 	}
-	return &keyRing{alg: alg, signs: signs, st: st, key: ringStoreKey(tenant, alg), aead: aead, clock: clock, rotation: rotation}, nil
+	return &keyRing{alg: alg, st: st, key: ringStoreKey(tenant, alg), aead: aead, clock: clock, rotation: rotation}, nil
 }
 
 // set returns the key set, loading, creating or rotating it when due.
@@ -254,7 +245,16 @@ func (r *keyRing) set(ctx context.Context) (*keySet, error) {
 		if cur != nil {
 			// Keep signing with the keys we have while the store is away:
 			// they include the next key once it was written, so the switch
-			// still happens on time.
+			// still happens on time. Ask the store again only after
+			// loadRetry, not at every request: a store that answers reads
+			// but refuses writes would otherwise have each request make
+			// (and lose) a new key, an RSA key costing tens of
+			// milliseconds.
+			r.mu.Lock()
+			if r.loaded == loaded {
+				r.loaded = r.clock().Add(loadRetry - keyRefresh)
+			}
+			r.mu.Unlock()
 			return cur, nil
 		}
 		return nil, err
@@ -278,9 +278,6 @@ func (r *keyRing) load(ctx context.Context) (*keySet, error) {
 			if err := json.Unmarshal(raw, &set); err != nil {
 				return nil, fmt.Errorf("decode signing keys: %w", err)
 			}
-		}
-		if !r.signs {
-			return r.retiredSet(set)
 		}
 		now := r.clock()
 		if !r.due(set, now) {
@@ -416,33 +413,11 @@ func (r *keyRing) unseal(sk storedKey) (*signingKey, error) {
 
 // current returns the key that signs now.
 func (r *keyRing) current(ctx context.Context) (*signingKey, error) {
-	if !r.signs {
-		return nil, fmt.Errorf("signing keys: no client of the tenant gets %s tokens", r.alg)
-	}
 	ks, err := r.set(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return ks.signingAt(r.clock()), nil
-}
-
-// retiredSet opens the set of a ring that no longer signs (none: nothing
-// to publish) and never writes. Its keys stay published as long as they
-// would have under rotation: the latest until retireAfter past the end
-// of its period (no token of its was signed later: a successor would
-// have signed from then), the others as usual. Tokens signed before a
-// reload removed the ring's last client stay verifiable; a key retires
-// without anyone having to rotate it.
-func (r *keyRing) retiredSet(set storedSet) (*keySet, error) {
-	if len(set.Keys) == 0 {
-		return &keySet{}, nil
-	}
-	ks, err := r.open(set)
-	if err != nil {
-		return nil, err
-	}
-	ks.lastUntil = ks.keys[0].active.Add(r.rotation + retireAfter)
-	return ks, nil
 }
 
 // keySet returns the public keys to publish.

@@ -45,7 +45,7 @@ type rotationWorld struct {
 
 func (w *rotationWorld) restart(i int) {
 	w.t.Helper()
-	r, err := newKeyRing(jose.ES256, true, w.reps[i].st, "fabrikam", make([]byte, 32), w.reps[i].clk.Now, w.rotation)
+	r, err := newKeyRing(jose.ES256, w.reps[i].st, "fabrikam", make([]byte, 32), w.reps[i].clk.Now, w.rotation)
 	if err != nil {
 		w.t.Fatal(err)
 	}

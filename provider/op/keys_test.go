@@ -51,7 +51,7 @@ func keyRotationAcrossReplicas(t *testing.T, alg jose.SignatureAlgorithm) {
 	secret := make([]byte, 32)
 	rings := make([]*keyRing, 8)
 	for i := range rings {
-		r, err := newKeyRing(alg, true, st, "fabrikam", secret, clk.Now, 0)
+		r, err := newKeyRing(alg, st, "fabrikam", secret, clk.Now, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,8 +113,8 @@ func TestSealedKeyBoundToTenant(t *testing.T) {
 	clk := storetest.NewClock(time.Now())
 	st := memory.New(clk.Now)
 	defer st.Close()
-	a, _ := newKeyRing(jose.ES256, true, st, "a", make([]byte, 32), clk.Now, 0)
-	b, _ := newKeyRing(jose.ES256, true, st, "b", make([]byte, 32), clk.Now, 0)
+	a, _ := newKeyRing(jose.ES256, st, "a", make([]byte, 32), clk.Now, 0)
+	b, _ := newKeyRing(jose.ES256, st, "b", make([]byte, 32), clk.Now, 0)
 	sk, err := a.generate(clk.Now(), clk.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func TestJWKSMaxAgeWithinLead(t *testing.T) {
 func TestKeyRotationMinimum(t *testing.T) {
 	st := memory.New(nil)
 	defer st.Close()
-	if _, err := newKeyRing(jose.ES256, true, st, "fabrikam", make([]byte, 32), time.Now, MinKeyRotation-time.Minute); err == nil {
+	if _, err := newKeyRing(jose.ES256, st, "fabrikam", make([]byte, 32), time.Now, MinKeyRotation-time.Minute); err == nil {
 		t.Fatal("a rotation shorter than MinKeyRotation was accepted")
 	}
 }
@@ -172,7 +172,7 @@ func TestKeySetWithoutActiveTimes(t *testing.T) {
 	clk := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	st := memory.New(clk.Now)
 	defer st.Close()
-	r, err := newKeyRing(jose.ES256, true, st, "fabrikam", make([]byte, 32), clk.Now, 0)
+	r, err := newKeyRing(jose.ES256, st, "fabrikam", make([]byte, 32), clk.Now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -127,14 +126,16 @@ func New(o Options) (*Tenant, error) {
 	}
 	t := o.Tenant
 	issuer := strings.TrimRight(o.BaseURL, "/") + "/" + t.ID
-	keys, err := newKeyRing(jose.ES256, true, o.Store, t.ID, o.Secret, o.Clock, o.KeyRotation)
+	keys, err := newKeyRing(jose.ES256, o.Store, t.ID, o.Secret, o.Clock, o.KeyRotation)
 	if err != nil {
 		return nil, err
 	}
-	idAlgs := idTokenAlgs(t.Clients)
-	// The RSA ring exists in every tenant: without an RS256 client it
-	// only publishes the keys an earlier configuration signed with.
-	rsaKeys, err := newKeyRing(jose.RS256, slices.Contains(idAlgs, jose.RS256), o.Store, t.ID, o.Secret, o.Clock, o.KeyRotation)
+	// Every tenant has RSA keys, whether a client gets RS256 ID tokens
+	// now or not: they are made and rotated ahead like the EC keys, so a
+	// client switched to RS256 by a (rolling) reload finds its key
+	// published on every replica, and one switched back leaves the key
+	// its tokens were signed with published as long as rotation keeps it.
+	rsaKeys, err := newKeyRing(jose.RS256, o.Store, t.ID, o.Secret, o.Clock, o.KeyRotation)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +145,7 @@ func New(o Options) (*Tenant, error) {
 		clients:         make(map[string]*client, len(t.Clients)),
 		keys:            keys,
 		rsaKeys:         rsaKeys,
-		idTokenAlgs:     idAlgs,
+		idTokenAlgs:     idTokenAlgs(t.Clients),
 		clock:           o.Clock,
 		sessionLifetime: t.SessionLifetime,
 		authorizePerIP:  o.AuthorizePerIPPerMinute,

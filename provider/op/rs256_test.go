@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,11 +30,11 @@ func TestRS256Ring(t *testing.T) {
 	st := memory.New(time.Now)
 	defer st.Close()
 	secret := make([]byte, 32)
-	ec, err := newKeyRing(jose.ES256, true, st, "fabrikam", secret, time.Now, 0)
+	ec, err := newKeyRing(jose.ES256, st, "fabrikam", secret, time.Now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := newKeyRing(jose.RS256, true, st, "fabrikam", secret, time.Now, 0)
+	rs, err := newKeyRing(jose.RS256, st, "fabrikam", secret, time.Now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +86,7 @@ func TestRS256Ring(t *testing.T) {
 	}
 	other := memory.New(time.Now)
 	defer other.Close()
-	swapped, _ := newKeyRing(jose.RS256, true, other, "fabrikam", secret, time.Now, 0)
+	swapped, _ := newKeyRing(jose.RS256, other, "fabrikam", secret, time.Now, 0)
 	swapped.key = ec.key // the sealing binds the store key: open it as the EC ring would
 	if err := swapped.st.Set(ctx, swapped.key, set, 0); err != nil {
 		t.Fatal(err)
@@ -121,67 +123,60 @@ type testClaims struct{ json string }
 
 func (c testClaims) appendJSON(b []byte) ([]byte, error) { return append(b, c.json...), nil }
 
-// A reload that removes a tenant's last RS256 client leaves a ring that
-// signs nothing and writes nothing, but publishes the keys its tokens
-// were signed with for as long as rotation would have: the latest until
-// retireAfter past the end of its period. A tenant that never had an
-// RS256 client publishes no RSA key and stores none.
-func TestRS256RingOutlivesItsLastClient(t *testing.T) {
+// countingStore counts the reads of one key and refuses them while down.
+type countingStore struct {
+	store.Store
+	key   string
+	reads atomic.Int64
+	down  atomic.Bool
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	if key == s.key {
+		s.reads.Add(1)
+		if s.down.Load() {
+			return nil, fmt.Errorf("read: %w", store.ErrUnavailable)
+		}
+	}
+	return s.Store.Get(ctx, key)
+}
+
+// A ring whose re-read fails keeps its keys and asks the store again
+// only after loadRetry, not at every request: with a store that refused
+// writes, every request of a due ring would make a key (an RSA key: tens
+// of milliseconds). Once the store answers, the set is read again.
+func TestKeyRingRetriesAFailedReloadAfterAPause(t *testing.T) {
 	ctx := context.Background()
 	clk := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	st := memory.New(clk.Now)
-	defer st.Close()
-	secret := make([]byte, 32)
-
-	never, err := newKeyRing(jose.RS256, false, st, "contoso", secret, clk.Now, 0)
+	mem := memory.New(clk.Now)
+	defer mem.Close()
+	st := &countingStore{Store: mem}
+	r, err := newKeyRing(jose.RS256, st, "fabrikam", make([]byte, 32), clk.Now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pub, err := never.keySet(ctx); err != nil || len(pub) != 0 {
-		t.Fatalf("a tenant without RS256 clients publishes %v (%v)", pub, err)
-	}
-	if _, err := st.Get(ctx, never.key); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("a ring that does not sign stored a set: %v", err)
-	}
-
-	signing, _ := newKeyRing(jose.RS256, true, st, "fabrikam", secret, clk.Now, 0)
-	k, err := signing.current(ctx)
+	st.key = r.key
+	k, err := r.current(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, _ := st.Get(ctx, signing.key)
-	clk.Advance(time.Hour)
-	retired, _ := newKeyRing(jose.RS256, false, st, "fabrikam", secret, clk.Now, 0)
-	if _, err := retired.current(ctx); err == nil {
-		t.Fatal("a ring without RS256 clients gave a signing key")
-	}
-	published := func() []string {
-		t.Helper()
-		retired.cur = nil // read the store again, as after keyRefresh
-		pub, err := retired.keySet(ctx)
-		if err != nil {
-			t.Fatal(err)
+	st.down.Store(true)
+	clk.Advance(keyRefresh)
+	before := st.reads.Load()
+	for range 50 {
+		if got, err := r.current(ctx); err != nil || got.id != k.id {
+			t.Fatalf("during the failed re-read: %v %v", got, err)
 		}
-		var ids []string
-		for _, p := range pub {
-			ids = append(ids, p.ID())
-		}
-		return ids
 	}
-	if ids := published(); len(ids) != 1 || ids[0] != k.id {
-		t.Fatalf("after the last RS256 client went: published %v, want %s", ids, k.id)
+	if n := st.reads.Load() - before; n != 1 {
+		t.Fatalf("%d reads of the key set for 50 requests after a failed re-read, want 1", n)
 	}
-	// Past the key's period, when rotation would have replaced it, and
-	// until retireAfter after that: still published, nothing written.
-	clk.Advance(DefaultKeyRotation + retireAfter - 2*time.Hour)
-	if ids := published(); len(ids) != 1 {
-		t.Fatalf("within retireAfter of the period's end: published %v", ids)
+	clk.Advance(loadRetry)
+	st.down.Store(false)
+	if _, err := r.current(ctx); err != nil {
+		t.Fatal(err)
 	}
-	if after, _ := st.Get(ctx, signing.key); string(after) != string(before) {
-		t.Fatal("a ring that does not sign rewrote the set")
-	}
-	clk.Advance(2 * time.Hour)
-	if ids := published(); len(ids) != 0 {
-		t.Fatalf("retireAfter past the period's end: published %v, want none", ids)
+	if n := st.reads.Load() - before; n != 2 {
+		t.Fatalf("%d reads after loadRetry, want 2", n)
 	}
 }

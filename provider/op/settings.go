@@ -30,8 +30,8 @@ type Client struct {
 	// userinfo endpoints for this client.
 	AllowedOrigins []string
 	// IDTokenSigningAlg signs this client's ID tokens: "" or ES256 (the
-	// tenant's EC keys), or RS256 (its RSA keys, made at the RSA ring's
-	// first load in a tenant with such a client). Access tokens are ES256
+	// tenant's EC keys), or RS256 (its RSA keys, which every tenant has).
+	// Access tokens are ES256
 	// for every client: only guestpass and resource servers reading our
 	// JWKS verify them.
 	IDTokenSigningAlg string

@@ -53,8 +53,7 @@ type storage struct {
 	clients map[string]*client
 	// keys are the ES256 keys: every access token, and the ID tokens of
 	// clients that do not ask for RS256. rsaKeys sign the ID tokens of
-	// those that do; with none, the ring only publishes what it signed
-	// before (keyRing.signs).
+	// those that do (and exist in every tenant: provider.go).
 	keys, rsaKeys *keyRing
 	// idTokenAlgs are the algorithms the tenant's clients get their ID
 	// tokens in (discovery's id_token_signing_alg_values_supported).

@@ -78,10 +78,17 @@ func TestDiscoveryPerTenant(t *testing.T) {
 		if err != nil || len(set.Keys) == 0 {
 			t.Fatalf("jwks: %v, %d keys", err, len(set.Keys))
 		}
+		// The EC key of every token and the RSA key of RS256 ID tokens
+		// (every tenant has one, published ahead: rs256_test.go).
+		algs := map[string]int{}
 		for _, k := range set.Keys {
-			if !k.IsPublic() || k.Algorithm != "ES256" || k.KeyID == "" {
-				t.Fatalf("jwks key %+v: want public ES256 with kid", k)
+			if !k.IsPublic() || (k.Algorithm != "ES256" && k.Algorithm != "RS256") || k.KeyID == "" {
+				t.Fatalf("jwks key %+v: want a public ES256 or RS256 key with kid", k)
 			}
+			algs[k.Algorithm]++
+		}
+		if algs["ES256"] != 1 || algs["RS256"] != 1 {
+			t.Fatalf("jwks algorithms %v, want one ES256 and one RS256 key", algs)
 		}
 	}
 }

@@ -60,8 +60,8 @@ func jwks(t *testing.T, e *env, tenant string) map[string][2]string {
 // configured for RS256 gets ID tokens that a relying party accepting
 // nothing but RS256 verifies (go-oidc told so); the tenant's other clients
 // keep ES256, and every access token stays ES256 (userinfo takes the
-// RS256 client's). Discovery lists exactly the ID token algorithms the
-// tenant's clients get, the JWKS publishes the RSA key beside the EC one,
+// RS256 client's). Discovery lists RS256 only where a client gets it,
+// every tenant's JWKS publishes an RSA key beside the EC one,
 // and the RS256 ID token is a valid id_token_hint at authorize (single
 // sign-on, silently) and at end_session (logout without confirmation).
 func TestRS256ClientIDTokens(t *testing.T) {
@@ -75,6 +75,15 @@ func TestRS256ClientIDTokens(t *testing.T) {
 	}
 	if got := strs(t, mustDiscovery(t, e, "contoso"), "id_token_signing_alg_values_supported"); !sameSet(got, []string{"ES256"}) {
 		t.Errorf("contoso (no RS256 client) id_token_signing_alg_values_supported = %v, want ES256", got)
+	}
+	// Every tenant publishes an RSA key, so a client a reload switches to
+	// RS256 (or back) finds its key published on every replica.
+	kinds := map[[2]string]int{}
+	for _, k := range jwks(t, e, "contoso") {
+		kinds[k]++
+	}
+	if kinds[[2]string{"RSA", "RS256"}] != 1 || kinds[[2]string{"EC", "ES256"}] != 1 {
+		t.Errorf("contoso's JWKS holds %v, want one EC and one RSA key", kinds)
 	}
 
 	b := newBrowser(t)
