@@ -96,7 +96,7 @@ type signingKey struct {
 	key *ecdsa.PrivateKey
 	rsa *rsa.PrivateKey
 	// atHeader and idHeader are the encoded protected headers of the
-	// key's access and ID tokens (jwt.go).
+	// key's access (ES256 keys only) and ID tokens (jwt.go).
 	atHeader, idHeader string
 }
 
@@ -190,6 +190,10 @@ type keyRing struct {
 	mu       sync.Mutex
 	cur      *keySet
 	loaded   time.Time
+	// loading is closed when the load in flight ends (nil: none);
+	// loadErr is how the last load ended.
+	loading chan struct{}
+	loadErr error
 }
 
 // RSA keys: RS256 is for ID tokens of the clients configured for it
@@ -233,36 +237,56 @@ func newKeyRing(alg jose.SignatureAlgorithm, st store.Store, tenant string, secr
 // set returns the key set, loading, creating or rotating it when due.
 // The lock is never held across a store call: with the store down, a
 // queue of requests behind one slow load would be a hung server.
+//
+// One load at a time per replica: requests that find a load in flight
+// use the keys they have, or, before the first load, wait for its
+// outcome; otherwise each of them would make a key of its own (an RSA
+// key: 40 ms) for the compare-and-swap to throw away.
 func (r *keyRing) set(ctx context.Context) (*keySet, error) {
 	r.mu.Lock()
-	cur, loaded := r.cur, r.loaded
-	r.mu.Unlock()
-	if cur != nil && r.clock().Sub(loaded) < keyRefresh {
+	cur, loading := r.cur, r.loading
+	if cur != nil && (loading != nil || r.clock().Sub(r.loaded) < keyRefresh) {
+		r.mu.Unlock()
 		return cur, nil
 	}
-	ks, err := r.load(ctx)
-	if err != nil {
-		if cur != nil {
-			// Keep signing with the keys we have while the store is away:
-			// they include the next key once it was written, so the switch
-			// still happens on time. Ask the store again only after
-			// loadRetry, not at every request: a store that answers reads
-			// but refuses writes would otherwise have each request make
-			// (and lose) a new key, an RSA key costing tens of
-			// milliseconds.
-			r.mu.Lock()
-			if r.loaded == loaded {
-				r.loaded = r.clock().Add(loadRetry - keyRefresh)
-			}
-			r.mu.Unlock()
-			return cur, nil
+	if loading != nil {
+		r.mu.Unlock()
+		select {
+		case <-loading:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("signing keys: %w", ctx.Err())
 		}
-		return nil, err
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.cur != nil {
+			return r.cur, nil
+		}
+		return nil, r.loadErr
 	}
-	r.mu.Lock()
-	r.cur, r.loaded = ks, r.clock()
+	done := make(chan struct{})
+	r.loading = done
 	r.mu.Unlock()
-	return ks, nil
+
+	ks, err := r.load(ctx)
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.loading, r.loadErr = nil, err
+	close(done)
+	switch {
+	case err == nil:
+		r.cur, r.loaded = ks, r.clock()
+	case cur != nil:
+		// Keep signing with the keys we have while the store is away:
+		// they include the next key once it was written, so the switch
+		// still happens on time. Ask the store again only after
+		// loadRetry, not at every request: a store that answers reads
+		// but refuses writes would otherwise have each request make (and
+		// lose) a new key.
+		r.loaded = r.clock().Add(loadRetry - keyRefresh)
+		ks, err = cur, nil
+	}
+	return ks, err
 }
 
 // load reads the stored set and, when it is missing or its signing key
