@@ -48,11 +48,14 @@ func (t *Tenant) keysLoaded(ctx context.Context) error {
 }
 
 // keysReachable makes sure the library's /keys will find the signing keys
-// (the ring keeps them once loaded, so this costs no round trip then); an
-// outage before the first load is a 503, not the library's 500.
+// (the rings keep them once loaded, so this costs no round trip then):
+// any failure is answered here, an outage before the first load as a
+// 503, anything else (a set that does not open) as a logged 500, both
+// uncacheable OAuth JSON; the library would answer "{}" with a 500 under
+// the JWKS's public cache lifetime.
 func (t *Tenant) keysReachable(w http.ResponseWriter, r *http.Request) bool {
-	if t.keysLoaded(r.Context()) != nil {
-		unavailable().write(w, t.issuer)
+	if err := t.storage.loadKeys(r.Context()); err != nil {
+		t.fail(w, r, err)
 		return false
 	}
 	return true

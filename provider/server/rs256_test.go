@@ -159,13 +159,49 @@ func addRS256Client(c *config.Config) {
 type rsaKeysDown struct {
 	store.Store
 	down atomic.Bool
+	// damaged: reads of the RSA key set give what no ring can open.
+	damaged atomic.Bool
 }
 
 func (s *rsaKeysDown) Get(ctx context.Context, key string) ([]byte, error) {
-	if s.down.Load() && strings.HasSuffix(key, "signing-keys-rsa") {
-		return nil, fmt.Errorf("read %s: %w", key, store.ErrUnavailable)
+	if strings.HasSuffix(key, "signing-keys-rsa") {
+		if s.down.Load() {
+			return nil, fmt.Errorf("read %s: %w", key, store.ErrUnavailable)
+		}
+		if s.damaged.Load() {
+			return []byte(`{"keys":[{"kid":"x","alg":"RS256","sealed":"AAAA","created":"2026-01-01T00:00:00Z","active":"2999-01-01T00:00:00Z"}]}`), nil
+		}
 	}
 	return s.Store.Get(ctx, key)
+}
+
+// A key set that does not open (damaged, or sealed under other secrets)
+// makes the JWKS a logged 500 in the OAuth JSON of every error, not
+// cacheable, rather than the library's "{}" under the JWKS's public cache
+// lifetime.
+func TestJWKSWithADamagedKeySet(t *testing.T) {
+	faulty := &rsaKeysDown{}
+	faulty.damaged.Store(true)
+	e := newEnv(t, envOptions{wrapStore: func(s store.Store) store.Store {
+		faulty.Store = s
+		return faulty
+	}})
+	resp, err := http.Get(e.issuer("fabrikam") + "/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var oe struct{ Error string }
+	if resp.StatusCode != http.StatusInternalServerError || json.Unmarshal(body, &oe) != nil || oe.Error != "server_error" ||
+		resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("JWKS over a damaged key set: %d, Cache-Control %q, body %s; want 500 server_error, no-store",
+			resp.StatusCode, resp.Header.Get("Cache-Control"), body)
+	}
+	faulty.damaged.Store(false)
+	if keys := jwks(t, e, "fabrikam"); len(keys) != 2 {
+		t.Fatalf("JWKS once the set opens: %v", keys)
+	}
 }
 
 // While a tenant's RSA keys cannot be loaded, its JWKS is a 503, and the
