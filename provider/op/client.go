@@ -3,12 +3,14 @@ package op
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"strings"
+	"net/url"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/guestpass/guestpass/pkg/canon"
 )
 
 // client adapts one configured client to op.Client. Clients come from the
@@ -24,12 +26,16 @@ type client struct {
 
 // httpOnlyLoopback reports whether every http:// URI of uris is on a
 // loopback host (127.0.0.0/8, ::1 or localhost).
+// The host rule is canon.LoopbackHost, config's: the library's check is
+// case-sensitive, so a client check-config let through with
+// http://LocalHost/ would have been refused at /authorize.
 func httpOnlyLoopback(uris []string) bool {
-	for _, u := range uris {
-		if !strings.HasPrefix(u, "http://") {
-			continue
+	for _, raw := range uris {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return false
 		}
-		if _, ok := op.HTTPLoopbackOrLocalhost(u); !ok {
+		if u.Scheme == "http" && !canon.LoopbackHost(u.Hostname()) {
 			return false
 		}
 	}
