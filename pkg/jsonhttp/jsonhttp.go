@@ -12,11 +12,11 @@ import (
 	"net/http"
 )
 
-// Header sets the headers of an uncacheable JSON answer and writes
+// header sets the headers of an uncacheable JSON answer and writes
 // status: application/json; no-store with HTTP/1.0's Pragma (RFC 6749
 // §5.1 asks both of a token answer, and no answer here is for a cache);
 // nosniff, so no browser reads the body as anything but JSON.
-func Header(w http.ResponseWriter, status int) {
+func header(w http.ResponseWriter, status int) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
@@ -25,16 +25,16 @@ func Header(w http.ResponseWriter, status int) {
 	w.WriteHeader(status)
 }
 
-// Write sends v's JSON with Header's headers. The status is written
+// Write sends v's JSON with header's headers. The status is written
 // before v is encoded, so v must be a value that encodes (the callers'
 // own types and maps of strings).
 func Write(w http.ResponseWriter, status int, v any) {
-	Header(w, status)
+	header(w, status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
 // WriteBody sends body, JSON already encoded, as Write would.
 func WriteBody(w http.ResponseWriter, status int, body []byte) {
-	Header(w, status)
+	header(w, status)
 	_, _ = w.Write(body)
 }

@@ -122,7 +122,7 @@ func (r *keyRing) verifyJWS(ctx context.Context, raw, typ string) ([]byte, error
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	k := ks.publishedKey(h.Kid, r.clock())
-	if k == nil || k.key == nil {
+	if k == nil {
 		return nil, errBadJWS
 	}
 	sb, err := enc.DecodeString(sig)
@@ -159,8 +159,10 @@ func newSigningKey(id string, alg jose.SignatureAlgorithm, priv any) (*signingKe
 		return nil, errWrongKey
 	}
 	var err error
-	if k.atHeader, err = encodedHeader(alg, id, accessTokenType); err != nil {
-		return nil, err
+	if alg == jose.ES256 { // access tokens are ES256 only
+		if k.atHeader, err = encodedHeader(alg, id, accessTokenType); err != nil {
+			return nil, err
+		}
 	}
 	if k.idHeader, err = encodedHeader(alg, id, idTokenType); err != nil {
 		return nil, err
