@@ -102,11 +102,11 @@ func (i *Issuer) failKey(tenant, email, device string) string {
 }
 
 // addressKeys are the resend cooldown and the hourly count of codes an
-// issue checks and counts: the address's, or a trusted browser's own
-// (device cookie) for this address, as with failKey.
-func (i *Issuer) addressKeys(tenant, email, device string) (cool, sent string) {
+// issue checks and counts: the address's (addr, its addrID, which the
+// issue needs anyway), or a trusted browser's own (device cookie) for this
+// address, as with failKey.
+func (i *Issuer) addressKeys(tenant, addr, email, device string) (cool, sent string) {
 	if device == "" {
-		addr := i.addrID(tenant, email)
 		return store.Key(tenant, "otp", "cool", addr), store.Key(tenant, "otp", "sent", addr)
 	}
 	id := i.deviceID(tenant, email, device)

@@ -106,7 +106,7 @@ func TestClientAndTenantHourlyCaps(t *testing.T) {
 			}
 		}
 		for _, refused := range []struct{ flow, email string }{{"f-a2", "a9@example.com"}, {"f-c", "c0@example.com"}} {
-			cool, sent := e.iss.addressKeys(tenant, refused.email, "")
+			cool, sent := e.iss.addressKeys(tenant, e.iss.addrID(tenant, refused.email), refused.email, "")
 			for _, key := range []string{cool, sent, e.iss.flowKey(tenant, refused.flow)} {
 				if _, err := e.st.Get(ctx, key); !errors.Is(err, store.ErrNotFound) {
 					t.Errorf("refused request for %s left %s (%v)", refused.email, key, err)
@@ -323,7 +323,7 @@ func TestLimitKeysExpire(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = e.iss.For(tenant).VerifyOnDevice(ctx, p, "c", email, wrongCode(code, 0), o.Device)
-		dcool, dsent := e.iss.addressKeys(tenant, email, o.Device)
+		dcool, dsent := e.iss.addressKeys(tenant, e.iss.addrID(tenant, email), email, o.Device)
 		for name, key := range map[string]string{
 			"flow": e.iss.flowKey(tenant, o.Flow), "ip": e.iss.clientKey(tenant, o.ClientIP),
 			"tenant": store.Key(tenant, "otp", "tenant"), "device failures": e.iss.failKey(tenant, email, o.Device),

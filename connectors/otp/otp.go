@@ -244,7 +244,7 @@ func (i *Issuer) prepareIssueFrom(p Policy, o Origin, on policy.Switch, tenant, 
 		ipCap = 0 // no client known: no limit per client
 	}
 	var keys [ikCount]string
-	keys[ikCool], keys[ikSent] = i.addressKeys(tenant, email, o.Device)
+	keys[ikCool], keys[ikSent] = i.addressKeys(tenant, addr, email, o.Device)
 	keys[ikCode] = i.codeKey(tenant, challenge, email)
 	keys[ikFlow] = i.flowKey(tenant, o.Flow)
 	keys[ikIP] = ipKey

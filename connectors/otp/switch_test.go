@@ -32,7 +32,7 @@ func TestIssueObeysThePolicySwitch(t *testing.T) {
 			return pi.Result()
 		}
 		keys := func() []string {
-			cool, sent := e.iss.addressKeys(tenant, ada, "")
+			cool, sent := e.iss.addressKeys(tenant, e.iss.addrID(tenant, ada), ada, "")
 			return []string{cool, sent, e.iss.codeKey(tenant, flow, ada), e.iss.flowKey(tenant, flow),
 				e.iss.clientKey(tenant, "192.0.2.1"), store.Key(tenant, "otp", "tenant")}
 		}
