@@ -88,10 +88,10 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	switch {
 	case fs.NArg() != 0:
 		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case f.redisUnix && (f.store != "redis" || f.redisURL != "" || f.target != ""):
-		err = errors.New("--redis-unix is for the private single-node Redis: use it with --store redis, without --redis or --target (give --redis a unix:// URL for an existing socket)")
-	case f.replicas > 1 && f.store == "memory" && f.redisURL == "" && f.target == "":
-		err = errors.New("--replicas needs a shared store: --store redis or cluster")
+	default:
+		// The combinations loadgen cannot serve, refused before anything starts.
+		err = loadgen.TargetOptions{Store: f.store, RedisURL: f.redisURL, RedisUnix: f.redisUnix,
+			Replicas: f.replicas, Target: f.target}.Check()
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "guestpass bench:", err)

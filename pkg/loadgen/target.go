@@ -96,12 +96,27 @@ type Target struct {
 	ticks      int64
 }
 
-// StartTarget starts (or connects to) what o describes (the bench command
-// checks its flags first; what reaches here unchecked is refused with an
-// error all the same). On an error it stops
-// everything it started and removes the directory it made (the error
-// quotes the end of the log that says why).
+// Check refuses combinations of options that cannot be served: a private
+// Redis on a unix socket for anything but the private single node, and
+// several replicas without a store they can share. The bench command
+// calls it on its flags; StartTarget calls it again.
+func (o TargetOptions) Check() error {
+	switch {
+	case o.RedisUnix && (o.Store != "redis" || o.RedisURL != "" || o.Target != ""):
+		return errors.New("--redis-unix is for the private single-node Redis: use it with --store redis, without --redis or --target (give --redis a unix:// URL for an existing socket)")
+	case o.Replicas > 1 && o.Store == "memory" && o.RedisURL == "" && o.Target == "":
+		return errors.New("--replicas needs a shared store: --store redis or cluster")
+	}
+	return nil
+}
+
+// StartTarget starts (or connects to) what o describes, once o.Check
+// accepts it. On an error it stops everything it started and removes the
+// directory it made (the error quotes the end of the log that says why).
 func StartTarget(ctx context.Context, o TargetOptions) (t *Target, err error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
 	t = &Target{ticks: clockTicks(), Dir: o.Dir}
 	defer func() {
 		if err != nil {

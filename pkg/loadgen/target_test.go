@@ -63,3 +63,24 @@ func TestPrivateRedisOnUnixSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// StartTarget refuses what it cannot serve, whoever calls it, before it
+// starts anything: the bench command's flag checks are TargetOptions.Check.
+func TestStartTargetRefusesWhatItCannotServe(t *testing.T) {
+	for name, c := range map[string]struct {
+		o    TargetOptions
+		says string
+	}{
+		"unix socket with the memory store":  {TargetOptions{Store: "memory", RedisUnix: true}, "--redis-unix"},
+		"unix socket with an existing Redis": {TargetOptions{Store: "redis", RedisURL: "redis://127.0.0.1:1/0", RedisUnix: true}, "--redis-unix"},
+		"replicas without a shared store":    {TargetOptions{Store: "memory", Replicas: 2}, "--replicas"},
+	} {
+		tg, err := StartTarget(context.Background(), c.o)
+		if err == nil {
+			tg.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s: %v, want the refusal naming %s", name, err, c.says)
+		}
+	}
+}
