@@ -218,7 +218,7 @@ func (t *Target) startStore(ctx context.Context, o TargetOptions) error {
 		var addrs []string
 		for i := range 3 {
 			name := fmt.Sprintf("cluster-%d", i)
-			args := append(redisproc.ClusterArgs(filepath.Join(t.Dir, name)), "--appendonly", "yes", "--appendfsync", "everysec")
+			args := append(redisproc.ClusterArgs(), "--appendonly", "yes", "--appendfsync", "everysec")
 			n, err := t.startRedis(ctx, name, false, args...)
 			if err != nil {
 				return err

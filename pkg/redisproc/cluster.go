@@ -4,18 +4,17 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// ClusterArgs are the arguments that make a server started in dir a
-// Cluster node, its cluster state (nodes.conf) kept there so that a
-// restart rejoins with its identity and slots.
-func ClusterArgs(dir string) []string {
-	return []string{"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf")}
+// ClusterArgs are the arguments that make a server a Cluster node. Its
+// cluster state, nodes.conf, is kept in its --dir (Redis works there),
+// so a restart rejoins with its identity and slots.
+func ClusterArgs() []string {
+	return []string{"--cluster-enabled", "yes"}
 }
 
 // FormCluster makes the started nodes at addrs one Cluster of masters

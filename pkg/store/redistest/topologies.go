@@ -39,7 +39,7 @@ func StartClusterNodes(t testing.TB) *Cluster {
 	c := &Cluster{tb: t}
 	for i := 0; i < 3; i++ {
 		dir := t.TempDir()
-		n := startNode(t, redisproc.Options{Dir: dir, Args: append(redisproc.ClusterArgs(dir), "--save", "", "--appendonly", "no")})
+		n := startNode(t, redisproc.Options{Dir: dir, Args: append(redisproc.ClusterArgs(), "--save", "", "--appendonly", "no")})
 		c.nodes = append(c.nodes, n)
 		c.Addrs = append(c.Addrs, n.Addr)
 	}
