@@ -23,9 +23,9 @@ import (
 	"github.com/guestpass/guestpass/pkg/store/redisstore"
 )
 
-// startTimeout bounds how long a started Redis Cluster may take to form,
-// and a started guestpass but for its tenants (serverStartTimeout): as
-// long as a redis-server's own start may take.
+// startTimeout bounds how long a started guestpass may take to answer,
+// but for its tenants (serverStartTimeout): as long as a redis-server's
+// own start may take (redisproc, which also bounds a Cluster's forming).
 const startTimeout = redisproc.StartTimeout
 
 // startPerTenant is how much longer a started guestpass may take to
