@@ -150,21 +150,29 @@ func (s *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
 	return s.Store.Get(ctx, key)
 }
 
-// A ring whose re-read fails keeps its keys and asks the store again
-// only after loadRetry, not at every request: with a store that refused
-// writes, every request of a due ring would make a key (an RSA key: tens
-// of milliseconds). Once the store answers, the set is read again.
-func TestKeyRingRetriesAFailedReloadAfterAPause(t *testing.T) {
-	ctx := context.Background()
+// countedRing is an RSA ring over a memory store on a test clock, the
+// store counting the ring's reads and writes.
+func countedRing(t *testing.T) (*keyRing, *countingStore, *storetest.Clock) {
+	t.Helper()
 	clk := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	mem := memory.New(clk.Now)
-	defer mem.Close()
+	t.Cleanup(func() { _ = mem.Close() })
 	st := &countingStore{Store: mem}
 	r, err := newKeyRing(jose.RS256, st, "fabrikam", make([]byte, 32), clk.Now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.key = r.key
+	return r, st, clk
+}
+
+// A ring whose re-read fails keeps its keys and asks the store again
+// only after loadRetry, not at every request: with a store that refused
+// writes, every request of a due ring would make a key (an RSA key: tens
+// of milliseconds). Once the store answers, the set is read again.
+func TestKeyRingRetriesAFailedReloadAfterAPause(t *testing.T) {
+	ctx := context.Background()
+	r, st, clk := countedRing(t)
 	k, err := r.current(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -197,15 +205,7 @@ func TestKeyRingRetriesAFailedReloadAfterAPause(t *testing.T) {
 // anyone up.
 func TestKeyRingLoadsOnceForConcurrentRequests(t *testing.T) {
 	ctx := context.Background()
-	clk := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	mem := memory.New(clk.Now)
-	defer mem.Close()
-	st := &countingStore{Store: mem}
-	r, err := newKeyRing(jose.RS256, st, "fabrikam", make([]byte, 32), clk.Now, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.key = r.key
+	r, st, clk := countedRing(t)
 	concurrently := func(f func() error) {
 		t.Helper()
 		var wg sync.WaitGroup
